@@ -1,0 +1,42 @@
+# The two commands a user needs: `make serve` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DATA_DIR ?= .findmatches
+PYTEST_ARGS ?=
+
+.PHONY: install serve test lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("findmatches needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools
+
+serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
+	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+test: install  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check findmatches tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check findmatches tests bench
+	$(BIN)/ruff format --check findmatches tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/api_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

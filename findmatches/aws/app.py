@@ -1,0 +1,136 @@
+"""The ASGI application: authenticate, parse, validate, dispatch, serialize — driven by the Glue model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+from botocore import xform_name
+
+from findmatches.aws import errors
+from findmatches.aws.auth import KeyStore, authenticate
+from findmatches.aws.protocol import CONTENT_TYPE, parse_request, serialize_error, serialize_result
+from findmatches.aws.spec import glue_model, operation
+from findmatches.service.context import RequestContext
+
+log = logging.getLogger("findmatches.access")
+MAX_BODY_BYTES = 8 * 1024 * 1024
+TARGET_PREFIX = "AWSGlue."
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Provider(Protocol):
+    def __getattr__(self, name: str) -> Any: ...
+
+
+class GlueApp:
+    """An ASGI app speaking AWS JSON 1.1 for the ``AWSGlue`` target prefix."""
+
+    def __init__(self, provider: object, keys: KeyStore, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.provider = provider
+        self.keys = keys
+        self.max_body_bytes = max_body_bytes
+        glue_model()  # load the model once, before the first request
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        account, name = "-", "-"
+        try:
+            body = await self._read_body(scope, receive)
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            host = next((v for k, v in headers if k.lower() == "host"), "localhost")
+            path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+            query = scope.get("query_string", b"").decode("latin-1")
+            url = f"http://{host}{path}" + (f"?{query}" if query else "")
+            target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+            name = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target or "-"
+            principal = authenticate(self.keys, scope["method"], url, headers, body)
+            account = principal.account_id
+            if scope["method"] != "POST" or scope["path"] != "/":
+                raise errors.UnknownOperationException("Only POST / with an X-Amz-Target header is supported.")
+            op = operation(name) if target.startswith(TARGET_PREFIX) else None
+            if op is None:
+                raise errors.UnknownOperationException(f"Unknown operation: X-Amz-Target '{target}'.")
+            handler = getattr(self.provider, xform_name(name), None)
+            if handler is None:
+                raise errors.NotImplementedOperationException(
+                    f"The Glue operation {name} is not implemented by findmatches."
+                )
+            kwargs = parse_request(op, body)
+            ctx = RequestContext(principal.account_id, principal.region, request_id)
+            result = await asyncio.to_thread(handler, ctx, **kwargs)
+            status, payload = 200, serialize_result(op, result)
+        except errors.ApiError as e:
+            status, payload = e.status, serialize_error(e)
+            error_type = e.code
+        except _BodyTooLarge:
+            e2 = errors.RequestEntityTooLargeException(
+                f"Request body is larger than the limit of {self.max_body_bytes} bytes."
+            )
+            status, payload, error_type = e2.status, serialize_error(e2), e2.code
+        except Exception:
+            log.exception("internal error in %s", name)
+            e3 = errors.InternalServiceException("Internal service error. The request id is " + request_id)
+            status, payload, error_type = e3.status, serialize_error(e3), e3.code
+        else:
+            error_type = ""
+        response_headers = [
+            (b"content-type", CONTENT_TYPE.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+        ]
+        if error_type:
+            response_headers.append((b"x-amzn-errortype", error_type.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": payload})
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s account=%s status=%d %.1fms%s", name, account, status, elapsed,
+                 f" error={error_type}" if error_type else "")
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = next((v for k, v in scope["headers"] if k.lower() == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _BodyTooLarge
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                close = getattr(self.provider, "close", None)
+                if close is not None:
+                    await asyncio.to_thread(close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _BodyTooLarge(Exception):
+    pass

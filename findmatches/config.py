@@ -1,0 +1,39 @@
+"""Frozen server settings, from command-line flags and the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = Path(".findmatches")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``findmatches serve`` needs to know."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = DEFAULT_DATA_DIR
+    credentials_file: Path | None = None
+    s3_endpoint_url: str | None = None
+    allowed_paths: tuple[Path, ...] = field(default_factory=tuple)
+    workers: int = 2
+
+    @property
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Local roots that file:// URIs and plain paths may use (default: the data dir)."""
+        return self.allowed_paths or (self.data_dir,)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and addresses in 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,72 @@
+"""Public types of the matching engine.
+
+The engine knows nothing of HTTP, the metadata store or S3: data comes in as local files (or an Arrow
+table) and goes out as local files or plain values. The task layer downloads and uploads around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+
+FileFormat = Literal["csv", "parquet", "json"]
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    """Records to match: local files of one format, or an in-memory Arrow table.
+
+    Every column is read as text (VARCHAR); the engine profiles the columns itself.
+    """
+
+    paths: tuple[Path, ...] = ()
+    format: FileFormat = "csv"
+    table: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """The transform's FindMatchesParameters, with Glue's defaults."""
+
+    primary_key: str
+    precision_recall_tradeoff: float = 0.5
+    accuracy_cost_tradeoff: float = 0.5
+    enforce_provided_labels: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnImportance:
+    column: str
+    importance: float
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Cross-validated quality estimate (StartMLEvaluationTaskRun)."""
+
+    area_under_pr_curve: float
+    precision: float
+    recall: float
+    f1: float
+    true_positives: int
+    false_positives: int
+    true_negatives: int
+    false_negatives: int
+    column_importances: list[ColumnImportance] = field(default_factory=list)
+
+
+class Cancelled(Exception):
+    """Raised inside the engine when the caller's cancel check says stop."""
+
+
+class EngineError(Exception):
+    """A failure the user can act on (bad data, not enough labels); its message becomes ErrorString."""
+
+
+# Called now and then with a short message; raise Cancelled (or return) from `should_stop` to stop work.
+LogFn = Callable[[str], None]
+StopFn = Callable[[], bool]

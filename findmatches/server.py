@@ -1,0 +1,38 @@
+"""Wire the pieces together: store, provider, protocol app, HTTP server."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from findmatches.aws.app import GlueApp
+from findmatches.aws.auth import KeyStore
+from findmatches.config import Settings, is_loopback
+from findmatches.service.provider import GlueProvider
+from findmatches.store.database import Database
+
+
+class ConfigError(Exception):
+    """Settings that the server refuses to start with."""
+
+
+def build_app(settings: Settings) -> GlueApp:
+    """The ASGI app for ``settings`` (also used by tests and benchmarks)."""
+    keys = KeyStore.from_file(settings.credentials_file) if settings.credentials_file else KeyStore.default()
+    if keys.is_default and not is_loopback(settings.host):
+        raise ConfigError(
+            f"refusing to listen on {settings.host} with the default 'test' credentials; "
+            "pass --credentials-file with keys of your own"
+        )
+    db = Database(settings.data_dir)
+    return GlueApp(GlueProvider(db, settings), keys)
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM; uvicorn finishes in-flight requests, then the provider stops its work."""
+    app = build_app(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()
