@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools
 
 serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
-	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples
 
 test: install  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check findmatches tests bench

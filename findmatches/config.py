@@ -21,7 +21,7 @@ class Settings:
     credentials_file: Path | None = None
     s3_endpoint_url: str | None = None
     allowed_paths: tuple[Path, ...] = field(default_factory=tuple)
-    workers: int = 2
+    workers: int = 4
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

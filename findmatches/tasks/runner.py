@@ -1,0 +1,226 @@
+"""Run ML task runs in the background with their whole lifecycle, persisted in the metadata store.
+
+STARTING → RUNNING → SUCCEEDED | FAILED | TIMEOUT, and CancelMLTaskRun: → STOPPING → STOPPED.
+A run's work polls ``should_stop`` between steps, so a cancel or a timeout really stops it. After a crash,
+``recover`` ends (or retries) every run the dead process left unfinished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from findmatches.engine.types import Cancelled
+from findmatches.store.database import Database
+
+log = logging.getLogger("findmatches.tasks")
+
+ACTIVE = ("STARTING", "RUNNING", "STOPPING")
+TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED", "TIMEOUT")
+
+
+class TaskFailed(Exception):
+    """A run's expected failure; the message becomes the run's ErrorString."""
+
+
+@dataclass
+class RunContext:
+    """What a task function gets: its run, a scratch folder, a log, and the stop check."""
+
+    task_run_id: str
+    transform_id: str
+    account_id: str
+    region: str
+    properties: dict[str, Any]
+    arguments: dict[str, Any]
+    work_dir: Path
+    log_path: Path
+    deadline: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def should_stop(self) -> bool:
+        return self.cancel.is_set() or time.time() > self.deadline
+
+    def check(self) -> None:
+        """Raise Cancelled if the run was cancelled or timed out."""
+        if self.should_stop():
+            raise Cancelled("stopped")
+
+    def log(self, message: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+
+
+TaskFn = Callable[[RunContext], None]
+
+
+class TaskRunner:
+    """A small thread pool that executes task runs and records every state change."""
+
+    def __init__(self, db: Database, data_dir: Path, tasks: dict[str, TaskFn], workers: int = 4) -> None:
+        self.db = db
+        self.tasks = tasks
+        self.work_root = data_dir / "work"
+        self.log_root = data_dir / "logs"
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        self.log_root.mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task")
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._label_locks: dict[str, threading.Lock] = {}
+        self._closed = False
+
+    def log_path(self, task_run_id: str) -> Path:
+        return self.log_root / f"{task_run_id}.log"
+
+    def label_lock(self, transform_id: str) -> threading.Lock:
+        """Held by every run that changes a transform's labels, so such runs never interleave."""
+        with self._lock:
+            return self._label_locks.setdefault(transform_id, threading.Lock())
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def submit(self, task_run_id: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._cancels[task_run_id] = threading.Event()
+            self._pool.submit(self._execute, task_run_id)
+
+    def cancel(self, task_run_id: str) -> None:
+        """Ask a run to stop; the caller has already moved it to STOPPING."""
+        with self._lock:
+            event = self._cancels.get(task_run_id)
+        if event is not None:
+            event.set()
+
+    def close(self) -> None:
+        """Stop taking work, stop running work, and wait for the pool."""
+        with self._lock:
+            self._closed = True
+            events = list(self._cancels.values())
+        for event in events:
+            event.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def recover(self) -> None:
+        """After a restart: runs left STARTING/RUNNING by a dead process are retried or failed."""
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "SELECT r.task_run_id, r.status, r.attempt, t.doc FROM task_runs r "
+                "JOIN transforms t USING (transform_id) WHERE r.status IN ('STARTING', 'RUNNING', 'STOPPING')"
+            ).fetchall()
+            retry = []
+            now = time.time()
+            for row in rows:
+                max_retries = int(json.loads(row["doc"]).get("MaxRetries", 0))
+                if row["status"] == "STOPPING":
+                    self._finish(conn, row["task_run_id"], "STOPPED", None, now)
+                elif row["attempt"] < max_retries:
+                    conn.execute("UPDATE task_runs SET status='STARTING', attempt=attempt+1, last_modified=? "
+                                 "WHERE task_run_id=?", (now, row["task_run_id"]))
+                    retry.append(row["task_run_id"])
+                else:
+                    self._finish(conn, row["task_run_id"], "FAILED",
+                                 "The service stopped while this task run was in progress (server restart or "
+                                 "crash); nothing it was doing was kept. Start the task run again.", now)
+        for task_run_id in retry:
+            self.submit(task_run_id)
+
+    def _finish(self, conn: Any, task_run_id: str, status: str, error: str | None, now: float) -> None:
+        row = conn.execute("SELECT doc FROM task_runs WHERE task_run_id=?", (task_run_id,)).fetchone()
+        doc = json.loads(row["doc"])
+        if error:
+            doc["ErrorString"] = error
+        else:
+            doc.pop("ErrorString", None)
+        running_since = doc.get("RunningSince")
+        doc["ExecutionTime"] = int(round(now - running_since)) if running_since else 0
+        conn.execute("UPDATE task_runs SET status=?, completed=?, last_modified=?, doc=? WHERE task_run_id=?",
+                     (status, now, now, json.dumps(doc), task_run_id))
+
+    def _transition(self, task_run_id: str, frm: tuple[str, ...], to: str) -> dict[str, Any] | None:
+        """Move a run from one of ``frm`` to ``to``; return its row data, or None if it was elsewhere."""
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT r.*, t.doc AS transform_doc FROM task_runs r JOIN transforms t USING (transform_id) "
+                "WHERE task_run_id=?", (task_run_id,)).fetchone()
+            if row is None or row["status"] not in frm:
+                return None
+            doc = json.loads(row["doc"])
+            if to == "RUNNING":
+                doc["RunningSince"] = now
+            conn.execute("UPDATE task_runs SET status=?, last_modified=?, doc=? WHERE task_run_id=?",
+                         (to, now, json.dumps(doc), task_run_id))
+            return {**dict(row), "doc": doc, "transform": json.loads(row["transform_doc"])}
+
+    def _execute(self, task_run_id: str) -> None:
+        cancel = self._cancels.get(task_run_id) or threading.Event()
+        try:
+            run = self._transition(task_run_id, ("STARTING",), "RUNNING")
+            if run is None:
+                return
+            self._run_attempts(task_run_id, run, cancel)
+        except Exception:  # never let a bookkeeping fault kill the worker silently
+            log.exception("task run %s: internal error", task_run_id)
+        finally:
+            with self._lock:
+                self._cancels.pop(task_run_id, None)
+
+    def _run_attempts(self, task_run_id: str, run: dict[str, Any], cancel: threading.Event) -> None:
+        transform = run["transform"]
+        timeout_s = float(transform.get("Timeout", 2880)) * 60
+        max_retries = int(transform.get("MaxRetries", 0))
+        attempt = int(run["attempt"])
+        deadline = time.time() + timeout_s
+        while True:
+            ctx = RunContext(task_run_id, run["transform_id"], run["account"], run["region"],
+                             run["doc"].get("Properties", {}), run["doc"].get("Arguments", {}), self.work_root / task_run_id,
+                             self.log_path(task_run_id), deadline, cancel)
+            status, error = self._attempt(run["task_type"], ctx)
+            if status == "FAILED" and attempt < max_retries and not cancel.is_set():
+                attempt += 1
+                ctx.log(f"attempt {attempt} of {max_retries} retries after failure: {error}")
+                with self.db.write() as conn:
+                    conn.execute("UPDATE task_runs SET attempt=?, last_modified=? WHERE task_run_id=?",
+                                 (attempt, time.time(), task_run_id))
+                continue
+            break
+        with self.db.write() as conn:
+            current = conn.execute("SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)).fetchone()
+            if current is None:  # the transform was deleted meanwhile
+                return
+            if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
+                status, error = "STOPPED", None
+            self._finish(conn, task_run_id, status, error, time.time())
+        ctx.log(f"finished: {status}" + (f": {error}" if error else ""))
+
+    def _attempt(self, task_type: str, ctx: RunContext) -> tuple[str, str | None]:
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        ctx.log(f"{task_type} started")
+        try:
+            self.tasks[task_type](ctx)
+            ctx.check()
+            return "SUCCEEDED", None
+        except Cancelled:
+            if ctx.cancel.is_set():
+                return "STOPPED", None
+            return "TIMEOUT", "The task run exceeded the transform's Timeout and was stopped."
+        except TaskFailed as e:
+            return "FAILED", str(e)
+        except Exception as e:  # an engine or I/O error: report it, keep the service up
+            ctx.log(traceback.format_exc())
+            message = getattr(e, "message", None) or str(e) or type(e).__name__
+            return "FAILED", f"{type(e).__name__}: {message}"
+        finally:
+            shutil.rmtree(ctx.work_dir, ignore_errors=True)
