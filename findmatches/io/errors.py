@@ -1,0 +1,56 @@
+"""Exception types of the I/O layer; the service layer maps them to Glue error codes."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """A storage operation failed; ``uri`` is the path involved and ``reason`` the underlying cause."""
+
+    def __init__(self, message: str, uri: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.uri = uri
+        self.reason = reason or message
+
+
+class InvalidPathError(StorageError):
+    """The URI is malformed: empty, an unknown scheme, or ``s3://`` without a bucket."""
+
+
+class PathNotAllowedError(StorageError):
+    """A local path lies outside the allowed roots (directly, through ``..`` or through a symlink)."""
+
+
+class ObjectNotFoundError(StorageError):
+    """No object (and no non-empty prefix) exists at the URI."""
+
+
+class AccessError(StorageError):
+    """The object exists or may exist but cannot be read or written (permissions, network, credentials)."""
+
+
+class ObjectTooLargeError(StorageError):
+    """The object is larger than the caller's ``max_bytes``."""
+
+    def __init__(self, message: str, uri: str, size: int, limit: int) -> None:
+        super().__init__(message, uri)
+        self.size = size
+        self.limit = limit
+
+
+class TableFormatError(Exception):
+    """A table's data cannot be read: unsupported format or unreadable files."""
+
+
+class LabelFileError(Exception):
+    """A label file is invalid; ``line`` is the 1-based physical line (header = 1), ``column`` 1-based."""
+
+    def __init__(self, message: str, line: int, column: int | None = None, column_name: str | None = None):
+        where = f"line {line}" + (f", column {column}" if column is not None else "")
+        if column_name is not None:
+            where += f' ("{column_name}")'
+        super().__init__(f"{where}: {message}")
+        self.line = line
+        self.column = column
+        self.column_name = column_name
+        self.detail = message

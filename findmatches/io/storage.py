@@ -1,0 +1,295 @@
+"""One storage front for ``s3://`` (boto3), ``file://`` URIs and plain paths under allowed roots."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from findmatches.io.errors import (
+    AccessError,
+    InvalidPathError,
+    ObjectNotFoundError,
+    ObjectTooLargeError,
+    StorageError,
+)
+from findmatches.io.uris import LocalUri, S3Uri, confine, join_uri, parse_uri, resolve_roots
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DEFAULT_REGION = "us-east-1"
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object: its full URI, size in bytes and path relative to the listed location."""
+
+    uri: str
+    size: int
+    name: str
+
+
+def is_hidden(relative: str) -> bool:
+    """Hadoop/Spark convention: a component starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) is hidden."""
+    return any(part.startswith(("_", ".")) for part in PurePosixPath(relative).parts)
+
+
+def _safe_relative(name: str) -> Path:
+    """A relative path that cannot leave its destination folder (drops ``..``, ``.`` and empty parts)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return Path(*parts) if parts else Path("object")
+
+
+@contextlib.contextmanager
+def _atomic_target(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; on success rename it over ``dest`` atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class Storage:
+    """Read, list and write objects on S3 (boto3) and on local paths confined to ``allowed_roots``."""
+
+    def __init__(self, s3_endpoint_url: str | None = None, allowed_roots: Sequence[Path | str] = ()) -> None:
+        self.s3_endpoint_url = s3_endpoint_url or None
+        self.allowed_roots = resolve_roots(allowed_roots)
+        self._client: S3Client | None = None
+        self._lock = threading.Lock()
+
+    # -- S3 client -------------------------------------------------------------------------------
+
+    @property
+    def s3(self) -> S3Client:
+        """The boto3 S3 client: standard AWS configuration, ``s3_endpoint_url`` overriding the endpoint."""
+        with self._lock:
+            if self._client is None:
+                session = boto3.session.Session()
+                self._client = session.client(
+                    "s3",
+                    endpoint_url=self.s3_endpoint_url,
+                    region_name=session.region_name or DEFAULT_REGION,
+                    config=Config(connect_timeout=10, read_timeout=60),
+                )
+            return self._client
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def check(self, uri: str) -> S3Uri | LocalUri:
+        """Parse ``uri`` and, for a local path, check it lies under the allowed roots."""
+        parsed = parse_uri(uri)
+        if isinstance(parsed, LocalUri):
+            return LocalUri(confine(parsed.path, self.allowed_roots, uri), parsed.file_scheme)
+        return parsed
+
+    def local_path(self, uri: str) -> Path | None:
+        """The checked local path that ``uri`` names, or None for S3."""
+        parsed = self.check(uri)
+        return parsed.path if isinstance(parsed, LocalUri) else None
+
+    def join(self, uri: str, name: str) -> str:
+        """``uri`` + ``/`` + ``name`` in the same style."""
+        return join_uri(uri, name)
+
+    def list_objects(self, uri: str) -> list[ObjectInfo]:
+        """The object at ``uri`` if it exists, else every visible object under it as a prefix/folder."""
+        parsed = self.check(uri)
+        if isinstance(parsed, S3Uri):
+            return self._s3_list(parsed, uri)
+        return self._local_list(parsed.path, uri)
+
+    def read_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+        """The object's content; a prefix is accepted when it holds exactly one object."""
+        info = self._single(uri)
+        if max_bytes is not None and info.size > max_bytes:
+            raise ObjectTooLargeError(
+                f"{info.uri} is {info.size} bytes, over the limit of {max_bytes} bytes.",
+                info.uri,
+                info.size,
+                max_bytes,
+            )
+        parsed = self.check(info.uri)
+        limit = -1 if max_bytes is None else max_bytes + 1
+        if isinstance(parsed, S3Uri):
+            try:
+                body = self.s3.get_object(Bucket=parsed.bucket, Key=parsed.key)["Body"]
+                data = body.read() if limit < 0 else body.read(limit)
+                body.close()
+            except (ClientError, BotoCoreError) as e:
+                raise self._s3_error(e, info.uri, "read") from e
+        else:
+            try:
+                with open(parsed.path, "rb") as f:
+                    data = f.read(limit)
+            except OSError as e:
+                raise self._os_error(e, info.uri, "read") from e
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ObjectTooLargeError(
+                f"{info.uri} is over the limit of {max_bytes} bytes.", info.uri, len(data), max_bytes
+            )
+        return data
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        """Write one object; local writes are atomic (temporary file, then rename)."""
+        parsed = self._writable(uri)
+        if isinstance(parsed, S3Uri):
+            try:
+                self.s3.put_object(Bucket=parsed.bucket, Key=parsed.key, Body=data)
+            except (ClientError, BotoCoreError) as e:
+                raise self._s3_error(e, uri, "write") from e
+            return
+        try:
+            with _atomic_target(parsed.path) as tmp:
+                tmp.write_bytes(data)
+        except OSError as e:
+            raise self._os_error(e, uri, "write") from e
+
+    def upload_file(self, local_path: Path | str, uri: str) -> None:
+        """Copy a local file (one this server made, not checked against the roots) to ``uri``."""
+        parsed = self._writable(uri)
+        if isinstance(parsed, S3Uri):
+            try:
+                self.s3.upload_file(str(local_path), parsed.bucket, parsed.key)
+            except (ClientError, BotoCoreError) as e:
+                raise self._s3_error(e, uri, "write") from e
+            return
+        try:
+            with _atomic_target(parsed.path) as tmp:
+                shutil.copyfile(local_path, tmp)
+        except OSError as e:
+            raise self._os_error(e, uri, "write") from e
+
+    def download(self, uri: str, dest_dir: Path | str) -> list[Path]:
+        """Copy the object(s) at ``uri`` into ``dest_dir`` (keeping relative paths); return the files."""
+        dest_root = Path(dest_dir)
+        paths = []
+        for info in self.list_objects(uri):
+            dest = dest_root / _safe_relative(info.name)
+            parsed = self.check(info.uri)
+            try:
+                with _atomic_target(dest) as tmp:
+                    if isinstance(parsed, S3Uri):
+                        self.s3.download_file(parsed.bucket, parsed.key, str(tmp))
+                    else:
+                        shutil.copyfile(parsed.path, tmp)
+            except (ClientError, BotoCoreError) as e:
+                raise self._s3_error(e, info.uri, "read") from e
+            except OSError as e:
+                raise self._os_error(e, info.uri, "read") from e
+            paths.append(dest)
+        return paths
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _single(self, uri: str) -> ObjectInfo:
+        objects = self.list_objects(uri)
+        if len(objects) > 1:
+            raise InvalidPathError(f"{uri} is a prefix holding {len(objects)} objects; name one object.", uri)
+        return objects[0]
+
+    def _writable(self, uri: str) -> S3Uri | LocalUri:
+        parsed = self.check(uri)
+        if isinstance(parsed, S3Uri) and (not parsed.key or parsed.key.endswith("/")):
+            raise InvalidPathError(f"{uri} names a prefix, not an object to write.", uri)
+        if isinstance(parsed, LocalUri) and parsed.path.is_dir():
+            raise InvalidPathError(f"{uri} is a directory, not a file to write.", uri)
+        return parsed
+
+    def _s3_list(self, loc: S3Uri, uri: str) -> list[ObjectInfo]:
+        denied: StorageError | None = None
+        if loc.key and not loc.key.endswith("/"):
+            try:
+                head = self.s3.head_object(Bucket=loc.bucket, Key=loc.key)
+                name = loc.key.rsplit("/", 1)[-1]
+                return [ObjectInfo(str(loc), int(head["ContentLength"]), name)]
+            except ClientError as e:
+                err = self._s3_error(e, uri, "read")
+                status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if status == 403:  # S3 answers 403 for a missing key without s3:ListBucket
+                    denied = err
+                elif not isinstance(err, ObjectNotFoundError):
+                    raise err from e
+            except BotoCoreError as e:
+                raise self._s3_error(e, uri, "read") from e
+        prefix = loc.key.rstrip("/") + "/" if loc.key.rstrip("/") else ""
+        found: list[ObjectInfo] = []
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    relative = key[len(prefix) :]
+                    if not relative or key.endswith(("/", "_$folder$")) or is_hidden(relative):
+                        continue
+                    found.append(ObjectInfo(f"s3://{loc.bucket}/{key}", int(obj["Size"]), relative))
+        except (ClientError, BotoCoreError) as e:
+            raise (denied or self._s3_error(e, uri, "list")) from e
+        if not found:
+            if denied is not None:
+                raise denied
+            raise ObjectNotFoundError(f"No object or prefix exists at {uri}.", uri, "not found")
+        return found
+
+    def _local_list(self, path: Path, uri: str) -> list[ObjectInfo]:
+        try:
+            if path.is_file():
+                return [ObjectInfo(str(path), path.stat().st_size, path.name)]
+            if not path.is_dir():
+                raise ObjectNotFoundError(f"No file or folder exists at {uri}.", uri, "not found")
+            found = []
+            for dirpath, dirnames, filenames in os.walk(path, onerror=_raise):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
+                for name in sorted(filenames):
+                    full = Path(dirpath) / name
+                    relative = full.relative_to(path).as_posix()
+                    if is_hidden(relative):
+                        continue
+                    real = confine(full, self.allowed_roots, str(full))
+                    if real.is_file():
+                        found.append(ObjectInfo(str(full), real.stat().st_size, relative))
+        except OSError as e:
+            raise self._os_error(e, uri, "list") from e
+        if not found:
+            raise ObjectNotFoundError(f"The folder {uri} holds no files.", uri, "empty folder")
+        return found
+
+    @staticmethod
+    def _s3_error(e: Exception, uri: str, action: str) -> StorageError:
+        if isinstance(e, ClientError):
+            error: dict[str, Any] = dict(e.response.get("Error", {}))
+            code = str(error.get("Code", ""))
+            reason = str(error.get("Message") or "") or str(e)
+            if code in _NOT_FOUND_CODES:
+                what = "bucket" if code == "NoSuchBucket" else "object"
+                return ObjectNotFoundError(f"Cannot {action} {uri}: no such {what}.", uri, reason)
+            return AccessError(f"Cannot {action} {uri}: {code}: {reason}", uri, f"{code}: {reason}")
+        return AccessError(f"Cannot {action} {uri}: {e}", uri, str(e))
+
+    @staticmethod
+    def _os_error(e: OSError, uri: str, action: str) -> StorageError:
+        if isinstance(e, FileNotFoundError):
+            return ObjectNotFoundError(f"Cannot {action} {uri}: no such file.", uri, e.strerror or str(e))
+        return AccessError(f"Cannot {action} {uri}: {e.strerror or e}", uri, e.strerror or str(e))
+
+
+def _raise(e: OSError) -> None:
+    raise e
