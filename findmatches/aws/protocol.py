@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 from typing import Any
 
 from botocore import xform_name
@@ -14,6 +15,17 @@ from findmatches.aws.errors import ApiError, SerializationException, ValidationE
 from findmatches.aws.validate import validate
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
+#: Timestamps travel as epoch seconds with this many decimals (milliseconds).
+TIMESTAMP_DIGITS = 3
+
+
+def timestamp_now() -> float:
+    """Now, at the precision the wire carries.
+
+    Store times this way, so that the time a client reads back equals the stored one and filters such as
+    ``CreatedBefore`` treat it exactly.
+    """
+    return round(time.time(), TIMESTAMP_DIGITS)
 
 
 def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
@@ -107,7 +119,7 @@ def _serialize(shape: Shape, value: Any) -> Any:
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             value = value.timestamp()
-        return round(float(value), 3)
+        return round(float(value), TIMESTAMP_DIGITS)
     if kind == "blob":
         return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
     return value

@@ -25,7 +25,8 @@ _MAX_REPORTED = 10
 @functools.cache
 def _compiled(pattern: str) -> re.Pattern[str] | None:
     try:
-        return re.compile(pattern.replace(_SURROGATE_RANGE, _ASTRAL_RANGE))
+        # re.ASCII: Java's \w, \d and \s (the model's dialect) match ASCII characters only
+        return re.compile(pattern.replace(_SURROGATE_RANGE, _ASTRAL_RANGE), re.ASCII)
     except re.error:  # a Java-only construct (e.g. \p{L}); the model's other checks still apply
         return None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import time
 from typing import Any
 
 from findmatches.aws.errors import (
@@ -14,6 +13,7 @@ from findmatches.aws.errors import (
     EntityNotFoundException,
     InvalidInputException,
 )
+from findmatches.aws.protocol import timestamp_now
 from findmatches.service.context import RequestContext
 from findmatches.service.paging import page
 from findmatches.store.database import Database
@@ -59,7 +59,7 @@ class CatalogOperations:
                         tags: dict[str, str] | None = None) -> dict[str, Any]:
         check_catalog(ctx, catalog_id)
         name = database_input["Name"].lower()
-        now = time.time()
+        now = timestamp_now()
         doc = {k: database_input[k] for k in _DATABASE_FIELDS if k in database_input}
         doc.update(Name=name, CreateTime=now, CatalogId=ctx.account_id)
         with self.db.write() as conn:
@@ -103,7 +103,7 @@ class CatalogOperations:
                    version: int) -> dict[str, Any]:
         doc = {k: table_input[k] for k in _TABLE_FIELDS if k in table_input}
         doc.update(Name=table_input["Name"].lower(), DatabaseName=database, CreateTime=created,
-                   UpdateTime=time.time(), CatalogId=ctx.account_id, IsRegisteredWithLakeFormation=False,
+                   UpdateTime=timestamp_now(), CatalogId=ctx.account_id, IsRegisteredWithLakeFormation=False,
                    VersionId=str(version))
         return doc
 
@@ -115,7 +115,7 @@ class CatalogOperations:
         if not table_input.get("Name"):
             raise InvalidInputException("A table name is required: set TableInput.Name.")
         database = database_name.lower()
-        now = time.time()
+        now = timestamp_now()
         doc = self._table_doc(ctx, database, table_input, now, 0)
         with self.db.write() as conn:
             if not self._database_exists(conn, ctx, database):

@@ -15,6 +15,7 @@ from findmatches.aws.errors import (
     InvalidInputException,
     ResourceNumberLimitExceededException,
 )
+from findmatches.aws.protocol import timestamp_now
 from findmatches.service.catalog import check_catalog, find_table
 from findmatches.service.context import RequestContext
 from findmatches.service.paging import page
@@ -152,7 +153,7 @@ class TransformOperations:
         resolve_capacity(config)
         if tags and len(tags) > MAX_TAGS:
             raise InvalidInputException(f"A resource may carry at most {MAX_TAGS} tags.")
-        now = time.time()
+        now = timestamp_now()
         transform_id = "tfm-" + secrets.token_hex(20)
         doc: dict[str, Any] = {
             "TransformId": transform_id,
@@ -260,7 +261,7 @@ class TransformOperations:
                 current.pop(key, None)
             current.update(updates)
             current.update(config)
-            now = time.time()
+            now = timestamp_now()
             stored = {k: v for k, v in current.items() if k not in ("Status", "LabelCount", "LastModifiedOn")}
             conn.execute("UPDATE transforms SET name=?, last_modified=?, doc=? WHERE transform_id=?",
                          (current["Name"], now, json.dumps(stored), transform_id))
