@@ -1,0 +1,232 @@
+"""Read a Data Catalog table's data (CSV, Parquet, JSON lines) as local files and as all-string Arrow."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from findmatches.io.errors import TableFormatError
+from findmatches.io.storage import Storage
+
+TableFormat = Literal["csv", "parquet", "json"]
+_FORMATS: tuple[TableFormat, ...] = ("csv", "parquet", "json")
+_EXTENSIONS: dict[str, TableFormat] = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".parq": "parquet",
+    ".pq": "parquet", ".json": "json", ".jsonl": "json", ".ndjson": "json",
+}  # fmt: skip
+_COMPRESSION = (".gz", ".bz2", ".zst", ".snappy", ".lz4")
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV table is written: delimiter, quoting and whether each file starts with a header."""
+
+    delimiter: str = ","
+    quote_char: str = '"'
+    escape_char: str | None = None
+    header: bool = True
+
+
+def detect_format(serde_library: str | None, classification: str | None, location: str) -> TableFormat:
+    """The table's format: the ``classification`` parameter, else the SerDe library, else the extension.
+
+    With no hint at all the answer is ``csv`` (Hive's default, LazySimpleSerDe). Formats this server cannot
+    read (ORC, Avro, XML…) raise TableFormatError.
+    """
+    if classification and classification.strip():
+        value = classification.strip().lower()
+        if value in _FORMATS:
+            return value
+        raise TableFormatError(
+            f"Unsupported table classification {classification!r}: use csv, parquet or json."
+        )
+    if serde_library and serde_library.strip():
+        lib = serde_library.lower()
+        if "parquet" in lib:
+            return "parquet"
+        if "json" in lib:
+            return "json"
+        if "lazysimpleserde" in lib or "opencsvserde" in lib or "csv" in lib:
+            return "csv"
+        raise TableFormatError(f"Unsupported SerDe {serde_library!r}: use a CSV, Parquet or JSON SerDe.")
+    name = location.rstrip("/").rsplit("/", 1)[-1].lower()
+    for ext in _COMPRESSION:
+        name = name.removesuffix(ext)
+    for ext, fmt in _EXTENSIONS.items():
+        if name.endswith(ext):
+            return fmt
+    return "csv"
+
+
+def csv_options(
+    serde_parameters: Mapping[str, str] | None, table_parameters: Mapping[str, str] | None
+) -> CsvOptions:
+    """CsvOptions from a catalog table: OpenCSVSerde/LazySimpleSerDe parameters and skip.header.line.count."""
+    serde = dict(serde_parameters or {})
+    table = dict(table_parameters or {})
+    delimiter = serde.get("separatorChar") or serde.get("field.delim") or serde.get("serialization.format")
+    if not delimiter or len(delimiter) != 1:
+        delimiter = ","
+    quote = serde.get("quoteChar") or '"'
+    escape = serde.get("escapeChar") or None
+    skip = table.get("skip.header.line.count", "1")
+    return CsvOptions(delimiter, quote[0], escape[0] if escape else None, skip.strip() not in ("0", ""))
+
+
+def fetch_table(storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str) -> list[Path]:
+    """Local paths of the table's data files: local files as they are, S3 objects downloaded to ``dest_dir``."""
+    del fmt  # every visible, non-empty object under the location is data (Hive/Glue behaviour)
+    objects = [o for o in storage.list_objects(location) if o.size > 0]
+    if not objects:
+        raise TableFormatError(f"The table location {location} holds only empty files.")
+    if storage.local_path(location) is not None:
+        return [Path(o.uri) for o in objects]
+    paths = []
+    for index, obj in enumerate(objects):
+        paths.extend(storage.download(obj.uri, Path(dest_dir) / f"{index:05d}"))
+    return paths
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _csv_header(path: Path, options: CsvOptions) -> list[str]:
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(
+                f, delimiter=options.delimiter, quotechar=options.quote_char, escapechar=options.escape_char
+            )
+            return [name.strip() for name in next(reader, [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise TableFormatError(f"Cannot read the CSV header of {path.name}: {e}") from e
+
+
+def _json_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Objects of a JSON-lines file (or of one JSON array), numbers kept as their text."""
+    with _open_text(path) as f:
+        text = f.read()
+    try:
+        if text.lstrip().startswith("["):
+            items: Iterable[Any] = json.loads(text, parse_int=str, parse_float=str)
+        else:
+            items = (
+                json.loads(line, parse_int=str, parse_float=str) for line in text.splitlines() if line.strip()
+            )
+        for number, item in enumerate(items, 1):
+            if not isinstance(item, dict):
+                raise TableFormatError(f"{path.name}: record {number} is not a JSON object.")
+            yield item
+    except json.JSONDecodeError as e:
+        raise TableFormatError(f"{path.name}: invalid JSON: {e}") from e
+
+
+def read_columns(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | None = None) -> list[str]:
+    """Column names from the first file's header (CSV), schema (Parquet) or first records (JSON)."""
+    if not paths:
+        raise TableFormatError("The table has no data files.")
+    if fmt == "csv":
+        return _csv_header(paths[0], options or CsvOptions())
+    if fmt == "parquet":
+        try:
+            return list(pq.read_schema(paths[0]).names)
+        except (OSError, pa.ArrowException) as e:
+            raise TableFormatError(f"Cannot read the Parquet schema of {paths[0].name}: {e}") from e
+    names: dict[str, None] = {}
+    for number, record in enumerate(_json_records(paths[0])):
+        names.update(dict.fromkeys(record))
+        if number >= 1000:
+            break
+    return list(names)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _strings(table: pa.Table) -> pa.Table:
+    """Every column cast to string (nested values as JSON text)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            columns.append(column)
+            continue
+        try:
+            if pa.types.is_nested(column.type) or pa.types.is_binary(column.type):
+                raise pa.ArrowNotImplementedError("nested")
+            columns.append(column.cast(pa.string()))
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            columns.append(pa.array([_as_text(v) for v in column.to_pylist()], pa.string()))
+    return pa.table(columns, names=table.column_names)
+
+
+def _read_one(path: Path, fmt: TableFormat, columns: Sequence[str] | None, options: CsvOptions) -> pa.Table:
+    if fmt == "csv":
+        names = _csv_header(path, options) if options.header else list(columns or [])
+        if not names:
+            raise TableFormatError(f"{path.name}: no header and no catalog columns to name the fields.")
+        read = pa_csv.ReadOptions(column_names=names, skip_rows=1 if options.header else 0)
+        parse = pa_csv.ParseOptions(
+            delimiter=options.delimiter,
+            quote_char=options.quote_char,
+            escape_char=options.escape_char or False,
+            newlines_in_values=True,
+        )
+        convert = pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            include_columns=list(columns) if columns is not None and options.header else None,
+            include_missing_columns=True,
+        )
+        return pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    if fmt == "parquet":
+        if columns is None:
+            return _strings(pq.read_table(path))
+        present = set(pq.read_schema(path).names)
+        table = _strings(pq.read_table(path, columns=[c for c in columns if c in present]))
+        for name in columns:
+            if name not in present:  # missing columns read as nulls, as for CSV and JSON
+                table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+        return table
+    rows = list(_json_records(path))
+    names = list(columns) if columns is not None else list(dict.fromkeys(k for r in rows for k in r))
+    return pa.table({n: pa.array([_as_text(r.get(n)) for r in rows], pa.string()) for n in names})
+
+
+def read_records(
+    paths: Sequence[Path],
+    fmt: TableFormat,
+    columns: Sequence[str] | None = None,
+    options: CsvOptions | None = None,
+) -> pa.Table:
+    """All records of the files as one Arrow table of strings (``columns``: only these, in this order)."""
+    options = options or CsvOptions()
+    tables = []
+    for path in paths:
+        try:
+            tables.append(_read_one(path, fmt, columns, options))
+        except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
+            raise TableFormatError(f"Cannot read {fmt} file {path.name}: {e}") from e
+    if not tables:
+        raise TableFormatError("The table has no data files.")
+    table = pa.concat_tables(tables, promote_options="default")
+    return table.select(list(columns)) if columns is not None else table
