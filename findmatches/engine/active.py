@@ -1,0 +1,128 @@
+"""Active learning: choose labeling sets where one answer settles many uncertain pairs.
+
+Each set is a neighbourhood in the scored candidate graph: a seed pair and the records most similar to it,
+so it holds likely matches next to near-misses. Seeds are the pairs the model is least sure of and its
+committee disagrees on most (or, before any model exists, pairs spread over the similarity ranking); sets
+never share a record, avoid each other's neighbourhoods, and never contain an already-labelled record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+EXPLORE_SHARE = 0.2
+
+
+def set_sizes(target_records: int) -> list[int]:
+    """Split ``target_records`` into ~10 sets of 2..30 records."""
+    target = max(2, int(target_records))
+    count = max(1, min(max(1, target // 2), round(target / 10)))
+    count = max(count, -(-target // 30))
+    base, extra = divmod(target, count)
+    return [min(30, base + (1 if i < extra else 0)) for i in range(count)]
+
+
+def seed_order(
+    prob: np.ndarray, disagreement: np.ndarray, supervised: bool, threshold: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Pair indices in the order they should seed labeling sets."""
+    m = len(prob)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not supervised:
+        # Spread seeds over the upper part of the similarity ranking: sure matches, then ever closer calls.
+        ranked = np.argsort(-prob, kind="stable")
+        top = ranked[: max(1, int(0.3 * m))]
+        positions = np.unique(np.linspace(0, len(top) - 1, num=min(len(top), 200)).astype(np.int64))
+        first = top[positions]
+        rest = np.setdiff1d(ranked, first, assume_unique=True)
+        return np.concatenate([first, rest[np.argsort(-prob[rest], kind="stable")]])
+    uncertainty = 1.0 - np.abs(prob - threshold) / np.maximum(threshold, 1.0 - threshold)
+    priority = uncertainty + 2.0 * disagreement + 1e-6 * rng.random(m)
+    ordered = np.argsort(-priority, kind="stable")
+    # Mix in some exploration across the probability range so calibration sees every region.
+    n_explore = int(EXPLORE_SHARE * min(m, 200))
+    if n_explore:
+        explore = rng.choice(m, size=n_explore, replace=False)
+        mixed = []
+        head = ordered[: 4 * n_explore]
+        for i in range(max(len(head), len(explore))):
+            if i < len(head):
+                mixed.append(head[i])
+            if i % 4 == 3 and i // 4 < len(explore):
+                mixed.append(explore[i // 4])
+        ordered = np.concatenate([np.asarray(mixed, dtype=np.int64), ordered])
+        _, first = np.unique(ordered, return_index=True)
+        ordered = ordered[np.sort(first)]
+    return ordered
+
+
+def select_sets(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    order: np.ndarray,
+    sizes: list[int],
+    excluded: np.ndarray,
+) -> list[list[int]]:
+    """Grow one neighbourhood per seed pair (in ``order``) until the sizes are filled or seeds run out."""
+    blocked = np.zeros(n, dtype=bool)
+    blocked[np.asarray(excluded, dtype=np.int64)] = True
+    keep = ~(blocked[left] | blocked[right])
+    left, right, prob = left[keep], right[keep], prob[keep]
+    remap = np.full(len(keep), -1, dtype=np.int64)
+    remap[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
+    order = remap[order]
+    order = order[order >= 0]
+    if len(left) == 0:
+        return []
+    weights = np.maximum(prob, 1e-6)
+    graph = csr_matrix(
+        (np.concatenate([weights, weights]), (np.concatenate([left, right]), np.concatenate([right, left]))),
+        shape=(n, n),
+    )
+    used = blocked.copy()
+    near = np.zeros(n, dtype=bool)
+    sets: list[list[int]] = []
+    for strict in (True, False):
+        for idx in order:
+            if len(sets) >= len(sizes):
+                break
+            a, b = int(left[idx]), int(right[idx])
+            if used[a] or used[b] or (strict and (near[a] or near[b])):
+                continue
+            members = _grow(graph, [a, b], sizes[len(sets)], used)
+            if len(members) < 2:
+                continue
+            sets.append(members)
+            used[members] = True
+            for rid in members:
+                start, end = graph.indptr[rid], graph.indptr[rid + 1]
+                near[graph.indices[start:end]] = True
+        if len(sets) >= len(sizes):
+            break
+    return sets
+
+
+def _grow(graph: csr_matrix, seed: list[int], size: int, used: np.ndarray) -> list[int]:
+    members = list(seed)
+    inside = set(members)
+    frontier = list(seed)
+    while len(members) < size and frontier:
+        scores: dict[int, float] = {}
+        for rid in frontier:
+            start, end = graph.indptr[rid], graph.indptr[rid + 1]
+            for other, weight in zip(
+                graph.indices[start:end].tolist(), graph.data[start:end].tolist(), strict=True
+            ):
+                if other not in inside and not used[other]:
+                    scores[other] = max(scores.get(other, 0.0), float(weight))
+        if not scores:
+            break
+        ranked = sorted(scores, key=lambda r: (-scores[r], r))[: size - len(members)]
+        members.extend(ranked)
+        inside.update(ranked)
+        frontier = ranked
+    return members

@@ -1,0 +1,270 @@
+"""The engine's three entry points: labeling-set generation, evaluation, and matching."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from findmatches.engine.active import seed_order, select_sets, set_sizes
+from findmatches.engine.backend import quote_ident
+from findmatches.engine.blocking import CANDIDATES, build_candidates
+from findmatches.engine.clustering import cluster
+from findmatches.engine.features import FeatureSpec, feature_spec, features_for, iter_features
+from findmatches.engine.metrics import column_importances, cross_validate
+from findmatches.engine.model import MatchModel
+from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
+from findmatches.engine.types import EngineError, EvaluationResult, LogFn, MatchParams, RecordSource, StopFn
+
+ACTIVE_MAX_PAIRS = 3_000_000
+SCORE_BATCH = 100_000
+
+
+def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchModel, np.ndarray, np.ndarray]:
+    pairs = session.label_pairs
+    left = pairs.column("l").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+    right = pairs.column("r").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+    y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+    x = features_for(session, spec, left, right)
+    session.check()
+    model = MatchModel(spec, seed).fit(x, y)
+    session.log(
+        f"Trained on {len(y)} labelled pairs ({int(y.sum())} matches)"
+        if model.supervised
+        else "Labels lack a match or a non-match: scoring by unsupervised similarity."
+    )
+    return model, x, y
+
+
+def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> object:
+    def score(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(left))
+        for start in range(0, len(left), SCORE_BATCH):
+            session.check()
+            stop = start + SCORE_BATCH
+            out[start:stop] = model.predict(features_for(session, spec, left[start:stop], right[start:stop]))
+        return out
+
+    return score
+
+
+def _score_candidates(
+    session: Session,
+    spec: FeatureSpec,
+    model: MatchModel,
+    keep_min: float,
+    pairs: str,
+    committee: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    lefts, rights, probs, spreads = [], [], [], []
+    done = 0
+    for left, right, x in iter_features(session, spec, pairs):
+        p = model.predict(x)
+        keep = p >= keep_min
+        lefts.append(left[keep])
+        rights.append(right[keep])
+        probs.append(p[keep])
+        if committee:
+            votes = model.committee(x[keep])
+            spreads.append(votes.std(axis=0) if len(votes) else np.zeros(int(keep.sum())))
+        done += len(left)
+        session.log(f"Scored {done} candidate pairs.")
+    cat = np.concatenate
+    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
+    return (
+        cat(lefts) if lefts else empty_i,
+        cat(rights) if rights else empty_i,
+        cat(probs) if probs else empty_f,
+        cat(spreads) if spreads else empty_f,
+    )
+
+
+def generate_labeling_set(
+    source: RecordSource,
+    params: MatchParams,
+    labels: pa.Table,
+    *,
+    out_path: Path,
+    target_records: int = 100,
+    seed: int = 0,
+    log: LogFn | None = None,
+    should_stop: StopFn | None = None,
+) -> int:
+    """Write a labeling file (labeling_set_id, empty label, then the source columns) of ~``target_records``
+    unlabelled records in ~10 neighbourhood sets chosen by active learning; return the records written."""
+    started = time.monotonic()
+    with open_session(source, params, labels, log, should_stop) as session:
+        spec = feature_spec(session.feature_profiles)
+        model, _, _ = _train(session, spec, seed)
+        build_candidates(session)
+        pairs = f"SELECT l, r FROM {CANDIDATES}"
+        total = int(session.backend.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
+        if total > ACTIVE_MAX_PAIRS:
+            modulus = max(2, -(-total // ACTIVE_MAX_PAIRS))
+            pairs += f" WHERE hash(l + {int(seed)}) % {modulus} = 0"
+            session.log(f"Considering the candidate pairs of one record in {modulus}.")
+        left, right, prob, spread = _score_candidates(session, spec, model, 0.0, pairs, committee=True)
+        session.check()
+        rng = np.random.default_rng(seed)
+        t = threshold(params) if model.supervised else 0.5
+        order = seed_order(prob, spread, model.supervised, t, rng)
+        sizes = set_sizes(target_records)
+        sets = select_sets(session.num_records, left, right, prob, order, sizes, session.labelled_rids)
+        written = _write_labeling_file(session, sets, out_path, seed)
+        session.log(
+            f"Wrote {written} records in {len(sets)} labeling sets to {out_path} "
+            f"in {time.monotonic() - started:.1f}s."
+        )
+        return written
+
+
+def _write_labeling_file(session: Session, sets: list[list[int]], out_path: Path, seed: int) -> int:
+    rids: list[int] = []
+    set_index: list[int] = []
+    for i, members in enumerate(sets):
+        rids.extend(members)
+        set_index.extend([i] * len(members))
+    be = session.backend
+    be.register(
+        "fm_selected",
+        pa.table(
+            {
+                "_rid": np.asarray(rids, dtype=np.int64),
+                "set_index": np.asarray(set_index, dtype=np.int64),
+                "pos": np.arange(len(rids), dtype=np.int64),
+            }
+        ),
+    )
+    pks = be.query(f"SELECT s.set_index, n._pk FROM fm_selected s JOIN {NORM} n USING (_rid) ORDER BY s.pos")
+    by_set: dict[int, list[str]] = {}
+    for index, pk in zip(pks.column("set_index").to_pylist(), pks.column("_pk").to_pylist(), strict=True):
+        by_set.setdefault(int(index), []).append(str(pk))
+    ids = {
+        i: f"ls-{hashlib.sha1(('|'.join(sorted(v)) + f'#{seed}').encode()).hexdigest()[:12]}"
+        for i, v in by_set.items()
+    }
+    be.register(
+        "fm_set_ids",
+        pa.table({"set_index": np.asarray(list(ids), dtype=np.int64), "labeling_set_id": list(ids.values())}),
+    )
+    cols = ", ".join(f"r.{quote_ident(c)}" for c in session.columns)
+    be.write(
+        f"SELECT i.labeling_set_id, CAST(NULL AS VARCHAR) AS label, {cols} FROM fm_selected s "
+        f"JOIN fm_set_ids i USING (set_index) JOIN {RECORDS} r ON r._rid = s._rid ORDER BY s.pos",
+        out_path,
+        "csv",
+    )
+    return len(rids)
+
+
+def evaluate(
+    source: RecordSource,
+    params: MatchParams,
+    labels: pa.Table,
+    *,
+    log: LogFn | None = None,
+    should_stop: StopFn | None = None,
+) -> EvaluationResult:
+    """Cross-validated quality of a model trained on the labels, with per-column importances."""
+    with open_session(source, params, labels, log, should_stop) as session:
+        pairs = session.label_pairs
+        y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+        if y.sum() == 0 or y.sum() == len(y):
+            raise EngineError(
+                "The labels need at least one matching pair and one non-matching pair "
+                "(two records with the same label and two with different labels in one labeling set)."
+            )
+        spec = feature_spec(session.feature_profiles)
+        model, x, y = _train(session, spec)
+        groups = np.asarray(pairs.column("set_id").to_pylist(), dtype=object)
+        _, group_ids = np.unique(groups.astype(str), return_inverse=True)
+        result, _ = cross_validate(spec, x, y, group_ids, threshold(params))
+        session.check()
+        build_candidates(session)
+        importances = column_importances(spec, model, x, y)
+        session.log(
+            f"Evaluation: AUPRC {result.area_under_pr_curve:.4f}, precision {result.precision:.4f}, "
+            f"recall {result.recall:.4f}, F1 {result.f1:.4f}"
+        )
+        return EvaluationResult(
+            area_under_pr_curve=result.area_under_pr_curve,
+            precision=result.precision,
+            recall=result.recall,
+            f1=result.f1,
+            true_positives=result.true_positives,
+            false_positives=result.false_positives,
+            true_negatives=result.true_negatives,
+            false_negatives=result.false_negatives,
+            column_importances=importances,
+        )
+
+
+def find_matches(
+    source: RecordSource,
+    params: MatchParams,
+    labels: pa.Table,
+    *,
+    out_path: Path,
+    out_format: Literal["csv", "parquet"],
+    compute_confidence: bool,
+    log: LogFn | None = None,
+    should_stop: StopFn | None = None,
+) -> int:
+    """Write every input row once with ``match_id`` (and ``match_confidence_score``); return the row count."""
+    started = time.monotonic()
+    with open_session(source, params, labels, log, should_stop) as session:
+        spec = feature_spec(session.feature_profiles)
+        model, _, _ = _train(session, spec)
+        build_candidates(session)
+        t = threshold(params) if model.supervised else 0.64
+        left, right, prob, _ = _score_candidates(
+            session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}"
+        )
+        session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
+        session.check()
+        must = cannot = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        if params.enforce_provided_labels and session.label_pairs.num_rows:
+            lp = session.label_pairs
+            ly = lp.column("y").to_numpy()
+            ll = lp.column("l").to_numpy().astype(np.int64)
+            lr = lp.column("r").to_numpy().astype(np.int64)
+            must, cannot = (ll[ly == 1], lr[ly == 1]), (ll[ly == 0], lr[ly == 0])
+        scorer = _scorer(session, spec, model)
+        clusters = cluster(
+            session.num_records,
+            left,
+            right,
+            prob,
+            t,
+            must=must,
+            cannot=cannot,
+            score_pairs=scorer,  # type: ignore[arg-type]
+        )
+        if clusters.dropped_cannot_links:
+            session.log(
+                f"{clusters.dropped_cannot_links} labelled non-matches contradict labelled matches; kept the matches."
+            )
+        session.check()
+        rids = np.arange(session.num_records, dtype=np.int64)
+        session.backend.register(
+            "fm_assign", pa.table({"_rid": rids, "rep": clusters.representative, "conf": clusters.confidence})
+        )
+        keep = [c for c in session.columns if c not in ("match_id", "match_confidence_score")]
+        cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
+        extra = ", CAST(round(a.conf, 6) AS DOUBLE) AS match_confidence_score" if compute_confidence else ""
+        session.backend.write(
+            f"SELECT {cols}, CAST(hash(p._pk) >> 1 AS BIGINT) AS match_id{extra} FROM {RECORDS} r "
+            f"JOIN fm_assign a ON a._rid = r._rid JOIN {NORM} p ON p._rid = a.rep ORDER BY r._rid",
+            out_path,
+            out_format,
+        )
+        groups = len(np.unique(clusters.representative))
+        session.log(
+            f"Wrote {session.num_records} rows in {groups} match groups to {out_path} "
+            f"in {time.monotonic() - started:.1f}s."
+        )
+        return session.num_records

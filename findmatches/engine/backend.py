@@ -1,0 +1,59 @@
+"""The execution backend interface: the few primitives the engine's SQL pipeline needs.
+
+Algorithm steps build SQL text (DuckDB dialect, kept to the portable core) and hand it to a backend; a
+backend loads the records, runs statements, streams results in Arrow batches and writes output files.
+The embedded DuckDB backend is the default; a Spark backend implements the same Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal, Protocol
+
+import pyarrow as pa
+
+from findmatches.engine.types import RecordSource
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (column or table name), doubling embedded quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Backend(Protocol):
+    """What the engine asks of an execution backend."""
+
+    def load_records(self, source: RecordSource, table: str) -> list[str]:
+        """Load the records as all-VARCHAR columns plus a dense BIGINT ``_rid`` (input order); return the
+        source column names in source order."""
+        ...
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (CREATE TABLE … AS, DROP …)."""
+        ...
+
+    def query(self, sql: str) -> pa.Table:
+        """Run a query whose (small) result comes back whole."""
+        ...
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Run a query and yield its result in batches of at most ``batch_rows`` rows."""
+        ...
+
+    def register(self, name: str, data: pa.Table) -> None:
+        """Make an Arrow table available to SQL as a table named ``name`` (materialised)."""
+        ...
+
+    def write(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        """Write a query's result to one local file."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and temporary files."""
+        ...

@@ -1,0 +1,115 @@
+"""The embedded DuckDB backend: an on-disk scratch database in a temp dir, bounded memory, all cores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from findmatches.engine.backend import quote_ident, quote_literal
+from findmatches.engine.types import EngineError, RecordSource
+
+DEFAULT_MEMORY_LIMIT = os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT", "2GB")
+
+
+class DuckDBBackend:
+    """Runs the engine's SQL in DuckDB; spills to a private temp directory that `close` removes."""
+
+    def __init__(
+        self,
+        *,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        threads: int | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
+        base = temp_dir or Path(os.environ.get("FINDMATCHES_ENGINE_TMP", tempfile.gettempdir()))
+        base.mkdir(parents=True, exist_ok=True)
+        self._dir = Path(tempfile.mkdtemp(prefix="findmatches-engine-", dir=base))
+        self._con = duckdb.connect(str(self._dir / "scratch.duckdb"))
+        self._con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        self._con.execute(f"SET temp_directory = {quote_literal(str(self._dir / 'spill'))}")
+        self._con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        self._con.execute("SET preserve_insertion_order = true")
+        self._tmp_seq = 0
+
+    def load_records(self, source: RecordSource, table: str) -> list[str]:
+        """Load the records (every column VARCHAR) into ``table`` with a dense ``_rid`` in input order."""
+        if source.table is not None:
+            self._con.register("_fm_src", source.table)
+            relation = "_fm_src"
+        else:
+            if not source.paths:
+                raise EngineError("No input files were given.")
+            paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
+            if source.format == "csv":
+                relation = f"read_csv({paths}, all_varchar = true, header = true, union_by_name = true)"
+            elif source.format == "parquet":
+                relation = f"read_parquet({paths}, union_by_name = true)"
+            elif source.format == "json":
+                relation = f"read_json_auto({paths}, union_by_name = true)"
+            else:  # pragma: no cover - guarded by the type
+                raise EngineError(f"Unsupported input format: {source.format}")
+        try:
+            columns = [str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+            if not columns:
+                raise EngineError("The input has no columns.")
+            casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
+            self._con.execute(f"CREATE OR REPLACE TABLE _fm_raw AS SELECT {casts} FROM {relation}")
+            self._con.execute(
+                f"CREATE OR REPLACE TABLE {quote_ident(table)} AS "
+                f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM _fm_raw ORDER BY rowid"
+            )
+            self._con.execute("DROP TABLE _fm_raw")
+        except duckdb.Error as e:
+            raise EngineError(f"Cannot read the input records: {e}") from e
+        finally:
+            if source.table is not None:
+                self._con.unregister("_fm_src")
+        return columns
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
+        self._con.execute(sql)
+
+    def query(self, sql: str) -> pa.Table:
+        """Run a query and return its whole result as Arrow."""
+        result: pa.Table = self._con.sql(sql).to_arrow_table()
+        return result
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Yield the query's result in record batches of at most ``batch_rows`` rows."""
+        cursor = self._con.cursor()
+        try:
+            reader = cursor.sql(sql).to_arrow_reader(batch_rows)
+            yield from reader
+        finally:
+            cursor.close()
+
+    def register(self, name: str, data: pa.Table) -> None:
+        """Materialise an Arrow table as ``name``."""
+        self._tmp_seq += 1
+        view = f"_fm_arrow_{self._tmp_seq}"
+        self._con.register(view, data)
+        try:
+            self._con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM {view}")
+        finally:
+            self._con.unregister(view)
+
+    def write(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        """Write the query's result to ``path`` as CSV (with header) or Parquet."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options = "FORMAT csv, HEADER true" if file_format == "csv" else "FORMAT parquet"
+        self._con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})")
+
+    def close(self) -> None:
+        """Close the connection and remove the scratch directory."""
+        try:
+            self._con.close()
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,235 @@
+"""Clustering scored pairs into entities without over-merging.
+
+1. Connected components over confident links (probability ≥ threshold) and must-links.
+2. Components larger than ``max_component`` are split by raising the threshold inside them.
+3. Pieces of three or more records get every missing pair scored, then a constrained average-linkage pass
+   merges only groups whose average link is at least the threshold; cannot-linked groups never merge and
+   must-linked records always do. A chain of weak links therefore no longer glues two entities together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Per record: the representative record id of its cluster and a confidence in [0, 1]."""
+
+    representative: np.ndarray
+    confidence: np.ndarray
+    dropped_cannot_links: int = 0
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _pair_keys(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    return lo.astype(np.int64) * np.int64(n) + hi.astype(np.int64)
+
+
+class _PairLookup:
+    def __init__(self, n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> None:
+        self.n = n
+        keys = _pair_keys(n, left, right)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.prob = keys[order], prob[order]
+
+    def get(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys = _pair_keys(self.n, left, right)
+        pos = np.searchsorted(self.keys, keys)
+        pos = np.minimum(pos, max(0, len(self.keys) - 1))
+        found = (self.keys[pos] == keys) if len(self.keys) else np.zeros(len(keys), dtype=bool)
+        values = np.where(found, self.prob[pos] if len(self.keys) else 0.0, np.nan)
+        return values, found
+
+
+def _split_large(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    limit: int,
+) -> np.ndarray:
+    """Raise the threshold inside components larger than ``limit`` until they break up (or links are ~1)."""
+    labels = labels.copy()
+    for step in range(1, 11):
+        sizes = np.bincount(labels)
+        big = sizes[labels] > limit
+        if not big.any():
+            break
+        level = threshold + (1.0 - threshold) * step / 10.0
+        keep = big[left] & big[right] & (labels[left] == labels[right]) & (prob >= min(level, 0.999))
+        sub = _components(n, left[keep], right[keep])
+        # Renumber: big components take their sub-component ids, offset past the current labels.
+        labels = np.where(big, sub + labels.max() + 1, labels)
+        _, labels = np.unique(labels, return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def _average_linkage(
+    p: np.ndarray, forbid: np.ndarray, must: list[tuple[int, int]], threshold: float
+) -> np.ndarray:
+    """Constrained average linkage over a complete score matrix; returns a group index per member."""
+    k = len(p)
+    sums = p.astype(np.float64).copy()
+    np.fill_diagonal(sums, 0.0)
+    sizes = np.ones(k, dtype=np.float64)
+    forbid = forbid.copy()
+    active = np.ones(k, dtype=bool)
+    group = np.arange(k)
+
+    def merge(i: int, j: int) -> None:
+        sums[i, :] += sums[j, :]
+        sums[:, i] += sums[:, j]
+        sums[i, i] = 0.0
+        sizes[i] += sizes[j]
+        forbid[i, :] |= forbid[j, :]
+        forbid[:, i] |= forbid[:, j]
+        active[j] = False
+        group[group == j] = i
+
+    for a, b in must:
+        i, j = group[a], group[b]
+        if i != j:
+            merge(min(i, j), max(i, j))
+    while active.sum() > 1:
+        avg = sums / np.outer(sizes, sizes)
+        mask = ~(active[:, None] & active[None, :]) | forbid
+        np.fill_diagonal(mask, True)
+        avg[mask] = -1.0
+        flat = int(np.argmax(avg))
+        i, j = divmod(flat, k)
+        if avg[i, j] < threshold:
+            break
+        merge(min(i, j), max(i, j))
+    return group
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    threshold: float,
+    *,
+    must: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY),
+    cannot: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY),
+    score_pairs: PairScorer | None = None,
+    max_component: int = 60,
+) -> Clusters:
+    """Cluster ``n`` records given scored pairs; ``must``/``cannot`` are constraints the result respects."""
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    prob = np.asarray(prob, np.float64)
+    must_l, must_r = np.asarray(must[0], np.int64), np.asarray(must[1], np.int64)
+    cannot_l, cannot_r = np.asarray(cannot[0], np.int64), np.asarray(cannot[1], np.int64)
+    # Must-links win over contradicting cannot-links.
+    must_groups = _components(n, must_l, must_r)
+    ok = must_groups[cannot_l] != must_groups[cannot_r]
+    dropped = int((~ok).sum())
+    cannot_l, cannot_r = cannot_l[ok], cannot_r[ok]
+    # Scores of all known pairs; labels override model scores.
+    all_l = np.concatenate([left, must_l, cannot_l])
+    all_r = np.concatenate([right, must_r, cannot_r])
+    all_p = np.concatenate([prob, np.ones(len(must_l)), np.zeros(len(cannot_l))])
+    keys = _pair_keys(n, all_l, all_r)
+    _, last = np.unique(keys[::-1], return_index=True)
+    pick = len(keys) - 1 - last
+    all_l, all_r, all_p = all_l[pick], all_r[pick], all_p[pick]
+    strong = all_p >= threshold
+    labels = _components(n, all_l[strong], all_r[strong])
+    labels = _split_large(n, all_l[strong], all_r[strong], all_p[strong], labels, threshold, max_component)
+    lookup = _PairLookup(n, all_l, all_r, all_p)
+    sizes = np.bincount(labels)
+    order = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    refine = np.flatnonzero((sizes >= 3) | np.isin(np.arange(len(sizes)), labels[cannot_l]))
+    refine = refine[sizes[refine] >= 2]
+    # Gather every pair inside the pieces to refine and score the ones nobody scored yet.
+    pieces = [order[starts[c] : starts[c + 1]] for c in refine]
+    pair_l: list[np.ndarray] = []
+    pair_r: list[np.ndarray] = []
+    for members in pieces:
+        i, j = np.triu_indices(len(members), 1)
+        pair_l.append(members[i])
+        pair_r.append(members[j])
+    if pair_l:
+        cat_l, cat_r = np.concatenate(pair_l), np.concatenate(pair_r)
+        values, found = lookup.get(cat_l, cat_r)
+        missing = ~found
+        if missing.any():
+            if score_pairs is not None:
+                values[missing] = score_pairs(
+                    np.minimum(cat_l, cat_r)[missing], np.maximum(cat_l, cat_r)[missing]
+                )
+            else:
+                values[missing] = 0.0
+        all_l = np.concatenate([all_l, cat_l[missing]])
+        all_r = np.concatenate([all_r, cat_r[missing]])
+        all_p = np.concatenate([all_p, values[missing]])
+        lookup = _PairLookup(n, all_l, all_r, all_p)
+    cannot_keys = set(_pair_keys(n, cannot_l, cannot_r).tolist())
+    must_keys = set(_pair_keys(n, must_l, must_r).tolist())
+    final = labels.copy()
+    next_label = int(labels.max()) + 1 if n else 0
+    for members in pieces:
+        k = len(members)
+        i, j = np.triu_indices(k, 1)
+        values, _ = lookup.get(members[i], members[j])
+        pair_keys = _pair_keys(n, members[i], members[j])
+        is_cannot = np.fromiter((key in cannot_keys for key in pair_keys.tolist()), dtype=bool, count=len(i))
+        if not is_cannot.any() and values.min() >= threshold:
+            continue
+        mat = np.zeros((k, k))
+        mat[i, j] = values
+        mat[j, i] = values
+        forbid = np.zeros((k, k), dtype=bool)
+        forbid[i[is_cannot], j[is_cannot]] = True
+        forbid[j[is_cannot], i[is_cannot]] = True
+        is_must = np.fromiter((key in must_keys for key in pair_keys.tolist()), dtype=bool, count=len(i))
+        must_pairs = list(zip(i[is_must].tolist(), j[is_must].tolist(), strict=True))
+        groups = _average_linkage(mat, forbid, must_pairs, threshold)
+        for g in np.unique(groups)[1:]:
+            final[members[groups == g]] = next_label
+            next_label += 1
+    return Clusters(*_finish(n, final, all_l, all_r, all_p), dropped_cannot_links=dropped)
+
+
+def _finish(
+    n: int, labels: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Representatives (smallest record id per cluster) and per-record confidence."""
+    rids = np.arange(n, dtype=np.int64)
+    rep_of_label = np.full(int(labels.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(rep_of_label, labels, rids)
+    representative = rep_of_label[labels]
+    sizes = np.bincount(labels)[labels] if n else np.zeros(0, np.int64)
+    # Singletons: 1 - the strongest link they have; members: mean probability of their in-cluster links.
+    best = np.zeros(n)
+    np.maximum.at(best, left, prob)
+    np.maximum.at(best, right, prob)
+    confidence = 1.0 - best
+    same = labels[left] == labels[right]
+    sums = np.zeros(n)
+    counts = np.zeros(n)
+    np.add.at(sums, left[same], prob[same])
+    np.add.at(sums, right[same], prob[same])
+    np.add.at(counts, left[same], 1)
+    np.add.at(counts, right[same], 1)
+    multi = sizes > 1
+    confidence[multi] = np.where(counts[multi] > 0, sums[multi] / np.maximum(counts[multi], 1), 0.5)
+    return representative, np.clip(confidence, 0.0, 1.0)

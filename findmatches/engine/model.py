@@ -1,0 +1,115 @@
+"""The pair classifier: calibrated match probabilities and a committee for active learning.
+
+The main model averages a monotone gradient-boosting classifier and a logistic regression, each calibrated
+by cross-validated Platt scaling. Without both a match and a non-match among the labels it falls back to an
+unsupervised similarity score, so labeling-set generation can bootstrap.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from findmatches.engine.features import FeatureSpec
+
+COMMITTEE_SIZE = 4
+
+
+def _gbm(spec: FeatureSpec, n: int, seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        max_iter=150,
+        learning_rate=0.08,
+        max_leaf_nodes=15,
+        min_samples_leaf=max(3, min(20, n // 50)),
+        l2_regularization=1.0,
+        monotonic_cst=list(spec.monotone),
+        random_state=seed,
+    )
+
+
+def _logistic(seed: int) -> Pipeline:
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=0.5, max_iter=2000, random_state=seed),
+    )
+
+
+def heuristic_score(spec: FeatureSpec, x: np.ndarray) -> np.ndarray:
+    """An unsupervised match score in [0, 1]: the mean of the similarity features that are present."""
+    sims = [i for i, m in enumerate(spec.monotone) if m == 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        score = np.nanmean(x[:, sims], axis=1) if sims else np.zeros(len(x))
+    return np.nan_to_num(score, nan=0.0).astype(np.float64) ** 2
+
+
+class MatchModel:
+    """Fits on labelled pairs and predicts calibrated match probabilities."""
+
+    def __init__(self, spec: FeatureSpec, seed: int = 0) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.supervised = False
+        self._members: list[ClassifierMixin] = []
+        self._committee: list[ClassifierMixin] = []
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> MatchModel:
+        """Train on features ``x`` and 0/1 labels ``y``; unsupervised when a class is missing."""
+        y = np.asarray(y, dtype=np.int64)
+        positives, negatives = int(y.sum()), int(len(y) - y.sum())
+        self.supervised = positives > 0 and negatives > 0
+        self._members, self._committee = [], []
+        if not self.supervised:
+            return self
+        minority = min(positives, negatives)
+        bases: list[ClassifierMixin] = [_gbm(self.spec, len(y), self.seed), _logistic(self.seed)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for base in bases:
+                if minority >= 2:
+                    model: ClassifierMixin = CalibratedClassifierCV(
+                        clone(base), method="sigmoid", cv=min(3, minority)
+                    )
+                else:
+                    model = clone(base)
+                model.fit(x, y)
+                self._members.append(model)
+            rng = np.random.default_rng(self.seed)
+            for k in range(COMMITTEE_SIZE):
+                idx = _stratified_bootstrap(y, rng)
+                member = _gbm(self.spec, len(idx), self.seed + k) if k % 2 == 0 else _logistic(self.seed + k)
+                member.fit(x[idx], y[idx])
+                self._committee.append(member)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Match probabilities for the rows of ``x``."""
+        if len(x) == 0:
+            return np.zeros(0)
+        if not self.supervised:
+            return heuristic_score(self.spec, x)
+        probs = [m.predict_proba(x)[:, 1] for m in self._members]
+        return np.clip(np.mean(probs, axis=0), 0.0, 1.0)
+
+    def committee(self, x: np.ndarray) -> np.ndarray:
+        """Each committee member's match probabilities, shape (members, rows)."""
+        if not self.supervised or len(x) == 0:
+            return np.zeros((0, len(x)))
+        return np.vstack([m.predict_proba(x)[:, 1] for m in self._committee])
+
+
+def _stratified_bootstrap(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    parts = []
+    for cls in (0, 1):
+        idx = np.flatnonzero(y == cls)
+        parts.append(rng.choice(idx, size=len(idx), replace=True))
+    return np.concatenate(parts)

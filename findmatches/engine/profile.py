@@ -1,0 +1,161 @@
+"""Column profiling: decide what each column holds so any table works without configuration.
+
+A column is profiled on a sample of its values as one of the `ColumnKind`s; the kind chooses how the
+column is normalised (SQL), compared (features) and used as a blocking key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from findmatches.engine.backend import Backend, quote_ident
+
+SAMPLE_ROWS = 5000
+MISSING_TOKENS = ("", "na", "n/a", "null", "none", "nan", "-", "?", "unknown", "nil")
+
+
+class ColumnKind(StrEnum):
+    NAME = "name"
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CODE = "code"
+    EMAIL = "email"
+    PHONE = "phone"
+    CATEGORY = "category"
+    EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What one source column holds, measured on a sample."""
+
+    name: str
+    index: int
+    kind: ColumnKind
+    null_rate: float
+    distinct_ratio: float
+    avg_tokens: float
+    avg_length: float
+
+    @property
+    def alias(self) -> str:
+        """The column's name in the engine's normalised table (``c0``, ``c1`` …)."""
+        return f"c{self.index}"
+
+    @property
+    def information(self) -> float:
+        """A rough measure of how much a value of this column tells apart records (0..1)."""
+        if self.kind == ColumnKind.EMPTY:
+            return 0.0
+        return (1.0 - self.null_rate) * min(1.0, math.log1p(self.distinct_ratio * 1000) / math.log1p(1000))
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+_PHONE_CHARS = re.compile(r"^[0-9\s\-\.\(\)\+/x]+$", re.IGNORECASE)
+_DATE = re.compile(
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01]))"
+    r"([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
+)
+_NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
+_ALPHA = re.compile(r"^[^\W\d_]+([ '\-.][^\W\d_]+)*\.?$")
+
+
+def is_missing(value: str | None) -> bool:
+    """True for empty values and the usual placeholders for "no value"."""
+    return value is None or value.strip().lower() in MISSING_TOKENS
+
+
+def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, float]:
+    """Classify a column from its non-missing sample values; returns kind, distinct ratio, tokens, length."""
+    if not values:
+        return ColumnKind.EMPTY, 0.0, 0.0, 0.0
+    n = len(values)
+    distinct_ratio = len(set(values)) / n
+    avg_tokens = sum(len(v.split()) for v in values) / n
+    avg_length = sum(len(v) for v in values) / n
+
+    def share(pattern: re.Pattern[str]) -> float:
+        return sum(1 for v in values if pattern.match(v.strip())) / n
+
+    def phone_share() -> float:
+        hits = 0
+        for v in values:
+            digits = sum(c.isdigit() for c in v)
+            if _PHONE_CHARS.match(v.strip()) and 7 <= digits <= 15 and any(c in v for c in "-./() +"):
+                hits += 1
+        return hits / n
+
+    if share(_EMAIL) >= 0.8:
+        kind = ColumnKind.EMAIL
+    elif share(_DATE) >= 0.8:
+        kind = ColumnKind.DATE
+    elif phone_share() >= 0.8:
+        kind = ColumnKind.PHONE
+    elif share(_NUMBER) >= 0.9:
+        kind = ColumnKind.NUMBER
+    elif len(set(values)) <= max(12, int(0.02 * total)) and distinct_ratio < 0.2 and avg_tokens <= 3:
+        kind = ColumnKind.CATEGORY
+    elif avg_tokens <= 1.3 and sum(1 for v in values if any(c.isdigit() for c in v)) / n >= 0.5:
+        kind = ColumnKind.CODE
+    elif avg_tokens <= 4 and avg_length <= 40 and share(_ALPHA) >= 0.8:
+        kind = ColumnKind.NAME
+    else:
+        kind = ColumnKind.TEXT
+    return kind, distinct_ratio, avg_tokens, avg_length
+
+
+def profile_columns(
+    backend: Backend, table: str, columns: list[str], exclude: set[str], seed: int = 0
+) -> list[ColumnProfile]:
+    """Profile every column of ``table`` except ``exclude`` on a reproducible sample of rows."""
+    selected = [c for c in columns if c not in exclude]
+    if not selected:
+        return []
+    cols = ", ".join(quote_ident(c) for c in selected)
+    sample = backend.query(
+        f"SELECT {cols} FROM {quote_ident(table)} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE ({seed})"
+    )
+    total = sample.num_rows
+    profiles: list[ColumnProfile] = []
+    for name in selected:
+        raw = sample.column(name).to_pylist()
+        values = [str(v).strip() for v in raw if not is_missing(v)]
+        kind, distinct, tokens, length = classify(values, total)
+        null_rate = 1.0 - (len(values) / total) if total else 1.0
+        profiles.append(
+            ColumnProfile(
+                name=name,
+                index=columns.index(name),
+                kind=kind,
+                null_rate=null_rate,
+                distinct_ratio=distinct,
+                avg_tokens=tokens,
+                avg_length=length,
+            )
+        )
+    return profiles
+
+
+def normalized_sql(profile: ColumnProfile) -> str:
+    """SQL expression for the column's normalised value (NULL when missing)."""
+    col = quote_ident(profile.name)
+    missing = ", ".join(f"'{t}'" for t in MISSING_TOKENS)
+    value = f"(CASE WHEN lower(trim({col})) IN ({missing}) THEN NULL ELSE trim({col}) END)"
+    kind = profile.kind
+    if kind in (ColumnKind.PHONE, ColumnKind.DATE):
+        expr = f"regexp_replace({value}, '[^0-9]', '', 'g')"
+        if kind == ColumnKind.PHONE:
+            expr = f"right({expr}, 10)"
+    elif kind == ColumnKind.EMAIL:
+        expr = f"lower({value})"
+    elif kind == ColumnKind.NUMBER:
+        expr = f"regexp_replace(replace({value}, ',', '.'), '[^0-9.eE+\\-]', '', 'g')"
+    elif kind == ColumnKind.CODE:
+        expr = f"regexp_replace(lower(strip_accents({value})), '[^a-z0-9]', '', 'g')"
+    else:
+        expr = f"trim(regexp_replace(lower(strip_accents({value})), '[^a-z0-9]+', ' ', 'g'))"
+    return f"nullif({expr}, '')"

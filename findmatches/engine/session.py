@@ -1,0 +1,171 @@
+"""One engine run's prepared state: records loaded and normalised, columns profiled, labels mapped to rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from findmatches.engine.backend import Backend, quote_ident
+from findmatches.engine.backends import DuckDBBackend
+from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql, profile_columns
+from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
+
+RECORDS = "fm_records"
+NORM = "fm_norm"
+LABELS = "fm_labels"
+LABEL_PAIRS = "fm_label_pairs"
+LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
+
+
+@dataclass
+class Session:
+    """Everything the stages share during one engine call."""
+
+    backend: Backend
+    params: MatchParams
+    columns: list[str]
+    profiles: list[ColumnProfile]
+    num_records: int
+    log_fn: LogFn | None = None
+    stop_fn: StopFn | None = None
+    label_pairs: pa.Table = field(default_factory=lambda: pa.table({}))
+    labelled_rids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def log(self, message: str) -> None:
+        """Send a progress line to the caller."""
+        if self.log_fn is not None:
+            self.log_fn(message)
+
+    def check(self) -> None:
+        """Raise `Cancelled` if the caller asked to stop."""
+        if self.stop_fn is not None and self.stop_fn():
+            raise Cancelled("The run was cancelled.")
+
+    @property
+    def match_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labelled match pairs as (left rids, right rids), left < right."""
+        if self.label_pairs.num_rows == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        y = self.label_pairs.column("y").to_numpy()
+        left = self.label_pairs.column("l").to_numpy()[y == 1]
+        right = self.label_pairs.column("r").to_numpy()[y == 1]
+        return left, right
+
+    @property
+    def feature_profiles(self) -> list[ColumnProfile]:
+        """Profiles of the columns that take part in matching."""
+        return [p for p in self.profiles if p.kind != ColumnKind.EMPTY]
+
+
+def _validate_labels(labels: pa.Table) -> pa.Table:
+    missing = [c for c in LABEL_COLUMNS if c not in labels.column_names]
+    if missing:
+        raise EngineError(f"The labels lack the column(s): {', '.join(missing)}.")
+    return pa.table({c: labels.column(c).cast(pa.string()) for c in LABEL_COLUMNS})
+
+
+@contextmanager
+def open_session(
+    source: RecordSource,
+    params: MatchParams,
+    labels: pa.Table,
+    log: LogFn | None,
+    should_stop: StopFn | None,
+    backend: Backend | None = None,
+) -> Iterator[Session]:
+    """Load, profile and normalise the records and map the labels onto them; close the backend afterwards."""
+    owned = backend is None
+    be: Backend = backend if backend is not None else DuckDBBackend()
+    try:
+        yield _prepare(be, source, params, labels, log, should_stop)
+    finally:
+        if owned:
+            be.close()
+
+
+def _prepare(
+    be: Backend,
+    source: RecordSource,
+    params: MatchParams,
+    labels: pa.Table,
+    log: LogFn | None,
+    should_stop: StopFn | None,
+) -> Session:
+    columns = be.load_records(source, RECORDS)
+    if params.primary_key not in columns:
+        raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
+    num = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())
+    profiles = profile_columns(be, RECORDS, columns, exclude={params.primary_key})
+    session = Session(be, params, columns, profiles, num, log, should_stop)
+    session.check()
+    session.log(
+        f"Loaded {num} records; columns: "
+        + ", ".join(
+            f"{p.name}={p.kind.value}" + (f"({p.null_rate:.0%} missing)" if p.null_rate else "")
+            for p in profiles
+        )
+    )
+    feats = session.feature_profiles
+    if not feats:
+        raise EngineError("The input has no column besides the primary key to match on.")
+    normalized = ", ".join(f"{normalized_sql(p)} AS {p.alias}" for p in feats)
+    ranked = sorted(feats, key=lambda p: -p.information)
+    text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
+    record_text = "concat_ws(' ', " + ", ".join(p.alias for p in ranked) + ")"
+    signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
+    be.execute(
+        f"CREATE OR REPLACE TABLE {NORM} AS SELECT _rid, CAST({quote_ident(params.primary_key)} AS VARCHAR) AS _pk, "
+        f"{normalized} FROM {RECORDS}"
+    )
+    be.execute(
+        f"CREATE OR REPLACE TABLE {NORM} AS SELECT *, {record_text} AS _rec, {signature} AS _sig FROM {NORM}"
+    )
+    session.check()
+    _map_labels(session, _validate_labels(labels))
+    return session
+
+
+def _map_labels(session: Session, labels: pa.Table) -> None:
+    be = session.backend
+    be.register(LABELS + "_in", labels)
+    be.execute(
+        f"CREATE OR REPLACE TABLE {LABELS} AS SELECT DISTINCT n._rid, l.labeling_set_id AS set_id, l.label "
+        f"FROM {LABELS}_in l JOIN {NORM} n ON n._pk = l.primary_key "
+        f"WHERE l.labeling_set_id IS NOT NULL AND l.label IS NOT NULL AND trim(l.label) <> ''"
+    )
+    unknown = (
+        be.query(f"SELECT count(*) AS n FROM {LABELS}_in l ANTI JOIN {NORM} n ON n._pk = l.primary_key")
+        .column("n")[0]
+        .as_py()
+    )
+    if unknown:
+        session.log(f"{unknown} labelled record(s) are not in the input and were ignored.")
+    be.execute(
+        f"CREATE OR REPLACE TABLE {LABEL_PAIRS} AS SELECT l, r, CAST(avg(y) >= 0.5 AS INTEGER) AS y, "
+        f"min(set_id) AS set_id FROM (SELECT least(a._rid, b._rid) AS l, greatest(a._rid, b._rid) AS r, "
+        f"CAST(a.label = b.label AS INTEGER) AS y, a.set_id FROM {LABELS} a JOIN {LABELS} b "
+        f"ON a.set_id = b.set_id AND a._rid < b._rid) GROUP BY l, r ORDER BY l, r"
+    )
+    session.label_pairs = be.query(f"SELECT l, r, y, set_id FROM {LABEL_PAIRS}")
+    session.labelled_rids = (
+        be.query(f"SELECT DISTINCT _rid FROM {LABELS} ORDER BY _rid")
+        .column("_rid")
+        .to_numpy()
+        .astype(np.int64)
+    )
+    y = session.label_pairs.column("y").to_numpy() if session.label_pairs.num_rows else np.zeros(0)
+    session.log(
+        f"Labels: {len(session.labelled_rids)} labelled records, {int(y.sum())} match pairs, "
+        f"{int(len(y) - y.sum())} non-match pairs."
+    )
+
+
+def threshold(params: MatchParams) -> float:
+    """The match-probability threshold that PrecisionRecallTradeoff asks for (0.5 neutral)."""
+    t = 0.02 + 0.96 * float(params.precision_recall_tradeoff)
+    return min(0.98, max(0.02, t)) if math.isfinite(t) else 0.5
