@@ -242,7 +242,8 @@ class Storage:
                         continue
                     found.append(ObjectInfo(f"s3://{loc.bucket}/{key}", int(obj["Size"]), relative))
         except (ClientError, BotoCoreError) as e:
-            raise (denied or self._s3_error(e, uri, "list")) from e
+            err = self._s3_error(e, uri, "list")
+            raise (denied if denied is not None and isinstance(err, ObjectNotFoundError) else err) from e
         if not found:
             if denied is not None:
                 raise denied
