@@ -45,12 +45,20 @@ class TableFormatError(Exception):
 class LabelFileError(Exception):
     """A label file is invalid; ``line`` is the 1-based physical line (header = 1), ``column`` 1-based."""
 
-    def __init__(self, message: str, line: int, column: int | None = None, column_name: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        line: int,
+        column: int | None = None,
+        column_name: str | None = None,
+        source: str | None = None,
+    ) -> None:
         where = f"line {line}" + (f", column {column}" if column is not None else "")
         if column_name is not None:
             where += f' ("{column_name}")'
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{source}: {where}: {message}" if source else f"{where}: {message}")
         self.line = line
         self.column = column
         self.column_name = column_name
+        self.source = source
         self.detail = message

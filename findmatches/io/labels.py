@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +38,10 @@ class ParsedLabels:
     table: pa.Table
     columns: tuple[str, ...]
     primary_key: str
+    #: Where each row's primary key stands (line, 1-based column, file), for errors found after parsing.
+    key_lines: tuple[int, ...] = field(default=(), compare=False)
+    key_column: int = field(default=0, compare=False)
+    key_sources: tuple[str | None, ...] = field(default=(), compare=False)
 
 
 def empty_labels() -> pa.Table:
@@ -181,6 +185,7 @@ def parse_label_file(data: bytes, primary_key: str) -> ParsedLabels:
     labels: list[str] = []
     keys: list[str] = []
     rows: list[str] = []
+    key_lines: list[int] = []
     first_seen: dict[tuple[str, str], int] = {}
     for first, row in records:
         if not any(row):  # blank line or a row of empty cells (spreadsheets leave them)
@@ -211,6 +216,7 @@ def parse_label_file(data: bytes, primary_key: str) -> ParsedLabels:
         set_ids.append(set_id)
         labels.append(row[i_label])
         keys.append(key)
+        key_lines.append(_field_line(first, row, i_key))
         rows.append(json.dumps({header[j]: row[j] for j in data_idx}, ensure_ascii=False))
     if not keys:
         raise LabelFileError("the file has a header but no label rows", header_line + 1)
@@ -223,7 +229,71 @@ def parse_label_file(data: bytes, primary_key: str) -> ParsedLabels:
         ],
         schema=LABEL_SCHEMA,
     )
-    return ParsedLabels(table, columns, header[i_key])
+    return ParsedLabels(table, columns, header[i_key], tuple(key_lines), i_key + 1, (None,) * len(keys))
+
+
+def parse_label_files(files: Sequence[tuple[str, bytes]], primary_key: str) -> ParsedLabels:
+    """Parse several label files (``(name, content)``, e.g. the objects under a prefix) as one.
+
+    Errors name the file; a primary key twice in one labeling set across files is an error too.
+    """
+    if len(files) == 1:
+        name, data = files[0]
+        try:
+            return parse_label_file(data, primary_key)
+        except LabelFileError as e:
+            raise LabelFileError(e.detail, e.line, e.column, e.column_name, name) from e
+    parts: list[ParsedLabels] = []
+    first_seen: dict[tuple[str, str], str] = {}
+    for name, data in files:
+        try:
+            part = parse_label_file(data, primary_key)
+        except LabelFileError as e:
+            raise LabelFileError(e.detail, e.line, e.column, e.column_name, name) from e
+        ids = part.table.column(SET_ID).to_pylist()
+        for row, (set_id, key) in enumerate(
+            zip(ids, part.table.column("primary_key").to_pylist(), strict=True)
+        ):
+            earlier = first_seen.setdefault((set_id, key), name)
+            if earlier != name:
+                raise LabelFileError(
+                    f'primary key "{key}" appears twice in labeling set "{set_id}" (also in {earlier})',
+                    part.key_lines[row],
+                    part.key_column,
+                    part.primary_key,
+                    name,
+                )
+        parts.append(replace(part, key_sources=(name,) * part.table.num_rows))
+    if not parts:
+        raise LabelFileError("no label files", 1)
+    columns = tuple(dict.fromkeys(c for p in parts for c in p.columns))
+    return ParsedLabels(
+        pa.concat_tables([p.table for p in parts]).combine_chunks(),
+        columns,
+        parts[0].primary_key,
+        tuple(line for p in parts for line in p.key_lines),
+        parts[0].key_column,
+        tuple(s for p in parts for s in p.key_sources),
+    )
+
+
+def check_known_keys(parsed: ParsedLabels, known: Collection[str] | pa.Array | pa.ChunkedArray) -> None:
+    """Raise LabelFileError at the first labelled primary key that is not in ``known`` (the source data)."""
+    values = known if isinstance(known, pa.Array | pa.ChunkedArray) else pa.array(list(known), pa.string())
+    keys = parsed.table.column("primary_key")
+    missing = pc.invert(pc.is_in(keys, value_set=pc.unique(values.cast(pa.string()))))
+    if not pc.any(missing).as_py():
+        return
+    row = pc.index(missing, True).as_py()
+    line = parsed.key_lines[row] if row < len(parsed.key_lines) else row + 2
+    source = parsed.key_sources[row] if row < len(parsed.key_sources) else None
+    raise LabelFileError(
+        f'primary key "{keys[row].as_py()}" is not in the transform\'s data',
+        line,
+        parsed.key_column or None,
+        parsed.primary_key,
+        source,
+    )
 
 
 # -- writing ---------------------------------------------------------------------------------------
