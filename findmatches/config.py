@@ -22,6 +22,8 @@ class Settings:
     s3_endpoint_url: str | None = None
     allowed_paths: tuple[Path, ...] = field(default_factory=tuple)
     workers: int = 4
+    #: Seconds every task run waits (cancellable) before its work: lets tests hold runs RUNNING.
+    task_start_delay_s: float = 0.0
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,17 @@ class ServerProcess:
         self.port = free_port()
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         env = {**os.environ, **self.env}
-        cmd = [sys.executable, "-m", "findmatches.cli", "serve", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "findmatches.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for_port(self.port, self.proc)
@@ -83,18 +93,51 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-def client(url: str, service: str = "glue", access_key: str = "test", secret_key: str = "test",
-           region: str = REGION) -> Any:
+def client(
+    url: str, service: str = "glue", access_key: str = "test", secret_key: str = "test", region: str = REGION
+) -> Any:
     """A boto3 client for ``url`` that knows our StartFindMatchesTaskRun extension and never retries."""
     os.environ.setdefault("AWS_DATA_PATH", str(EXTRAS_DATA_PATH))
     return boto3.session.Session().client(
-        service, endpoint_url=url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-        region_name=region, config=Config(retries={"max_attempts": 1}, read_timeout=60),
+        service,
+        endpoint_url=url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
     )
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    yield f"http://127.0.0.1:{port}"
+    moto.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> Any:
+    """A boto3 S3 client on the loopback S3 server."""
+    return client(s3_endpoint, "s3")
+
+
+def s3_env(s3_endpoint: str) -> dict[str, str]:
+    """What a server process needs to reach the loopback S3 server."""
+    return {
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[ServerProcess]:
     """One server for the session, with the data dir and a shared 'files' root allowed for local paths."""
     root = tmp_path_factory.mktemp("server")
     files = root / "files"
@@ -104,8 +147,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         '[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n'
         '[AKIDOTHER]\nsecret_access_key = "other-secret"\naccount_id = "111111111111"\n'
     )
-    srv = ServerProcess(root / "data", ["--credentials-file", str(creds), "--allow-path", str(files),
-                                        "--allow-path", str(root / "data")])
+    srv = ServerProcess(
+        root / "data",
+        ["--credentials-file", str(creds), "--allow-path", str(files), "--allow-path", str(root / "data")],
+        env=s3_env(s3_endpoint),
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -126,3 +172,81 @@ def glue(server: ServerProcess) -> Any:
 def other_glue(server: ServerProcess) -> Any:
     """A client of another account (111111111111)."""
     return client(server.url, access_key="AKIDOTHER", secret_key="other-secret")
+
+
+# -- a transform over the shipped sample, with its data on the loopback S3 ----------------------------
+
+SAMPLE_COLUMNS = ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
+
+
+def wait_run(glue: Any, transform_id: str, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    """Poll GetMLTaskRun until the run ends; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = glue.get_ml_task_run(TransformId=transform_id, TaskRunId=run_id)
+        if run["Status"] in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"task run {run_id} did not finish: {run}")
+
+
+def wait_status(
+    glue: Any, transform_id: str, run_id: str, statuses: tuple[str, ...], timeout: float = 30
+) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status: str = glue.get_ml_task_run(TransformId=transform_id, TaskRunId=run_id)["Status"]
+        if status in statuses:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached {statuses}")
+
+
+@dataclass
+class SampleTransform:
+    transform_id: str
+    bucket: str
+    rows: list[dict[str, str]]
+
+    def truth(self) -> dict[str, str]:
+        return {r["id"]: r["entity"] for r in self.rows}
+
+
+def create_sample_transform(
+    glue: Any, s3: Any, name: str, rows: list[dict[str, str]] | None = None, **transform_args: Any
+) -> SampleTransform:
+    """Upload sample people to a new bucket, catalog them, and create a transform (primary key ``id``)."""
+    from findmatches import sample
+
+    rows = rows if rows is not None else sample.generate()
+    bucket = name.lower().replace("_", "-")[:50]
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="people/people.csv", Body=sample.to_csv(rows, SAMPLE_COLUMNS).encode())
+    database = f"db_{name}".lower()
+    glue.create_database(DatabaseInput={"Name": database})
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {
+                "Location": f"s3://{bucket}/people/",
+                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
+            },
+            "Parameters": {"classification": "csv"},
+        },
+    )
+    transform_id = glue.create_ml_transform(
+        Name=name,
+        Role="arn:aws:iam::000000000000:role/findmatches",
+        InputRecordTables=[{"DatabaseName": database, "TableName": "people"}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+        **transform_args,
+    )["TransformId"]
+    return SampleTransform(transform_id, bucket, rows)
+
+
+@pytest.fixture
+def people(request: pytest.FixtureRequest, glue: Any, s3: Any) -> SampleTransform:
+    """A fresh transform over the sample people, data in its own bucket."""
+    name = "t" + uuid.uuid4().hex[:12]
+    return create_sample_transform(glue, s3, name)

@@ -17,28 +17,128 @@ class ApiError(Exception):
         self.fields = fields
 
 
-def _error(code: str, status: int = 400) -> type[ApiError]:
-    return type(code, (ApiError,), {"code": code, "status": status, "__doc__": f"Glue's ``{code}``."})
-
-
 # Modelled Glue errors.
-EntityNotFoundException = _error("EntityNotFoundException")
-InvalidInputException = _error("InvalidInputException")
-AlreadyExistsException = _error("AlreadyExistsException")
-ResourceNumberLimitExceededException = _error("ResourceNumberLimitExceededException")
-ConcurrentRunsExceededException = _error("ConcurrentRunsExceededException")
-MLTransformNotReadyException = _error("MLTransformNotReadyException")
-OperationTimeoutException = _error("OperationTimeoutException")
-AccessDeniedException = _error("AccessDeniedException")
-InternalServiceException = _error("InternalServiceException", 500)
+
+
+class EntityNotFoundException(ApiError):
+    """Glue's ``EntityNotFoundException``."""
+
+    code = "EntityNotFoundException"
+
+
+class InvalidInputException(ApiError):
+    """Glue's ``InvalidInputException``."""
+
+    code = "InvalidInputException"
+
+
+class AlreadyExistsException(ApiError):
+    """Glue's ``AlreadyExistsException``."""
+
+    code = "AlreadyExistsException"
+
+
+class ResourceNumberLimitExceededException(ApiError):
+    """Glue's ``ResourceNumberLimitExceededException``."""
+
+    code = "ResourceNumberLimitExceededException"
+
+
+class ConcurrentRunsExceededException(ApiError):
+    """Glue's ``ConcurrentRunsExceededException``."""
+
+    code = "ConcurrentRunsExceededException"
+
+
+class MLTransformNotReadyException(ApiError):
+    """Glue's ``MLTransformNotReadyException``."""
+
+    code = "MLTransformNotReadyException"
+
+
+class OperationTimeoutException(ApiError):
+    """Glue's ``OperationTimeoutException``."""
+
+    code = "OperationTimeoutException"
+
+
+class AccessDeniedException(ApiError):
+    """Glue's ``AccessDeniedException``."""
+
+    code = "AccessDeniedException"
+
+
+class InternalServiceException(ApiError):
+    """Glue's ``InternalServiceException``."""
+
+    code = "InternalServiceException"
+    status = 500
+
+
 # Protocol-level errors that AWS sends without modelling them.
-ValidationException = _error("ValidationException")
-SerializationException = _error("SerializationException")
-UnknownOperationException = _error("UnknownOperationException")
-MissingAuthenticationTokenException = _error("MissingAuthenticationTokenException", 403)
-UnrecognizedClientException = _error("UnrecognizedClientException", 403)
-InvalidSignatureException = _error("InvalidSignatureException", 403)
-IncompleteSignatureException = _error("IncompleteSignatureException", 403)
-RequestExpired = _error("RequestExpired", 403)
-RequestEntityTooLargeException = _error("RequestEntityTooLargeException", 413)
-NotImplementedOperationException = _error("NotImplementedOperationException")
+
+
+class ValidationException(ApiError):
+    """Glue's ``ValidationException``."""
+
+    code = "ValidationException"
+
+
+class SerializationException(ApiError):
+    """Glue's ``SerializationException``."""
+
+    code = "SerializationException"
+
+
+class UnknownOperationException(ApiError):
+    """Glue's ``UnknownOperationException``."""
+
+    code = "UnknownOperationException"
+
+
+class MissingAuthenticationTokenException(ApiError):
+    """Glue's ``MissingAuthenticationTokenException``."""
+
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class UnrecognizedClientException(ApiError):
+    """Glue's ``UnrecognizedClientException``."""
+
+    code = "UnrecognizedClientException"
+    status = 403
+
+
+class InvalidSignatureException(ApiError):
+    """Glue's ``InvalidSignatureException``."""
+
+    code = "InvalidSignatureException"
+    status = 403
+
+
+class IncompleteSignatureException(ApiError):
+    """Glue's ``IncompleteSignatureException``."""
+
+    code = "IncompleteSignatureException"
+    status = 403
+
+
+class RequestExpired(ApiError):
+    """Glue's ``RequestExpired``."""
+
+    code = "RequestExpired"
+    status = 403
+
+
+class RequestEntityTooLargeException(ApiError):
+    """Glue's ``RequestEntityTooLargeException``."""
+
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class NotImplementedOperationException(ApiError):
+    """Glue's ``NotImplementedOperationException``."""
+
+    code = "NotImplementedOperationException"

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from findmatches.config import Settings
+from findmatches.io.storage import Storage
 from findmatches.service.catalog import CatalogOperations
+from findmatches.service.task_runs import TaskRunOperations
 from findmatches.service.transforms import TransformOperations
 from findmatches.store.database import Database
+from findmatches.tasks.jobs import Jobs
+from findmatches.tasks.runner import TaskRunner
 
 
-class GlueProvider(CatalogOperations, TransformOperations):
-    """Every implemented Glue operation; ``dispatch`` finds them by snake_case name."""
+class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
+    """Every implemented Glue operation; the protocol layer finds them by snake_case name."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self.storage = Storage(settings.s3_endpoint_url, settings.allowed_roots)
+        runner_ref: list[TaskRunner] = []
+        jobs = Jobs(db, self.storage, runner_ref)
+        self.runner = TaskRunner(
+            db,
+            settings.data_dir,
+            jobs.table(),
+            workers=settings.workers,
+            start_delay_s=settings.task_start_delay_s,
+        )
+        runner_ref.append(self.runner)
+        self.runner.recover()
 
     def close(self) -> None:
-        """Stop background work (task runs)."""
+        """Stop background task runs (they end STOPPED or are recovered at the next start)."""
+        self.runner.close()

@@ -6,7 +6,6 @@ import json
 import re
 import secrets
 import sqlite3
-import time
 from typing import Any
 
 from findmatches.aws.errors import (
@@ -28,16 +27,45 @@ DEFAULT_GLUE_VERSION = "0.9"
 DEFAULT_MAX_CAPACITY = 10.0
 DEFAULT_TIMEOUT_MINUTES = 2880
 #: DPUs per worker, by worker type; MaxCapacity is derived from them when workers are given.
-DPU_PER_WORKER = {"Standard": 1.0, "G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0,
-                  "G.12X": 12.0, "G.16X": 16.0, "Z.2X": 2.0, "R.1X": 1.0, "R.2X": 2.0, "R.4X": 4.0, "R.8X": 8.0}
+DPU_PER_WORKER = {
+    "Standard": 1.0,
+    "G.025X": 0.25,
+    "G.1X": 1.0,
+    "G.2X": 2.0,
+    "G.4X": 4.0,
+    "G.8X": 8.0,
+    "G.12X": 12.0,
+    "G.16X": 16.0,
+    "Z.2X": 2.0,
+    "R.1X": 1.0,
+    "R.2X": 2.0,
+    "R.4X": 4.0,
+    "R.8X": 8.0,
+}
 _ARN = re.compile(r"^arn:aws[a-z-]*:glue:([a-z0-9-]+):(\d{12}):mlTransform/(.+)$")
-_SORT_COLUMNS = {"NAME": "name", "TRANSFORM_TYPE": "type", "STATUS": "status", "CREATED": "created",
-                 "LAST_MODIFIED": "last_modified"}
-_UPDATABLE = ("Name", "Description", "Parameters", "Role", "GlueVersion", "MaxCapacity", "WorkerType",
-              "NumberOfWorkers", "Timeout", "MaxRetries")
+_SORT_COLUMNS = {
+    "NAME": "name",
+    "TRANSFORM_TYPE": "type",
+    "STATUS": "status",
+    "CREATED": "created",
+    "LAST_MODIFIED": "last_modified",
+}
+_UPDATABLE = (
+    "Name",
+    "Description",
+    "Parameters",
+    "Role",
+    "GlueVersion",
+    "MaxCapacity",
+    "WorkerType",
+    "NumberOfWorkers",
+    "Timeout",
+    "MaxRetries",
+)
 
 
 def not_found(ctx: RequestContext, transform_id: str) -> EntityNotFoundException:
+    """Glue's wording for a transform the caller cannot see."""
     return EntityNotFoundException(
         f"Cannot find MLTransform in account {ctx.account_id} with handle {transform_id}."
     )
@@ -102,7 +130,7 @@ def resolve_capacity(config: dict[str, Any]) -> None:
         raise InvalidInputException("Cannot set Max Capacity and Worker Num/Type at the same time.")
     if (worker_type is None) != (workers is None):
         raise InvalidInputException("Both WorkerType and NumberOfWorkers should be set.")
-    if worker_type is not None:
+    if worker_type is not None and workers is not None:
         if workers < 1:
             raise InvalidInputException("NumberOfWorkers should be a positive integer.")
         config["MaxCapacity"] = DPU_PER_WORKER.get(worker_type, 1.0) * workers
@@ -142,13 +170,23 @@ class TransformOperations:
             )
         return schema_from_table(table, where)
 
-    def create_ml_transform(self, ctx: RequestContext, name: str, input_record_tables: list[dict[str, Any]],
-                            parameters: dict[str, Any], role: str, tags: dict[str, str] | None = None,
-                            **options: Any) -> dict[str, Any]:
+    def create_ml_transform(
+        self,
+        ctx: RequestContext,
+        name: str,
+        input_record_tables: list[dict[str, Any]],
+        parameters: dict[str, Any],
+        role: str,
+        tags: dict[str, str] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         schema = self._input_schema(ctx, input_record_tables)
         check_parameters(parameters, schema)
-        config = {k: options[k] for k in ("max_capacity", "worker_type", "number_of_workers", "max_retries")
-                  if options.get(k) is not None}
+        config = {
+            k: options[k]
+            for k in ("max_capacity", "worker_type", "number_of_workers", "max_retries")
+            if options.get(k) is not None
+        }
         config = {_pascal(k): v for k, v in config.items()}
         resolve_capacity(config)
         if tags and len(tags) > MAX_TAGS:
@@ -174,8 +212,9 @@ class TransformOperations:
         with self.db.write() as conn:
             if self._name_taken(conn, ctx, name):
                 raise AlreadyExistsException(f"Transform with name {name} already exists.")
-            count = conn.execute("SELECT COUNT(*) FROM transforms WHERE account=? AND region=?",
-                                 (ctx.account_id, ctx.region)).fetchone()[0]
+            count = conn.execute(
+                "SELECT COUNT(*) FROM transforms WHERE account=? AND region=?", (ctx.account_id, ctx.region)
+            ).fetchone()[0]
             if count >= MAX_TRANSFORMS_PER_ACCOUNT:
                 raise ResourceNumberLimitExceededException(
                     f"ML Transforms count ({count + 1}) has exceeded the limit of {MAX_TRANSFORMS_PER_ACCOUNT} "
@@ -186,30 +225,42 @@ class TransformOperations:
                 "label_count, doc) VALUES (?, ?, ?, ?, 'NOT_READY', ?, ?, 0, ?)",
                 (transform_id, ctx.account_id, ctx.region, name, now, now, json.dumps(doc)),
             )
-            conn.executemany("INSERT INTO transform_tags (transform_id, key, value) VALUES (?, ?, ?)",
-                             [(transform_id, k, v) for k, v in (tags or {}).items()])
+            conn.executemany(
+                "INSERT INTO transform_tags (transform_id, key, value) VALUES (?, ?, ?)",
+                [(transform_id, k, v) for k, v in (tags or {}).items()],
+            )
         return {"TransformId": transform_id}
 
     def get_ml_transform(self, ctx: RequestContext, transform_id: str) -> dict[str, Any]:
         return load_transform(self.db.conn, ctx, transform_id)
 
-    def _filtered(self, ctx: RequestContext, filter: dict[str, Any] | None, sort: dict[str, Any] | None,
-                  tags: dict[str, str] | None = None) -> list[sqlite3.Row]:
+    def _filtered(
+        self,
+        ctx: RequestContext,
+        filter: dict[str, Any] | None,
+        sort: dict[str, Any] | None,
+        tags: dict[str, str] | None = None,
+    ) -> list[sqlite3.Row]:
         where, args = ["account=?", "region=?"], [ctx.account_id, ctx.region]
         f = filter or {}
         for key, column in (("Name", "name"), ("Status", "status")):
             if key in f:
                 where.append(f"{column}=?")
                 args.append(f[key])
-        for key, column, op in (("CreatedBefore", "created", "<"), ("CreatedAfter", "created", ">"),
-                                ("LastModifiedBefore", "last_modified", "<"),
-                                ("LastModifiedAfter", "last_modified", ">")):
+        for key, column, op in (
+            ("CreatedBefore", "created", "<"),
+            ("CreatedAfter", "created", ">"),
+            ("LastModifiedBefore", "last_modified", "<"),
+            ("LastModifiedAfter", "last_modified", ">"),
+        ):
             if key in f:
                 where.append(f"{column}{op}?")
                 args.append(f[key])
         for key, value in (tags or {}).items():
-            where.append("EXISTS (SELECT 1 FROM transform_tags t WHERE t.transform_id=transforms.transform_id "
-                         "AND t.key=? AND t.value=?)")
+            where.append(
+                "EXISTS (SELECT 1 FROM transform_tags t WHERE t.transform_id=transforms.transform_id "
+                "AND t.key=? AND t.value=?)"
+            )
             args.extend([key, value])
         order = "created ASC, transform_id ASC"
         if sort:
@@ -224,15 +275,27 @@ class TransformOperations:
         ).fetchall()
         return [r for r in rows if _matches_doc_filter(json.loads(r["doc"]), f)]
 
-    def get_ml_transforms(self, ctx: RequestContext, next_token: str | None = None, max_results: int | None = None,
-                          filter: dict[str, Any] | None = None, sort: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get_ml_transforms(
+        self,
+        ctx: RequestContext,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        filter: dict[str, Any] | None = None,
+        sort: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         rows = self._filtered(ctx, filter, sort)
         chunk, token = page(rows, next_token, max_results, 100, "transforms")
         return {"Transforms": [_with_state(r) for r in chunk], "NextToken": token}
 
-    def list_ml_transforms(self, ctx: RequestContext, next_token: str | None = None, max_results: int | None = None,
-                           filter: dict[str, Any] | None = None, sort: dict[str, Any] | None = None,
-                           tags: dict[str, str] | None = None) -> dict[str, Any]:
+    def list_ml_transforms(
+        self,
+        ctx: RequestContext,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        filter: dict[str, Any] | None = None,
+        sort: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         rows = self._filtered(ctx, filter, sort, tags)
         chunk, token = page(rows, next_token, max_results, 100, "transform-ids")
         return {"TransformIds": [r["transform_id"] for r in chunk], "NextToken": token}
@@ -249,8 +312,9 @@ class TransformOperations:
             config = {k: current.get(k) for k in ("WorkerType", "NumberOfWorkers", "MaxRetries")}
             if {"WorkerType", "NumberOfWorkers", "MaxCapacity"} & updates.keys():
                 config = {"MaxRetries": current.get("MaxRetries", 0)}
-                config.update({k: updates[k] for k in ("MaxCapacity", "WorkerType", "NumberOfWorkers")
-                               if k in updates})
+                config.update(
+                    {k: updates[k] for k in ("MaxCapacity", "WorkerType", "NumberOfWorkers") if k in updates}
+                )
             elif current.get("WorkerType") is None:
                 config["MaxCapacity"] = current.get("MaxCapacity")
             if "MaxRetries" in updates:
@@ -263,8 +327,10 @@ class TransformOperations:
             current.update(config)
             now = timestamp_now()
             stored = {k: v for k, v in current.items() if k not in ("Status", "LabelCount", "LastModifiedOn")}
-            conn.execute("UPDATE transforms SET name=?, last_modified=?, doc=? WHERE transform_id=?",
-                         (current["Name"], now, json.dumps(stored), transform_id))
+            conn.execute(
+                "UPDATE transforms SET name=?, last_modified=?, doc=? WHERE transform_id=?",
+                (current["Name"], now, json.dumps(stored), transform_id),
+            )
         return {"TransformId": transform_id}
 
     def delete_ml_transform(self, ctx: RequestContext, transform_id: str) -> dict[str, Any]:
@@ -284,36 +350,50 @@ class TransformOperations:
     def _tagged_transform(self, ctx: RequestContext, arn: str) -> str:
         match = _ARN.match(arn)
         if match is None:
-            raise InvalidInputException(f"Resource ARN {arn} is not an ML transform ARN "
-                                        "(arn:aws:glue:<region>:<account>:mlTransform/<id>).")
+            raise InvalidInputException(
+                f"Resource ARN {arn} is not an ML transform ARN "
+                "(arn:aws:glue:<region>:<account>:mlTransform/<id>)."
+            )
         region, account, transform_id = match.groups()
         if account != ctx.account_id or region != ctx.region:
             raise EntityNotFoundException(f"Resource {arn} not found.")
         load_transform(self.db.conn, ctx, transform_id)
         return transform_id
 
-    def tag_resource(self, ctx: RequestContext, resource_arn: str, tags_to_add: dict[str, str]) -> dict[str, Any]:
+    def tag_resource(
+        self, ctx: RequestContext, resource_arn: str, tags_to_add: dict[str, str]
+    ) -> dict[str, Any]:
         with self.db.write() as conn:
             transform_id = self._tagged_transform(ctx, resource_arn)
-            conn.executemany("INSERT OR REPLACE INTO transform_tags (transform_id, key, value) VALUES (?, ?, ?)",
-                             [(transform_id, k, v) for k, v in tags_to_add.items()])
-            count = conn.execute("SELECT COUNT(*) FROM transform_tags WHERE transform_id=?",
-                                 (transform_id,)).fetchone()[0]
+            conn.executemany(
+                "INSERT OR REPLACE INTO transform_tags (transform_id, key, value) VALUES (?, ?, ?)",
+                [(transform_id, k, v) for k, v in tags_to_add.items()],
+            )
+            count = conn.execute(
+                "SELECT COUNT(*) FROM transform_tags WHERE transform_id=?", (transform_id,)
+            ).fetchone()[0]
             if count > MAX_TAGS:
-                raise InvalidInputException(f"A resource may carry at most {MAX_TAGS} tags; this would make {count}.")
+                raise InvalidInputException(
+                    f"A resource may carry at most {MAX_TAGS} tags; this would make {count}."
+                )
         return {}
 
-    def untag_resource(self, ctx: RequestContext, resource_arn: str, tags_to_remove: list[str]) -> dict[str, Any]:
+    def untag_resource(
+        self, ctx: RequestContext, resource_arn: str, tags_to_remove: list[str]
+    ) -> dict[str, Any]:
         with self.db.write() as conn:
             transform_id = self._tagged_transform(ctx, resource_arn)
-            conn.executemany("DELETE FROM transform_tags WHERE transform_id=? AND key=?",
-                             [(transform_id, k) for k in tags_to_remove])
+            conn.executemany(
+                "DELETE FROM transform_tags WHERE transform_id=? AND key=?",
+                [(transform_id, k) for k in tags_to_remove],
+            )
         return {}
 
     def get_tags(self, ctx: RequestContext, resource_arn: str) -> dict[str, Any]:
         transform_id = self._tagged_transform(ctx, resource_arn)
-        rows = self.db.conn.execute("SELECT key, value FROM transform_tags WHERE transform_id=? ORDER BY key",
-                                    (transform_id,)).fetchall()
+        rows = self.db.conn.execute(
+            "SELECT key, value FROM transform_tags WHERE transform_id=? ORDER BY key", (transform_id,)
+        ).fetchall()
         return {"Tags": {r["key"]: r["value"] for r in rows}}
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
-
 import pyarrow as pa
 
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
@@ -21,15 +19,20 @@ def write_labels(conn: sqlite3.Connection, transform_id: str, labels: pa.Table, 
     if replace_all:
         conn.execute("DELETE FROM labels WHERE transform_id=?", (transform_id,))
     else:
-        conn.executemany("DELETE FROM labels WHERE transform_id=? AND labeling_set_id=?",
-                         [(transform_id, s) for s in {r["labeling_set_id"] for r in rows}])
-    start = conn.execute("SELECT COALESCE(MAX(ordinal), -1) + 1 FROM labels WHERE transform_id=?",
-                         (transform_id,)).fetchone()[0]
+        conn.executemany(
+            "DELETE FROM labels WHERE transform_id=? AND labeling_set_id=?",
+            [(transform_id, s) for s in {r["labeling_set_id"] for r in rows}],
+        )
+    start = conn.execute(
+        "SELECT COALESCE(MAX(ordinal), -1) + 1 FROM labels WHERE transform_id=?", (transform_id,)
+    ).fetchone()[0]
     conn.executemany(
         "INSERT INTO labels (transform_id, ordinal, labeling_set_id, label, primary_key, record) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [(transform_id, start + i, r["labeling_set_id"], r["label"], r["primary_key"], r["record"] or "{}")
-         for i, r in enumerate(rows)],
+        [
+            (transform_id, start + i, r["labeling_set_id"], r["label"], r["primary_key"], r["record"] or "{}")
+            for i, r in enumerate(rows)
+        ],
     )
     refresh_status(conn, transform_id)
 
@@ -48,7 +51,9 @@ def refresh_status(conn: sqlite3.Connection, transform_id: str) -> None:
         (transform_id,),
     ).fetchone()
     status = "READY" if has_match and has_non_match else "NOT_READY"
-    conn.execute("UPDATE transforms SET label_count=?, status=? WHERE transform_id=?", (count, status, transform_id))
+    conn.execute(
+        "UPDATE transforms SET label_count=?, status=? WHERE transform_id=?", (count, status, transform_id)
+    )
 
 
 def load_labels(conn: sqlite3.Connection, transform_id: str) -> pa.Table:
@@ -57,19 +62,14 @@ def load_labels(conn: sqlite3.Connection, transform_id: str) -> pa.Table:
         "SELECT labeling_set_id, label, primary_key, record FROM labels WHERE transform_id=? ORDER BY ordinal",
         (transform_id,),
     ).fetchall()
-    return pa.table({name: pa.array([r[name] for r in rows], pa.string())
-                     for name in (*LABEL_COLUMNS, "record")})
+    return pa.table(
+        {name: pa.array([r[name] for r in rows], pa.string()) for name in (*LABEL_COLUMNS, "record")}
+    )
 
 
-def export_rows(labels: pa.Table, schema_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of the label file that reproduces ``labels`` (schema order, then extra columns)."""
-    records = [json.loads(r or "{}") for r in labels.column("record").to_pylist()]
+def export_columns(labels: pa.Table, schema_columns: list[str]) -> list[str]:
+    """The source columns of the label file that reproduces ``labels``: schema order, then extra columns."""
     seen: dict[str, None] = {}
-    for record in records:
-        seen.update(dict.fromkeys(record))
-    columns = [c for c in schema_columns if c in seen] + [c for c in seen if c not in schema_columns]
-    rows = []
-    for set_id, label, record in zip(labels.column("labeling_set_id").to_pylist(),
-                                     labels.column("label").to_pylist(), records, strict=True):
-        rows.append({"labeling_set_id": set_id, "label": label, **record})
-    return columns, rows
+    for record in labels.column("record").to_pylist():
+        seen.update(dict.fromkeys(json.loads(record or "{}")))
+    return [c for c in schema_columns if c in seen] + [c for c in seen if c not in schema_columns]

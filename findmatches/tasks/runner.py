@@ -66,8 +66,16 @@ TaskFn = Callable[[RunContext], None]
 class TaskRunner:
     """A small thread pool that executes task runs and records every state change."""
 
-    def __init__(self, db: Database, data_dir: Path, tasks: dict[str, TaskFn], workers: int = 4) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        tasks: dict[str, TaskFn],
+        workers: int = 4,
+        start_delay_s: float = 0.0,
+    ) -> None:
         self.db = db
+        self.start_delay_s = start_delay_s
         self.tasks = tasks
         self.work_root = data_dir / "work"
         self.log_root = data_dir / "logs"
@@ -126,13 +134,21 @@ class TaskRunner:
                 if row["status"] == "STOPPING":
                     self._finish(conn, row["task_run_id"], "STOPPED", None, now)
                 elif row["attempt"] < max_retries:
-                    conn.execute("UPDATE task_runs SET status='STARTING', attempt=attempt+1, last_modified=? "
-                                 "WHERE task_run_id=?", (now, row["task_run_id"]))
+                    conn.execute(
+                        "UPDATE task_runs SET status='STARTING', attempt=attempt+1, last_modified=? "
+                        "WHERE task_run_id=?",
+                        (now, row["task_run_id"]),
+                    )
                     retry.append(row["task_run_id"])
                 else:
-                    self._finish(conn, row["task_run_id"], "FAILED",
-                                 "The service stopped while this task run was in progress (server restart or "
-                                 "crash); nothing it was doing was kept. Start the task run again.", now)
+                    self._finish(
+                        conn,
+                        row["task_run_id"],
+                        "FAILED",
+                        "The service stopped while this task run was in progress (server restart or "
+                        "crash); nothing it was doing was kept. Start the task run again.",
+                        now,
+                    )
         for task_run_id in retry:
             self.submit(task_run_id)
 
@@ -145,8 +161,10 @@ class TaskRunner:
             doc.pop("ErrorString", None)
         running_since = doc.get("RunningSince")
         doc["ExecutionTime"] = int(round(now - running_since)) if running_since else 0
-        conn.execute("UPDATE task_runs SET status=?, completed=?, last_modified=?, doc=? WHERE task_run_id=?",
-                     (status, now, now, json.dumps(doc), task_run_id))
+        conn.execute(
+            "UPDATE task_runs SET status=?, completed=?, last_modified=?, doc=? WHERE task_run_id=?",
+            (status, now, now, json.dumps(doc), task_run_id),
+        )
 
     def _transition(self, task_run_id: str, frm: tuple[str, ...], to: str) -> dict[str, Any] | None:
         """Move a run from one of ``frm`` to ``to``; return its row data, or None if it was elsewhere."""
@@ -154,21 +172,31 @@ class TaskRunner:
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT r.*, t.doc AS transform_doc FROM task_runs r JOIN transforms t USING (transform_id) "
-                "WHERE task_run_id=?", (task_run_id,)).fetchone()
+                "WHERE task_run_id=?",
+                (task_run_id,),
+            ).fetchone()
             if row is None or row["status"] not in frm:
                 return None
             doc = json.loads(row["doc"])
             if to == "RUNNING":
                 doc["RunningSince"] = now
-            conn.execute("UPDATE task_runs SET status=?, last_modified=?, doc=? WHERE task_run_id=?",
-                         (to, now, json.dumps(doc), task_run_id))
+            conn.execute(
+                "UPDATE task_runs SET status=?, last_modified=?, doc=? WHERE task_run_id=?",
+                (to, now, json.dumps(doc), task_run_id),
+            )
             return {**dict(row), "doc": doc, "transform": json.loads(row["transform_doc"])}
 
     def _execute(self, task_run_id: str) -> None:
         cancel = self._cancels.get(task_run_id) or threading.Event()
         try:
             run = self._transition(task_run_id, ("STARTING",), "RUNNING")
-            if run is None:
+            if run is None:  # cancelled before it began: STOPPING ends here
+                with self.db.write() as conn:
+                    row = conn.execute(
+                        "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
+                    ).fetchone()
+                    if row is not None and row["status"] == "STOPPING":
+                        self._finish(conn, task_run_id, "STOPPED", None, time.time())
                 return
             self._run_attempts(task_run_id, run, cancel)
         except Exception:  # never let a bookkeeping fault kill the worker silently
@@ -183,21 +211,35 @@ class TaskRunner:
         max_retries = int(transform.get("MaxRetries", 0))
         attempt = int(run["attempt"])
         deadline = time.time() + timeout_s
+        status, error = "FAILED", None
         while True:
-            ctx = RunContext(task_run_id, run["transform_id"], run["account"], run["region"],
-                             run["doc"].get("Properties", {}), run["doc"].get("Arguments", {}), self.work_root / task_run_id,
-                             self.log_path(task_run_id), deadline, cancel)
+            ctx = RunContext(
+                task_run_id,
+                run["transform_id"],
+                run["account"],
+                run["region"],
+                run["doc"].get("Properties", {}),
+                run["doc"].get("Arguments", {}),
+                self.work_root / task_run_id,
+                self.log_path(task_run_id),
+                deadline,
+                cancel,
+            )
             status, error = self._attempt(run["task_type"], ctx)
             if status == "FAILED" and attempt < max_retries and not cancel.is_set():
                 attempt += 1
                 ctx.log(f"attempt {attempt} of {max_retries} retries after failure: {error}")
                 with self.db.write() as conn:
-                    conn.execute("UPDATE task_runs SET attempt=?, last_modified=? WHERE task_run_id=?",
-                                 (attempt, time.time(), task_run_id))
+                    conn.execute(
+                        "UPDATE task_runs SET attempt=?, last_modified=? WHERE task_run_id=?",
+                        (attempt, time.time(), task_run_id),
+                    )
                 continue
             break
         with self.db.write() as conn:
-            current = conn.execute("SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)).fetchone()
+            current = conn.execute(
+                "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
+            ).fetchone()
             if current is None:  # the transform was deleted meanwhile
                 return
             if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
@@ -209,6 +251,9 @@ class TaskRunner:
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         ctx.log(f"{task_type} started")
         try:
+            if self.start_delay_s:  # fault-injection knob for tests: hold the run RUNNING, cancellable
+                ctx.cancel.wait(self.start_delay_s)
+                ctx.check()
             self.tasks[task_type](ctx)
             ctx.check()
             return "SUCCEEDED", None

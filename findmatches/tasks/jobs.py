@@ -1,0 +1,251 @@
+"""What each task type does: import and export labels, generate labeling sets, evaluate, find matches.
+
+Each job reads its inputs through ``io``, calls the ``engine``, and writes results back through ``io``
+or the store. Anything the user can fix raises ``TaskFailed`` with a message naming what and where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from findmatches.engine import api as engine
+from findmatches.engine.types import EngineError, MatchParams, RecordSource
+from findmatches.io import labels as label_files
+from findmatches.io import tables
+from findmatches.io.errors import LabelFileError, StorageError
+from findmatches.io.storage import Storage
+from findmatches.service.catalog import find_table
+from findmatches.service.context import RequestContext
+from findmatches.service.transforms import load_transform
+from findmatches.store import labels as label_store
+from findmatches.store.database import Database
+from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner
+
+
+class Jobs:
+    """The task functions the runner executes, keyed by TaskType in ``table()``."""
+
+    def __init__(self, db: Database, storage: Storage, runner_ref: list[TaskRunner]) -> None:
+        self.db = db
+        self.storage = storage
+        self._runner_ref = runner_ref  # the runner is built after the jobs it runs
+
+    def table(self) -> dict[str, Any]:
+        return {
+            "IMPORT_LABELS": self.import_labels,
+            "EXPORT_LABELS": self.export_labels,
+            "LABELING_SET_GENERATION": self.generate_labeling_set,
+            "EVALUATION": self.evaluate,
+            "FIND_MATCHES": self.find_matches,
+        }
+
+    # -- shared steps ----------------------------------------------------------------------------
+
+    def _transform(self, run: RunContext) -> dict[str, Any]:
+        return load_transform(self.db.conn, RequestContext(run.account_id, run.region), run.transform_id)
+
+    @staticmethod
+    def _params(transform: dict[str, Any]) -> MatchParams:
+        fm = transform["Parameters"].get("FindMatchesParameters", {})
+        return MatchParams(
+            primary_key=fm["PrimaryKeyColumnName"],
+            precision_recall_tradeoff=float(fm.get("PrecisionRecallTradeoff", 0.5)),
+            accuracy_cost_tradeoff=float(fm.get("AccuracyCostTradeoff", 0.5)),
+            enforce_provided_labels=bool(fm.get("EnforceProvidedLabels", False)),
+        )
+
+    def _records(
+        self, run: RunContext, transform: dict[str, Any], location: str | None = None
+    ) -> RecordSource:
+        """Fetch the transform's input records (or those at ``location``) into the run's work dir."""
+        source = transform["InputRecordTables"][0]
+        ctx = RequestContext(run.account_id, run.region)
+        table = find_table(self.db, ctx, source["DatabaseName"], source["TableName"])
+        if table is None:
+            raise TaskFailed(
+                f"Problem fetching the data catalog schema: table {source['DatabaseName']}."
+                f"{source['TableName']} no longer exists."
+            )
+        descriptor = table.get("StorageDescriptor") or {}
+        serde = (descriptor.get("SerdeInfo") or {}).get("SerializationLibrary")
+        classification = (table.get("Parameters") or {}).get("classification")
+        location = location or descriptor.get("Location")
+        if not location:
+            raise TaskFailed(
+                f"Table {source['DatabaseName']}.{source['TableName']} has no "
+                "StorageDescriptor.Location to read records from."
+            )
+        fmt = tables.detect_format(serde, classification, location)
+        try:
+            paths = tables.fetch_table(self.storage, location, fmt, run.work_dir / "input")
+        except StorageError as e:
+            raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
+        if not paths:
+            raise TaskFailed(f"No records found at {location}.")
+        run.log(f"input: {len(paths)} {fmt} file(s) from {location}")
+        return RecordSource(paths=tuple(paths), format=fmt)
+
+    def _labels(self, transform_id: str) -> pa.Table:
+        return label_store.load_labels(self.db.conn, transform_id)
+
+    # -- the task types --------------------------------------------------------------------------
+
+    def import_labels(self, run: RunContext) -> None:
+        props = run.properties["ImportLabelsTaskRunProperties"]
+        path, replace = props["InputS3Path"], bool(props.get("Replace", False))
+        transform = self._transform(run)
+        key = self._params(transform).primary_key
+        try:
+            data = b"".join(self.storage.read_bytes(o.uri) for o in self.storage.list_objects(path))
+        except StorageError as e:
+            raise TaskFailed(f"Cannot access the label file at {path}. {e}") from e
+        try:
+            parsed = label_files.parse_label_file(data, key)
+        except LabelFileError as e:
+            raise TaskFailed(f"Invalid label file {path}: {e}") from e
+        run.check()
+        records = self._records(run, transform)
+        known = tables.read_records(list(records.paths), records.format, [key]).column(key)
+        keys = parsed.table.column("primary_key")
+        missing = pc.invert(pc.is_in(keys, value_set=pc.unique(known)))
+        if pc.any(missing).as_py():
+            index = pc.index(missing, True).as_py()
+            column = parsed.key_column
+            raise TaskFailed(
+                f'Invalid label file {path}: line {parsed.key_lines[index]}, column {column} ("{key}"): '
+                f'primary key "{keys[index].as_py()}" is not in the transform\'s data'
+            )
+        run.check()
+        with self._runner_ref[0].label_lock(run.transform_id), self.db.write() as conn:
+            run.check()  # a cancel that arrives before the commit leaves the labels as they were
+            label_store.write_labels(conn, run.transform_id, parsed.table, replace)
+        run.log(f"imported {parsed.table.num_rows} labelled records (replace={replace})")
+
+    def export_labels(self, run: RunContext) -> None:
+        out = run.properties["ExportLabelsTaskRunProperties"]["OutputS3Path"]
+        transform = self._transform(run)
+        labels = self._labels(run.transform_id)
+        if labels.num_rows == 0:
+            raise TaskFailed(f"No labelset exists for transformId {run.transform_id}.")
+        columns = label_store.export_columns(labels, [c["Name"] for c in transform.get("Schema", [])])
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
+        name = f"{run.transform_id}_labels_{stamp}_{uuid.uuid4()}.csv"
+        self._write(out, name, label_files.write_label_file(labels, columns))
+        run.log(f"exported {labels.num_rows} labelled records as {name}")
+
+    def generate_labeling_set(self, run: RunContext) -> None:
+        out = run.properties["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
+        transform = self._transform(run)
+        records = self._records(run, transform)
+        local = run.work_dir / "labeling_set.csv"
+        try:
+            count = engine.generate_labeling_set(
+                records,
+                self._params(transform),
+                self._labels(run.transform_id),
+                out_path=local,
+                seed=uuid.UUID(run.task_run_id).int % 2**31,
+                log=run.log,
+                should_stop=run.should_stop,
+            )
+        except EngineError as e:
+            raise TaskFailed(str(e)) from e
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
+        self._upload(out, f"{run.transform_id}_labeling_set_{stamp}_{run.task_run_id}.csv", local)
+        run.log(f"labeling set: {count} records")
+
+    def evaluate(self, run: RunContext) -> None:
+        transform = self._transform(run)
+        records = self._records(run, transform)
+        try:
+            result = engine.evaluate(
+                records,
+                self._params(transform),
+                self._labels(run.transform_id),
+                log=run.log,
+                should_stop=run.should_stop,
+            )
+        except EngineError as e:
+            raise TaskFailed(str(e)) from e
+        metrics = {
+            "TransformType": "FIND_MATCHES",
+            "FindMatchesMetrics": {
+                "AreaUnderPRCurve": result.area_under_pr_curve,
+                "Precision": result.precision,
+                "Recall": result.recall,
+                "F1": result.f1,
+                "ConfusionMatrix": {
+                    "NumTruePositives": result.true_positives,
+                    "NumFalsePositives": result.false_positives,
+                    "NumTrueNegatives": result.true_negatives,
+                    "NumFalseNegatives": result.false_negatives,
+                },
+                "ColumnImportances": [
+                    {"ColumnName": c.column, "Importance": c.importance} for c in result.column_importances
+                ],
+            },
+        }
+        run.check()
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT doc FROM transforms WHERE transform_id=?", (run.transform_id,)
+            ).fetchone()
+            if row is None:
+                raise TaskFailed("The transform was deleted during the evaluation.")
+            doc = json.loads(row["doc"])
+            doc["EvaluationMetrics"] = metrics
+            conn.execute(
+                "UPDATE transforms SET doc=? WHERE transform_id=?", (json.dumps(doc), run.transform_id)
+            )
+        run.log(f"evaluation: F1={result.f1:.4f} AUPRC={result.area_under_pr_curve:.4f}")
+
+    def find_matches(self, run: RunContext) -> None:
+        args = run.arguments
+        out: str = args["OutputS3Path"]
+        transform = self._transform(run)
+        records = self._records(run, transform, args.get("InputS3Path"))
+        parquet = out.rstrip("/").endswith(".parquet")
+        local = run.work_dir / ("matches.parquet" if parquet else "matches.csv")
+        try:
+            count = engine.find_matches(
+                records,
+                self._params(transform),
+                self._labels(run.transform_id),
+                out_path=local,
+                out_format="parquet" if parquet else "csv",
+                compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
+                log=run.log,
+                should_stop=run.should_stop,
+            )
+        except EngineError as e:
+            raise TaskFailed(str(e)) from e
+        run.check()
+        if parquet:
+            self._upload_to(out.rstrip("/"), local)
+        else:
+            self._upload(out, f"part-00000-{run.task_run_id}.csv", local)
+        run.log(f"find matches: wrote {count} records to {out}")
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def _write(self, folder: str, name: str, data: bytes) -> None:
+        try:
+            self.storage.write_bytes(self.storage.join(folder, name), data)
+        except StorageError as e:
+            raise TaskFailed(f"Cannot write to {folder}: {e}") from e
+
+    def _upload(self, folder: str, name: str, local: Path) -> None:
+        self._upload_to(self.storage.join(folder, name), local)
+
+    def _upload_to(self, uri: str, local: Path) -> None:
+        try:
+            self.storage.upload_file(local, uri)
+        except StorageError as e:
+            raise TaskFailed(f"Cannot write to {uri}: {e}") from e

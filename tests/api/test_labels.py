@@ -1,0 +1,240 @@
+"""StartImportLabelsTaskRun and StartExportLabelsTaskRun end to end, on the loopback S3 and local paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import SampleTransform, wait_run
+
+HEADER = "labeling_set_id,label,id,first_name,last_name\n"
+
+
+def label_file(people: SampleTransform, sets: dict[str, list[str]]) -> str:
+    """A label file: each set's records labelled with their true entity."""
+    truth = people.truth()
+    by_id = {r["id"]: r for r in people.rows}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["labeling_set_id", "label", "id", "first_name", "last_name"])
+    for set_id, ids in sets.items():
+        for pk in ids:
+            writer.writerow([set_id, truth[pk], pk, by_id[pk]["first_name"], by_id[pk]["last_name"]])
+    return out.getvalue()
+
+
+def some_sets(people: SampleTransform, count: int, offset: int = 0) -> dict[str, list[str]]:
+    """``count`` labeling sets, each holding a duplicate pair and one other record."""
+    groups: dict[str, list[str]] = {}
+    for row in people.rows:
+        groups.setdefault(row["entity"], []).append(row["id"])
+    dupes = [ids for ids in groups.values() if len(ids) > 1]
+    singles = [ids[0] for ids in groups.values() if len(ids) == 1]
+    return {f"set{offset + i}": [*dupes[offset + i][:2], singles[offset + i]] for i in range(count)}
+
+
+def put(s3: Any, people: SampleTransform, key: str, body: str | bytes) -> str:
+    s3.put_object(Bucket=people.bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+    return f"s3://{people.bucket}/{key}"
+
+
+def import_labels(glue: Any, people: SampleTransform, path: str, replace: bool = False) -> dict[str, Any]:
+    run_id = glue.start_import_labels_task_run(
+        TransformId=people.transform_id, InputS3Path=path, ReplaceAllLabels=replace
+    )["TaskRunId"]
+    return wait_run(glue, people.transform_id, run_id)
+
+
+def state(glue: Any, people: SampleTransform) -> tuple[str, int]:
+    t = glue.get_ml_transform(TransformId=people.transform_id)
+    return t["Status"], t["LabelCount"]
+
+
+def test_merge_reimport_and_replace(glue: Any, s3: Any, people: SampleTransform) -> None:
+    first = put(s3, people, "labels/a.csv", label_file(people, some_sets(people, 3)))
+    run = import_labels(glue, people, first)
+    assert run["Status"] == "SUCCEEDED", run
+    assert run["Properties"] == {
+        "TaskType": "IMPORT_LABELS",
+        "ImportLabelsTaskRunProperties": {"InputS3Path": first, "Replace": False},
+    }
+    assert {"StartedOn", "LastModifiedOn", "CompletedOn", "ExecutionTime"} <= run.keys()
+    assert state(glue, people) == ("READY", 9)
+
+    assert (
+        import_labels(glue, people, first)["Status"] == "SUCCEEDED"
+    )  # same sets again: replaced, not doubled
+    assert state(glue, people) == ("READY", 9)
+
+    second = put(s3, people, "labels/b.csv", label_file(people, some_sets(people, 2, offset=3)))
+    assert import_labels(glue, people, second)["Status"] == "SUCCEEDED"
+    assert state(glue, people) == ("READY", 15)
+
+    run = import_labels(glue, people, second, replace=True)
+    assert run["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
+    assert state(glue, people) == ("READY", 6)
+
+
+def test_only_matches_stays_not_ready(glue: Any, s3: Any, people: SampleTransform) -> None:
+    sets = {k: v[:2] for k, v in some_sets(people, 2).items()}  # duplicate pairs only: no non-match
+    assert (
+        import_labels(glue, people, put(s3, people, "l.csv", label_file(people, sets)))["Status"]
+        == "SUCCEEDED"
+    )
+    assert state(glue, people) == ("NOT_READY", 4)
+
+
+def test_export_then_import_is_identity(glue: Any, s3: Any, people: SampleTransform) -> None:
+    with pytest.raises(ClientError) as e:
+        glue.start_export_labels_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/x/"
+        )
+    assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
+    assert "No labelset exists" in e.value.response["Error"]["Message"]
+
+    import_labels(glue, people, put(s3, people, "l.csv", label_file(people, some_sets(people, 4))))
+
+    def export(prefix: str) -> str:
+        run_id = glue.start_export_labels_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{prefix}/"
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id)
+        assert run["Status"] == "SUCCEEDED", run
+        assert run["Properties"]["ExportLabelsTaskRunProperties"]["OutputS3Path"].endswith(f"/{prefix}/")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix=prefix)["Contents"]]
+        assert len(keys) == 1
+        name = keys[0].rsplit("/", 1)[1]
+        assert re.fullmatch(
+            rf"{people.transform_id}_labels_\d{{4}}-\d\d-\d\d_\d\d_\d\d_\d\d_[0-9a-f-]{{36}}\.csv", name
+        ), name
+        return str(s3.get_object(Bucket=people.bucket, Key=keys[0])["Body"].read().decode())
+
+    first = export("exp1")
+    assert first.startswith("labeling_set_id,label,id,first_name,last_name\n")
+    assert len(first.strip().splitlines()) == 13
+    import_labels(glue, people, f"s3://{people.bucket}/exp1/", replace=True)  # a prefix holding one file
+    assert state(glue, people) == ("READY", 12)
+    assert export("exp2") == first
+
+
+def test_people_write_labels_as_they_really_do(glue: Any, s3: Any, people: SampleTransform) -> None:
+    sets = some_sets(people, 2)
+    text = label_file(people, sets).replace("\n", "\r\n")
+    lines = text.split("\r\n")
+    lines = [line + "," for line in lines[:-1]] + lines[-1:]  # every row gets an (empty) notes cell
+    lines[0] += "notes"
+    lines[1] += '"a note, with ""quotes"" and a comma"'
+    body = "\ufeff" + "\r\n".join(lines)
+    run = import_labels(glue, people, put(s3, people, "excel.csv", body.encode("utf-8")))
+    assert run["Status"] == "SUCCEEDED", run
+    assert state(glue, people) == ("READY", 6)
+
+
+def test_primary_keys_stay_text(glue: Any, s3: Any) -> None:
+    from tests.conftest import create_sample_transform
+
+    rows = [
+        {
+            "id": pk,
+            "first_name": "ann",
+            "last_name": "lee",
+            "birth_date": "",
+            "street": "",
+            "city": "",
+            "zip": "",
+            "email": "",
+            "entity": e,
+        }
+        for pk, e in (("007", "a"), ("7", "b"), ("0070", "a"))
+    ]
+    people = create_sample_transform(glue, s3, "tpk" + str(id(rows) % 10**6), rows=rows)
+    body = "labeling_set_id,label,id\ns1,A,007\ns1,B,7\ns1,A,0070\n"
+    assert import_labels(glue, people, put(s3, people, "l.csv", body))["Status"] == "SUCCEEDED"
+    run_id = glue.start_export_labels_task_run(
+        TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/out/"
+    )["TaskRunId"]
+    assert wait_run(glue, people.transform_id, run_id)["Status"] == "SUCCEEDED"
+    key = s3.list_objects_v2(Bucket=people.bucket, Prefix="out/")["Contents"][0]["Key"]
+    assert s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode() == body
+
+
+BAD_FILES = [
+    ("no_set_column", "label,id\nA,P00001\n", r"labeling_set_id"),
+    ("no_label_column", "labeling_set_id,id\ns1,P00001\n", r"label"),
+    ("no_primary_key", "labeling_set_id,label,name\ns1,A,x\n", r'line 1.*"id"'),
+    ("unknown_key", "labeling_set_id,label,id\ns1,A,P00001\ns1,B,NOPE\n", r'line 3, column 3 \("id"\).*NOPE'),
+    ("empty_label", "labeling_set_id,label,id\ns1,A,P00001\ns1,,P00002\n", r'line 3, column 2 \("label"\)'),
+    ("malformed", 'labeling_set_id,label,id\ns1,A,"P00001\n', r"line 2"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "message"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_bad_files_fail_the_run_and_change_nothing(
+    glue: Any, s3: Any, people: SampleTransform, case: str, body: str, message: str
+) -> None:
+    import_labels(glue, people, put(s3, people, "good.csv", label_file(people, some_sets(people, 2))))
+    before = state(glue, people)
+    run = import_labels(glue, people, put(s3, people, f"{case}.csv", body), replace=True)
+    assert run["Status"] == "FAILED"
+    assert re.search(message, run["ErrorString"]), run["ErrorString"]
+    assert state(glue, people) == before
+
+
+def start_error(glue: Any, people: SampleTransform, path: str) -> tuple[str, str]:
+    with pytest.raises(ClientError) as e:
+        glue.start_import_labels_task_run(TransformId=people.transform_id, InputS3Path=path)
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_bad_paths_are_refused_at_start(
+    glue: Any, s3: Any, people: SampleTransform, files_root: Path, tmp_path: Path
+) -> None:
+    runs_before = glue.get_ml_task_runs(TransformId=people.transform_id).get("TaskRuns", [])
+    assert start_error(glue, people, "http://example.com/labels.csv")[0] == "InvalidInputException"
+    assert start_error(glue, people, "s3://")[0] == "InvalidInputException"
+    code, message = start_error(glue, people, f"s3://{people.bucket}/missing.csv")
+    assert code == "InvalidInputException" and "Cannot access the label file" in message
+    assert (
+        start_error(glue, people, f"s3://no-such-bucket-{people.bucket}/l.csv")[0] == "InvalidInputException"
+    )
+    assert start_error(glue, people, put(s3, people, "empty.csv", b"")) == (
+        "InvalidInputException",
+        "Invalid label file of size 0.",
+    )
+    big = put(s3, people, "big.csv", HEADER + "s1,A,P00001,x,y\n" * 700_000)
+    assert start_error(glue, people, big) == (
+        "ResourceNumberLimitExceededException",
+        "Label file has exceeded the limit of 10 MB.",
+    )
+    outside = tmp_path / "labels.csv"
+    outside.write_text(HEADER)
+    assert start_error(glue, people, str(outside))[0] == "InvalidInputException"
+    assert start_error(glue, people, f"file://{files_root}/../../etc/passwd")[0] == "InvalidInputException"
+    link = files_root / f"escape-{people.transform_id}.csv"
+    link.symlink_to(outside)
+    assert start_error(glue, people, str(link))[0] == "InvalidInputException"
+    with pytest.raises(ClientError) as e:
+        glue.start_import_labels_task_run(TransformId="tfm-" + "0" * 40, InputS3Path=big)
+    assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
+    assert glue.get_ml_task_runs(TransformId=people.transform_id).get("TaskRuns", []) == runs_before
+    assert state(glue, people) == ("NOT_READY", 0)
+
+
+def test_local_paths_under_an_allowed_root(glue: Any, people: SampleTransform, files_root: Path) -> None:
+    path = files_root / f"{people.transform_id}.csv"
+    path.write_text(label_file(people, some_sets(people, 2)))
+    assert import_labels(glue, people, str(path))["Status"] == "SUCCEEDED"
+    assert import_labels(glue, people, path.as_uri(), replace=True)["Status"] == "SUCCEEDED"
+    assert state(glue, people) == ("READY", 6)
+    out = files_root / f"export-{people.transform_id}"
+    run_id = glue.start_export_labels_task_run(TransformId=people.transform_id, OutputS3Path=str(out))[
+        "TaskRunId"
+    ]
+    assert wait_run(glue, people.transform_id, run_id)["Status"] == "SUCCEEDED"
+    assert len(list(out.glob(f"{people.transform_id}_labels_*.csv"))) == 1
