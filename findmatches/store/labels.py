@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+
 import pyarrow as pa
 
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")

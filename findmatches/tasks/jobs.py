@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from findmatches.engine import api as engine
 from findmatches.engine.types import EngineError, MatchParams, RecordSource
@@ -103,25 +102,18 @@ class Jobs:
         transform = self._transform(run)
         key = self._params(transform).primary_key
         try:
-            data = b"".join(self.storage.read_bytes(o.uri) for o in self.storage.list_objects(path))
+            files = [(o.uri, self.storage.read_bytes(o.uri)) for o in self.storage.list_objects(path)]
         except StorageError as e:
             raise TaskFailed(f"Cannot access the label file at {path}. {e}") from e
         try:
-            parsed = label_files.parse_label_file(data, key)
-        except LabelFileError as e:
-            raise TaskFailed(f"Invalid label file {path}: {e}") from e
-        run.check()
-        records = self._records(run, transform)
-        known = tables.read_records(list(records.paths), records.format, [key]).column(key)
-        keys = parsed.table.column("primary_key")
-        missing = pc.invert(pc.is_in(keys, value_set=pc.unique(known)))
-        if pc.any(missing).as_py():
-            index = pc.index(missing, True).as_py()
-            column = parsed.key_column
-            raise TaskFailed(
-                f'Invalid label file {path}: line {parsed.key_lines[index]}, column {column} ("{key}"): '
-                f'primary key "{keys[index].as_py()}" is not in the transform\'s data'
+            parsed = label_files.parse_label_files(files, key)
+            run.check()
+            records = self._records(run, transform)
+            label_files.check_known_keys(
+                parsed, tables.read_records(list(records.paths), records.format, [key]).column(key)
             )
+        except LabelFileError as e:
+            raise TaskFailed(f"Invalid label file: {e}") from e
         run.check()
         with self._runner_ref[0].label_lock(run.transform_id), self.db.write() as conn:
             run.check()  # a cancel that arrives before the commit leaves the labels as they were

@@ -160,7 +160,7 @@ class TaskRunner:
         else:
             doc.pop("ErrorString", None)
         running_since = doc.get("RunningSince")
-        doc["ExecutionTime"] = int(round(now - running_since)) if running_since else 0
+        doc["ExecutionTime"] = round(now - running_since) if running_since else 0
         conn.execute(
             "UPDATE task_runs SET status=?, completed=?, last_modified=?, doc=? WHERE task_run_id=?",
             (status, now, now, json.dumps(doc), task_run_id),
