@@ -1,0 +1,174 @@
+"""The whole teaching loop through the public API: generate → label → import → evaluate → apply → export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from findmatches.aws.spec import EXTRAS_DATA_PATH
+from tests.conftest import SampleTransform, ServerProcess, wait_run
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def only_object(s3: Any, bucket: str, prefix: str) -> str:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert len(keys) == 1, keys
+    return str(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read().decode("utf-8"))
+
+
+def oracle(rows: list[dict[str, str]], truth: dict[str, str]) -> str:
+    """Label a labeling file as a careful person would: same entity ⇒ same label."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "label": truth[row["id"]]})
+    return out.getvalue()
+
+
+def generate(glue: Any, s3: Any, people: SampleTransform, round_no: int) -> list[dict[str, str]]:
+    prefix = f"labeling/round{round_no}/"
+    run_id = glue.start_ml_labeling_set_generation_task_run(
+        TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{prefix}")["TaskRunId"]
+    run = wait_run(glue, people.transform_id, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    assert run["Properties"]["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"].endswith(prefix)
+    return read_csv(only_object(s3, people.bucket, prefix))
+
+
+def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> None:
+    t = people.transform_id
+    with pytest.raises(ClientError) as e:
+        glue.start_ml_evaluation_task_run(TransformId=t)
+    assert e.value.response["Error"]["Code"] == "MLTransformNotReadyException"
+    with pytest.raises(ClientError) as e:
+        glue.start_find_matches_task_run(TransformId=t, OutputS3Path=f"s3://{people.bucket}/m/")
+    assert e.value.response["Error"]["Code"] == "MLTransformNotReadyException"
+
+    truth = people.truth()
+    shown: set[str] = set()
+    for round_no in range(2):
+        rows = generate(glue, s3, people, round_no)
+        assert list(rows[0])[:2] == ["labeling_set_id", "label"]
+        assert list(rows[0])[2:] == ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
+        assert all(r["label"] == "" for r in rows)
+        ids = [r["id"] for r in rows]
+        assert 20 <= len(ids) <= 130 and len(set(ids)) == len(ids)
+        assert not shown & set(ids), "a record was shown again after it was labelled"
+        shown |= set(ids)
+        sizes = Counter(r["labeling_set_id"] for r in rows)
+        assert all(2 <= n <= 30 for n in sizes.values()), sizes
+        # similarity, not a random sample: most sets hold at least one true match
+        with_match = sum(
+            1 for s in sizes if len({truth[r["id"]] for r in rows if r["labeling_set_id"] == s}) < sizes[s]
+        )
+        assert with_match >= len(sizes) // 2, (with_match, len(sizes))
+        key = f"labels/round{round_no}.csv"
+        s3.put_object(Bucket=people.bucket, Key=key, Body=oracle(rows, truth).encode())
+        run_id = glue.start_import_labels_task_run(TransformId=t, InputS3Path=f"s3://{people.bucket}/{key}")[
+            "TaskRunId"]
+        assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
+    transform = glue.get_ml_transform(TransformId=t)
+    assert transform["Status"] == "READY" and transform["LabelCount"] == len(shown)
+
+    run_id = glue.start_ml_evaluation_task_run(TransformId=t)["TaskRunId"]
+    run = wait_run(glue, t, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    metrics = glue.get_ml_transform(TransformId=t)["EvaluationMetrics"]
+    assert metrics["TransformType"] == "FIND_MATCHES"
+    fm = metrics["FindMatchesMetrics"]
+    for name in ("AreaUnderPRCurve", "Precision", "Recall", "F1"):
+        assert 0.0 <= fm[name] <= 1.0
+    assert fm["F1"] > 0.5
+    matrix = fm["ConfusionMatrix"]
+    assert matrix["NumTruePositives"] + matrix["NumFalseNegatives"] > 0
+    importances = [c["Importance"] for c in fm["ColumnImportances"]]
+    assert importances == sorted(importances, reverse=True)
+
+    run_id = glue.start_find_matches_task_run(TransformId=t, OutputS3Path=f"s3://{people.bucket}/matches/",
+                                              ComputeMatchConfidenceScores=True)["TaskRunId"]
+    run = wait_run(glue, t, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    assert run["Properties"]["TaskType"] == "FIND_MATCHES"
+    out = read_csv(only_object(s3, people.bucket, "matches/"))
+    assert sorted(r["id"] for r in out) == sorted(r["id"] for r in people.rows)  # every row exactly once
+    assert all(0.0 <= float(r["match_confidence_score"]) <= 1.0 for r in out)
+    clusters: dict[str, set[str]] = {}
+    for r in out:
+        clusters.setdefault(r["match_id"], set()).add(truth[r["id"]])
+    pure = sum(1 for entities in clusters.values() if len(entities) == 1)
+    assert pure / len(clusters) > 0.9
+
+    # Export, then import the export with ReplaceAllLabels: the labels are identical.
+    def export(prefix: str) -> str:
+        run_id = glue.start_export_labels_task_run(TransformId=t, OutputS3Path=f"s3://{people.bucket}/{prefix}/")[
+            "TaskRunId"]
+        assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
+        return only_object(s3, people.bucket, f"{prefix}/")
+
+    first = export("export1")
+    run_id = glue.start_import_labels_task_run(TransformId=t, InputS3Path=f"s3://{people.bucket}/export1/",
+                                               ReplaceAllLabels=True)["TaskRunId"]
+    assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
+    assert export("export2") == first
+    assert glue.get_ml_transform(TransformId=t)["LabelCount"] == len(shown)
+
+
+def aws(server: ServerProcess, *args: str) -> Any:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_DATA_PATH": str(EXTRAS_DATA_PATH), "AWS_MAX_ATTEMPTS": "1"}
+    cli = Path(os.__file__).parents[3] / "bin" / "aws"
+    command = [str(cli) if cli.exists() else "aws", "glue", "--endpoint-url", server.url, "--output", "json", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def cli_wait(server: ServerProcess, transform_id: str, run_id: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(600):
+        run: dict[str, Any] = aws(server, "get-ml-task-run", "--transform-id", transform_id, "--task-run-id", run_id)
+        if run["Status"] in ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT"):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(run)
+
+
+def test_teach_loop_with_the_aws_cli(server: ServerProcess, people: SampleTransform, files_root: Path) -> None:
+    t = people.transform_id
+    folder = files_root / t
+    run = aws(server, "start-ml-labeling-set-generation-task-run", "--transform-id", t, "--output-s3-path",
+              str(folder / "labeling"))
+    assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
+    (labeling_file,) = (folder / "labeling").glob("*.csv")
+    rows = read_csv(labeling_file.read_text())
+    (folder / "labels.csv").write_text(oracle(rows, people.truth()))
+    # A plain path: the aws CLI v1 reads any argument that starts with file:// as a file's content.
+    run = aws(server, "start-import-labels-task-run", "--transform-id", t, "--input-s3-path",
+              str(folder / "labels.csv"), "--replace-all-labels")
+    done = cli_wait(server, t, run["TaskRunId"])
+    assert done["Status"] == "SUCCEEDED" and done["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
+    assert aws(server, "get-ml-transform", "--transform-id", t)["LabelCount"] == len(rows)
+    run = aws(server, "start-find-matches-task-run", "--transform-id", t, "--output-s3-path",
+              str(folder / "matches.parquet"))
+    assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "matches.parquet")
+    assert table.num_rows == len(people.rows) and "match_id" in table.column_names
+    runs = aws(server, "get-ml-task-runs", "--transform-id", t)["TaskRuns"]
+    assert {r["Properties"]["TaskType"] for r in runs} == {"LABELING_SET_GENERATION", "IMPORT_LABELS",
+                                                           "FIND_MATCHES"}
