@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import time
 from typing import Any
 
@@ -41,6 +42,8 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
         raise SerializationException(f"The request body is not valid JSON: {e}") from e
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object.")
+    if "\\u" in text and _has_lone_surrogate(params):
+        raise SerializationException("The request body contains an unpaired UTF-16 surrogate escape.")
     shape = op.input_shape
     validate(shape, params)
     if shape is None:
@@ -52,6 +55,22 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: What a datetime can hold: 0001-01-01T00:00:00Z … 9999-12-31T23:59:59Z.
+_EPOCH_RANGE = (-62135596800.0, 253402300799.0)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if a string anywhere in ``value`` holds half of a surrogate pair (JSON allows it, UTF-8 not)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _normalise(shape: Shape, value: Any) -> Any:
@@ -73,15 +92,19 @@ def _normalise(shape: Shape, value: Any) -> Any:
 
 
 def _to_epoch(value: Any) -> float:
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as e:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            seconds = parsed.timestamp()
+    except (ValueError, OverflowError) as e:
         raise ValidationException(f"Value '{value}' is not a valid timestamp.") from e
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.timestamp()
+    if not _EPOCH_RANGE[0] <= seconds <= _EPOCH_RANGE[1]:  # also refuses infinities
+        raise ValidationException(f"Value '{value}' is not a valid timestamp.")
+    return seconds
 
 
 def serialize_result(op: OperationModel, result: dict[str, Any] | None) -> bytes:
@@ -99,7 +122,10 @@ def serialize_error(error: ApiError) -> bytes:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in stored data: send it \u-escaped, which JSON allows
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def _serialize(shape: Shape, value: Any) -> Any:

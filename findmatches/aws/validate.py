@@ -131,8 +131,9 @@ def _check(shape: Shape, value: Any, path: str, found: _Collector) -> None:
             else:
                 found.add(value, path, "Member must be of type integer")
                 return
-        if kind == "integer" and not -(2**31) <= value < 2**31:
-            found.add(value, path, "Member must fit in a 32-bit integer")
+        bits = 32 if kind == "integer" else 64
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            found.add(value, path, f"Member must fit in a {bits}-bit integer")
             return
         _check_range(value, meta, path, found)
     elif kind in ("double", "float"):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from findmatches.aws.errors import (
     RequestExpired,
     UnrecognizedClientException,
 )
+from findmatches.cli import main
 from findmatches.config import Settings
 from findmatches.server import ConfigError, build_app
 
@@ -246,23 +245,6 @@ def test_own_keys_allowed_off_loopback(tmp_path: Path) -> None:
     app.provider.close()  # type: ignore[attr-defined]
 
 
-def test_cli_refuses_default_key_off_loopback(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "findmatches.cli",
-            "serve",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "refusing to listen on 0.0.0.0" in done.stderr
+def test_cli_refuses_default_key_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "refusing to listen on 0.0.0.0" in capsys.readouterr().err
