@@ -42,6 +42,21 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="local root that file:// URIs and paths may use (repeatable; default: the data dir)",
     )
+    apply = commands.add_parser("apply", help="apply a READY transform to records and wait for the result")
+    apply.add_argument(
+        "--endpoint-url", required=True, help="the findmatches server, e.g. http://127.0.0.1:8080"
+    )
+    apply.add_argument("--transform-id", required=True)
+    apply.add_argument(
+        "--output",
+        required=True,
+        help="folder for the matched .csv (or a .parquet path), s3:// or a local path",
+    )
+    apply.add_argument("--input", help="records to match (default: the transform's input table)")
+    apply.add_argument("--confidence", action="store_true", help="add match_confidence_score")
+    apply.add_argument("--region", help="AWS region of the credentials (default: the AWS configuration)")
+    apply.add_argument("--profile", help="AWS profile for the credentials")
+    apply.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -64,6 +79,34 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, ValueError) as e:
             print(f"findmatches: {e}", file=sys.stderr)
             return 2
+    elif args.command == "apply":
+        return _apply(args)
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from findmatches.apply import apply, glue_client
+
+    try:
+        client = glue_client(args.endpoint_url, args.region, args.profile)
+        run = apply(
+            client, args.transform_id, args.output, args.input, args.confidence, progress=not args.quiet
+        )
+    except (ClientError, BotoCoreError) as e:
+        print(f"findmatches apply: {e}", file=sys.stderr)
+        return 1
+    if run["Status"] != "SUCCEEDED":
+        print(
+            f"findmatches apply: task run {run['TaskRunId']} ended {run['Status']}: "
+            f"{run.get('ErrorString', '')}",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"{run['TaskRunId']} SUCCEEDED in {run.get('ExecutionTime', 0)} s: matches written to {args.output}"
+    )
     return 0
 
 
