@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, client, print_table, wait_run, write_json  # noqa: E402
+from bench.common import Server, client, print_table, wait_run, write_json
 
 COLUMNS = ["id", "first_name", "last_name", "city", "zip"]
 
