@@ -1,0 +1,155 @@
+"""The teach loop exactly as a user drives it: boto3 against a live server, an oracle for the person.
+
+For each data set: create the table and the transform, then rounds of generate labeling set → the oracle
+labels it from the ground truth → import → evaluate → apply; after each round the `match_id` groups are
+scored (pairwise precision/recall/F1 and B-cubed F1).
+
+usage: python bench/teach_loop.py [--datasets febrl1,febrl2,...] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Server, client, print_table, wait_run, write_json
+from bench.engine_quality import LOADERS, Dataset
+from findmatches.engine.metrics import clustering_scores
+
+
+def timed(glue: Any, transform_id: str, start: Any, **args: Any) -> float:
+    started = time.perf_counter()
+    run = wait_run(glue, transform_id, start(TransformId=transform_id, **args)["TaskRunId"])
+    if run["Status"] != "SUCCEEDED":
+        raise RuntimeError(f"{start.__name__}: {run['Status']} {run.get('ErrorString')}")
+    return time.perf_counter() - started
+
+
+def answer(labeling_file: Path, out: Path, truth: dict[str, str], primary_key: str) -> list[str]:
+    """The oracle: each record's label is its true entity. Returns the labelled primary keys."""
+    with open(labeling_file, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return []
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "label": truth[row[primary_key]]})
+    return [r[primary_key] for r in rows]
+
+
+def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
+    folder = root / data.name
+    (folder / "table").mkdir(parents=True)
+    pacsv.write_csv(data.table, folder / "table" / "records.csv")
+    server = Server(root / f"data-{data.name}", allow=[root])
+    rows: list[dict[str, Any]] = []
+    try:
+        glue = client(server.url)
+        glue.create_database(DatabaseInput={"Name": "bench"})
+        glue.create_table(
+            DatabaseName="bench",
+            TableInput={
+                "Name": "records",
+                "Parameters": {"classification": "csv"},
+                "StorageDescriptor": {
+                    "Location": str(folder / "table"),
+                    "Columns": [{"Name": c, "Type": "string"} for c in data.table.column_names],
+                },
+            },
+        )
+        tid = glue.create_ml_transform(
+            Name=data.name,
+            Role="arn:aws:iam::000000000000:role/bench",
+            InputRecordTables=[{"DatabaseName": "bench", "TableName": "records"}],
+            Parameters={
+                "TransformType": "FIND_MATCHES",
+                "FindMatchesParameters": {"PrimaryKeyColumnName": data.primary_key},
+            },
+        )["TransformId"]
+        labelled: set[str] = set()
+        for r in range(1, rounds + 1):
+            out = folder / f"labeling{r}"
+            t_generate = timed(
+                glue, tid, glue.start_ml_labeling_set_generation_task_run, OutputS3Path=str(out)
+            )
+            (labeling_file,) = out.glob("*.csv")
+            keys = answer(labeling_file, folder / f"labels{r}.csv", data.truth, data.primary_key)
+            repeated = len(labelled & set(keys))
+            labelled |= set(keys)
+            if not keys:
+                print(f"{data.name}: round {r}: no candidates left")
+                break
+            t_import = timed(
+                glue, tid, glue.start_import_labels_task_run, InputS3Path=str(folder / f"labels{r}.csv")
+            )
+            status = glue.get_ml_transform(TransformId=tid)["Status"]
+            t_evaluate, t_apply, scores, estimate = float("nan"), float("nan"), {}, {}
+            if status == "READY":
+                t_evaluate = timed(glue, tid, glue.start_ml_evaluation_task_run)
+                estimate = glue.get_ml_transform(TransformId=tid)["EvaluationMetrics"]["FindMatchesMetrics"]
+                t_apply = timed(
+                    glue, tid, glue.start_find_matches_task_run, OutputS3Path=str(folder / f"matches{r}")
+                )
+                (part,) = (folder / f"matches{r}").glob("*.csv")
+                matched = pacsv.read_csv(
+                    part,
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={data.primary_key: "string", "match_id": "int64"}
+                    ),
+                )
+                truth = np.asarray([data.truth[pk] for pk in matched.column(data.primary_key).to_pylist()])
+                scores = clustering_scores(matched.column("match_id").to_numpy(), truth)
+            rows.append(
+                {
+                    "dataset": data.name,
+                    "records": data.table.num_rows,
+                    "round": r,
+                    "labelled": len(labelled),
+                    "repeated": repeated,
+                    "status": status,
+                    "precision": scores.get("pairwise_precision"),
+                    "recall": scores.get("pairwise_recall"),
+                    "f1": scores.get("pairwise_f1"),
+                    "bcubed_f1": scores.get("bcubed_f1"),
+                    "est_f1": estimate.get("F1"),
+                    "generate_s": t_generate,
+                    "import_s": t_import,
+                    "evaluate_s": t_evaluate,
+                    "apply_s": t_apply,
+                }
+            )
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    finally:
+        server.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets.split(","):
+            results += run_dataset(LOADERS[name](), args.rounds, Path(tmp))
+    print_table(
+        "Teach loop through the live API (labels from an oracle; pairwise and B-cubed scores)", results
+    )
+    write_json("teach_loop.json", {"benchmark": "teach_loop", "rounds": args.rounds, "results": results})
+
+
+if __name__ == "__main__":
+    main()
