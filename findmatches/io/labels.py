@@ -219,7 +219,8 @@ def parse_label_file(data: bytes, primary_key: str) -> ParsedLabels:
         key_lines.append(_field_line(first, row, i_key))
         rows.append(json.dumps({header[j]: row[j] for j in data_idx}, ensure_ascii=False))
     if not keys:
-        raise LabelFileError("the file has a header but no label rows", header_line + 1)
+        after_header = _field_line(header_line, raw_header, len(raw_header)) + 1
+        raise LabelFileError("the file has a header but no label rows", after_header)
     table = pa.table(
         [
             pa.array(set_ids, pa.string()),

@@ -131,8 +131,8 @@ def test_invalid_files_name_line_and_column(f: LabelFile, mutation: str, data: s
             content += b'x,y,"never closed\n'
             line, column = end + 1, 3
         else:
-            content = content[: content.index(b"\n") + 1]
-            line, column = 2, None
+            content = LabelFile(f.columns, f.primary_key, []).csv()
+            line, column = 2 + sum(len(_BREAK.findall(c)) for c in f.columns), None
     elif mutation == "bad_utf8":
         column_name = data.draw(st.sampled_from(f.columns))
         marker = "\u00a7BAD\u00a7"
