@@ -273,6 +273,8 @@ class TransformOperations:
             f"WHERE {' AND '.join(where)} ORDER BY {order}",
             args,
         ).fetchall()
+        if not _DOC_FILTERS & f.keys():  # nothing to look for inside the documents
+            return list(rows)
         return [r for r in rows if _matches_doc_filter(json.loads(r["doc"]), f)]
 
     def get_ml_transforms(
@@ -399,6 +401,10 @@ class TransformOperations:
 
 def _pascal(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
+
+
+#: Filter members answered from the stored document rather than a column.
+_DOC_FILTERS = {"TransformType", "GlueVersion", "Schema"}
 
 
 def _matches_doc_filter(doc: dict[str, Any], f: dict[str, Any]) -> bool:
