@@ -52,7 +52,12 @@ class Dataset:
 
 
 def _strings(columns: dict[str, list[object]]) -> pa.Table:
-    return pa.table({k: pa.array([None if v is None else str(v) for v in vals], pa.string()) for k, vals in columns.items()})
+    return pa.table(
+        {
+            k: pa.array([None if v is None else str(v) for v in vals], pa.string())
+            for k, vals in columns.items()
+        }
+    )
 
 
 def _febrl(number: int) -> Dataset:
@@ -100,7 +105,9 @@ def _fodors_zagat() -> Dataset:
     fodors = duckdb.read_csv(str(out / "fodors.csv"), all_varchar=True).to_arrow_table()
     zagats = duckdb.read_csv(str(out / "zagats.csv"), all_varchar=True).to_arrow_table()
     matches = duckdb.read_csv(str(out / "matches_fodors_zagats.csv"), all_varchar=True).to_arrow_table()
-    z_to_f = dict(zip(matches.column("zagats_id").to_pylist(), matches.column("fodors_id").to_pylist(), strict=True))
+    z_to_f = dict(
+        zip(matches.column("zagats_id").to_pylist(), matches.column("fodors_id").to_pylist(), strict=True)
+    )
     columns: dict[str, list[object]] = {"id": []}
     other = [c for c in fodors.column_names if c != "id"]
     for c in other:
@@ -138,8 +145,13 @@ def oracle(labeling_file: Path, truth: dict[str, str], primary_key: str) -> pa.T
     """Answer a labeling file: each record's label is its true entity id."""
     rel = duckdb.read_csv(str(labeling_file), all_varchar=True, header=True).to_arrow_table()
     if rel.num_rows == 0:
-        return pa.table({"labeling_set_id": pa.array([], pa.string()), "label": pa.array([], pa.string()),
-                         "primary_key": pa.array([], pa.string())})
+        return pa.table(
+            {
+                "labeling_set_id": pa.array([], pa.string()),
+                "label": pa.array([], pa.string()),
+                "primary_key": pa.array([], pa.string()),
+            }
+        )
     pks = rel.column(primary_key).to_pylist()
     return pa.table(
         {
@@ -178,7 +190,9 @@ def run(data: Dataset, rounds: int, per_round: int, workdir: Path) -> dict[str, 
     out = workdir / f"{data.name}-matches.parquet"
     t0 = time.monotonic()
     logs: list[str] = []
-    find_matches(source, params, labels, out_path=out, out_format="parquet", compute_confidence=True, log=logs.append)
+    find_matches(
+        source, params, labels, out_path=out, out_format="parquet", compute_confidence=True, log=logs.append
+    )
     timings["find_matches_s"] = round(time.monotonic() - t0, 2)
     matched = duckdb.read_parquet(str(out)).to_arrow_table()
     pks = matched.column(data.primary_key).to_pylist()

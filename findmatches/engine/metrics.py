@@ -41,7 +41,7 @@ def cross_validate(
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    auprc = float(average_precision_score(y, oof)) if 0 < y.sum() < len(y) else 0.0
+    auprc = min(1.0, float(average_precision_score(y, oof))) if 0 < y.sum() < len(y) else 0.0
     result = EvaluationResult(
         area_under_pr_curve=auprc,
         precision=precision,
@@ -58,20 +58,21 @@ def cross_validate(
 def column_importances(
     spec: FeatureSpec, model: MatchModel, x: np.ndarray, y: np.ndarray, seed: int = 0
 ) -> list[ColumnImportance]:
-    """Permutation importance per source column (all its features shuffled together), scaled to 0..1."""
+    """Permutation importance per source column (all its features shuffled together): how far the predicted
+    probabilities move on average, scaled so that the most important column is 1."""
     rng = np.random.default_rng(seed)
-    base = float(average_precision_score(y, model.predict(x))) if 0 < y.sum() < len(y) else 0.0
+    base = model.predict(x)
     names = [c for c in dict.fromkeys(spec.columns) if c in {p.name for p in spec.profiles}]
     drops: dict[str, float] = {}
     for name in names:
         idx = [i for i, c in enumerate(spec.columns) if c == name]
-        losses = []
+        moves = []
         for _ in range(3):
             shuffled = x.copy()
             perm = rng.permutation(len(x))
             shuffled[:, idx] = x[perm][:, idx]
-            losses.append(base - float(average_precision_score(y, model.predict(shuffled))))
-        drops[name] = max(0.0, float(np.mean(losses)))
+            moves.append(float(np.mean(np.abs(base - model.predict(shuffled)))))
+        drops[name] = float(np.mean(moves))
     top = max(drops.values(), default=0.0)
     scaled = {k: (v / top if top > 0 else 0.0) for k, v in drops.items()}
     return sorted(

@@ -10,29 +10,61 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from findmatches.engine.features import FeatureSpec
 
 COMMITTEE_SIZE = 4
 
 
-def _gbm(spec: FeatureSpec, n: int, seed: int) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(
-        max_iter=150,
-        learning_rate=0.08,
-        max_leaf_nodes=15,
-        min_samples_leaf=max(3, min(20, n // 50)),
-        l2_regularization=1.0,
-        monotonic_cst=list(spec.monotone),
-        random_state=seed,
-    )
+class NanSafeGBM(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Monotone histogram gradient boosting that tolerates features with no value at all in training."""
+
+    def __init__(
+        self, monotone: tuple[int, ...] = (), min_samples_leaf: int = 20, random_state: int = 0
+    ) -> None:
+        self.monotone = monotone
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> NanSafeGBM:
+        self.empty_ = np.all(np.isnan(x), axis=0)
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=100,
+            learning_rate=0.08,
+            max_leaf_nodes=15,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=1.0,
+            monotonic_cst=list(self.monotone) or None,
+            random_state=self.random_state,
+        )
+        self.model_.fit(self._fill(x), y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def _fill(self, x: np.ndarray) -> np.ndarray:
+        if not self.empty_.any():
+            return x
+        x = x.copy()
+        x[:, self.empty_] = 0.0
+        return x
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba(self._fill(x)))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.predict(self._fill(x)))
+
+
+def _gbm(spec: FeatureSpec, n: int, seed: int) -> NanSafeGBM:
+    return NanSafeGBM(monotone=spec.monotone, min_samples_leaf=max(3, min(20, n // 50)), random_state=seed)
 
 
 def _logistic(seed: int) -> Pipeline:
@@ -72,7 +104,7 @@ class MatchModel:
             return self
         minority = min(positives, negatives)
         bases: list[ClassifierMixin] = [_gbm(self.spec, len(y), self.seed), _logistic(self.seed)]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
             for base in bases:
                 if minority >= 2:
@@ -97,14 +129,16 @@ class MatchModel:
             return np.zeros(0)
         if not self.supervised:
             return heuristic_score(self.spec, x)
-        probs = [m.predict_proba(x)[:, 1] for m in self._members]
+        with threadpool_limits(limits=1):
+            probs = [m.predict_proba(x)[:, 1] for m in self._members]
         return np.clip(np.mean(probs, axis=0), 0.0, 1.0)
 
     def committee(self, x: np.ndarray) -> np.ndarray:
         """Each committee member's match probabilities, shape (members, rows)."""
         if not self.supervised or len(x) == 0:
             return np.zeros((0, len(x)))
-        return np.vstack([m.predict_proba(x)[:, 1] for m in self._committee])
+        with threadpool_limits(limits=1):
+            return np.vstack([m.predict_proba(x)[:, 1] for m in self._committee])
 
 
 def _stratified_bootstrap(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
+from findmatches.engine.metrics import clustering_scores
+from findmatches.engine.types import Cancelled, EngineError, MatchParams, RecordSource
+from tests.engine.conftest import no_labels, oracle_labels
+
+PARAMS = MatchParams(primary_key="id")
+
+
+def _read(path: Path) -> pa.Table:
+    return duckdb.read_csv(str(path), all_varchar=True, header=True).to_arrow_table()
+
+
+@pytest.fixture(scope="module")
+def taught(people: tuple[pa.Table, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
+    """Labels from two rounds of the teach loop."""
+    table, truth = people
+    source = RecordSource(table=table)
+    labels = no_labels()
+    seen: set[str] = set()
+    tmp = tmp_path_factory.mktemp("teach")
+    for round_no in (1, 2):
+        out = tmp / f"round{round_no}.csv"
+        written = generate_labeling_set(
+            source, PARAMS, labels, out_path=out, target_records=60, seed=round_no
+        )
+        rows = _read(out)
+        assert rows.num_rows == written > 0
+        assert rows.column_names == ["labeling_set_id", "label", *table.column_names]
+        assert all(v is None or v == "" for v in rows.column("label").to_pylist())
+        sizes = {}
+        for set_id in rows.column("labeling_set_id").to_pylist():
+            sizes[set_id] = sizes.get(set_id, 0) + 1
+        assert all(2 <= s <= 30 for s in sizes.values())
+        pks = set(rows.column("id").to_pylist())
+        assert len(pks) == rows.num_rows and not pks & seen, "a record was shown twice"
+        seen |= pks
+        labels = pa.concat_tables([labels, oracle_labels(rows, truth)])
+    return labels
+
+
+def test_bootstrap_sets_hold_real_decisions(
+    people: tuple[pa.Table, dict[str, str]], taught: pa.Table
+) -> None:
+    truth = people[1]
+    pks = taught.column("primary_key").to_pylist()
+    sets = taught.column("labeling_set_id").to_pylist()
+    pairs_match = sum(
+        1
+        for i in range(len(pks))
+        for j in range(i + 1, len(pks))
+        if sets[i] == sets[j] and truth[pks[i]] == truth[pks[j]]
+    )
+    assert pairs_match >= 5, "neighbourhood sets should contain matches to learn from"
+
+
+def test_find_matches_quality_and_invariants(
+    people: tuple[pa.Table, dict[str, str]], taught: pa.Table, tmp_path: Path
+) -> None:
+    table, truth = people
+    out = tmp_path / "out.parquet"
+    logs: list[str] = []
+    n = find_matches(
+        RecordSource(table=table),
+        PARAMS,
+        taught,
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=True,
+        log=logs.append,
+    )
+    result = (
+        pa.parquet.read_table(out)
+        if hasattr(pa, "parquet")
+        else duckdb.read_parquet(str(out)).to_arrow_table()
+    )
+    assert n == table.num_rows == result.num_rows
+    assert sorted(result.column("id").to_pylist()) == sorted(table.column("id").to_pylist())
+    assert result.schema.field("match_id").type == pa.int64()
+    conf = result.column("match_confidence_score").to_numpy()
+    assert np.all((conf >= 0) & (conf <= 1))
+    scores = clustering_scores(
+        result.column("match_id").to_numpy(), np.array([truth[p] for p in result.column("id").to_pylist()])
+    )
+    assert scores["pairwise_f1"] > 0.9
+    assert any("blocking recall" in line for line in logs)
+
+
+def test_enforce_provided_labels(
+    people: tuple[pa.Table, dict[str, str]], taught: pa.Table, tmp_path: Path
+) -> None:
+    table, _ = people
+    # Flip some answers so that the model alone would disagree with them.
+    labels = taught.to_pylist()
+    for row in labels[:12]:
+        row["label"] = "flipped-" + row["primary_key"]
+    labels_table = pa.Table.from_pylist(labels, schema=taught.schema)
+    params = MatchParams(primary_key="id", enforce_provided_labels=True)
+    out = tmp_path / "out.csv"
+    find_matches(
+        RecordSource(table=table),
+        params,
+        labels_table,
+        out_path=out,
+        out_format="csv",
+        compute_confidence=False,
+    )
+    result = _read(out)
+    match_id = dict(zip(result.column("id").to_pylist(), result.column("match_id").to_pylist(), strict=True))
+    by_set: dict[str, list[tuple[str, str]]] = {}
+    for row in labels:
+        by_set.setdefault(row["labeling_set_id"], []).append((row["primary_key"], row["label"]))
+    for members in by_set.values():
+        for i, (a, la) in enumerate(members):
+            for b, lb in members[i + 1 :]:
+                assert (match_id[a] == match_id[b]) == (la == lb)
+
+
+def test_evaluate(people: tuple[pa.Table, dict[str, str]], taught: pa.Table) -> None:
+    result = evaluate(RecordSource(table=people[0]), PARAMS, taught)
+    assert 0.8 <= result.area_under_pr_curve <= 1.0
+    assert 0.0 <= result.precision <= 1.0 and 0.0 <= result.recall <= 1.0
+    total = result.true_positives + result.false_positives + result.true_negatives + result.false_negatives
+    assert total > 0
+    imps = [c.importance for c in result.column_importances]
+    assert imps == sorted(imps, reverse=True) and all(0 <= v <= 1 for v in imps) and max(imps) == 1.0
+
+
+def test_evaluate_needs_both_kinds_of_label(people: tuple[pa.Table, dict[str, str]]) -> None:
+    table = people[0]
+    ids = table.column("id").to_pylist()[:4]
+    labels = pa.table({"labeling_set_id": ["s"] * 4, "label": ["a", "b", "c", "d"], "primary_key": ids})
+    with pytest.raises(EngineError, match="matching pair"):
+        evaluate(RecordSource(table=table), PARAMS, labels)
+
+
+def test_never_crashes_when_candidates_run_out(tmp_path: Path) -> None:
+    table = pa.table({"id": ["1", "2", "3", "4"], "name": ["ann lee", "anne lee", "bob ray", "rob ray"]})
+    labels = no_labels()
+    total = 0
+    for round_no in range(4):
+        out = tmp_path / f"r{round_no}.csv"
+        written = generate_labeling_set(
+            RecordSource(table=table), PARAMS, labels, out_path=out, seed=round_no
+        )
+        rows = _read(out) if written else pa.table({})
+        total += written
+        if written:
+            labels = pa.concat_tables([labels, oracle_labels(rows, {"1": "a", "2": "a", "3": "b", "4": "b"})])
+        else:
+            assert out.read_text().startswith("labeling_set_id,label,id,name")
+    assert total <= 4
+
+
+def test_cancel(people: tuple[pa.Table, dict[str, str]], tmp_path: Path) -> None:
+    with pytest.raises(Cancelled):
+        generate_labeling_set(
+            RecordSource(table=people[0]),
+            PARAMS,
+            no_labels(),
+            out_path=tmp_path / "x.csv",
+            should_stop=lambda: True,
+        )
+
+
+def test_reads_csv_files_and_rejects_missing_key(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("id,name,city\n1,Ann,Oslo\n2,Anne,Oslo\n3,Bob,Rome\n")
+    labels = pa.table(
+        {"labeling_set_id": ["s", "s", "s"], "label": ["a", "a", "b"], "primary_key": ["1", "2", "3"]}
+    )
+    out = tmp_path / "out.csv"
+    n = find_matches(
+        RecordSource(paths=(path,), format="csv"),
+        PARAMS,
+        labels,
+        out_path=out,
+        out_format="csv",
+        compute_confidence=True,
+    )
+    assert n == 3 and _read(out).num_rows == 3
+    with pytest.raises(EngineError, match="primary key"):
+        evaluate(RecordSource(paths=(path,)), MatchParams(primary_key="nope"), labels)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from findmatches.engine.profile import ColumnKind, ColumnProfile, classify, is_missing, normalized_sql
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["ann@example.com", "bob.smith@mail.org", "x_y@z.co"] * 5, ColumnKind.EMAIL),
+        (["(02) 9876-5432", "02 9876 5433", "+61-2-9876-5434"] * 5, ColumnKind.PHONE),
+        (["1980-04-01", "1975-12-31", "2001-01-09"] * 5, ColumnKind.DATE),
+        (["19800401", "19751231", "20010109"] * 5, ColumnKind.DATE),
+        (["12.5", "3", "-7", "1000", "2.25"] * 3, ColumnKind.NUMBER),
+        (
+            [
+                "john",
+                "mary",
+                "peter",
+                "jon",
+                "anne",
+                "sue",
+                "tom",
+                "kate",
+                "bill",
+                "amy",
+                "ed",
+                "al",
+                "jo",
+                "liz",
+            ],
+            ColumnKind.NAME,
+        ),
+        (
+            [
+                "AB123X",
+                "ZX9981",
+                "QQ1234",
+                "PL0098",
+                "KX7761",
+                "MM1000",
+                "AA0001",
+                "BB0002",
+                "CC0003",
+                "DD0004",
+                "EE0005",
+                "FF0006",
+                "GG0007",
+            ],
+            ColumnKind.CODE,
+        ),
+        (
+            ["the quick brown fox jumps over the lazy dog", "a stitch in time saves nine today and tomorrow"]
+            * 5,
+            ColumnKind.TEXT,
+        ),
+        (["nsw", "vic", "qld"] * 50, ColumnKind.CATEGORY),
+        ([], ColumnKind.EMPTY),
+    ],
+)
+def test_classify(values: list[str], kind: ColumnKind) -> None:
+    assert classify(values, max(1, len(values)))[0] == kind
+
+
+def test_missing_placeholders() -> None:
+    assert is_missing(None) and is_missing("  ") and is_missing("N/A") and is_missing("null")
+    assert not is_missing("0") and not is_missing("nan bread")
+
+
+def _norm(kind: ColumnKind, value: str | None) -> str | None:
+    profile = ColumnProfile("v", 0, kind, 0.0, 1.0, 1.0, 5.0)
+    result = duckdb.sql(
+        f"SELECT {normalized_sql(profile)} AS n FROM (SELECT ?::VARCHAR AS v)", params=[value]
+    )
+    rows = result.fetchall()
+    return rows[0][0]  # type: ignore[no-any-return]
+
+
+def test_normalisation() -> None:
+    assert _norm(ColumnKind.NAME, "  Müller-Lüdenscheidt ") == "muller ludenscheidt"
+    assert _norm(ColumnKind.PHONE, "+1 (310) 246-1501") == "3102461501"
+    assert _norm(ColumnKind.DATE, "1980/04/01") == "19800401"
+    assert _norm(ColumnKind.CODE, "ab-12 3") == "ab123"
+    assert _norm(ColumnKind.NAME, "N/A") is None
+    assert _norm(ColumnKind.TEXT, "") is None
