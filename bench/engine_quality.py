@@ -184,7 +184,7 @@ def run(data: Dataset, rounds: int, per_round: int, workdir: Path) -> dict[str, 
     try:
         result = evaluate(source, params, labels)
         evaluation = {"auprc": round(result.area_under_pr_curve, 4), "f1": round(result.f1, 4)}
-    except Exception as e:  # noqa: BLE001 - reported, not fatal
+    except Exception as e:
         evaluation = {"error": str(e)}
     timings["evaluate_s"] = round(time.monotonic() - t0, 2)
     out = workdir / f"{data.name}-matches.parquet"

@@ -37,7 +37,8 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def _pair_keys(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    return lo.astype(np.int64) * np.int64(n) + hi.astype(np.int64)
+    keys: np.ndarray = lo.astype(np.int64) * np.int64(n) + hi.astype(np.int64)
+    return keys
 
 
 class _PairLookup:

@@ -17,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from findmatches.engine.features import FeatureSpec
 
@@ -131,7 +131,7 @@ class MatchModel:
             return heuristic_score(self.spec, x)
         with threadpool_limits(limits=1):
             probs = [m.predict_proba(x)[:, 1] for m in self._members]
-        return np.clip(np.mean(probs, axis=0), 0.0, 1.0)
+        return np.asarray(np.clip(np.mean(probs, axis=0), 0.0, 1.0), dtype=np.float64)
 
     def committee(self, x: np.ndarray) -> np.ndarray:
         """Each committee member's match probabilities, shape (members, rows)."""
