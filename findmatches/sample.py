@@ -11,19 +11,111 @@ import io
 import random
 from pathlib import Path
 
-FIRST = ["james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "william", "elizabeth",
-         "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles", "karen",
-         "christopher", "nancy", "daniel", "lisa", "matthew", "betty", "anthony", "margaret", "mark", "sandra"]
-NICK = {"james": "jim", "robert": "bob", "william": "bill", "elizabeth": "liz", "richard": "dick",
-        "joseph": "joe", "thomas": "tom", "charles": "chuck", "christopher": "chris", "daniel": "dan",
-        "matthew": "matt", "anthony": "tony", "margaret": "peggy", "jennifer": "jen", "michael": "mike"}
-LAST = ["smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez", "martinez",
-        "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor", "moore", "jackson", "martin",
-        "lee", "perez", "thompson", "white", "harris", "sanchez", "clark", "ramirez", "lewis", "robinson"]
-STREETS = ["main st", "oak ave", "pine rd", "maple dr", "cedar ln", "elm st", "washington ave", "lake rd",
-           "hill st", "park ave", "river rd", "church st"]
-CITIES = [("springfield", "62701"), ("riverside", "92501"), ("fairview", "37062"), ("madison", "53703"),
-          ("georgetown", "78626"), ("franklin", "37064"), ("clinton", "52732"), ("salem", "97301")]
+FIRST = [
+    "james",
+    "mary",
+    "robert",
+    "patricia",
+    "john",
+    "jennifer",
+    "michael",
+    "linda",
+    "william",
+    "elizabeth",
+    "david",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "christopher",
+    "nancy",
+    "daniel",
+    "lisa",
+    "matthew",
+    "betty",
+    "anthony",
+    "margaret",
+    "mark",
+    "sandra",
+]
+NICK = {
+    "james": "jim",
+    "robert": "bob",
+    "william": "bill",
+    "elizabeth": "liz",
+    "richard": "dick",
+    "joseph": "joe",
+    "thomas": "tom",
+    "charles": "chuck",
+    "christopher": "chris",
+    "daniel": "dan",
+    "matthew": "matt",
+    "anthony": "tony",
+    "margaret": "peggy",
+    "jennifer": "jen",
+    "michael": "mike",
+}
+LAST = [
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "rodriguez",
+    "martinez",
+    "hernandez",
+    "lopez",
+    "gonzalez",
+    "wilson",
+    "anderson",
+    "thomas",
+    "taylor",
+    "moore",
+    "jackson",
+    "martin",
+    "lee",
+    "perez",
+    "thompson",
+    "white",
+    "harris",
+    "sanchez",
+    "clark",
+    "ramirez",
+    "lewis",
+    "robinson",
+]
+STREETS = [
+    "main st",
+    "oak ave",
+    "pine rd",
+    "maple dr",
+    "cedar ln",
+    "elm st",
+    "washington ave",
+    "lake rd",
+    "hill st",
+    "park ave",
+    "river rd",
+    "church st",
+]
+CITIES = [
+    ("springfield", "62701"),
+    ("riverside", "92501"),
+    ("fairview", "37062"),
+    ("madison", "53703"),
+    ("georgetown", "78626"),
+    ("franklin", "37064"),
+    ("clinton", "52732"),
+    ("salem", "97301"),
+]
 COLUMNS = ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
 
 
@@ -43,9 +135,12 @@ def _entity(rng: random.Random) -> dict[str, str]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     city, zip_code = rng.choice(CITIES)
     return {
-        "first_name": first, "last_name": last,
+        "first_name": first,
+        "last_name": last,
         "birth_date": f"{rng.randint(1940, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-        "street": f"{rng.randint(1, 9999)} {rng.choice(STREETS)}", "city": city, "zip": zip_code,
+        "street": f"{rng.randint(1, 9999)} {rng.choice(STREETS)}",
+        "city": city,
+        "zip": zip_code,
         "email": f"{first[0]}{last}{rng.randint(1, 99)}@example.com",
     }
 
@@ -53,7 +148,9 @@ def _entity(rng: random.Random) -> dict[str, str]:
 def _noisy(rng: random.Random, row: dict[str, str]) -> dict[str, str]:
     out = dict(row)
     for _ in range(rng.randint(1, 3)):
-        field = rng.choice(["first_name", "last_name", "street", "email", "birth_date", "zip", "missing", "nick"])
+        field = rng.choice(
+            ["first_name", "last_name", "street", "email", "birth_date", "zip", "missing", "nick"]
+        )
         if field == "missing":
             out[rng.choice(["email", "street", "zip"])] = ""
         elif field == "nick":

@@ -34,8 +34,15 @@ def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; uvicorn finishes in-flight requests, then the provider stops its work."""
     app = build_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
     # uvicorn re-raises the signal that stopped it once it has shut down; the handlers it then restores are
     # these no-ops, so a clean shutdown on SIGINT or SIGTERM ends the process with status 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):

@@ -19,6 +19,9 @@ import pytest
 from botocore.config import Config
 
 from findmatches.aws.spec import EXTRAS_DATA_PATH
+from tests.fixtures_s3 import S3Server, s3_bucket, s3_env, s3_server
+
+__all__ = ["S3Server", "s3_bucket", "s3_env", "s3_server"]
 
 REGION = "us-east-1"
 
@@ -108,36 +111,14 @@ def client(
     )
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3-compatible server (moto's server mode) on a free loopback port."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    yield f"http://127.0.0.1:{port}"
-    moto.stop()
-
-
 @pytest.fixture
-def s3(s3_endpoint: str) -> Any:
+def s3(s3_server: S3Server) -> Any:
     """A boto3 S3 client on the loopback S3 server."""
-    return client(s3_endpoint, "s3")
-
-
-def s3_env(s3_endpoint: str) -> dict[str, str]:
-    """What a server process needs to reach the loopback S3 server."""
-    return {
-        "AWS_ENDPOINT_URL_S3": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-    }
+    return s3_server.client()
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[ServerProcess]:
     """One server for the session, with the data dir and a shared 'files' root allowed for local paths."""
     root = tmp_path_factory.mktemp("server")
     files = root / "files"
@@ -150,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterat
     srv = ServerProcess(
         root / "data",
         ["--credentials-file", str(creds), "--allow-path", str(files), "--allow-path", str(root / "data")],
-        env=s3_env(s3_endpoint),
+        env=s3_server.env(),
     )
     srv.start()
     yield srv

@@ -57,11 +57,13 @@ class GlueApp:
             query = scope.get("query_string", b"").decode("latin-1")
             url = f"http://{host}{path}" + (f"?{query}" if query else "")
             target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
-            name = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target or "-"
+            name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target or "-"
             principal = authenticate(self.keys, scope["method"], url, headers, body)
             account = principal.account_id
             if scope["method"] != "POST" or scope["path"] != "/":
-                raise errors.UnknownOperationException("Only POST / with an X-Amz-Target header is supported.")
+                raise errors.UnknownOperationException(
+                    "Only POST / with an X-Amz-Target header is supported."
+                )
             op = operation(name) if target.startswith(TARGET_PREFIX) else None
             if op is None:
                 raise errors.UnknownOperationException(f"Unknown operation: X-Amz-Target '{target}'.")
@@ -98,8 +100,14 @@ class GlueApp:
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s account=%s status=%d %.1fms%s", name, account, status, elapsed,
-                 f" error={error_type}" if error_type else "")
+        log.info(
+            "%s account=%s status=%d %.1fms%s",
+            name,
+            account,
+            status,
+            elapsed,
+            f" error={error_type}" if error_type else "",
+        )
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = next((v for k, v in scope["headers"] if k.lower() == b"content-length"), None)

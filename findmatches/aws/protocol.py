@@ -48,8 +48,11 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
     validate(shape, params)
     if shape is None:
         return {}
-    known = {name: _normalise(shape.members[name], value) for name, value in params.items()
-             if name in shape.members and value is not None}
+    known = {
+        name: _normalise(shape.members[name], value)
+        for name, value in params.items()
+        if name in shape.members and value is not None
+    }
     return {xform_name(name): value for name, value in known.items()}
 
 
@@ -83,7 +86,11 @@ def _normalise(shape: Shape, value: Any) -> Any:
         return float(value)
     if kind == "structure":
         assert isinstance(shape, StructureShape)
-        return {k: _normalise(shape.members[k], v) for k, v in value.items() if k in shape.members and v is not None}
+        return {
+            k: _normalise(shape.members[k], v)
+            for k, v in value.items()
+            if k in shape.members and v is not None
+        }
     if kind == "list":
         return [_normalise(shape.member, v) for v in value]  # type: ignore[attr-defined]
     if kind == "map":

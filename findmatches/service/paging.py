@@ -29,9 +29,9 @@ def _decode(token: str, scope: str) -> int:
     return offset
 
 
-def page(items: Sequence[T], next_token: str | None, max_results: int | None, default: int, scope: str) -> tuple[
-    list[T], str | None
-]:
+def page(
+    items: Sequence[T], next_token: str | None, max_results: int | None, default: int, scope: str
+) -> tuple[list[T], str | None]:
     """One page of ``items`` and the token for the next one (None at the end).
 
     ``scope`` ties a token to the listing that made it, so a token from another listing is refused.

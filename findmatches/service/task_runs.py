@@ -15,6 +15,7 @@ from findmatches.aws.errors import (
     MLTransformNotReadyException,
     ResourceNumberLimitExceededException,
 )
+from findmatches.aws.protocol import timestamp_now
 from findmatches.io.errors import InvalidPathError, ObjectNotFoundError, PathNotAllowedError, StorageError
 from findmatches.io.storage import Storage
 from findmatches.service.context import RequestContext
@@ -53,7 +54,7 @@ class TaskRunOperations:
         ``arguments`` ride along in the stored document for the task, without showing on the wire.
         """
         task_run_id = uuid.uuid4().hex
-        now = time.time()
+        now = timestamp_now()
         doc = {
             "TransformId": transform_id,
             "TaskRunId": task_run_id,
@@ -253,7 +254,7 @@ class TaskRunOperations:
                 status = "STOPPING"
                 conn.execute(
                     "UPDATE task_runs SET status='STOPPING', last_modified=? WHERE task_run_id=?",
-                    (time.time(), task_run_id),
+                    (timestamp_now(), task_run_id),
                 )
         if status == "STOPPING":
             self.runner.cancel(task_run_id)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from findmatches.engine import api as engine
 from findmatches.engine.types import EngineError, MatchParams, RecordSource
 from findmatches.io import labels as label_files
 from findmatches.io import tables
@@ -133,6 +132,8 @@ class Jobs:
         run.log(f"exported {labels.num_rows} labelled records as {name}")
 
     def generate_labeling_set(self, run: RunContext) -> None:
+        from findmatches.engine import api as engine  # heavy (scikit-learn): loaded on first use
+
         out = run.properties["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
         transform = self._transform(run)
         records = self._records(run, transform)
@@ -154,6 +155,8 @@ class Jobs:
         run.log(f"labeling set: {count} records")
 
     def evaluate(self, run: RunContext) -> None:
+        from findmatches.engine import api as engine
+
         transform = self._transform(run)
         records = self._records(run, transform)
         try:
@@ -199,6 +202,8 @@ class Jobs:
         run.log(f"evaluation: F1={result.f1:.4f} AUPRC={result.area_under_pr_curve:.4f}")
 
     def find_matches(self, run: RunContext) -> None:
+        from findmatches.engine import api as engine
+
         args = run.arguments
         out: str = args["OutputS3Path"]
         transform = self._transform(run)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from findmatches.aws.protocol import timestamp_now
 from findmatches.engine.types import Cancelled
 from findmatches.store.database import Database
 
@@ -48,7 +49,7 @@ class RunContext:
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def should_stop(self) -> bool:
-        return self.cancel.is_set() or time.time() > self.deadline
+        return self.cancel.is_set() or time.monotonic() > self.deadline
 
     def check(self) -> None:
         """Raise Cancelled if the run was cancelled or timed out."""
@@ -128,7 +129,7 @@ class TaskRunner:
                 "JOIN transforms t USING (transform_id) WHERE r.status IN ('STARTING', 'RUNNING', 'STOPPING')"
             ).fetchall()
             retry = []
-            now = time.time()
+            now = timestamp_now()
             for row in rows:
                 max_retries = int(json.loads(row["doc"]).get("MaxRetries", 0))
                 if row["status"] == "STOPPING":
@@ -168,7 +169,7 @@ class TaskRunner:
 
     def _transition(self, task_run_id: str, frm: tuple[str, ...], to: str) -> dict[str, Any] | None:
         """Move a run from one of ``frm`` to ``to``; return its row data, or None if it was elsewhere."""
-        now = time.time()
+        now = timestamp_now()
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT r.*, t.doc AS transform_doc FROM task_runs r JOIN transforms t USING (transform_id) "
@@ -196,7 +197,7 @@ class TaskRunner:
                         "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
                     ).fetchone()
                     if row is not None and row["status"] == "STOPPING":
-                        self._finish(conn, task_run_id, "STOPPED", None, time.time())
+                        self._finish(conn, task_run_id, "STOPPED", None, timestamp_now())
                 return
             self._run_attempts(task_run_id, run, cancel)
         except Exception:  # never let a bookkeeping fault kill the worker silently
@@ -210,7 +211,7 @@ class TaskRunner:
         timeout_s = float(transform.get("Timeout", 2880)) * 60
         max_retries = int(transform.get("MaxRetries", 0))
         attempt = int(run["attempt"])
-        deadline = time.time() + timeout_s
+        deadline = time.monotonic() + timeout_s
         status, error = "FAILED", None
         while True:
             ctx = RunContext(
@@ -232,7 +233,7 @@ class TaskRunner:
                 with self.db.write() as conn:
                     conn.execute(
                         "UPDATE task_runs SET attempt=?, last_modified=? WHERE task_run_id=?",
-                        (attempt, time.time(), task_run_id),
+                        (attempt, timestamp_now(), task_run_id),
                     )
                 continue
             break
@@ -244,7 +245,7 @@ class TaskRunner:
                 return
             if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
                 status, error = "STOPPED", None
-            self._finish(conn, task_run_id, status, error, time.time())
+            self._finish(conn, task_run_id, status, error, timestamp_now())
         ctx.log(f"finished: {status}" + (f": {error}" if error else ""))
 
     def _attempt(self, task_type: str, ctx: RunContext) -> tuple[str, str | None]:

@@ -16,20 +16,20 @@ from tests.conftest import (
     ServerProcess,
     client,
     create_sample_transform,
-    s3_env,
     wait_run,
     wait_status,
 )
+from tests.fixtures_s3 import S3Server
 
 DELAY_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[ServerProcess]:
+def slow_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[ServerProcess]:
     """Every task run waits DELAY_S seconds in RUNNING before it works (FINDMATCHES_TASK_START_DELAY_S)."""
     root = tmp_path_factory.mktemp("slow")
     srv = ServerProcess(
-        root / "data", env={**s3_env(s3_endpoint), "FINDMATCHES_TASK_START_DELAY_S": str(DELAY_S)}
+        root / "data", env={**s3_server.env(), "FINDMATCHES_TASK_START_DELAY_S": str(DELAY_S)}
     )
     srv.start()
     yield srv
@@ -128,8 +128,8 @@ def test_get_ml_task_runs_filter_sort_and_pages(slow_glue: Any, s3: Any) -> None
     wait_run(slow_glue, t, second)
 
 
-def test_kill_9_then_restart_fails_or_retries_the_run(tmp_path: Path, s3_endpoint: str, s3: Any) -> None:
-    srv = ServerProcess(tmp_path / "data", env=s3_env(s3_endpoint))
+def test_kill_9_then_restart_fails_or_retries_the_run(tmp_path: Path, s3_server: S3Server, s3: Any) -> None:
+    srv = ServerProcess(tmp_path / "data", env=s3_server.env())
     srv.start()
     try:
         glue = client(srv.url)

@@ -41,7 +41,8 @@ def oracle(rows: list[dict[str, str]], truth: dict[str, str]) -> str:
 def generate(glue: Any, s3: Any, people: SampleTransform, round_no: int) -> list[dict[str, str]]:
     prefix = f"labeling/round{round_no}/"
     run_id = glue.start_ml_labeling_set_generation_task_run(
-        TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{prefix}")["TaskRunId"]
+        TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{prefix}"
+    )["TaskRunId"]
     run = wait_run(glue, people.transform_id, run_id)
     assert run["Status"] == "SUCCEEDED", run
     assert run["Properties"]["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"].endswith(prefix)
@@ -62,7 +63,16 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
     for round_no in range(2):
         rows = generate(glue, s3, people, round_no)
         assert list(rows[0])[:2] == ["labeling_set_id", "label"]
-        assert list(rows[0])[2:] == ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
+        assert list(rows[0])[2:] == [
+            "id",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "street",
+            "city",
+            "zip",
+            "email",
+        ]
         assert all(r["label"] == "" for r in rows)
         ids = [r["id"] for r in rows]
         assert 20 <= len(ids) <= 130 and len(set(ids)) == len(ids)
@@ -78,7 +88,8 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
         key = f"labels/round{round_no}.csv"
         s3.put_object(Bucket=people.bucket, Key=key, Body=oracle(rows, truth).encode())
         run_id = glue.start_import_labels_task_run(TransformId=t, InputS3Path=f"s3://{people.bucket}/{key}")[
-            "TaskRunId"]
+            "TaskRunId"
+        ]
         assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
     transform = glue.get_ml_transform(TransformId=t)
     assert transform["Status"] == "READY" and transform["LabelCount"] == len(shown)
@@ -97,8 +108,9 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
     importances = [c["Importance"] for c in fm["ColumnImportances"]]
     assert importances == sorted(importances, reverse=True)
 
-    run_id = glue.start_find_matches_task_run(TransformId=t, OutputS3Path=f"s3://{people.bucket}/matches/",
-                                              ComputeMatchConfidenceScores=True)["TaskRunId"]
+    run_id = glue.start_find_matches_task_run(
+        TransformId=t, OutputS3Path=f"s3://{people.bucket}/matches/", ComputeMatchConfidenceScores=True
+    )["TaskRunId"]
     run = wait_run(glue, t, run_id)
     assert run["Status"] == "SUCCEEDED", run
     assert run["Properties"]["TaskType"] == "FIND_MATCHES"
@@ -113,24 +125,40 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
 
     # Export, then import the export with ReplaceAllLabels: the labels are identical.
     def export(prefix: str) -> str:
-        run_id = glue.start_export_labels_task_run(TransformId=t, OutputS3Path=f"s3://{people.bucket}/{prefix}/")[
-            "TaskRunId"]
+        run_id = glue.start_export_labels_task_run(
+            TransformId=t, OutputS3Path=f"s3://{people.bucket}/{prefix}/"
+        )["TaskRunId"]
         assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
         return only_object(s3, people.bucket, f"{prefix}/")
 
     first = export("export1")
-    run_id = glue.start_import_labels_task_run(TransformId=t, InputS3Path=f"s3://{people.bucket}/export1/",
-                                               ReplaceAllLabels=True)["TaskRunId"]
+    run_id = glue.start_import_labels_task_run(
+        TransformId=t, InputS3Path=f"s3://{people.bucket}/export1/", ReplaceAllLabels=True
+    )["TaskRunId"]
     assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
     assert export("export2") == first
     assert glue.get_ml_transform(TransformId=t)["LabelCount"] == len(shown)
 
 
 def aws(server: ServerProcess, *args: str) -> Any:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_DATA_PATH": str(EXTRAS_DATA_PATH), "AWS_MAX_ATTEMPTS": "1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DATA_PATH": str(EXTRAS_DATA_PATH),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
     cli = Path(os.__file__).parents[3] / "bin" / "aws"
-    command = [str(cli) if cli.exists() else "aws", "glue", "--endpoint-url", server.url, "--output", "json", *args]
+    command = [
+        str(cli) if cli.exists() else "aws",
+        "glue",
+        "--endpoint-url",
+        server.url,
+        "--output",
+        "json",
+        *args,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else {}
@@ -140,47 +168,94 @@ def cli_wait(server: ServerProcess, transform_id: str, run_id: str) -> dict[str,
     import time
 
     for _ in range(600):
-        run: dict[str, Any] = aws(server, "get-ml-task-run", "--transform-id", transform_id, "--task-run-id", run_id)
+        run: dict[str, Any] = aws(
+            server, "get-ml-task-run", "--transform-id", transform_id, "--task-run-id", run_id
+        )
         if run["Status"] in ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT"):
             return run
         time.sleep(0.2)
     raise AssertionError(run)
 
 
-def test_teach_loop_with_the_aws_cli(server: ServerProcess, people: SampleTransform, files_root: Path) -> None:
+def test_teach_loop_with_the_aws_cli(
+    server: ServerProcess, people: SampleTransform, files_root: Path
+) -> None:
     t = people.transform_id
     folder = files_root / t
-    run = aws(server, "start-ml-labeling-set-generation-task-run", "--transform-id", t, "--output-s3-path",
-              str(folder / "labeling"))
+    run = aws(
+        server,
+        "start-ml-labeling-set-generation-task-run",
+        "--transform-id",
+        t,
+        "--output-s3-path",
+        str(folder / "labeling"),
+    )
     assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
     (labeling_file,) = (folder / "labeling").glob("*.csv")
     rows = read_csv(labeling_file.read_text())
     (folder / "labels.csv").write_text(oracle(rows, people.truth()))
     # A plain path: the aws CLI v1 reads any argument that starts with file:// as a file's content.
-    run = aws(server, "start-import-labels-task-run", "--transform-id", t, "--input-s3-path",
-              str(folder / "labels.csv"), "--replace-all-labels")
+    run = aws(
+        server,
+        "start-import-labels-task-run",
+        "--transform-id",
+        t,
+        "--input-s3-path",
+        str(folder / "labels.csv"),
+        "--replace-all-labels",
+    )
     done = cli_wait(server, t, run["TaskRunId"])
-    assert done["Status"] == "SUCCEEDED" and done["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
+    assert (
+        done["Status"] == "SUCCEEDED"
+        and done["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
+    )
     assert aws(server, "get-ml-transform", "--transform-id", t)["LabelCount"] == len(rows)
-    run = aws(server, "start-find-matches-task-run", "--transform-id", t, "--output-s3-path",
-              str(folder / "matches.parquet"))
+    run = aws(
+        server,
+        "start-find-matches-task-run",
+        "--transform-id",
+        t,
+        "--output-s3-path",
+        str(folder / "matches.parquet"),
+    )
     assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
     import pyarrow.parquet as pq
 
     table = pq.read_table(folder / "matches.parquet")
     assert table.num_rows == len(people.rows) and "match_id" in table.column_names
     runs = aws(server, "get-ml-task-runs", "--transform-id", t)["TaskRuns"]
-    assert {r["Properties"]["TaskType"] for r in runs} == {"LABELING_SET_GENERATION", "IMPORT_LABELS",
-                                                           "FIND_MATCHES"}
+    assert {r["Properties"]["TaskType"] for r in runs} == {
+        "LABELING_SET_GENERATION",
+        "IMPORT_LABELS",
+        "FIND_MATCHES",
+    }
     # The same run through `findmatches apply`, the CLI front that waits with a progress bar.
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "findmatches.cli", "apply", "--endpoint-url", server.url, "--transform-id", t,
-         "--output", str(folder / "applied"), "--confidence"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "findmatches.cli",
+            "apply",
+            "--endpoint-url",
+            server.url,
+            "--transform-id",
+            t,
+            "--output",
+            str(folder / "applied"),
+            "--confidence",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "SUCCEEDED" in done.stdout
@@ -188,8 +263,22 @@ def test_teach_loop_with_the_aws_cli(server: ServerProcess, people: SampleTransf
     applied = read_csv(part.read_text())
     assert len(applied) == len(people.rows) and "match_confidence_score" in applied[0]
     done = subprocess.run(
-        [sys.executable, "-m", "findmatches.cli", "apply", "--endpoint-url", server.url, "--transform-id",
-         "tfm-" + "0" * 40, "--output", str(folder / "x"), "--quiet"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "findmatches.cli",
+            "apply",
+            "--endpoint-url",
+            server.url,
+            "--transform-id",
+            "tfm-" + "0" * 40,
+            "--output",
+            str(folder / "x"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 1 and "EntityNotFoundException" in done.stderr
