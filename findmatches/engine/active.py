@@ -31,10 +31,11 @@ def seed_order(
     if m == 0:
         return np.zeros(0, dtype=np.int64)
     if not supervised:
-        # Spread seeds over the upper part of the similarity ranking: sure matches, then ever closer calls.
+        # Spread seeds over the similarity ranking on a log scale: sure matches first, then ever closer calls,
+        # whatever share of the candidates the matches turn out to be.
         ranked = np.argsort(-prob, kind="stable")
         top = ranked[: max(1, int(0.3 * m))]
-        positions = np.unique(np.linspace(0, len(top) - 1, num=min(len(top), 200)).astype(np.int64))
+        positions = np.unique(np.geomspace(1, len(top), num=min(len(top), 300)).astype(np.int64) - 1)
         first = top[positions]
         rest = np.setdiff1d(ranked, first, assume_unique=True)
         return np.concatenate([first, rest[np.argsort(-prob[rest], kind="stable")]])
@@ -66,6 +67,7 @@ def select_sets(
     order: np.ndarray,
     sizes: list[int],
     excluded: np.ndarray,
+    per_seed: int = 5,
 ) -> list[list[int]]:
     """Grow one neighbourhood per seed pair (in ``order``) until the sizes are filled or seeds run out."""
     blocked = np.zeros(n, dtype=bool)
@@ -86,6 +88,7 @@ def select_sets(
     used = blocked.copy()
     near = np.zeros(n, dtype=bool)
     sets: list[list[int]] = []
+    current: list[int] = []
     for strict in (True, False):
         for idx in order:
             if len(sets) >= len(sizes):
@@ -93,16 +96,23 @@ def select_sets(
             a, b = int(left[idx]), int(right[idx])
             if used[a] or used[b] or (strict and (near[a] or near[b])):
                 continue
-            members = _grow(graph, [a, b], sizes[len(sets)], used)
-            if len(members) < 2:
-                continue
-            sets.append(members)
+            size = sizes[len(sets)]
+            # A set holds one or a few seed neighbourhoods, so that one round answers more uncertain pairs.
+            room = size - len(current)
+            want = room if room < 2 * per_seed else per_seed
+            members = _grow(graph, [a, b], want, used)
+            current.extend(members)
             used[members] = True
             for rid in members:
                 start, end = graph.indptr[rid], graph.indptr[rid + 1]
                 near[graph.indices[start:end]] = True
+            if len(current) >= size:
+                sets.append(current)
+                current = []
         if len(sets) >= len(sizes):
             break
+    if len(current) >= 2:
+        sets.append(current)
     return sets
 
 

@@ -70,7 +70,7 @@ def feature_spec(profiles: list[ColumnProfile]) -> FeatureSpec:
     columns: list[str] = []
     monotone: list[int] = []
     for p in profiles:
-        for comp in _comparisons(p):
+        for comp in _comparisons(p) + (["rarity"] if p.counts_values else []):
             names.append(f"{p.name}:{comp}")
             columns.append(p.name)
             monotone.append(-1 if comp == "reldiff" else 1)
@@ -86,6 +86,8 @@ def pairs_sql(spec: FeatureSpec, pairs: str) -> str:
     cols = []
     for p in spec.profiles:
         cols.append(f"a.{p.alias} AS l_{p.alias}, b.{p.alias} AS r_{p.alias}")
+        if p.counts_values:
+            cols.append(f"a.f_{p.alias} AS fl_{p.alias}, b.f_{p.alias} AS fr_{p.alias}")
         if p.kind == ColumnKind.NUMBER:
             cols.append(
                 f"abs(try_cast(a.{p.alias} AS DOUBLE) - try_cast(b.{p.alias} AS DOUBLE)) / "
@@ -101,6 +103,10 @@ def pairs_sql(spec: FeatureSpec, pairs: str) -> str:
 def _strings(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
     missing = np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
     return pc.fill_null(column, "").to_pylist(), missing
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _score(name: str, left: list[str], right: list[str]) -> np.ndarray:
@@ -139,6 +145,15 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
                 col = _score(comp, left, right)
             col[miss] = np.nan
             out[:, j] = col
+            j += 1
+        if p.counts_values:
+            # How rare the shared value is (log of inverse frequency); 0 when the values differ.
+            freq = np.maximum(
+                _numbers(batch.column(f"fl_{p.alias}")), _numbers(batch.column(f"fr_{p.alias}"))
+            )
+            rarity = np.where(exact, np.log(1e6 / np.clip(freq, 1, None)), 0.0)
+            rarity[miss] = np.nan
+            out[:, j] = rarity
             j += 1
     lrec, _ = _strings(batch.column("l_rec"))
     rrec, _ = _strings(batch.column("r_rec"))

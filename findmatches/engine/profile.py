@@ -47,6 +47,17 @@ class ColumnProfile:
         return f"c{self.index}"
 
     @property
+    def counts_values(self) -> bool:
+        """Whether agreeing on a rare value says more than agreeing on a common one (names, codes …)."""
+        return self.kind in (
+            ColumnKind.NAME,
+            ColumnKind.TEXT,
+            ColumnKind.CODE,
+            ColumnKind.EMAIL,
+            ColumnKind.PHONE,
+        )
+
+    @property
     def information(self) -> float:
         """A rough measure of how much a value of this column tells apart records (0..1)."""
         if self.kind == ColumnKind.EMPTY:

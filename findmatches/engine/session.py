@@ -122,8 +122,14 @@ def _prepare(
         f"CREATE OR REPLACE TABLE {NORM} AS SELECT _rid, CAST({quote_ident(params.primary_key)} AS VARCHAR) AS _pk, "
         f"{normalized} FROM {RECORDS}"
     )
+    counts = ", ".join(
+        f"CAST(count(*) OVER (PARTITION BY {p.alias}) AS INTEGER) AS f_{p.alias}"
+        for p in feats
+        if p.counts_values
+    )
     be.execute(
-        f"CREATE OR REPLACE TABLE {NORM} AS SELECT *, {record_text} AS _rec, {signature} AS _sig FROM {NORM}"
+        f"CREATE OR REPLACE TABLE {NORM} AS SELECT *, {record_text} AS _rec, {signature} AS _sig"
+        f"{', ' + counts if counts else ''} FROM {NORM} ORDER BY _rid"
     )
     session.check()
     _map_labels(session, _validate_labels(labels))
