@@ -67,7 +67,7 @@ def select_sets(
     order: np.ndarray,
     sizes: list[int],
     excluded: np.ndarray,
-    per_seed: int = 5,
+    per_seed: int = 3,
 ) -> list[list[int]]:
     """Grow one neighbourhood per seed pair (in ``order``) until the sizes are filled or seeds run out."""
     blocked = np.zeros(n, dtype=bool)

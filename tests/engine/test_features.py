@@ -17,6 +17,8 @@ def test_features_identical_different_and_missing() -> None:
         {
             "l_c0": ["smith", "smith", None],
             "r_c0": ["smith", "jones", "smith"],
+            "fl_c0": [2, 2, None],
+            "fr_c0": [2, 1, 2],
             "l_c1": ["10", "10", "10"],
             "r_c1": ["10", "20", None],
             "d_c1": [0.0, 0.5, None],
@@ -31,4 +33,5 @@ def test_features_identical_different_and_missing() -> None:
     assert x[1, col["name:exact"]] == 0.0 and x[1, col["name:jw"]] < 0.7
     assert np.isnan(x[2, col["name:jw"]]) and np.isnan(x[2, col["amount:reldiff"]])
     assert x[1, col["amount:reldiff"]] == 0.5
+    assert x[0, col["name:rarity"]] > 0 and x[1, col["name:rarity"]] == 0
     assert len(spec.monotone) == len(spec.names) == len(spec.columns)
