@@ -238,3 +238,15 @@ def test_local_paths_under_an_allowed_root(glue: Any, people: SampleTransform, f
     ]
     assert wait_run(glue, people.transform_id, run_id)["Status"] == "SUCCEEDED"
     assert len(list(out.glob(f"{people.transform_id}_labels_*.csv"))) == 1
+
+
+def test_concurrent_imports_never_interleave(glue: Any, s3: Any, people: SampleTransform) -> None:
+    paths = [
+        put(s3, people, f"c{i}.csv", label_file(people, some_sets(people, 2, offset=2 * i))) for i in range(3)
+    ]
+    runs = [
+        glue.start_import_labels_task_run(TransformId=people.transform_id, InputS3Path=p)["TaskRunId"]
+        for p in paths
+    ]
+    assert [wait_run(glue, people.transform_id, r)["Status"] for r in runs] == ["SUCCEEDED"] * 3
+    assert state(glue, people) == ("READY", 18)  # no import's labels were lost to another's

@@ -162,3 +162,22 @@ def test_kill_9_then_restart_fails_or_retries_the_run(tmp_path: Path, s3_server:
         assert state(glue, retried) == ("READY", 6)
     finally:
         srv.stop()
+
+
+def test_thirty_runs_per_account(slow_server: ServerProcess, s3: Any) -> None:
+    glue = client(slow_server.url, region="eu-west-1")  # quotas are per account and region
+    started: list[tuple[str, str]] = []
+    transforms = [new_transform(glue, s3, f"quota{i}") for i in range(11)]
+    path = put(s3, transforms[0], "l.csv", label_file(transforms[0], some_sets(transforms[0], 2)))
+    for people in transforms[:10]:
+        for _ in range(3):
+            started.append((people.transform_id, start_import(glue, people, path)))
+    with pytest.raises(ClientError) as e:
+        start_import(glue, transforms[10], path)
+    assert e.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    assert "exceeded the limit of 30 task runs" in e.value.response["Error"]["Message"]
+    assert glue.get_ml_task_runs(TransformId=transforms[10].transform_id).get("TaskRuns", []) == []
+    for transform_id, run_id in started:
+        glue.cancel_ml_task_run(TransformId=transform_id, TaskRunId=run_id)
+    for transform_id, run_id in started:
+        assert wait_run(glue, transform_id, run_id)["Status"] == "STOPPED"
