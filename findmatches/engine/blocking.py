@@ -108,7 +108,7 @@ def _pairs_sql(key: BlockingKey) -> str:
 def pair_budget(session: Session) -> int:
     """How many candidate pairs the keys may produce in all (summed over keys)."""
     act = float(session.params.accuracy_cost_tradeoff)
-    return int(max(300_000 * (0.5 + act), session.num_records * (10 + 60 * act)))
+    return int(max(300_000 * (0.5 + act), session.num_records * (4 + 24 * act)))
 
 
 def _covered(table: str, session: Session) -> np.ndarray:
