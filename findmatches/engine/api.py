@@ -13,7 +13,7 @@ import pyarrow as pa
 from findmatches.engine.active import seed_order, select_sets, set_sizes
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.blocking import CANDIDATES, build_candidates
-from findmatches.engine.clustering import cluster
+from findmatches.engine.clustering import PairScorer, cluster
 from findmatches.engine.features import FeatureSpec, feature_spec, features_for, iter_features
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
@@ -40,7 +40,7 @@ def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchMod
     return model, x, y
 
 
-def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> object:
+def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScorer:
     def score(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         out = np.zeros(len(left))
         for start in range(0, len(left), SCORE_BATCH):
@@ -242,7 +242,7 @@ def find_matches(
             t,
             must=must,
             cannot=cannot,
-            score_pairs=scorer,  # type: ignore[arg-type]
+            score_pairs=scorer,
         )
         if clusters.dropped_cannot_links:
             session.log(
