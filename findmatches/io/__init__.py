@@ -12,13 +12,9 @@ from findmatches.io.errors import (
 )
 from findmatches.io.labels import (
     LABEL_SCHEMA,
-    PAIR_SCHEMA,
     ParsedLabels,
     check_known_keys,
     empty_labels,
-    has_match_and_nonmatch,
-    label_pairs,
-    merge_labels,
     parse_label_file,
     parse_label_files,
     write_label_file,
@@ -37,7 +33,6 @@ from findmatches.io.uris import LocalUri, S3Uri, parse_uri
 
 __all__ = [
     "LABEL_SCHEMA",
-    "PAIR_SCHEMA",
     "AccessError",
     "CsvOptions",
     "InvalidPathError",
@@ -58,9 +53,6 @@ __all__ = [
     "detect_format",
     "empty_labels",
     "fetch_table",
-    "has_match_and_nonmatch",
-    "label_pairs",
-    "merge_labels",
     "parse_label_file",
     "parse_label_files",
     "parse_uri",

@@ -23,9 +23,6 @@ LABEL = "label"
 LABEL_SCHEMA = pa.schema(
     [(SET_ID, pa.string()), (LABEL, pa.string()), ("primary_key", pa.string()), ("record", pa.string())]
 )
-PAIR_SCHEMA = pa.schema(
-    [(SET_ID, pa.string()), ("primary_key_1", pa.string()), ("primary_key_2", pa.string())]
-)
 _BAD_BYTE = re.compile("[\udc80-\udcff]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
@@ -318,41 +315,3 @@ def write_label_file(labels: pa.Table, columns: Sequence[str]) -> bytes:
         fields = [set_id, label, *(str(values.get(c) or "") for c in columns)]
         out.write(",".join(_csv_field(v) for v in fields) + "\n")
     return out.getvalue().encode("utf-8")
-
-
-# -- label sets ------------------------------------------------------------------------------------
-
-
-def merge_labels(existing: pa.Table, new: pa.Table, replace_all: bool) -> pa.Table:
-    """Labels after an import: ``new`` replaces the same labeling sets of ``existing``, or everything."""
-    new = new.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA)
-    if replace_all:
-        return new
-    existing = existing.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA)
-    replaced = pc.is_in(existing.column(SET_ID), value_set=pc.unique(new.column(SET_ID)))
-    kept = existing.filter(pc.invert(replaced))
-    return pa.concat_tables([kept, new]).combine_chunks()
-
-
-def label_pairs(labels: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(match pairs, non-match pairs) within labeling sets, each pair once with primary_key_1 < _2."""
-    t = labels.select([SET_ID, LABEL, "primary_key"])
-    joined = t.join(t, keys=SET_ID, join_type="inner", left_suffix="_1", right_suffix="_2")
-    joined = joined.filter(pc.less(joined.column("primary_key_1"), joined.column("primary_key_2")))
-    joined = joined.sort_by(
-        [(SET_ID, "ascending"), ("primary_key_1", "ascending"), ("primary_key_2", "ascending")]
-    )
-    same = pc.equal(joined.column("label_1"), joined.column("label_2"))
-    pairs = joined.select(PAIR_SCHEMA.names)
-    return pairs.filter(same), pairs.filter(pc.invert(same))
-
-
-def has_match_and_nonmatch(labels: pa.Table) -> bool:
-    """True when some labeling set holds two records with the same label and some set two different ones."""
-    if labels.num_rows < 2:
-        return False
-    per_label = labels.group_by([SET_ID, LABEL]).aggregate([("primary_key", "count")])
-    per_set = labels.group_by([SET_ID]).aggregate([(LABEL, "count_distinct")])
-    has_match = pc.max(per_label.column("primary_key_count")).as_py() >= 2
-    has_nonmatch = pc.max(per_set.column("label_count_distinct")).as_py() >= 2
-    return bool(has_match and has_nonmatch)

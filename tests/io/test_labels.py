@@ -11,10 +11,6 @@ from findmatches.io import (
     LABEL_SCHEMA,
     LabelFileError,
     check_known_keys,
-    empty_labels,
-    has_match_and_nonmatch,
-    label_pairs,
-    merge_labels,
     parse_label_file,
     parse_label_files,
     write_label_file,
@@ -132,35 +128,6 @@ def _labels(rows: list[tuple[str, str, str]]) -> pa.Table:
         },
         schema=LABEL_SCHEMA,
     )
-
-
-def test_merge_replaces_sets_and_replace_all_forgets() -> None:
-    old = _labels([("s1", "A", "1"), ("s1", "B", "2"), ("s2", "A", "3")])
-    new = _labels([("s1", "A", "9"), ("s3", "C", "4")])
-    merged = merge_labels(old, new, replace_all=False)
-    assert merged.to_pylist() == _labels([("s2", "A", "3"), ("s1", "A", "9"), ("s3", "C", "4")]).to_pylist()
-    assert merge_labels(old, new, replace_all=True) == new
-    assert merge_labels(empty_labels(), new, replace_all=False) == new
-    assert merge_labels(old, empty_labels(), replace_all=False) == old
-
-
-def test_pairs_and_readiness() -> None:
-    labels = _labels([("s", "A", "1"), ("s", "A", "2"), ("s", "B", "3"), ("t", "X", "1"), ("t", "Y", "9")])
-    matches, nonmatches = label_pairs(labels)
-    assert [tuple(r.values()) for r in matches.to_pylist()] == [("s", "1", "2")]
-    assert [tuple(r.values()) for r in nonmatches.to_pylist()] == [
-        ("s", "1", "3"),
-        ("s", "2", "3"),
-        ("t", "1", "9"),
-    ]
-    assert has_match_and_nonmatch(labels)
-    assert not has_match_and_nonmatch(_labels([("s", "A", "1"), ("s", "A", "2")]))
-    assert not has_match_and_nonmatch(_labels([("s", "A", "1"), ("s", "B", "2")]))
-    assert not has_match_and_nonmatch(
-        _labels([("s", "A", "1"), ("t", "A", "2")])
-    )  # other sets: no information
-    assert not has_match_and_nonmatch(empty_labels())
-    assert label_pairs(empty_labels())[0].num_rows == 0
 
 
 def test_several_files_parse_as_one_and_errors_name_the_file() -> None:
