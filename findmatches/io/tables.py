@@ -59,13 +59,18 @@ def detect_format(serde_library: str | None, classification: str | None, locatio
         if "lazysimpleserde" in lib or "opencsvserde" in lib or "csv" in lib:
             return "csv"
         raise TableFormatError(f"Unsupported SerDe {serde_library!r}: use a CSV, Parquet or JSON SerDe.")
+    return format_from_extension(location) or "csv"
+
+
+def format_from_extension(location: str) -> TableFormat | None:
+    """The format that the file name at the end of ``location`` says (``.parquet``, ``.csv.gz`` …), if any."""
     name = location.rstrip("/").rsplit("/", 1)[-1].lower()
     for ext in _COMPRESSION:
         name = name.removesuffix(ext)
     for ext, fmt in _EXTENSIONS.items():
         if name.endswith(ext):
             return fmt
-    return "csv"
+    return None
 
 
 def csv_options(

@@ -17,7 +17,7 @@ import pyarrow as pa
 from findmatches.engine.types import EngineError, MatchParams, RecordSource
 from findmatches.io import labels as label_files
 from findmatches.io import tables
-from findmatches.io.errors import LabelFileError, StorageError
+from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
 from findmatches.io.storage import Storage
 from findmatches.service.catalog import find_table
 from findmatches.service.context import RequestContext
@@ -74,13 +74,18 @@ class Jobs:
         descriptor = table.get("StorageDescriptor") or {}
         serde = (descriptor.get("SerdeInfo") or {}).get("SerializationLibrary")
         classification = (table.get("Parameters") or {}).get("classification")
+        # Records given to a FIND_MATCHES run may be in another format than the table's: their name decides.
+        explicit = location and tables.format_from_extension(location)
         location = location or descriptor.get("Location")
         if not location:
             raise TaskFailed(
                 f"Table {source['DatabaseName']}.{source['TableName']} has no "
                 "StorageDescriptor.Location to read records from."
             )
-        fmt = tables.detect_format(serde, classification, location)
+        try:
+            fmt = explicit or tables.detect_format(serde, classification, location)
+        except TableFormatError as e:
+            raise TaskFailed(str(e)) from e
         try:
             paths = tables.fetch_table(self.storage, location, fmt, run.work_dir / "input")
         except StorageError as e:

@@ -123,6 +123,32 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
     pure = sum(1 for entities in clusters.values() if len(entities) == 1)
     assert pure / len(clusters) > 0.9
 
+    # Apply to other records, in another format than the table's (Parquet in, Parquet out).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    columns = ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
+    pq.write_table(pa.table({c: [r[c] for r in people.rows[:300]] for c in columns}), sink)
+    s3.put_object(Bucket=people.bucket, Key="new/records.parquet", Body=sink.getvalue())
+    with pytest.raises(ClientError) as e:
+        glue.start_find_matches_task_run(
+            TransformId=t,
+            OutputS3Path=f"s3://{people.bucket}/m2/",
+            InputS3Path=f"s3://{people.bucket}/missing/",
+        )
+    assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    run_id = glue.start_find_matches_task_run(
+        TransformId=t,
+        OutputS3Path=f"s3://{people.bucket}/m2/out.parquet",
+        InputS3Path=f"s3://{people.bucket}/new/records.parquet",
+    )["TaskRunId"]
+    assert wait_run(glue, t, run_id)["Status"] == "SUCCEEDED"
+    body = s3.get_object(Bucket=people.bucket, Key="m2/out.parquet")["Body"].read()
+    applied = pq.read_table(io.BytesIO(body))
+    assert sorted(applied.column("id").to_pylist()) == sorted(r["id"] for r in people.rows[:300])
+    assert "match_confidence_score" not in applied.column_names
+
     # Export, then import the export with ReplaceAllLabels: the labels are identical.
     def export(prefix: str) -> str:
         run_id = glue.start_export_labels_task_run(
