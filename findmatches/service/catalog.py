@@ -18,6 +18,7 @@ from findmatches.aws.errors import (
 )
 from findmatches.aws.protocol import timestamp_now
 from findmatches.service.context import RequestContext
+from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.store.database import Database
 
@@ -100,6 +101,7 @@ class CatalogOperations:
             )
         return {}
 
+    @inline
     def get_database(self, ctx: RequestContext, name: str, catalog_id: str | None = None) -> dict[str, Any]:
         check_catalog(ctx, catalog_id)
         row = self.db.conn.execute(
@@ -110,6 +112,7 @@ class CatalogOperations:
             raise EntityNotFoundException(f"Database {name} not found.")
         return {"Database": json.loads(row["doc"])}
 
+    @inline
     def get_databases(
         self,
         ctx: RequestContext,
@@ -189,6 +192,7 @@ class CatalogOperations:
             )
         return {}
 
+    @inline
     def get_table(
         self, ctx: RequestContext, database_name: str, name: str, catalog_id: str | None = None, **_: Any
     ) -> dict[str, Any]:

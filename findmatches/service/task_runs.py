@@ -18,6 +18,7 @@ from findmatches.aws.protocol import timestamp_now
 from findmatches.io.errors import InvalidPathError, ObjectNotFoundError, PathNotAllowedError, StorageError
 from findmatches.io.storage import Storage
 from findmatches.service.context import RequestContext
+from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.service.transforms import load_transform
 from findmatches.store.database import Database
@@ -209,9 +210,11 @@ class TaskRunOperations:
         result: sqlite3.Row = row
         return result
 
+    @inline
     def get_ml_task_run(self, ctx: RequestContext, transform_id: str, task_run_id: str) -> dict[str, Any]:
         return task_run_view(self._run_row(self.db.conn, ctx, transform_id, task_run_id))
 
+    @inline
     def get_ml_task_runs(
         self,
         ctx: RequestContext,

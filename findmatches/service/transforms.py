@@ -17,6 +17,7 @@ from findmatches.aws.errors import (
 from findmatches.aws.protocol import timestamp_now
 from findmatches.service.catalog import check_catalog, find_table
 from findmatches.service.context import RequestContext
+from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.store.database import Database
 
@@ -231,6 +232,7 @@ class TransformOperations:
             )
         return {"TransformId": transform_id}
 
+    @inline
     def get_ml_transform(self, ctx: RequestContext, transform_id: str) -> dict[str, Any]:
         return load_transform(self.db.conn, ctx, transform_id)
 
@@ -277,6 +279,7 @@ class TransformOperations:
             return list(rows)
         return [r for r in rows if _matches_doc_filter(json.loads(r["doc"]), f)]
 
+    @inline
     def get_ml_transforms(
         self,
         ctx: RequestContext,
@@ -289,6 +292,7 @@ class TransformOperations:
         chunk, token = page(rows, next_token, max_results, 100, "transforms")
         return {"Transforms": [_with_state(r) for r in chunk], "NextToken": token}
 
+    @inline
     def list_ml_transforms(
         self,
         ctx: RequestContext,
@@ -391,6 +395,7 @@ class TransformOperations:
             )
         return {}
 
+    @inline
     def get_tags(self, ctx: RequestContext, resource_arn: str) -> dict[str, Any]:
         transform_id = self._tagged_transform(ctx, resource_arn)
         rows = self.db.conn.execute(
