@@ -8,8 +8,14 @@ from findmatches.service.catalog import _name_filter
 
 @pytest.mark.parametrize(
     ("expression", "name", "expected"),
-    [("people*", "people_a", True), ("people_.*", "people_a", True), ("PEOPLE", "people", True),
-     ("places|things", "things", True), ("people", "people_a", False), ("peo", "people", False)],
+    [
+        ("people*", "people_a", True),
+        ("people_.*", "people_a", True),
+        ("PEOPLE", "people", True),
+        ("places|things", "things", True),
+        ("people", "people_a", False),
+        ("peo", "people", False),
+    ],
 )
 def test_expression_semantics(expression: str, name: str, expected: bool) -> None:
     assert _name_filter(expression)(name) is expected
