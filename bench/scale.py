@@ -1,0 +1,503 @@
+"""Apply a taught transform to 100 thousand … 10 million synthetic person records, with Splink as the reference.
+
+findmatches is driven exactly as a user drives it: boto3 against a live ``findmatches serve``. The transform is
+taught once on a 10k-record sample (3 rounds of generate labeling set → an oracle answers from ``entity_id`` →
+import), then applied with ``StartFindMatchesTaskRun(InputS3Path=<big Parquet file>)`` by a fresh server per
+size, so the server's peak RSS (VmHWM) belongs to that size. Time runs from the Start call to SUCCEEDED.
+
+Splink (DuckDB backend) runs on the same files in the same run, in a subprocess whose peak RSS is its own. Its
+model is the usual person-record one from Splink's tutorials (name, date-of-birth, e-mail comparisons with term
+frequencies, exact city/postcode, Levenshtein street/phone), trained unsupervised: λ from deterministic rules,
+u by random sampling, m by EM on two blocking rules. The timed part is ``predict()`` plus
+``cluster_pairwise_predictions_at_threshold`` (training and loading are reported apart).
+
+Both systems' groups are scored with pairwise precision/recall/F1 against ``entity_id`` (which neither sees).
+
+usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Server, client, print_table, wait_run, write_json
+from bench.synth import generate_chunks
+from bench.teach_loop import answer
+from findmatches.engine.metrics import clustering_scores
+
+CACHE = Path(
+    os.environ.get("FINDMATCHES_BENCH_CACHE", Path.home() / ".cache" / "findmatches-bench" / "scale")
+)
+DATA_SEED = 0  # the big files
+TEACH_SEED = 7  # the teaching sample: same generator, another seed (ids prefixed "t")
+TEACH_RECORDS = 10_000
+COLUMNS = ["id", "given_name", "surname", "dob", "street", "city", "postcode", "phone", "email"]
+
+
+# -- data --------------------------------------------------------------------------------------------
+
+
+def data_files(
+    records: int, dup_rate: float, noise: float, seed: int, id_prefix: str = "r"
+) -> tuple[Path, Path]:
+    """(records without ``entity_id``, truth ``id → entity_id``) as Parquet, generated once and cached."""
+    stem = f"{records}-d{dup_rate}-n{noise}-s{seed}"
+    data, truth = CACHE / f"records-{stem}.parquet", CACHE / f"truth-{stem}.parquet"
+    if data.exists() and truth.exists():
+        return data, truth
+    CACHE.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    data_schema = pa.schema([(c, pa.string()) for c in COLUMNS])
+    truth_schema = pa.schema([("id", pa.string()), ("entity_id", pa.string())])
+    tmp_data, tmp_truth = data.with_suffix(".tmp"), truth.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp_data, data_schema) as dw, pq.ParquetWriter(tmp_truth, truth_schema) as tw:
+        for chunk in generate_chunks(records, dup_rate, noise, seed):
+            if id_prefix != "r":
+                ids = pc.replace_substring_regex(chunk.column("id"), "^r", id_prefix)
+                chunk = chunk.set_column(0, "id", ids)
+            dw.write_table(chunk.select(COLUMNS))
+            tw.write_table(chunk.select(["id", "entity_id"]))
+    tmp_data.rename(data)
+    tmp_truth.rename(truth)
+    print(f"generated {records:,} records in {time.perf_counter() - started:.0f} s → {data}", flush=True)
+    return data, truth
+
+
+def with_sample(data: Path, sample: Path) -> Path:
+    """``data`` plus the teaching sample's records (ids ``t…``), cached: for an engine that uses only labels
+    whose records are in the input it applies to."""
+    out = data.with_name(data.stem + "-plus-sample.parquet")
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        duckdb.execute(
+            f"COPY (SELECT * FROM read_parquet(?) UNION ALL SELECT * FROM read_parquet(?)) TO '{tmp}' "
+            "(FORMAT parquet)",
+            [str(data), str(sample)],
+        )
+        tmp.rename(out)
+    return out
+
+
+def score(output: Path, truth: Path, id_column: str, cluster_column: str) -> dict[str, float]:
+    """Pairwise scores of ``cluster_column`` groups in ``output`` against the truth file, joined on id."""
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    joined = con.execute(
+        f"""SELECT hash(o."{cluster_column}"::VARCHAR) AS predicted, substr(t.entity_id, 2)::BIGINT AS entity
+            FROM read_parquet(?) o JOIN read_parquet(?) t ON o."{id_column}" = t.id""",
+        [str(output), str(truth)],
+    ).fetchnumpy()
+    n_truth = con.execute("SELECT count(*) FROM read_parquet(?)", [str(truth)]).fetchone()[0]
+    dupes = con.execute(
+        f'SELECT count(*) - count(DISTINCT "{id_column}") FROM read_parquet(?)', [str(output)]
+    ).fetchone()[0]
+    if len(joined["predicted"]) != n_truth or dupes:
+        raise RuntimeError(f"{output}: {len(joined['predicted'])} of {n_truth} records, {dupes} repeated")
+    return clustering_scores(np.asarray(joined["predicted"]), np.asarray(joined["entity"]))
+
+
+# -- findmatches through the API ----------------------------------------------------------------------
+
+
+def teach(root: Path, sample: Path, sample_truth: Path, rounds: int) -> tuple[str, dict[str, Any]]:
+    """Create the table and transform on the sample and teach it ``rounds`` labeling files; return its id."""
+    known = pq.read_table(sample_truth)
+    truth = dict(zip(known.column("id").to_pylist(), known.column("entity_id").to_pylist(), strict=True))
+    table_dir = root / "teach-table"
+    table_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample, table_dir / "records.parquet")
+    started = time.perf_counter()
+    server = Server(root / "data", allow=[root, CACHE])
+    try:
+        glue = client(server.url)
+        glue.create_database(DatabaseInput={"Name": "bench"})
+        glue.create_table(
+            DatabaseName="bench",
+            TableInput={
+                "Name": "people",
+                "Parameters": {"classification": "parquet"},
+                "StorageDescriptor": {
+                    "Location": str(table_dir),
+                    "Columns": [{"Name": c, "Type": "string"} for c in COLUMNS],
+                },
+            },
+        )
+        tid = glue.create_ml_transform(
+            Name="scale",
+            Role="arn:aws:iam::000000000000:role/bench",
+            InputRecordTables=[{"DatabaseName": "bench", "TableName": "people"}],
+            Parameters={
+                "TransformType": "FIND_MATCHES",
+                "FindMatchesParameters": {"PrimaryKeyColumnName": "id"},
+            },
+        )["TransformId"]
+        labelled: set[str] = set()
+        for r in range(1, rounds + 1):
+            out = root / f"labeling{r}"
+            run = wait_run(
+                glue,
+                tid,
+                glue.start_ml_labeling_set_generation_task_run(TransformId=tid, OutputS3Path=str(out))[
+                    "TaskRunId"
+                ],
+            )
+            _check(run, "labeling set generation")
+            (labeling_file,) = out.glob("*.csv")
+            keys = answer(labeling_file, root / f"labels{r}.csv", truth, "id")
+            if not keys:
+                break
+            labelled |= set(keys)
+            run = wait_run(
+                glue,
+                tid,
+                glue.start_import_labels_task_run(TransformId=tid, InputS3Path=str(root / f"labels{r}.csv"))[
+                    "TaskRunId"
+                ],
+            )
+            _check(run, "import labels")
+        status = glue.get_ml_transform(TransformId=tid)["Status"]
+        if status != "READY":
+            raise RuntimeError(f"transform is {status} after {rounds} rounds")
+    finally:
+        _stop(server)
+    return tid, {
+        "rounds": rounds,
+        "labelled_records": len(labelled),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _stop(server: Server) -> None:
+    try:
+        server.stop()
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def _check(run: dict[str, Any], what: str) -> None:
+    if run["Status"] != "SUCCEEDED":
+        raise RuntimeError(f"{what}: {run['Status']} {run.get('ErrorString')}")
+
+
+def apply(
+    root: Path, tid: str, data: Path, truth: Path, records: int, progress: dict[str, Any]
+) -> dict[str, Any]:
+    """StartFindMatchesTaskRun on ``data`` with a fresh server; time, peak RSS, scores. ``progress`` holds the
+    elapsed time, peak RSS and log tail so far, for a run that is killed or fails."""
+    out = root / f"matches-{records}.parquet"
+    server = Server(root / "data", allow=[root, CACHE])
+    try:
+        glue = client(server.url)
+        baseline = server.rss_mib("VmHWM")
+        progress["baseline_mib"] = baseline
+        started = time.perf_counter()
+        run_id = glue.start_find_matches_task_run(
+            TransformId=tid, InputS3Path=str(data), OutputS3Path=str(out)
+        )["TaskRunId"]
+        while True:
+            run = glue.get_ml_task_run(TransformId=tid, TaskRunId=run_id)
+            progress["seconds"] = time.perf_counter() - started
+            progress["peak_mib"] = server.rss_mib("VmHWM")
+            log_path = Path(run.get("LogGroupName") or "")
+            if log_path.is_file():
+                progress["log"] = log_path.read_text().splitlines()[-40:]
+            if run["Status"] in ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT"):
+                break
+            time.sleep(0.05 if progress["seconds"] < 60 else 1.0)
+        seconds, peak = progress["seconds"], progress["peak_mib"]
+        _check(run, f"find matches on {records:,} records")
+    finally:
+        _stop(server)
+    scores = score(out, truth, "id", "match_id")
+    out.unlink()
+    return {
+        "system": "findmatches",
+        "records": records,
+        "seconds": seconds,
+        "records_per_s": records / seconds,
+        "peak_mib": peak,
+        "baseline_mib": baseline,
+        **_scores(scores),
+        "log": progress.get("log", []),
+    }
+
+
+def _scores(s: dict[str, float]) -> dict[str, float]:
+    return {
+        "precision": s["pairwise_precision"],
+        "recall": s["pairwise_recall"],
+        "f1": s["pairwise_f1"],
+        "bcubed_f1": s["bcubed_f1"],
+        "true_pairs": s["true_pairs"],
+        "predicted_pairs": s["predicted_pairs"],
+    }
+
+
+# -- Splink ------------------------------------------------------------------------------------------
+
+
+def splink(root: Path, data: Path, truth: Path, records: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Splink in a subprocess (its peak RSS is its own); score its clusters."""
+    work = root / f"splink-{records}"
+    work.mkdir()
+    result = work / "result.json"
+    clusters = work / "clusters.parquet"
+    command = [
+        sys.executable,
+        __file__,
+        "--splink-worker",
+        str(data),
+        str(clusters),
+        str(result),
+        "--splink-threshold",
+        str(args.splink_threshold),
+    ]
+    if args.splink_memory_limit:
+        command += ["--splink-memory-limit", args.splink_memory_limit]
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=work, capture_output=True, text=True)
+    total = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"splink worker exit {proc.returncode}:\n{proc.stderr[-4000:]}")
+    facts = json.loads(result.read_text())
+    scores = score(clusters, truth, "id", "cluster_id")
+    shutil.rmtree(work)
+    seconds = facts["predict_s"] + facts["cluster_s"]
+    return {
+        "system": f"splink {facts['version']}",
+        "records": records,
+        "seconds": seconds,
+        "records_per_s": records / seconds,
+        "peak_mib": facts["peak_mib"],
+        "baseline_mib": None,
+        **_scores(scores),
+        "load_s": facts["load_s"],
+        "train_s": facts["train_s"],
+        "predict_s": facts["predict_s"],
+        "cluster_s": facts["cluster_s"],
+        "pairs_scored": facts["pairs"],
+        "process_s": total,
+    }
+
+
+def splink_settings() -> Any:
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="id",
+        comparisons=[
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison(
+                "dob", input_is_string=True, datetime_format="%Y-%m-%d", invalid_dates_as_null=False
+            ),
+            cl.LevenshteinAtThresholds("street", [1, 2]),
+            cl.ExactMatch("city").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("postcode"),
+            cl.LevenshteinAtThresholds("phone", [1]),
+            cl.EmailComparison("email"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("surname", "dob"),
+            block_on("given_name", "dob"),
+            block_on("given_name", "postcode"),
+            block_on("surname", "postcode"),
+            block_on("email"),
+            block_on("phone"),
+        ],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def splink_worker(
+    data: Path, clusters: Path, result: Path, threshold: float, memory_limit: str | None
+) -> None:
+    """Load, train, predict and cluster with Splink's DuckDB backend; write clusters and timings."""
+    import logging
+
+    import splink
+    from splink import DuckDBAPI, Linker, block_on
+
+    con = duckdb.connect(str(Path.cwd() / "splink.duckdb"))
+    con.execute(f"SET temp_directory = '{Path.cwd() / 'spill'}'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    t0 = time.perf_counter()
+    path = str(data).replace("'", "''")
+    # Splink's advice: clean before linking. Phones differ only in format ("(312) 900-9480"), so keep digits.
+    con.execute(
+        f"""CREATE TABLE people AS
+            SELECT id, given_name, surname, dob, street, city, postcode,
+                   nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') AS phone, email
+            FROM read_parquet('{path}')"""
+    )
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register("people"), splink_settings(), log_level=logging.WARNING)
+    t1 = time.perf_counter()
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("surname", "dob"), block_on("email")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("surname", "dob"), max_pairs=5e6
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("given_name", "postcode"), max_pairs=5e6
+    )
+    t2 = time.perf_counter()
+    predictions = linker.inference.predict(threshold_match_probability=0.5 * threshold)
+    t3 = time.perf_counter()
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold
+    )
+    t4 = time.perf_counter()
+    pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchone()[0]
+    out = str(clusters).replace("'", "''")
+    con.execute(f"COPY (SELECT id, cluster_id FROM {clustered.physical_name}) TO '{out}' (FORMAT parquet)")
+    result.write_text(
+        json.dumps(
+            {
+                "version": splink.__version__,
+                "load_s": t1 - t0,
+                "train_s": t2 - t1,
+                "predict_s": t3 - t2,
+                "cluster_s": t4 - t3,
+                "pairs": pairs,
+                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+# -- main --------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--dup-rate", type=float, default=0.3)
+    parser.add_argument("--noise", type=float, default=0.2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--splink-threshold", type=float, default=0.9, help="cluster at this match probability"
+    )
+    parser.add_argument(
+        "--splink-memory-limit", default=None, help="DuckDB memory_limit for Splink, e.g. 12GB"
+    )
+    parser.add_argument(
+        "--sample-in-input",
+        action="store_true",
+        help="append the 10k teaching records to each input given to findmatches (scored on the big records "
+        "only), for an engine that ignores labels whose records are not in the input",
+    )
+    parser.add_argument("--splink-worker", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", default="scale.json", help="file name under bench/results")
+    args = parser.parse_args()
+    if args.splink_worker:
+        splink_worker(*args.splink_worker, args.splink_threshold, args.splink_memory_limit)
+        return
+
+    # a timeout's SIGTERM unwinds through the finally blocks, which stop the server and the Splink worker
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    sample, sample_truth = data_files(TEACH_RECORDS, args.dup_rate, args.noise, TEACH_SEED, id_prefix="t")
+    files = {n: data_files(n, args.dup_rate, args.noise, DATA_SEED) for n in sizes}
+    results: list[dict[str, Any]] = []
+    taught: dict[str, Any] = {}
+
+    def save() -> None:
+        write_json(
+            args.json,
+            {
+                "benchmark": "scale",
+                "command": " ".join(["python", "bench/scale.py", *sys.argv[1:]]),
+                "data": {
+                    "generator": "bench/synth.py",
+                    "dup_rate": args.dup_rate,
+                    "noise": args.noise,
+                    "seed": DATA_SEED,
+                    "sizes": sizes,
+                    "teaching_sample": {"records": TEACH_RECORDS, "seed": TEACH_SEED, **taught},
+                },
+                "splink": {
+                    "threshold_match_probability": args.splink_threshold,
+                    "predict_threshold": 0.5 * args.splink_threshold,
+                    "memory_limit": args.splink_memory_limit,
+                    "timed": "predict + cluster_pairwise_predictions_at_threshold",
+                },
+                "findmatches": {
+                    "timed": "StartFindMatchesTaskRun → SUCCEEDED, Parquet in and out",
+                    "sample_in_input": args.sample_in_input,
+                },
+                "complete": len(results) == len(sizes) * (1 if args.skip_splink else 2),
+                "results": results,
+            },
+        )
+
+    with tempfile.TemporaryDirectory(prefix="fm-scale-") as tmp:
+        root = Path(tmp)
+        tid, facts = teach(root, sample, sample_truth, args.rounds)
+        taught.update(facts)
+        print(f"taught {tid}: {taught}", flush=True)
+        for n in sizes:
+            data, truth = files[n]
+            progress: dict[str, Any] = {}
+            try:
+                row = apply(
+                    root, tid, with_sample(data, sample) if args.sample_in_input else data, truth, n, progress
+                )
+            except RuntimeError as e:  # record it and go on to the reference
+                row = {"system": "findmatches", "records": n, **progress, "error": str(e)}
+            except SystemExit:  # the timeout: keep what is known
+                results.append(
+                    {"system": "findmatches", "records": n, **progress, "error": "killed (timeout)"}
+                )
+                save()
+                raise
+            results.append(row)
+            print({k: v for k, v in row.items() if k != "log"}, flush=True)
+            save()
+            if not args.skip_splink:
+                try:
+                    row = splink(root, data, truth, n, args)
+                except RuntimeError as e:
+                    row = {"system": "splink", "records": n, "error": str(e)}
+                results.append(row)
+                print(row, flush=True)
+                save()
+    columns = ["system", "records", "seconds", "records_per_s", "peak_mib", "precision", "recall", "f1"]
+    print_table(
+        "Apply on synthetic person records (findmatches: Start→SUCCEEDED through the API; "
+        "Splink: predict + clustering)",
+        [{c: r.get(c) for c in columns} for r in results],
+    )
+
+
+if __name__ == "__main__":
+    main()
