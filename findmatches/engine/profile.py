@@ -40,6 +40,9 @@ class ColumnProfile:
     distinct_ratio: float
     avg_tokens: float
     avg_length: float
+    # For whole-number columns of a few digits: the width to zero-pad values to, so that string comparisons
+    # line up digit by digit ("03" vs "08" differ in one digit, as "1952" vs "1958" do); 0 when not padded.
+    digits: int = 0
 
     @property
     def alias(self) -> str:
@@ -72,6 +75,8 @@ _DATE = re.compile(
     r"([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
 )
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
+_WHOLE = re.compile(r"^\d+$")
+MAX_PAD_DIGITS = 9
 _ALPHA = re.compile(r"^[^\W\d_]+([ '\-.][^\W\d_]+)*\.?$")
 
 
@@ -119,6 +124,16 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     return kind, distinct_ratio, avg_tokens, avg_length
 
 
+def pad_width(values: list[str]) -> int:
+    """The zero-padding width for a column of non-negative whole numbers of varying length (else 0)."""
+    stripped = [v.strip() for v in values]
+    if not stripped or not all(_WHOLE.match(v) for v in stripped):
+        return 0
+    lengths = {len(v) for v in stripped}
+    width = max(lengths)
+    return width if len(lengths) > 1 and width <= MAX_PAD_DIGITS else 0
+
+
 def profile_columns(
     backend: Backend, table: str, columns: list[str], exclude: set[str], seed: int = 0
 ) -> list[ColumnProfile]:
@@ -136,6 +151,7 @@ def profile_columns(
         raw = sample.column(name).to_pylist()
         values = [str(v).strip() for v in raw if not is_missing(v)]
         kind, distinct, tokens, length = classify(values, total)
+        digits = pad_width(values) if kind == ColumnKind.NUMBER else 0
         null_rate = 1.0 - (len(values) / total) if total else 1.0
         profiles.append(
             ColumnProfile(
@@ -146,6 +162,7 @@ def profile_columns(
                 distinct_ratio=distinct,
                 avg_tokens=tokens,
                 avg_length=length,
+                digits=digits,
             )
         )
     return profiles
@@ -165,6 +182,13 @@ def normalized_sql(profile: ColumnProfile) -> str:
         expr = f"lower({value})"
     elif kind == ColumnKind.NUMBER:
         expr = f"regexp_replace(replace({value}, ',', '.'), '[^0-9.eE+\\-]', '', 'g')"
+        if profile.digits:
+            # Only values that are whole numbers shorter than the width get padded (lpad would cut longer ones).
+            width = int(profile.digits)
+            expr = (
+                f"(CASE WHEN regexp_full_match({expr}, '[0-9]+') AND length({expr}) < {width} "
+                f"THEN lpad({expr}, {width}, '0') ELSE {expr} END)"
+            )
     elif kind == ColumnKind.CODE:
         expr = f"regexp_replace(lower(strip_accents({value})), '[^a-z0-9]', '', 'g')"
     else:

@@ -3,7 +3,14 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from findmatches.engine.profile import ColumnKind, ColumnProfile, classify, is_missing, normalized_sql
+from findmatches.engine.profile import (
+    ColumnKind,
+    ColumnProfile,
+    classify,
+    is_missing,
+    normalized_sql,
+    pad_width,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +92,18 @@ def test_normalisation() -> None:
     assert _norm(ColumnKind.CODE, "ab-12 3") == "ab123"
     assert _norm(ColumnKind.NAME, "N/A") is None
     assert _norm(ColumnKind.TEXT, "") is None
+
+
+def test_short_whole_numbers_are_zero_padded_digit_by_digit() -> None:
+    assert pad_width(["3", "17", "28", "9"]) == 2
+    assert pad_width(["1952", "1961"]) == 0  # one length already lines up
+    assert pad_width(["1.5", "22"]) == 0 and pad_width(["-3", "12"]) == 0
+    assert pad_width(["1234567890", "1"]) == 0  # long numbers are not digit strings to pad
+    profile = ColumnProfile("v", 0, ColumnKind.NUMBER, 0.0, 0.1, 1.0, 1.5, digits=2)
+
+    def norm(value: str) -> str:
+        sql = f"SELECT {normalized_sql(profile)} AS n FROM (SELECT ?::VARCHAR AS v)"
+        return str(duckdb.sql(sql, params=[value]).fetchall()[0][0])
+
+    assert norm("3") == "03" and norm("28") == "28"
+    assert norm("123") == "123" and norm("2.5") == "2.5"  # never cut, never pad a fraction
