@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from findmatches.engine.backend import Backend, quote_ident
@@ -43,6 +44,9 @@ class ColumnProfile:
     # For whole-number columns of a few digits: the width to zero-pad values to, so that string comparisons
     # line up digit by digit ("03" vs "08" differ in one digit, as "1952" vs "1958" do); 0 when not padded.
     digits: int = 0
+    # For dates: the strptime format (date part only) that reads most sample values, so that "4/1/1980" and
+    # "04/01/1980" normalise alike (to YYYYMMDD); "" when none fits and values are compared as their digits.
+    date_format: str = ""
 
     @property
     def alias(self) -> str:
@@ -124,6 +128,45 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     return kind, distinct_ratio, avg_tokens, avg_length
 
 
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y%m%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%y",
+)
+MIN_DATE_SHARE = 0.9
+
+
+def _date_part(value: str) -> str:
+    return value.strip().replace("T", " ").split(" ", 1)[0]
+
+
+def date_format(values: list[str]) -> str:
+    """The format (of those in ``DATE_FORMATS``) that parses the largest share of the values, if ≥ 90 %."""
+    parts = [_date_part(v) for v in values]
+    best, best_share = "", 0.0
+    for fmt in DATE_FORMATS:
+        hits = 0
+        for v in parts:
+            try:
+                datetime.strptime(v, fmt)
+            except ValueError:
+                continue
+            hits += 1
+        share = hits / len(parts) if parts else 0.0
+        if share > best_share:
+            best, best_share = fmt, share
+    return best if best_share >= MIN_DATE_SHARE else ""
+
+
 def pad_width(values: list[str]) -> int:
     """The zero-padding width for a column of non-negative whole numbers of varying length (else 0)."""
     stripped = [v.strip() for v in values]
@@ -152,6 +195,7 @@ def profile_columns(
         values = [str(v).strip() for v in raw if not is_missing(v)]
         kind, distinct, tokens, length = classify(values, total)
         digits = pad_width(values) if kind == ColumnKind.NUMBER else 0
+        fmt = date_format(values) if kind == ColumnKind.DATE else ""
         null_rate = 1.0 - (len(values) / total) if total else 1.0
         profiles.append(
             ColumnProfile(
@@ -163,6 +207,7 @@ def profile_columns(
                 avg_tokens=tokens,
                 avg_length=length,
                 digits=digits,
+                date_format=fmt,
             )
         )
     return profiles
@@ -178,6 +223,11 @@ def normalized_sql(profile: ColumnProfile) -> str:
         expr = f"regexp_replace({value}, '[^0-9]', '', 'g')"
         if kind == ColumnKind.PHONE:
             expr = f"right({expr}, 10)"
+        elif profile.date_format:
+            # Values the column's format reads become YYYYMMDD; the rest (typos, odd formats) keep their digits.
+            fmt = profile.date_format.replace("'", "")
+            part = f"split_part(replace({value}, 'T', ' '), ' ', 1)"
+            expr = f"coalesce(strftime(try_strptime({part}, '{fmt}'), '%Y%m%d'), {expr})"
     elif kind == ColumnKind.EMAIL:
         expr = f"lower({value})"
     elif kind == ColumnKind.NUMBER:

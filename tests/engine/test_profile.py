@@ -7,6 +7,7 @@ from findmatches.engine.profile import (
     ColumnKind,
     ColumnProfile,
     classify,
+    date_format,
     is_missing,
     normalized_sql,
     pad_width,
@@ -107,3 +108,19 @@ def test_short_whole_numbers_are_zero_padded_digit_by_digit() -> None:
 
     assert norm("3") == "03" and norm("28") == "28"
     assert norm("123") == "123" and norm("2.5") == "2.5"  # never cut, never pad a fraction
+
+
+def test_dates_in_one_column_format_normalise_alike() -> None:
+    assert date_format(["4/1/1980", "12/31/1975", "01/09/2001"]) == "%m/%d/%Y"
+    assert date_format(["4/1/1980", "31/12/1975", "13/09/2001"]) == "%d/%m/%Y"
+    assert date_format(["19800401", "19751231"]) == "%Y%m%d"
+    assert date_format(["1980-04-01T10:00:00", "1975-12-31 08:00"]) == "%Y-%m-%d"
+    assert date_format(["nonsense", "1980-04-01"]) == ""
+    profile = ColumnProfile("v", 0, ColumnKind.DATE, 0.0, 1.0, 1.0, 9.0, date_format="%m/%d/%Y")
+
+    def norm(value: str) -> str:
+        sql = f"SELECT {normalized_sql(profile)} AS n FROM (SELECT ?::VARCHAR AS v)"
+        return str(duckdb.sql(sql, params=[value]).fetchall()[0][0])
+
+    assert norm("4/1/1980") == norm("04/01/1980") == "19800401"
+    assert norm("13/45/1980") == "13451980"  # unreadable: its digits, as before
