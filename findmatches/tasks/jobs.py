@@ -24,6 +24,7 @@ from findmatches.service.context import RequestContext
 from findmatches.service.transforms import load_transform
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
+from findmatches.tasks import taught
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner
 
 
@@ -60,7 +61,7 @@ class Jobs:
         )
 
     def _records(
-        self, run: RunContext, transform: dict[str, Any], location: str | None = None
+        self, run: RunContext, transform: dict[str, Any], location: str | None = None, folder: str = "input"
     ) -> RecordSource:
         """Fetch the transform's input records (or those at ``location``) into the run's work dir."""
         source = transform["InputRecordTables"][0]
@@ -87,7 +88,7 @@ class Jobs:
         except TableFormatError as e:
             raise TaskFailed(str(e)) from e
         try:
-            paths = tables.fetch_table(self.storage, location, fmt, run.work_dir / "input")
+            paths = tables.fetch_table(self.storage, location, fmt, run.work_dir / folder)
         except StorageError as e:
             raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
         if not paths:
@@ -212,14 +213,25 @@ class Jobs:
         args = run.arguments
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
+        params, labels = self._params(transform), self._labels(run.transform_id)
         records = self._records(run, transform, args.get("InputS3Path"))
+        added: list[str] = []
+        if args.get("InputS3Path") and labels.num_rows:
+            records, added = taught.add_labelled_records(
+                records,
+                self._records(run, transform),
+                params.primary_key,
+                labels.column("primary_key").to_pylist(),
+                run.work_dir / "with_labelled.parquet",
+            )
+            run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work_dir / ("matches.parquet" if parquet else "matches.csv")
         try:
             count = engine.find_matches(
                 records,
-                self._params(transform),
-                self._labels(run.transform_id),
+                params,
+                labels,
                 out_path=local,
                 out_format="parquet" if parquet else "csv",
                 compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
@@ -228,6 +240,9 @@ class Jobs:
             )
         except EngineError as e:
             raise TaskFailed(str(e)) from e
+        if added:
+            taught.drop_records(local, "parquet" if parquet else "csv", params.primary_key, added)
+            count -= len(added)
         run.check()
         if parquet:
             self._upload_to(out.rstrip("/"), local)
