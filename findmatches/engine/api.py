@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +16,7 @@ from findmatches.engine.active import seed_order, select_sets, set_sizes
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import PairScorer, cluster
-from findmatches.engine.features import FeatureSpec, feature_spec, features_for, iter_features
+from findmatches.engine.features import FeatureSpec, compute_features, feature_spec, features_for, pairs_sql
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
@@ -22,6 +24,13 @@ from findmatches.engine.types import EngineError, EvaluationResult, LogFn, Match
 
 ACTIVE_MAX_PAIRS = 3_000_000
 SCORE_BATCH = 100_000
+SCORE_THREADS = 2
+BATCH_ROWS = 100_000
+PREFILTER_MIN_PAIRS = 1_000_000
+PREFILTER_SAMPLE = 100_000
+PREFILTER_MIN_POSITIVES = 50
+PREFILTER_MARGIN = 0.05
+PREFILTER_MAX_CUTOFF = 0.5
 
 
 def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchModel, np.ndarray, np.ndarray]:
@@ -59,28 +68,81 @@ def _score_candidates(
     keep_min: float,
     pairs: str,
     committee: bool = False,
+    min_cheap: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Score the pairs relation batch by batch on a small thread pool (the backend streams the next batch
+    while features and the model run); keep the pairs scoring at least ``keep_min``."""
     lefts, rights, probs, spreads = [], [], [], []
     done = 0
-    for left, right, x in iter_features(session, spec, pairs):
+
+    def work(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        left = batch.column("l").to_numpy().astype(np.int64)
+        right = batch.column("r").to_numpy().astype(np.int64)
+        x = compute_features(spec, batch)
         p = model.predict(x)
         keep = p >= keep_min
-        lefts.append(left[keep])
-        rights.append(right[keep])
-        probs.append(p[keep])
+        spread = np.zeros(0)
         if committee:
             votes = model.committee(x[keep])
-            spreads.append(votes.std(axis=0) if len(votes) else np.zeros(int(keep.sum())))
-        done += len(left)
-        session.log(f"Scored {done} candidate pairs.")
+            spread = votes.std(axis=0) if len(votes) else np.zeros(int(keep.sum()))
+        return left[keep], right[keep], p[keep], spread
+
+    def collect(future: Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        left, right, p, spread = future.result()
+        lefts.append(left)
+        rights.append(right)
+        probs.append(p)
+        spreads.append(spread)
+
+    pending: deque[Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = deque()
+    with ThreadPoolExecutor(max_workers=SCORE_THREADS) as pool:
+        for batch in session.backend.stream(pairs_sql(spec, pairs, min_cheap=min_cheap), BATCH_ROWS):
+            session.check()
+            if batch.num_rows == 0:
+                continue
+            pending.append(pool.submit(work, batch))
+            done += batch.num_rows
+            while len(pending) > SCORE_THREADS:
+                collect(pending.popleft())
+            session.log(f"Scored {done} candidate pairs.")
+        while pending:
+            collect(pending.popleft())
     cat = np.concatenate
     empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
     return (
         cat(lefts) if lefts else empty_i,
         cat(rights) if rights else empty_i,
         cat(probs) if probs else empty_f,
-        cat(spreads) if spreads else empty_f,
+        cat(spreads) if committee and spreads else empty_f,
     )
+
+
+def _prefilter_cutoff(
+    session: Session, spec: FeatureSpec, model: MatchModel, keep_min: float, total: int
+) -> float | None:
+    """The cheap-similarity cutoff below which no candidate pair is worth the full features, calibrated on a
+    sample of the candidates against the model itself: every sampled pair the model scores at least
+    ``keep_min`` must pass, with a margin. None (no filter) for few candidates or no trained model."""
+    if total < PREFILTER_MIN_PAIRS or not model.supervised:
+        return None
+    modulus = max(1, total // PREFILTER_SAMPLE)
+    sample = f"SELECT l, r FROM {CANDIDATES} WHERE hash(l, r) % {modulus} = 0"
+    table = session.backend.query(pairs_sql(spec, sample, with_cheap=True))
+    if table.num_rows == 0:
+        return None
+    p = model.predict(compute_features(spec, table))
+    cheap = np.nan_to_num(table.column("cheap").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
+    likely = p >= keep_min
+    if likely.sum() < PREFILTER_MIN_POSITIVES:
+        session.log(f"Pre-filter off: {int(likely.sum())} likely matches in a sample of {len(p)} candidates.")
+        return None
+    cutoff = min(PREFILTER_MAX_CUTOFF, float(cheap[likely].min()) - PREFILTER_MARGIN)
+    kept = float((cheap >= cutoff).mean())
+    session.log(
+        f"Pre-filter: cheap similarity >= {cutoff:.3f} keeps {kept:.1%} of a sample of {len(p)} candidates "
+        f"and all {int(likely.sum())} of its likely matches."
+    )
+    return cutoff
 
 
 def generate_labeling_set(
@@ -219,10 +281,11 @@ def find_matches(
     with open_session(source, params, labels, log, should_stop) as session:
         spec = feature_spec(session.feature_profiles)
         model, _, _ = _train(session, spec)
-        build_candidates(session)
+        blocked = build_candidates(session)
         t = threshold(params) if model.supervised else 0.64
+        cutoff = _prefilter_cutoff(session, spec, model, 0.5 * t, blocked.num_candidates)
         left, right, prob, _ = _score_candidates(
-            session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}"
+            session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
         session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
         session.check()

@@ -81,9 +81,24 @@ def feature_spec(profiles: list[ColumnProfile]) -> FeatureSpec:
     return FeatureSpec(tuple(profiles), tuple(names), tuple(columns), tuple(monotone))
 
 
-def pairs_sql(spec: FeatureSpec, pairs: str) -> str:
-    """SQL joining a pairs relation (l, r, …) with both records' normalised values."""
+def cheap_sql(spec: FeatureSpec) -> str:
+    """SQL for a cheap pair similarity in [0, 1] over the records ``a`` and ``b``: the share of the columns both
+    records have whose values are close (Jaro-Winkler ≥ 0.9); 0 when they share none. Used to drop obvious
+    non-matches before the full features."""
+    sims, present = [], []
+    for p in spec.profiles:
+        x, y = f"a.{p.alias}", f"b.{p.alias}"
+        sims.append(f"CAST(coalesce(jaro_winkler_similarity({x}, {y}) >= 0.9, false) AS INTEGER)")
+        present.append(f"CAST({x} IS NOT NULL AND {y} IS NOT NULL AS INTEGER)")
+    return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
+
+
+def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, with_cheap: bool = False) -> str:
+    """SQL joining a pairs relation (l, r, …) with both records' normalised values; with ``min_cheap`` only
+    the pairs whose `cheap_sql` similarity reaches it, with ``with_cheap`` that similarity as ``cheap``."""
     cols = []
+    if with_cheap:
+        cols.append(f"{cheap_sql(spec)} AS cheap")
     for p in spec.profiles:
         cols.append(f"a.{p.alias} AS l_{p.alias}, b.{p.alias} AS r_{p.alias}")
         if p.counts_values:
@@ -94,22 +109,24 @@ def pairs_sql(spec: FeatureSpec, pairs: str) -> str:
                 f"greatest(abs(try_cast(a.{p.alias} AS DOUBLE)), abs(try_cast(b.{p.alias} AS DOUBLE)), 1e-9) "
                 f"AS d_{p.alias}"
             )
+    where = f" WHERE {cheap_sql(spec)} >= {float(min_cheap)!r}" if min_cheap is not None else ""
     return (
         f"SELECT q.l, q.r, {', '.join(cols)}, a._rec AS l_rec, b._rec AS r_rec "
-        f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r"
+        f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r{where}"
     )
 
 
-def _strings(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
+def _strings(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The column as a NumPy object array of str ('' for missing) and its missing mask."""
     missing = np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
-    return pc.fill_null(column, "").to_pylist(), missing
+    return np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=object), missing
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _score(name: str, left: list[str], right: list[str]) -> np.ndarray:
+def _score(name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     scores = process.cpdist(left, right, scorer=_SCORERS[name], workers=WORKERS, dtype=np.float32)
     out = np.asarray(scores, dtype=np.float32)
     return out / 100.0 if name in _PERCENT else out
