@@ -171,6 +171,10 @@ def generate_labeling_set(
             session.log(f"Considering the candidate pairs of one record in {modulus}.")
         left, right, prob, spread = _score_candidates(session, spec, model, 0.0, pairs, committee=True)
         session.check()
+        # Candidates arrive in whatever order the backend's threads produce them; put them in pair order so
+        # that the same labels and seed always give the same labeling set.
+        canonical = np.lexsort((right, left))
+        left, right, prob, spread = left[canonical], right[canonical], prob[canonical], spread[canonical]
         rng = np.random.default_rng(seed)
         t = threshold(params) if model.supervised else 0.5
         order = seed_order(prob, spread, model.supervised, t, rng)
