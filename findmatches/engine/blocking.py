@@ -29,7 +29,6 @@ CANDIDATES = "fm_candidates"
 KEY_ROWS = "fm_key_rows"
 BASE = "fm_block_base"
 COMBINED_COLUMNS = 6
-MAX_KEYS = 16
 
 
 @dataclass(frozen=True)
@@ -232,10 +231,11 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int, combined: lis
         chosen.append(best)
         used += int(costs[best])
         times += cover[best]
-    # Phase 3: whatever else fits, cheapest first (combined keys only where they cover labelled matches).
+    # Phase 3: whatever single-column key else fits, cheapest first. Combined keys (taken above only where
+    # they cover labelled matches) refine single-column blocks, so their pairs mostly repeat those and do not
+    # count against the budget here.
+    used = int(sum(int(costs[i]) for i in chosen if not combined[i]))
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
-        if len(chosen) >= MAX_KEYS:
-            break
         if i not in chosen and not combined[i] and (not chosen or used + costs[i] <= budget):
             chosen.append(i)
             used += int(costs[i])

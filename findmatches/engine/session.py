@@ -122,14 +122,18 @@ def _prepare(
         f"CREATE OR REPLACE TABLE {NORM} AS SELECT _rid, CAST({quote_ident(params.primary_key)} AS VARCHAR) AS _pk, "
         f"{normalized} FROM {RECORDS}"
     )
-    counts = ", ".join(
-        f"CAST(count(*) OVER (PARTITION BY {p.alias}) AS INTEGER) AS f_{p.alias}"
-        for p in feats
-        if p.counts_values
+    # How often each value occurs, per value-counting column: hash aggregates joined back (cheaper than
+    # one window sort per column on millions of rows).
+    counted = [p for p in feats if p.counts_values]
+    counts = "".join(f", CAST(g{i}.cnt AS INTEGER) AS f_{p.alias}" for i, p in enumerate(counted))
+    joins = "".join(
+        f" LEFT JOIN (SELECT {p.alias} AS v, count(*) AS cnt FROM {NORM} WHERE {p.alias} IS NOT NULL "
+        f"GROUP BY {p.alias}) g{i} ON g{i}.v = n.{p.alias}"
+        for i, p in enumerate(counted)
     )
     be.execute(
-        f"CREATE OR REPLACE TABLE {NORM} AS SELECT *, {record_text} AS _rec, {signature} AS _sig"
-        f"{', ' + counts if counts else ''} FROM {NORM} ORDER BY _rid"
+        f"CREATE OR REPLACE TABLE {NORM} AS SELECT n.*, {record_text} AS _rec, "
+        f"{signature} AS _sig{counts} FROM {NORM} n{joins} ORDER BY n._rid"
     )
     session.check()
     _map_labels(session, _validate_labels(labels))
