@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from findmatches.engine.blocking import CANDIDATES, build_candidates, choose_keys
+from findmatches.engine.features import cheap_sql, feature_spec
+from findmatches.engine.session import NORM, open_session
+from findmatches.engine.types import MatchParams, RecordSource
+from tests.engine.conftest import no_labels
+
+
+def test_choose_keys_covers_labelled_matches_then_fills_the_budget() -> None:
+    costs = np.asarray([100, 10, 1000, 50, 5])
+    cover = np.asarray(
+        [
+            [True, True, False, False],  # 0: two matches, mid cost
+            [True, False, False, False],  # 1: one match, cheap
+            [True, True, True, True],  # 2: all, too dear for the budget
+            [False, False, True, False],  # 3: the third match
+            [False, False, False, False],  # 4: nothing, cheapest
+        ]
+    )
+    chosen = choose_keys(costs, cover, budget=200, combined=[False] * 5)
+    covered = np.asarray(cover[chosen].any(axis=0), dtype=bool)
+    assert covered[:3].all(), "every match a key within twice the budget can cover is covered"
+    assert 2 not in chosen and 4 in chosen
+    assert sum(int(costs[i]) for i in chosen) <= 2 * 200
+
+
+def test_choose_keys_without_labels_takes_cheapest_single_keys_within_budget() -> None:
+    costs = np.asarray([300, 10, 50, 5])
+    chosen = choose_keys(
+        costs, np.zeros((4, 0), dtype=bool), budget=100, combined=[False, False, False, True]
+    )
+    assert chosen == [1, 2]
+
+
+def test_candidates_are_unique_ordered_and_keep_exact_agreements(
+    people: tuple[pa.Table, dict[str, str]],
+) -> None:
+    table, _ = people
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), no_labels(), None, None) as s:
+        result = build_candidates(s)
+        pairs = s.backend.query(f"SELECT l, r FROM {CANDIDATES}")
+        left, right = pairs.column("l").to_numpy(), pairs.column("r").to_numpy()
+        assert result.num_candidates == len(left) > 0
+        assert (left < right).all()
+        assert len(np.unique(left * len(table) + right)) == len(left), "a pair was emitted twice"
+        # Records sharing an e-mail address (small blocks) are always compared.
+        email = next(p for p in s.feature_profiles if p.name == "email").alias
+        same = s.backend.query(
+            f"SELECT a._rid AS l, b._rid AS r FROM {NORM} a JOIN {NORM} b "
+            f"ON a.{email} = b.{email} AND a._rid < b._rid"
+        )
+        got = set(zip(left.tolist(), right.tolist(), strict=True))
+        want = set(zip(same.column("l").to_pylist(), same.column("r").to_pylist(), strict=True))
+        assert want and want <= got
+
+
+def test_cheap_similarity_is_the_share_of_close_columns(people: tuple[pa.Table, dict[str, str]]) -> None:
+    table, _ = people
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), no_labels(), None, None) as s:
+        spec = feature_spec(s.feature_profiles)
+        values = s.backend.query(
+            f"SELECT {cheap_sql(spec)} AS same FROM {NORM} a JOIN {NORM} b ON a._rid = b._rid LIMIT 50"
+        )
+        assert all(v == 1.0 for v in values.column("same").to_pylist())
+        first = (
+            s.backend.query(
+                f"SELECT {cheap_sql(spec)} AS v FROM {NORM} a, {NORM} b WHERE a._rid = 0 AND b._rid = 1"
+            )
+            .column("v")[0]
+            .as_py()
+        )
+        assert 0.0 <= first < 1.0
