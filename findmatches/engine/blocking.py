@@ -76,17 +76,22 @@ def _coarse(p: ColumnProfile) -> tuple[str, str] | None:
 
 
 def _atoms_sql(session: Session) -> str:
-    """The blocking base table: the normalised records plus the coarse codes keys are built from."""
-    extra = []
+    """The blocking base table: the normalised records plus the coarse codes keys are built from. Soundex
+    codes are computed once per distinct name (far fewer than records) and joined back."""
+    extra, joins = [], []
     for p in session.feature_profiles:
         a = p.alias
         if p.kind == ColumnKind.NAME:
-            extra.append(f"{_soundex(a)} AS sx_{a}")
+            extra.append(f"sx{p.index}.code AS sx_{a}")
+            joins.append(
+                f" LEFT JOIN (SELECT v, {_soundex('v')} AS code FROM (SELECT DISTINCT {a} AS v FROM {NORM} "
+                f"WHERE {a} IS NOT NULL)) sx{p.index} ON sx{p.index}.v = n.{a}"
+            )
         if p.kind == ColumnKind.DATE:
-            extra.append(f"CASE WHEN length({a}) = 8 THEN left({a}, 4) END AS yr_{a}")
+            extra.append(f"CASE WHEN length(n.{a}) = 8 THEN left(n.{a}, 4) END AS yr_{a}")
     return (
-        f"SELECT *, CAST(row_number() OVER (ORDER BY _sig, _rid) AS INTEGER) AS _sig_rank"
-        f"{''.join(', ' + e for e in extra)} FROM {NORM}"
+        f"SELECT n.*, CAST(row_number() OVER (ORDER BY n._sig, n._rid) AS INTEGER) AS _sig_rank"
+        f"{''.join(', ' + e for e in extra)} FROM {NORM} n{''.join(joins)}"
     )
 
 
