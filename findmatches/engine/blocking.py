@@ -89,9 +89,11 @@ def _atoms_sql(session: Session) -> str:
             )
         if p.kind == ColumnKind.DATE:
             extra.append(f"CASE WHEN length(n.{a}) = 8 THEN left(n.{a}, 4) END AS yr_{a}")
+    values = "".join(f", n.{p.alias}" for p in session.feature_profiles)
     return (
-        f"SELECT n.*, CAST(row_number() OVER (ORDER BY n._sig, n._rid) AS INTEGER) AS _sig_rank"
-        f"{''.join(', ' + e for e in extra)} FROM {NORM} n{''.join(joins)}"
+        f"SELECT n._rid{values}, r._sig_rank{''.join(', ' + e for e in extra)} FROM {NORM} n "
+        f"JOIN (SELECT _rid, CAST(row_number() OVER (ORDER BY _sig, _rid) AS INTEGER) AS _sig_rank FROM {NORM}) r "
+        f"ON r._rid = n._rid{''.join(joins)}"
     )
 
 
@@ -249,15 +251,18 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int, combined: lis
 
 def _key_rows_sql(keys: list[BlockingKey]) -> str:
     """Per record and single-valued key: block id (hash), rank inside the block and block size."""
-    cols = []
-    for i, key in enumerate(keys):
-        part = f"PARTITION BY ({key.expr})"
-        cols.append(
-            f"CASE WHEN ({key.expr}) IS NOT NULL THEN hash({key.expr}) END AS k{i}, "
-            f"CAST(row_number() OVER ({part} ORDER BY {key.sort}, _rid) AS INTEGER) AS r{i}, "
-            f"CAST(count(*) OVER ({part}) AS INTEGER) AS n{i}"
-        )
-    return f"SELECT _rid{''.join(', ' + c for c in cols)} FROM {BASE}"
+    if not keys:
+        return f"SELECT _rid FROM {BASE}"
+    values = ", ".join(
+        f"CASE WHEN ({key.expr}) IS NOT NULL THEN hash({key.expr}) END AS k{i}, {key.sort} AS s{i}"
+        for i, key in enumerate(keys)
+    )
+    cols = ", ".join(
+        f"k{i}, CAST(row_number() OVER (PARTITION BY k{i} ORDER BY s{i}, _rid) AS INTEGER) AS r{i}, "
+        f"CAST(count(*) OVER (PARTITION BY k{i}) AS INTEGER) AS n{i}"
+        for i in range(len(keys))
+    )
+    return f"SELECT _rid, {cols} FROM (SELECT _rid, {values} FROM {BASE})"
 
 
 def _not_earlier(keys: list[BlockingKey], before: int, a: str, b: str) -> str:
