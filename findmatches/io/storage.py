@@ -148,6 +148,26 @@ class Storage:
             )
         return data
 
+    def check_readable(self, uri: str) -> None:
+        """Raise a StorageError unless the one object at ``uri`` can be read: reads at most its first byte.
+
+        Listing an S3 prefix (or finding a local file) does not prove that its objects can be read.
+        """
+        parsed = self.check(uri)
+        if isinstance(parsed, S3Uri):
+            try:
+                body = self.s3.get_object(Bucket=parsed.bucket, Key=parsed.key, Range="bytes=0-0")["Body"]
+                body.read()
+                body.close()
+            except (ClientError, BotoCoreError) as e:
+                raise self._s3_error(e, uri, "read") from e
+            return
+        try:
+            with open(parsed.path, "rb") as f:
+                f.read(1)
+        except OSError as e:
+            raise self._os_error(e, uri, "read") from e
+
     def write_bytes(self, uri: str, data: bytes) -> None:
         """Write one object; local writes are atomic (temporary file, then rename)."""
         parsed = self._writable(uri)

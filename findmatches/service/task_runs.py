@@ -134,6 +134,12 @@ class TaskRunOperations:
             raise ResourceNumberLimitExceededException(
                 f"Label file has exceeded the limit of {MAX_LABEL_FILE_MB} MB."
             )
+        for obj in objects:  # found is not yet readable: a denied object fails the Start call, not the run
+            try:
+                if obj.size:
+                    self.storage.check_readable(obj.uri)
+            except StorageError as e:
+                raise InvalidInputException(f"Cannot access the label file at {input_s3_path}. {e}") from e
         properties = {
             "ImportLabelsTaskRunProperties": {
                 "InputS3Path": input_s3_path,

@@ -151,3 +151,16 @@ def test_access_error_keeps_the_reason(storage: Storage, root: Path, monkeypatch
     with pytest.raises(AccessError, match="Permission denied") as e:
         storage.read_bytes(str(root / "data" / "a.csv"))
     assert e.value.reason == "Permission denied"
+
+
+def test_check_readable(storage: Storage, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage.check_readable(str(root / "data" / "a.csv"))
+    with pytest.raises(ObjectNotFoundError):
+        storage.check_readable(str(root / "data" / "gone.csv"))
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(storage_module, "open", denied, raising=False)
+    with pytest.raises(AccessError, match="Permission denied"):
+        storage.check_readable(str(root / "data" / "a.csv"))

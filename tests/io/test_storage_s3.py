@@ -100,3 +100,13 @@ def test_unreachable_endpoint_is_an_access_error(s3_env: S3Server, monkeypatch: 
     storage = Storage("http://127.0.0.1:9")
     with pytest.raises(AccessError, match="Could not connect"):
         storage.list_objects("s3://any-bucket/key.csv")
+
+
+def test_check_readable(s3_env: S3Server, s3_bucket: str) -> None:
+    storage = Storage()
+    storage.write_bytes(f"s3://{s3_bucket}/labels.csv", b"a,b\n")
+    storage.check_readable(f"s3://{s3_bucket}/labels.csv")
+    with Stubber(storage.s3) as stub:
+        stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(AccessError, match="AccessDenied: Access Denied"):
+            storage.check_readable(f"s3://{s3_bucket}/labels.csv")
