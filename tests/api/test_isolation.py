@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +95,33 @@ def test_other_account_changes_nothing(pair: tuple[Any, Any]) -> None:
     assert mine.get_tags(ResourceArn=arn)["Tags"] == {"k": "v"}
     assert mine.get_table(DatabaseName=database, Name=table)["Table"] == table_before
     assert [t["Name"] for t in mine.get_tables(DatabaseName=database)["TableList"]] == [table]
+
+
+def test_other_account_cannot_see_start_or_cancel_task_runs(pair: tuple[Any, Any], files_root: Path) -> None:
+    mine, theirs = pair
+    database, table = make_table(mine)
+    transform_id = make_transform(mine, database, table)
+    out = str(files_root / unique("isolation"))
+    run_id = mine.start_ml_labeling_set_generation_task_run(TransformId=transform_id, OutputS3Path=out)[
+        "TaskRunId"
+    ]
+    ids = {"TransformId": transform_id}
+    _fails(theirs.get_ml_task_run, "EntityNotFoundException", TaskRunId=run_id, **ids)
+    _fails(theirs.get_ml_task_runs, "EntityNotFoundException", **ids)
+    _fails(theirs.cancel_ml_task_run, "EntityNotFoundException", TaskRunId=run_id, **ids)
+    _fails(
+        theirs.start_ml_labeling_set_generation_task_run, "EntityNotFoundException", OutputS3Path=out, **ids
+    )
+    _fails(theirs.start_import_labels_task_run, "EntityNotFoundException", InputS3Path=out, **ids)
+    _fails(theirs.start_export_labels_task_run, "EntityNotFoundException", OutputS3Path=out, **ids)
+    _fails(theirs.start_ml_evaluation_task_run, "EntityNotFoundException", **ids)
+    _fails(theirs.start_find_matches_task_run, "EntityNotFoundException", OutputS3Path=out, **ids)
+    runs = mine.get_ml_task_runs(**ids)["TaskRuns"]
+    assert [r["TaskRunId"] for r in runs] == [run_id]  # theirs started nothing on my transform
+    assert mine.get_ml_task_run(TaskRunId=run_id, **ids)["Status"] not in (
+        "STOPPING",
+        "STOPPED",
+    )  # nor cancelled
 
 
 def test_same_names_in_both_accounts(pair: tuple[Any, Any]) -> None:
