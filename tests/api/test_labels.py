@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import SampleTransform, wait_run
+from tests.conftest import SampleTransform, ServerProcess, client, create_sample_transform, wait_run
+from tests.fixtures_s3 import S3Server
 
 HEADER = "labeling_set_id,label,id,first_name,last_name\n"
 
@@ -250,3 +252,31 @@ def test_concurrent_imports_never_interleave(glue: Any, s3: Any, people: SampleT
     ]
     assert [wait_run(glue, people.transform_id, r)["Status"] for r in runs] == ["SUCCEEDED"] * 3
     assert state(glue, people) == ("READY", 18)  # no import's labels were lost to another's
+
+
+def test_s3_endpoint_flag_and_the_data_dir_as_default_root(
+    tmp_path: Path, s3_server: S3Server, s3: Any
+) -> None:
+    """--s3-endpoint-url beats the environment's endpoint; without --allow-path only the data dir is allowed."""
+    dead = "http://127.0.0.1:9"  # nothing listens there
+    srv = ServerProcess(
+        tmp_path / "data",
+        ["--s3-endpoint-url", s3_server.endpoint_url],
+        env={**s3_server.env(), "AWS_ENDPOINT_URL_S3": dead, "AWS_ENDPOINT_URL": dead},
+    )
+    srv.start()
+    try:
+        glue = client(srv.url)
+        people = create_sample_transform(glue, s3, "t" + uuid.uuid4().hex[:12])
+        on_s3 = put(s3, people, "l.csv", label_file(people, some_sets(people, 2)))
+        assert import_labels(glue, people, on_s3)["Status"] == "SUCCEEDED"
+        inside = srv.data_dir / "labels.csv"
+        inside.write_text(label_file(people, some_sets(people, 3)))
+        assert import_labels(glue, people, str(inside), replace=True)["Status"] == "SUCCEEDED"
+        assert state(glue, people) == ("READY", 9)
+        outside = tmp_path / "outside.csv"
+        outside.write_text(label_file(people, some_sets(people, 2)))
+        code, message = start_error(glue, people, str(outside))
+        assert code == "InvalidInputException" and "outside the allowed roots" in message
+    finally:
+        srv.stop()
