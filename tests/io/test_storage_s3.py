@@ -110,3 +110,22 @@ def test_check_readable(s3_env: S3Server, s3_bucket: str) -> None:
         stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
         with pytest.raises(AccessError, match="AccessDenied: Access Denied"):
             storage.check_readable(f"s3://{s3_bucket}/labels.csv")
+
+
+def test_general_endpoint_and_profile_credentials(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_ENDPOINT_URL (for every service) and credentials from a named profile work as boto3 has them."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[labeller]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = secret\n")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint_url)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "labeller")
+    storage = Storage()
+    storage.write_bytes(f"s3://{s3_bucket}/p.csv", b"x\n")
+    assert storage.read_bytes(f"s3://{s3_bucket}/p.csv") == b"x\n"
+    credentials_used = storage.s3._request_signer._credentials
+    assert credentials_used.access_key == "AKIDPROFILE"
