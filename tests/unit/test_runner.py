@@ -135,6 +135,33 @@ def test_an_unexpected_error_fails_the_run_not_the_service(
     assert wait_done(db, "r2") == "SUCCEEDED"
 
 
+def test_cancel_stops_work_in_progress(db: Database, tmp_path: Path, runners: list[TaskRunner]) -> None:
+    add_transform(db)
+    working, finished = threading.Event(), threading.Event()
+
+    def long_work(ctx: RunContext) -> None:
+        try:
+            while True:  # polls the stop check between steps, as every job does
+                working.set()
+                ctx.check()
+                time.sleep(0.01)
+        finally:
+            finished.set()
+
+    runner = TaskRunner(db, tmp_path, {"T": long_work})
+    runners.append(runner)
+    add_run(db, "r1")
+    runner.submit("r1")
+    assert working.wait(10)
+    assert run_state(db, "r1")[0] == "RUNNING"
+    with db.write() as conn:  # what CancelMLTaskRun does before it signals the runner
+        conn.execute("UPDATE task_runs SET status='STOPPING' WHERE task_run_id='r1'")
+    runner.cancel("r1")
+    assert wait_done(db, "r1") == "STOPPED"
+    assert finished.is_set()  # the work itself ended, not only the record
+    assert "ErrorString" not in run_state(db, "r1")[1]
+
+
 def test_cancelled_before_it_starts(db: Database, tmp_path: Path, runners: list[TaskRunner]) -> None:
     add_transform(db)
     ran = threading.Event()
