@@ -1,4 +1,5 @@
-"""The whole teaching loop through the public API: generate → label → import → evaluate → apply → export."""
+"""The whole teaching loop through the public API, with boto3 and with the aws CLI:
+generate → label → import (merge, re-import, replace) → export → import the export → evaluate → apply."""
 
 from __future__ import annotations
 
@@ -232,6 +233,19 @@ def test_teach_loop_with_the_aws_cli(
     (labeling_file,) = (folder / "labeling").glob("*.csv")
     rows = read_csv(labeling_file.read_text())
     (folder / "labels.csv").write_text(oracle(rows, people.truth()))
+
+    def cli_import(path: Path, *flags: str) -> dict[str, Any]:
+        run = aws(
+            server, "start-import-labels-task-run", "--transform-id", t, "--input-s3-path", str(path), *flags
+        )
+        return cli_wait(server, t, run["TaskRunId"])
+
+    # Merge (the default), then the same labeling sets again: replaced, not doubled.
+    for _ in range(2):
+        done = cli_import(folder / "labels.csv")
+        assert done["Status"] == "SUCCEEDED", done
+        assert done["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is False
+        assert aws(server, "get-ml-transform", "--transform-id", t)["LabelCount"] == len(rows)
     # A plain path: the aws CLI v1 reads any argument that starts with file:// as a file's content.
     run = aws(
         server,
@@ -248,6 +262,30 @@ def test_teach_loop_with_the_aws_cli(
         and done["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
     )
     assert aws(server, "get-ml-transform", "--transform-id", t)["LabelCount"] == len(rows)
+    assert aws(server, "get-ml-transform", "--transform-id", t)["Status"] == "READY"
+
+    def cli_export(name: str) -> str:
+        run = aws(
+            server,
+            "start-export-labels-task-run",
+            "--transform-id",
+            t,
+            "--output-s3-path",
+            str(folder / name),
+        )
+        assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
+        (exported,) = (folder / name).glob(f"{t}_labels_*.csv")
+        return exported.read_text()
+
+    # Export, import the export with --replace-all-labels: the labels are identical.
+    first = cli_export("export1")
+    assert cli_import(folder / "export1", "--replace-all-labels")["Status"] == "SUCCEEDED"
+    assert cli_export("export2") == first
+    assert aws(server, "get-ml-transform", "--transform-id", t)["LabelCount"] == len(rows)
+    run = aws(server, "start-ml-evaluation-task-run", "--transform-id", t)
+    assert cli_wait(server, t, run["TaskRunId"])["Status"] == "SUCCEEDED"
+    metrics = aws(server, "get-ml-transform", "--transform-id", t)["EvaluationMetrics"]["FindMatchesMetrics"]
+    assert 0.0 <= metrics["F1"] <= 1.0 and "ConfusionMatrix" in metrics
     run = aws(
         server,
         "start-find-matches-task-run",
@@ -265,6 +303,8 @@ def test_teach_loop_with_the_aws_cli(
     assert {r["Properties"]["TaskType"] for r in runs} == {
         "LABELING_SET_GENERATION",
         "IMPORT_LABELS",
+        "EXPORT_LABELS",
+        "EVALUATION",
         "FIND_MATCHES",
     }
     # The same run through `findmatches apply`, the CLI front that waits with a progress bar.
