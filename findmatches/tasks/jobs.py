@@ -96,6 +96,18 @@ class Jobs:
         run.log(f"input: {len(paths)} {fmt} file(s) from {location}")
         return RecordSource(paths=tuple(paths), format=fmt)
 
+    def _csv_options(self, run: RunContext, transform: dict[str, Any]) -> tables.CsvOptions:
+        """How the table's CSV files are written, from its SerDe parameters (delimiter, quote, escape).
+
+        Every file starts with a header row, as the engine reads them; ``serialization.format`` is Hive's
+        legacy code (often "1"), not a delimiter.
+        """
+        source = transform["InputRecordTables"][0]
+        ctx = RequestContext(run.account_id, run.region)
+        table = find_table(self.db, ctx, source["DatabaseName"], source["TableName"]) or {}
+        serde = ((table.get("StorageDescriptor") or {}).get("SerdeInfo") or {}).get("Parameters") or {}
+        return tables.csv_options({k: v for k, v in serde.items() if k != "serialization.format"}, None)
+
     def _labels(self, transform_id: str) -> pa.Table:
         return label_store.load_labels(self.db.conn, transform_id)
 
@@ -114,9 +126,10 @@ class Jobs:
             parsed = label_files.parse_label_files(files, key)
             run.check()
             records = self._records(run, transform)
-            label_files.check_known_keys(
-                parsed, tables.read_records(list(records.paths), records.format, [key]).column(key)
+            keys = tables.read_records(
+                list(records.paths), records.format, [key], self._csv_options(run, transform)
             )
+            label_files.check_known_keys(parsed, keys.column(key))
         except LabelFileError as e:
             raise TaskFailed(f"Invalid label file: {e}") from e
         run.check()

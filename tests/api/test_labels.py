@@ -280,3 +280,27 @@ def test_s3_endpoint_flag_and_the_data_dir_as_default_root(
         assert code == "InvalidInputException" and "outside the allowed roots" in message
     finally:
         srv.stop()
+
+
+def test_tab_separated_table(glue: Any, s3: Any, people: SampleTransform) -> None:
+    """A CSV table with another delimiter (the SerDe's field.delim): labels find their records in it."""
+    from findmatches import sample
+    from tests.conftest import SAMPLE_COLUMNS
+
+    tsv = sample.to_csv(people.rows, SAMPLE_COLUMNS).replace(",", "\t")
+    s3.put_object(Bucket=people.bucket, Key="people/people.csv", Body=tsv.encode())
+    source = glue.get_ml_transform(TransformId=people.transform_id)["InputRecordTables"][0]
+    table = glue.get_table(DatabaseName=source["DatabaseName"], Name=source["TableName"])["Table"]
+    serde = {
+        "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        "Parameters": {"field.delim": "\t", "serialization.format": "1"},
+    }
+    table_input = {
+        "Name": table["Name"],
+        "StorageDescriptor": {**table["StorageDescriptor"], "SerdeInfo": serde},
+        "Parameters": table["Parameters"],
+    }
+    glue.update_table(DatabaseName=source["DatabaseName"], TableInput=table_input)
+    run = import_labels(glue, people, put(s3, people, "l.csv", label_file(people, some_sets(people, 2))))
+    assert run["Status"] == "SUCCEEDED", run
+    assert state(glue, people) == ("READY", 6)
