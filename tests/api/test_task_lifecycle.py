@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,17 @@ def test_get_ml_task_runs_filter_sort_and_pages(slow_glue: Any, s3: Any) -> None
     started = asc["TaskRuns"][1]["StartedOn"]
     after = slow_glue.get_ml_task_runs(TransformId=t, Filter={"StartedAfter": started})
     assert after.get("TaskRuns", []) == []
+    before = slow_glue.get_ml_task_runs(TransformId=t, Filter={"StartedBefore": started})
+    assert [r["TaskRunId"] for r in before["TaskRuns"]] == [first]
+    both = slow_glue.get_ml_task_runs(
+        TransformId=t,
+        Filter={"TaskRunType": "IMPORT_LABELS", "StartedBefore": started + dt.timedelta(seconds=1)},
+    )
+    assert len(both["TaskRuns"]) == 2
+    status_order = slow_glue.get_ml_task_runs(
+        TransformId=t, Sort={"Column": "STATUS", "SortDirection": "ASCENDING"}
+    )
+    assert [r["TaskRunId"] for r in status_order["TaskRuns"]] == [second, first]  # RUNNING/STARTING < STOPPED
     slow_glue.cancel_ml_task_run(TransformId=t, TaskRunId=second)
     wait_run(slow_glue, t, second)
 
