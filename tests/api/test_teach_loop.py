@@ -81,6 +81,7 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
         shown |= set(ids)
         sizes = Counter(r["labeling_set_id"] for r in rows)
         assert all(2 <= n <= 30 for n in sizes.values()), sizes
+        assert 5 <= len(sizes) <= 20, sizes  # about 10 labeling sets
         # similarity, not a random sample: most sets hold at least one true match
         with_match = sum(
             1 for s in sizes if len({truth[r["id"]] for r in rows if r["labeling_set_id"] == s}) < sizes[s]
