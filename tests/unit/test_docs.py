@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _flags(command: str) -> set[str]:
     sub = next(a for a in _parser()._subparsers._group_actions if a.dest == "command")  # type: ignore[union-attr]
     parser = sub.choices[command]  # type: ignore[attr-defined]
-    return {opt for action in parser._actions for opt in action.option_strings if opt.startswith("--")} - {"--help"}
+    return {opt for action in parser._actions for opt in action.option_strings if opt.startswith("--")} - {
+        "--help"
+    }
 
 
 def test_every_serve_flag_is_in_the_readme() -> None:
