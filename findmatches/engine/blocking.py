@@ -8,11 +8,12 @@ keep blocks small where a single column's are large. The token key is the one mu
 block per word, and blocks larger than its cap are dropped (frequent words tell little).
 
 Nothing is materialised before choosing: each key's pair count is estimated from its block sizes in one
-aggregate, and its coverage of the labelled matches from the labelled records' key values. Keys are chosen
-greedily by new (then redundant) labelled-match coverage per estimated pair, then cheapest first while the pair
-budget (scaled by AccuracyCostTradeoff) lasts. The chosen keys' pairs are then written once each: a key emits
-only the pairs that no earlier chosen key emitted (checked from the records' block ids and ranks), so no
-global DISTINCT over all candidates is needed and memory stays bounded.
+aggregate (on a sample of the records for large inputs), and its coverage of the labelled matches from the
+labelled records' key values. Keys are chosen greedily by new (then redundant) labelled-match coverage per
+estimated pair, then cheapest first while the pair budget (scaled by AccuracyCostTradeoff) lasts: the cheap keys
+are the precise ones, while a broad key (a date, a city) costs ``window`` pairs per record and finds few matches
+the others miss. Each chosen key then writes its pairs, ranking only the records of blocks of two or more, and
+one aggregate (which DuckDB spills to disk) keeps every pair once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
-KEY_ROWS = "fm_key_rows"
+RAW_PAIRS = "fm_raw_pairs"
+# Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
+ESTIMATE_RECORDS = 250_000
+ESTIMATE_MIN_RATE = 0.02
 BASE = "fm_block_base"
 COMBINED_COLUMNS = 6
 
@@ -43,7 +47,6 @@ class BlockingKey:
     window: int
     max_block: int | None = None
     tokens: bool = False
-    combined: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,17 +118,13 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
-            keys.append(
-                BlockingKey(
-                    f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig_rank", window, combined=True
-                )
-            )
+            keys.append(BlockingKey(f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig_rank", window))
             for x, y in ((p, q), (q, p)):
                 coarse = _coarse(x)
                 if coarse is not None:
                     label, code = coarse
                     name = f"{label}:{x.name}+{y.name}"
-                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig_rank", window, combined=True))
+                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig_rank", window))
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
@@ -157,23 +156,38 @@ def _block_pairs(n: str, window: int) -> str:
     return f"CASE WHEN {n} <= {w + 1} THEN {n} * ({n} - 1) // 2 ELSE {w} * {n} - {w * (w + 1) // 2} END"
 
 
-def _estimate_sql(key: BlockingKey) -> str:
+def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str:
+    """SQL for the key's estimated pair count, from its block sizes in ``table``: all of the records, or a
+    Bernoulli sample of them at ``rate``. From a sample, a block of ``m`` sampled records stands for
+    ``m(m-1)/2 / rate²`` pairs (unbiased for blocks within the window) or ``window·m / rate`` (a large
+    block's sorted neighbourhood), whichever is smaller."""
+    w = int(key.window)
+    if rate >= 1.0:
+        pairs, size = _block_pairs("n", w), "n"
+    else:
+        r = float(rate)
+        pairs, size = f"least(n * (n - 1) / 2 / {r * r!r}, {w} * n / {r!r})", f"n / {r!r}"
     if key.tokens:
-        cap = int(key.max_block or 0)
-        return (
-            f"SELECT coalesce(sum({_block_pairs('n', key.window)}), 0)::BIGINT AS pairs FROM (SELECT count(*) AS n "
-            f"FROM (SELECT unnest({key.expr}) AS k FROM {BASE}) GROUP BY k) WHERE n > 1 AND n <= {cap}"
-        )
+        source = f"(SELECT unnest({key.expr}) AS k FROM {table}) GROUP BY k"
+        keep = f"n > 1 AND {size} <= {int(key.max_block or 0)}"
+    else:
+        source = f"{table} WHERE ({key.expr}) IS NOT NULL GROUP BY ({key.expr})"
+        keep = "n > 1"
     return (
-        f"SELECT coalesce(sum({_block_pairs('n', key.window)}), 0)::BIGINT AS pairs FROM (SELECT count(*) AS n "
-        f"FROM {BASE} WHERE ({key.expr}) IS NOT NULL GROUP BY ({key.expr})) WHERE n > 1"
+        f"SELECT coalesce(sum({pairs}), 0)::BIGINT AS pairs FROM (SELECT count(*) AS n FROM {source}) "
+        f"WHERE {keep}"
     )
+
+
+def _estimate_rate(num_records: int) -> float:
+    """The share of the records that key estimates look at: all up to ``ESTIMATE_RECORDS``, then a sample."""
+    return min(1.0, max(ESTIMATE_MIN_RATE, ESTIMATE_RECORDS / max(1, num_records)))
 
 
 def pair_budget(session: Session) -> int:
     """How many candidate pairs the keys may produce in all (summed over keys)."""
     act = float(session.params.accuracy_cost_tradeoff)
-    return int(max(300_000 * (0.5 + act), session.num_records * (4 + 24 * act)))
+    return int(max(300_000 * (0.5 + act), session.num_records * (2 + 8 * act)))
 
 
 def _coverage(session: Session, keys: list[BlockingKey]) -> np.ndarray:
@@ -204,7 +218,7 @@ def _coverage(session: Session, keys: list[BlockingKey]) -> np.ndarray:
     return cover
 
 
-def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int, combined: list[bool]) -> list[int]:
+def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int) -> list[int]:
     """Greedy key choice: new labelled-match coverage per pair (may spend up to twice the budget), then
     redundant coverage per pair, then the cheapest keys while the budget lasts."""
     chosen: list[int] = []
@@ -238,66 +252,36 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int, combined: lis
         chosen.append(best)
         used += int(costs[best])
         times += cover[best]
-    # Phase 3: whatever single-column key else fits, cheapest first. Combined keys (taken above only where
-    # they cover labelled matches) refine single-column blocks, so their pairs mostly repeat those and do not
-    # count against the budget here.
-    used = int(sum(int(costs[i]) for i in chosen if not combined[i]))
+    # Phase 3: whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
+    # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
+    # window's size and finds few matches the others miss.
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
-        if i not in chosen and not combined[i] and (not chosen or used + costs[i] <= budget):
+        if i not in chosen and (not chosen or used + costs[i] <= budget):
             chosen.append(i)
             used += int(costs[i])
     return chosen
 
 
-def _key_rows_sql(keys: list[BlockingKey]) -> str:
-    """Per record and single-valued key: block id (hash), rank inside the block and block size."""
-    if not keys:
-        return f"SELECT _rid FROM {BASE}"
-    values = ", ".join(
-        f"CASE WHEN ({key.expr}) IS NOT NULL THEN hash({key.expr}) END AS k{i}, {key.sort} AS s{i}"
-        for i, key in enumerate(keys)
-    )
-    cols = ", ".join(
-        f"k{i}, CAST(row_number() OVER (PARTITION BY k{i} ORDER BY s{i}, _rid) AS INTEGER) AS r{i}, "
-        f"CAST(count(*) OVER (PARTITION BY k{i}) AS INTEGER) AS n{i}"
-        for i in range(len(keys))
-    )
-    return f"SELECT _rid, {cols} FROM (SELECT _rid, {values} FROM {BASE})"
-
-
-def _not_earlier(keys: list[BlockingKey], before: int, a: str, b: str) -> str:
-    """SQL condition: no earlier single-valued key (index < ``before``) yields the pair of rows ``a``, ``b``."""
-    conds = [
-        f"coalesce({a}.k{j} = {b}.k{j} AND abs({a}.r{j} - {b}.r{j}) <= {int(keys[j].window)}, false)"
-        for j in range(before)
-        if not keys[j].tokens
-    ]
-    return "NOT (" + " OR ".join(conds) + ")" if conds else "TRUE"
-
-
-def _single_pairs_sql(keys: list[BlockingKey], i: int) -> str:
-    w = int(keys[i].window)
+def _key_pairs_sql(key: BlockingKey) -> str:
+    """The pairs one key yields: inside each block of two or more records (at most ``max_block`` for the
+    token key), records ranked by the key's sort value and each paired with the next ``window``. Singleton
+    blocks (most records, for the precise keys) are dropped by one aggregate before anything is ranked."""
+    w = int(key.window)
+    if key.tokens:
+        values = f"SELECT _rid, unnest({key.expr}) AS k, {key.sort} AS s FROM {BASE}"
+    else:
+        values = (
+            f"SELECT _rid, hash({key.expr}) AS k, {key.sort} AS s FROM {BASE} WHERE ({key.expr}) IS NOT NULL"
+        )
+    cap = f" AND count(*) <= {int(key.max_block)}" if key.max_block else ""
     return (
-        f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM "
-        f"(SELECT *, r{i} + unnest(range(1, least({w}, n{i} - r{i}) + 1)) AS rn2 FROM {KEY_ROWS} "
-        f"WHERE k{i} IS NOT NULL AND n{i} > 1) o "
-        f"JOIN {KEY_ROWS} e ON e.k{i} = o.k{i} AND e.r{i} = o.rn2 WHERE {_not_earlier(keys, i, 'o', 'e')}"
-    )
-
-
-def _token_pairs_sql(keys: list[BlockingKey], i: int) -> str:
-    key = keys[i]
-    w, cap = int(key.window), int(key.max_block or 0)
-    return (
-        f"WITH k AS (SELECT unnest({key.expr}) AS key, _rid, {key.sort} AS sortv FROM {BASE}), "
-        f"s AS (SELECT key, _rid, row_number() OVER (PARTITION BY key ORDER BY sortv, _rid) AS rn, "
-        f"count(*) OVER (PARTITION BY key) AS cnt FROM k), "
-        f"e AS (SELECT * FROM s WHERE cnt > 1 AND cnt <= {cap}), "
-        f"o AS (SELECT key, _rid, rn + unnest(range(1, least({w}, cnt - rn) + 1)) AS rn2 FROM e), "
-        f"p AS (SELECT DISTINCT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r "
-        f"FROM o JOIN e ON o.key = e.key AND o.rn2 = e.rn) "
-        f"SELECT p.l, p.r FROM p JOIN {KEY_ROWS} x ON x._rid = p.l JOIN {KEY_ROWS} y ON y._rid = p.r "
-        f"WHERE {_not_earlier(keys, i, 'x', 'y')}"
+        f"WITH v AS ({values}), "
+        f"c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
+        f"b AS (SELECT v._rid, v.k, c.n, row_number() OVER (PARTITION BY v.k ORDER BY v.s, v._rid) AS rn "
+        f"FROM v JOIN c ON c.k = v.k), "
+        f"o AS (SELECT _rid, k, rn + unnest(range(1, least({w}, n - rn) + 1)) AS rn2 FROM b WHERE rn < n) "
+        f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r "
+        f"FROM o JOIN b e ON e.k = o.k AND e.rn = o.rn2"
     )
 
 
@@ -326,24 +310,35 @@ def build_candidates(session: Session) -> BlockingResult:
         )
     keys = blocking_keys(session)
     be.execute(f"CREATE OR REPLACE TABLE {BASE} AS {_atoms_sql(session)}")
+    rate = _estimate_rate(session.num_records)
+    sample = BASE
+    if rate < 1.0:
+        sample = f"{BASE}_sample"
+        be.execute(
+            f"CREATE OR REPLACE TABLE {sample} AS SELECT * FROM {BASE} "
+            f"USING SAMPLE {100 * rate:.4f} PERCENT (bernoulli, 0)"
+        )
     costs = np.zeros(len(keys), dtype=np.int64)
     for i, key in enumerate(keys):
         session.check()
-        costs[i] = int(be.query(_estimate_sql(key)).column("pairs")[0].as_py() or 0)
+        costs[i] = int(be.query(_estimate_sql(key, sample, rate)).column("pairs")[0].as_py() or 0)
+    if sample != BASE:
+        be.execute(f"DROP TABLE {sample}")
     cover = _coverage(session, keys)
     budget = pair_budget(session)
-    order = choose_keys(costs, cover, budget, [k.combined for k in keys])
-    # Single-valued keys first (in choice order), the token key last: it is the one that needs a DISTINCT.
-    chosen = [keys[i] for i in order if not keys[i].tokens] + [keys[i] for i in order if keys[i].tokens]
+    order = choose_keys(costs, cover, budget)
+    chosen = [keys[i] for i in order]
     estimated = int(sum(int(costs[i]) for i in order))
-    singles = [k for k in chosen if not k.tokens]
-    be.execute(f"CREATE OR REPLACE TABLE {KEY_ROWS} AS {_key_rows_sql(singles)}")
-    be.execute(f"CREATE OR REPLACE TABLE {CANDIDATES} (l BIGINT, r BIGINT)")
-    for i, key in enumerate(chosen):
+    # Each key's pairs go to one scratch table; one aggregate then keeps each pair once (DuckDB's aggregate
+    # spills to disk, so memory stays bounded however many pairs the keys repeat).
+    be.execute(f"CREATE OR REPLACE TABLE {RAW_PAIRS} (l BIGINT, r BIGINT)")
+    for key in chosen:
         session.check()
-        sql = _token_pairs_sql(chosen, i) if key.tokens else _single_pairs_sql(chosen, i)
-        be.execute(f"INSERT INTO {CANDIDATES} {sql}")
-    be.execute(f"DROP TABLE IF EXISTS {KEY_ROWS}")
+        be.execute(f"INSERT INTO {RAW_PAIRS} {_key_pairs_sql(key)}")
+    be.execute(
+        f"CREATE OR REPLACE TABLE {CANDIDATES} AS SELECT l, r FROM {RAW_PAIRS} GROUP BY l, r ORDER BY l, r"
+    )
+    be.execute(f"DROP TABLE IF EXISTS {RAW_PAIRS}")
     be.execute(f"DROP TABLE IF EXISTS {BASE}")
     total = int(be.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
     recall: float | None = None

@@ -121,6 +121,20 @@ def _average_linkage(
     return group
 
 
+def _pairs_within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For runs of positions ``starts[c] .. starts[c] + sizes[c] - 1``: every pair of positions inside a run,
+    as (run index, first position, second position), runs in order and pairs in row order."""
+    sizes = np.asarray(sizes, np.int64)
+    run = np.repeat(np.arange(len(sizes)), sizes)
+    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    first = np.repeat(np.asarray(starts, np.int64), sizes) + offset
+    partners = sizes[run] - offset - 1
+    piece = np.repeat(run, partners)
+    left = np.repeat(first, partners)
+    step = np.arange(int(partners.sum())) - np.repeat(np.cumsum(partners) - partners, partners) + 1
+    return piece, left, left + step
+
+
 def cluster(
     n: int,
     left: np.ndarray,
@@ -160,49 +174,45 @@ def cluster(
     starts = np.concatenate([[0], np.cumsum(sizes)])
     refine = np.flatnonzero((sizes >= 3) | np.isin(np.arange(len(sizes)), labels[cannot_l]))
     refine = refine[sizes[refine] >= 2]
-    # Gather every pair inside the pieces to refine and score the ones nobody scored yet.
-    pieces = [order[starts[c] : starts[c + 1]] for c in refine]
-    pair_l: list[np.ndarray] = []
-    pair_r: list[np.ndarray] = []
-    for members in pieces:
-        i, j = np.triu_indices(len(members), 1)
-        pair_l.append(members[i])
-        pair_r.append(members[j])
-    if pair_l:
-        cat_l, cat_r = np.concatenate(pair_l), np.concatenate(pair_r)
-        values, found = lookup.get(cat_l, cat_r)
-        missing = ~found
-        if missing.any():
-            if score_pairs is not None:
-                values[missing] = score_pairs(
-                    np.minimum(cat_l, cat_r)[missing], np.maximum(cat_l, cat_r)[missing]
-                )
-            else:
-                values[missing] = 0.0
+    # Every pair inside the pieces to refine (positions into ``order``), built without a loop per piece;
+    # the pairs nobody scored yet are scored now.
+    piece_of, pos_l, pos_r = _pairs_within(starts[refine], sizes[refine])
+    cat_l, cat_r = order[pos_l], order[pos_r]
+    values, found = lookup.get(cat_l, cat_r)
+    missing = ~found
+    if missing.any():
+        if score_pairs is not None:
+            values[missing] = score_pairs(
+                np.minimum(cat_l, cat_r)[missing], np.maximum(cat_l, cat_r)[missing]
+            )
+        else:
+            values[missing] = 0.0
         all_l = np.concatenate([all_l, cat_l[missing]])
         all_r = np.concatenate([all_r, cat_r[missing]])
         all_p = np.concatenate([all_p, values[missing]])
-        lookup = _PairLookup(n, all_l, all_r, all_p)
-    cannot_keys = set(_pair_keys(n, cannot_l, cannot_r).tolist())
-    must_keys = set(_pair_keys(n, must_l, must_r).tolist())
+    pair_keys = _pair_keys(n, cat_l, cat_r)
+    is_cannot = np.isin(pair_keys, _pair_keys(n, cannot_l, cannot_r))
+    is_must = np.isin(pair_keys, _pair_keys(n, must_l, must_r))
+    # Only pieces with a weak link or a cannot-link inside need linkage; the rest stay whole.
+    weak = np.zeros(len(refine), dtype=bool)
+    np.logical_or.at(weak, piece_of, (values < threshold) | is_cannot)
     final = labels.copy()
     next_label = int(labels.max()) + 1 if n else 0
-    for members in pieces:
-        k = len(members)
-        i, j = np.triu_indices(k, 1)
-        values, _ = lookup.get(members[i], members[j])
-        pair_keys = _pair_keys(n, members[i], members[j])
-        is_cannot = np.fromiter((key in cannot_keys for key in pair_keys.tolist()), dtype=bool, count=len(i))
-        if not is_cannot.any() and values.min() >= threshold:
-            continue
+    bounds = np.searchsorted(piece_of, np.arange(len(refine) + 1))
+    for c in np.flatnonzero(weak).tolist():
+        first, k = int(starts[refine[c]]), int(sizes[refine[c]])
+        members = order[first : first + k]
+        lo, hi = int(bounds[c]), int(bounds[c + 1])
+        i, j = pos_l[lo:hi] - first, pos_r[lo:hi] - first
         mat = np.zeros((k, k))
-        mat[i, j] = values
-        mat[j, i] = values
+        mat[i, j] = values[lo:hi]
+        mat[j, i] = values[lo:hi]
         forbid = np.zeros((k, k), dtype=bool)
-        forbid[i[is_cannot], j[is_cannot]] = True
-        forbid[j[is_cannot], i[is_cannot]] = True
-        is_must = np.fromiter((key in must_keys for key in pair_keys.tolist()), dtype=bool, count=len(i))
-        must_pairs = list(zip(i[is_must].tolist(), j[is_must].tolist(), strict=True))
+        cut = is_cannot[lo:hi]
+        forbid[i[cut], j[cut]] = True
+        forbid[j[cut], i[cut]] = True
+        tie = is_must[lo:hi]
+        must_pairs = list(zip(i[tie].tolist(), j[tie].tolist(), strict=True))
         groups = _average_linkage(mat, forbid, must_pairs, threshold)
         for g in np.unique(groups)[1:]:
             final[members[groups == g]] = next_label

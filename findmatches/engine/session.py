@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import DuckDBBackend
-from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql, profile_columns
+from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_select, profile_columns
 from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
 
 RECORDS = "fm_records"
@@ -113,15 +113,12 @@ def _prepare(
     feats = session.feature_profiles
     if not feats:
         raise EngineError("The input has no column besides the primary key to match on.")
-    normalized = ", ".join(f"{normalized_sql(p)} AS {p.alias}" for p in feats)
     ranked = sorted(feats, key=lambda p: -p.information)
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     record_text = "concat_ws(' ', " + ", ".join(p.alias for p in ranked) + ")"
     signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
-    be.execute(
-        f"CREATE OR REPLACE TABLE {NORM} AS SELECT _rid, CAST({quote_ident(params.primary_key)} AS VARCHAR) AS _pk, "
-        f"{normalized} FROM {RECORDS}"
-    )
+    keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
+    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {normalized_select(feats, RECORDS, keep)}")
     # How often each value occurs, per value-counting column: hash aggregates joined back (cheaper than
     # one window sort per column on millions of rows).
     counted = [p for p in feats if p.counts_values]

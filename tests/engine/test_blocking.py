@@ -3,7 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from findmatches.engine.blocking import CANDIDATES, build_candidates, choose_keys
+from findmatches.engine.backends import DuckDBBackend
+from findmatches.engine.blocking import (
+    BASE,
+    CANDIDATES,
+    BlockingKey,
+    _key_pairs_sql,
+    build_candidates,
+    choose_keys,
+)
 from findmatches.engine.features import cheap_sql, feature_spec
 from findmatches.engine.session import NORM, open_session
 from findmatches.engine.types import MatchParams, RecordSource
@@ -21,19 +29,46 @@ def test_choose_keys_covers_labelled_matches_then_fills_the_budget() -> None:
             [False, False, False, False],  # 4: nothing, cheapest
         ]
     )
-    chosen = choose_keys(costs, cover, budget=200, combined=[False] * 5)
+    chosen = choose_keys(costs, cover, budget=200)
     covered = np.asarray(cover[chosen].any(axis=0), dtype=bool)
     assert covered[:3].all(), "every match a key within twice the budget can cover is covered"
     assert 2 not in chosen and 4 in chosen
     assert sum(int(costs[i]) for i in chosen) <= 2 * 200
 
 
-def test_choose_keys_without_labels_takes_cheapest_single_keys_within_budget() -> None:
+def test_choose_keys_without_labels_takes_cheapest_keys_within_budget() -> None:
     costs = np.asarray([300, 10, 50, 5])
-    chosen = choose_keys(
-        costs, np.zeros((4, 0), dtype=bool), budget=100, combined=[False, False, False, True]
-    )
-    assert chosen == [1, 2]
+    assert choose_keys(costs, np.zeros((4, 0), dtype=bool), budget=100) == [3, 1, 2]
+
+
+def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
+    be = DuckDBBackend()
+    try:
+        # Block "a": 5 records, sorted by s in the order 4, 3, 2, 1, 0; block "b": 2; "c" alone; one NULL.
+        be.register(
+            BASE,
+            pa.table(
+                {
+                    "_rid": list(range(9)),
+                    "k": ["a", "a", "a", "a", "a", "b", "b", "c", None],
+                    "s": [5, 4, 3, 2, 1, 0, 0, 0, 0],
+                }
+            ),
+        )
+        pairs = be.query(_key_pairs_sql(BlockingKey("k", "k", "s", window=2)))
+        got = set(zip(pairs.column("l").to_pylist(), pairs.column("r").to_pylist(), strict=True))
+        # Ranks in block a: 4, 3, 2, 1, 0 → each record meets the next two: 7 pairs (2·5 − 3), plus b's one.
+        assert got == {(3, 4), (2, 4), (2, 3), (1, 3), (1, 2), (0, 2), (0, 1), (5, 6)}
+        assert pairs.num_rows == len(got)
+        # The token key drops blocks over its cap.
+        be.register(
+            BASE, pa.table({"_rid": [0, 1, 2, 3], "t": [["x", "y"], ["x", "y"], ["x"], ["z"]], "s": [0] * 4})
+        )
+        capped = BlockingKey("tokens", "t", "s", window=5, max_block=2, tokens=True)
+        pairs = be.query(_key_pairs_sql(capped))
+        assert set(zip(pairs.column("l").to_pylist(), pairs.column("r").to_pylist(), strict=True)) == {(0, 1)}
+    finally:
+        be.close()
 
 
 def test_candidates_are_unique_ordered_and_keep_exact_agreements(

@@ -1,4 +1,9 @@
-"""The embedded DuckDB backend: an on-disk scratch database in a temp dir, bounded memory, all cores."""
+"""The embedded DuckDB backend: an in-memory database that spills to a private temp dir, bounded memory, all
+cores.
+
+In-memory rather than an on-disk scratch file: tables stay uncompressed in the buffer pool (queries over them
+ran about twice as fast at a million records), and the buffer manager still writes blocks out to the temp dir
+when the memory limit is reached, so memory stays bounded."""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ class DuckDBBackend:
         base = temp_dir or Path(os.environ.get("FINDMATCHES_ENGINE_TMP", tempfile.gettempdir()))
         base.mkdir(parents=True, exist_ok=True)
         self._dir = Path(tempfile.mkdtemp(prefix="findmatches-engine-", dir=base))
-        self._con = duckdb.connect(str(self._dir / "scratch.duckdb"))
+        self._con = duckdb.connect(":memory:")
         self._con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
         self._con.execute(f"SET temp_directory = {quote_literal(str(self._dir / 'spill'))}")
         self._con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
