@@ -25,12 +25,12 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, write_json  # noqa: E402
-from bench.engine_quality import oracle  # noqa: E402
-from bench.scale import CACHE, TEACH_RECORDS, TEACH_SEED, data_files  # noqa: E402
-from findmatches.engine.api import find_matches, generate_labeling_set  # noqa: E402
-from findmatches.engine.metrics import clustering_scores  # noqa: E402
-from findmatches.engine.types import MatchParams, RecordSource  # noqa: E402
+from bench.common import print_table, write_json
+from bench.engine_quality import oracle
+from bench.scale import CACHE, TEACH_RECORDS, TEACH_SEED, data_files
+from findmatches.engine.api import find_matches, generate_labeling_set
+from findmatches.engine.metrics import clustering_scores
+from findmatches.engine.types import MatchParams, RecordSource
 
 PARAMS = MatchParams(primary_key="id")
 
@@ -93,7 +93,11 @@ def main() -> None:
             "records": args.records,
             "seconds": round(total, 1),
             "peak_mib": round(peak_mib),
-            **{k: round(v, 4) for k, v in scores.items() if k in ("pairwise_precision", "pairwise_recall", "pairwise_f1")},
+            **{
+                k: round(v, 4)
+                for k, v in scores.items()
+                if k in ("pairwise_precision", "pairwise_recall", "pairwise_f1")
+            },
         }
     ]
     print_table(f"find_matches in-process on {args.records} synthetic records", rows)

@@ -47,6 +47,8 @@ class BlockingKey:
     window: int
     max_block: int | None = None
     tokens: bool = False
+    # Names of keys whose blocks contain this key's blocks (a combined key refines each exact part).
+    within: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,19 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
-            keys.append(BlockingKey(f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig_rank", window))
+            parts = (f"exact:{p.name}", f"exact:{q.name}")
+            keys.append(
+                BlockingKey(
+                    f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig_rank", window, within=parts
+                )
+            )
             for x, y in ((p, q), (q, p)):
                 coarse = _coarse(x)
                 if coarse is not None:
                     label, code = coarse
                     name = f"{label}:{x.name}+{y.name}"
-                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig_rank", window))
+                    within = (f"exact:{y.name}", f"phonetic:{x.name}")
+                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig_rank", window, within=within))
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
@@ -190,10 +198,22 @@ def pair_budget(session: Session) -> int:
     return int(max(300_000 * (0.5 + act), session.num_records * (2 + 8 * act)))
 
 
-def _coverage(session: Session, keys: list[BlockingKey]) -> np.ndarray:
+def _common_tokens(session: Session, key: BlockingKey, sample: str, rate: float) -> set[str]:
+    """The labelled matches' words whose blocks exceed the token key's cap (estimated from ``sample``)."""
+    rows = session.backend.query(
+        f"SELECT t.k FROM (SELECT DISTINCT unnest({key.expr}) AS k FROM {BASE} WHERE _rid IN "
+        f"(SELECT l FROM fm_label_matches UNION SELECT r FROM fm_label_matches)) t "
+        f"JOIN (SELECT unnest({key.expr}) AS k FROM {sample}) s ON s.k = t.k "
+        f"GROUP BY t.k HAVING count(*) / {float(rate)!r} > {int(key.max_block or 0)}"
+    )
+    return {str(v) for v in rows.column("k").to_pylist()}
+
+
+def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rate: float = 1.0) -> np.ndarray:
     """(keys × labelled matches) booleans: whether both records of the match share a block of the key.
 
-    Sorted-neighbourhood keys (one block for all) count as covering nothing: equality would overstate them."""
+    Sorted-neighbourhood keys (one block for all) count as covering nothing: equality would overstate them.
+    For the token key, only words whose block is within its cap count (a shared common word pairs nothing)."""
     left, right = session.match_pairs
     cover = np.zeros((len(keys), len(left)), dtype=bool)
     if len(left) == 0:
@@ -210,7 +230,8 @@ def _coverage(session: Session, keys: list[BlockingKey]) -> np.ndarray:
     for i, key in enumerate(keys):
         values = rows.column(f"k{i}").to_pylist()
         if key.tokens:
-            sets = [set(v or ()) for v in values]
+            common = _common_tokens(session, key, sample, rate)
+            sets = [set(v or ()) - common for v in values]
             cover[i] = [bool(sets[a] & sets[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)]
         elif not key.name.startswith("sorted"):
             arr = np.asarray(values, dtype=object)
@@ -218,9 +239,18 @@ def _coverage(session: Session, keys: list[BlockingKey]) -> np.ndarray:
     return cover
 
 
-def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int) -> list[int]:
-    """Greedy key choice: new labelled-match coverage per pair (may spend up to twice the budget), then
-    redundant coverage per pair, then the cheapest keys while the budget lasts."""
+def choose_keys(
+    costs: np.ndarray, cover: np.ndarray, budget: int, within: list[list[int]] | None = None
+) -> list[int]:
+    """Greedy key choice: new labelled-match coverage per pair within the budget, then
+    redundant coverage per pair, then the cheapest keys while the budget lasts. ``within[i]`` lists the keys
+    whose blocks contain key ``i``'s: once one of them with at most twice key ``i``'s cost is chosen (its
+    blocks are small enough to be paired whole), key ``i`` would only repeat its pairs and is skipped."""
+    parents = within or [[] for _ in range(len(costs))]
+
+    def redundant(i: int) -> bool:
+        return any(j in chosen and costs[j] <= 2 * costs[i] for j in parents[i])
+
     chosen: list[int] = []
     used = 0
     times = np.zeros(cover.shape[1], dtype=np.int64)
@@ -231,7 +261,7 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int) -> list[int]:
         )
         ratio = gains / np.maximum(costs, 1)
         best = int(np.argmax(ratio))
-        if gains[best] == 0 or (chosen and used + costs[best] > 2 * budget):
+        if gains[best] == 0 or (chosen and used + costs[best] > budget):
             break
         chosen.append(best)
         used += int(costs[best])
@@ -241,7 +271,9 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int) -> list[int]:
         weight = 0.5**times
         gains = np.asarray(
             [
-                float(weight[cover[i]].sum()) if i not in chosen and used + costs[i] <= budget else 0.0
+                float(weight[cover[i]].sum())
+                if i not in chosen and used + costs[i] <= budget and not redundant(i)
+                else 0.0
                 for i in range(len(costs))
             ]
         )
@@ -256,7 +288,9 @@ def choose_keys(costs: np.ndarray, cover: np.ndarray, budget: int) -> list[int]:
     # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
     # window's size and finds few matches the others miss.
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
-        if i not in chosen and (not chosen or used + costs[i] <= budget):
+        if cover.shape[1] and not cover[i].any():
+            continue  # with labelled matches to go by, a key that meets none of them is a blind bet
+        if i not in chosen and (not chosen or used + costs[i] <= budget) and not redundant(i):
             chosen.append(i)
             used += int(costs[i])
     return chosen
@@ -316,17 +350,19 @@ def build_candidates(session: Session) -> BlockingResult:
         sample = f"{BASE}_sample"
         be.execute(
             f"CREATE OR REPLACE TABLE {sample} AS SELECT * FROM {BASE} "
-            f"USING SAMPLE {100 * rate:.4f} PERCENT (bernoulli, 0)"
+            f"WHERE hash(_rid) % 1000000 < {round(rate * 1_000_000)}"
         )
     costs = np.zeros(len(keys), dtype=np.int64)
     for i, key in enumerate(keys):
         session.check()
         costs[i] = int(be.query(_estimate_sql(key, sample, rate)).column("pairs")[0].as_py() or 0)
+    cover = _coverage(session, keys, sample, rate)
     if sample != BASE:
         be.execute(f"DROP TABLE {sample}")
-    cover = _coverage(session, keys)
     budget = pair_budget(session)
-    order = choose_keys(costs, cover, budget)
+    index = {k.name: i for i, k in enumerate(keys)}
+    within = [[index[name] for name in k.within if name in index] for k in keys]
+    order = choose_keys(costs, cover, budget, within)
     chosen = [keys[i] for i in order]
     estimated = int(sum(int(costs[i]) for i in order))
     # Each key's pairs go to one scratch table; one aggregate then keeps each pair once (DuckDB's aggregate

@@ -1,7 +1,7 @@
 """The pair classifier: calibrated match probabilities and a committee for active learning.
 
 The main model averages a monotone gradient-boosting classifier and a logistic regression, each calibrated
-by cross-validated Platt scaling. Without both a match and a non-match among the labels it falls back to an
+by Platt scaling on out-of-fold predictions. Without both a match and a non-match among the labels it falls back to an
 unsupervised similarity score, so labeling-set generation can bootstrap.
 """
 
@@ -108,8 +108,10 @@ class MatchModel:
             warnings.simplefilter("ignore")
             for base in bases:
                 if minority >= 2:
+                    # One model fit on all labels, calibrated on out-of-fold predictions (ensemble=False):
+                    # scoring millions of candidate pairs then runs one model, not one per fold.
                     model: ClassifierMixin = CalibratedClassifierCV(
-                        clone(base), method="sigmoid", cv=min(3, minority)
+                        clone(base), method="sigmoid", cv=min(3, minority), ensemble=False
                     )
                 else:
                     model = clone(base)

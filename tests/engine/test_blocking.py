@@ -27,18 +27,31 @@ def test_choose_keys_covers_labelled_matches_then_fills_the_budget() -> None:
             [True, True, True, True],  # 2: all, too dear for the budget
             [False, False, True, False],  # 3: the third match
             [False, False, False, False],  # 4: nothing, cheapest
+            [False, True, False, False],  # 5: a second look at match 1, cheap
         ]
     )
+    costs = np.append(costs, 20)
     chosen = choose_keys(costs, cover, budget=200)
     covered = np.asarray(cover[chosen].any(axis=0), dtype=bool)
-    assert covered[:3].all(), "every match a key within twice the budget can cover is covered"
-    assert 2 not in chosen and 4 in chosen
-    assert sum(int(costs[i]) for i in chosen) <= 2 * 200
+    assert covered[:3].all(), "every match a key within the budget can cover is covered"
+    # The budget is filled with keys that meet labelled matches, never with one that meets none.
+    assert 2 not in chosen and 4 not in chosen and 5 in chosen
+    assert sum(int(costs[i]) for i in chosen) <= 200
 
 
 def test_choose_keys_without_labels_takes_cheapest_keys_within_budget() -> None:
     costs = np.asarray([300, 10, 50, 5])
     assert choose_keys(costs, np.zeros((4, 0), dtype=bool), budget=100) == [3, 1, 2]
+
+
+def test_choose_keys_skips_refinements_of_chosen_keys_and_keys_that_meet_no_labelled_match() -> None:
+    costs = np.asarray([50, 60, 90, 1])
+    cover = np.asarray([[True, False], [True, False], [False, True], [False, False]])
+    # Key 1 refines key 0 (e.g. exact:email+phone inside exact:email) at about the same cost.
+    assert choose_keys(costs, cover, budget=1000, within=[[], [0], [], []]) == [0, 2]
+    assert choose_keys(costs, cover, budget=1000) == [0, 2, 1]
+    # A broad parent (its blocks too big to pair whole) does not make the refinement redundant.
+    assert 1 in choose_keys(np.asarray([500, 60, 90, 1]), cover, budget=1000, within=[[], [0], [], []])
 
 
 def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
