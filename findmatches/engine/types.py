@@ -17,15 +17,32 @@ FileFormat = Literal["csv", "parquet", "json"]
 
 
 @dataclass(frozen=True)
+class CsvFormat:
+    """How CSV input files are written. An option left at None is detected from the data (sniffed).
+
+    ``header`` False means the files have no header row: their fields are named ``names``, in file order
+    (a file with more fields than names gets ``column<N>`` for the rest).
+    """
+
+    delimiter: str | None = None
+    quote: str | None = None
+    escape: str | None = None
+    header: bool = True
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RecordSource:
     """Records to match: local files of one format, or an in-memory Arrow table.
 
-    Every column is read as text (VARCHAR); the engine profiles the columns itself.
+    Every column is read as text (VARCHAR); the engine profiles the columns itself. ``csv`` says how CSV
+    files are written (the default: one header row, delimiter and quoting detected).
     """
 
     paths: tuple[Path, ...] = ()
     format: FileFormat = "csv"
     table: pa.Table | None = None
+    csv: CsvFormat = field(default_factory=CsvFormat)
 
 
 @dataclass(frozen=True)

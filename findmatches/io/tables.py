@@ -29,12 +29,17 @@ _COMPRESSION = (".gz", ".bz2", ".zst", ".snappy", ".lz4")
 
 @dataclass(frozen=True)
 class CsvOptions:
-    """How a CSV table is written: delimiter, quoting and whether each file starts with a header."""
+    """How a CSV table is written: delimiter, quoting and whether each file starts with a header.
 
-    delimiter: str = ","
-    quote_char: str = '"'
+    ``delimiter`` and ``quote_char`` are None when the table does not say (``,`` and ``"`` here; the engine
+    detects them). Files without a header (``header`` False) name their fields ``column_names``, in order.
+    """
+
+    delimiter: str | None = None
+    quote_char: str | None = None
     escape_char: str | None = None
     header: bool = True
+    column_names: tuple[str, ...] = ()
 
 
 def detect_format(serde_library: str | None, classification: str | None, location: str) -> TableFormat:
@@ -73,19 +78,50 @@ def format_from_extension(location: str) -> TableFormat | None:
     return None
 
 
+def _one_char(value: str | None) -> str | None:
+    """A SerDe character parameter: one character, or a backslash escape of one (``\\t``, ``\\u0001``)."""
+    if not value:
+        return None
+    if len(value) == 1:
+        return value
+    if value.startswith("\\"):
+        try:
+            decoded = value.encode("ascii").decode("unicode_escape")
+        except (UnicodeError, ValueError):
+            return None
+        return decoded if len(decoded) == 1 else None
+    return None
+
+
 def csv_options(
-    serde_parameters: Mapping[str, str] | None, table_parameters: Mapping[str, str] | None
+    serde_parameters: Mapping[str, str] | None,
+    table_parameters: Mapping[str, str] | None,
+    columns: Sequence[str] = (),
 ) -> CsvOptions:
-    """CsvOptions from a catalog table: OpenCSVSerde/LazySimpleSerDe parameters and skip.header.line.count."""
+    """CsvOptions from a catalog table: OpenCSVSerde/LazySimpleSerDe parameters and skip.header.line.count.
+
+    The delimiter is ``separatorChar`` (OpenCSVSerde) or ``field.delim`` (LazySimpleSerDe), else a one-character
+    ``serialization.format`` (a digit there is Hive's legacy format code, not a delimiter). Files have a
+    header row unless ``skip.header.line.count`` is 0; then ``columns`` (the StorageDescriptor's) name the
+    fields.
+    """
     serde = dict(serde_parameters or {})
     table = dict(table_parameters or {})
-    delimiter = serde.get("separatorChar") or serde.get("field.delim") or serde.get("serialization.format")
-    if not delimiter or len(delimiter) != 1:
-        delimiter = ","
-    quote = serde.get("quoteChar") or '"'
-    escape = serde.get("escapeChar") or None
-    skip = table.get("skip.header.line.count", "1")
-    return CsvOptions(delimiter, quote[0], escape[0] if escape else None, skip.strip() not in ("0", ""))
+    delimiter = _one_char(serde.get("separatorChar")) or _one_char(serde.get("field.delim"))
+    legacy = _one_char(serde.get("serialization.format"))
+    if delimiter is None and legacy is not None and not legacy.isdigit():
+        delimiter = legacy
+    try:
+        header = int(table.get("skip.header.line.count", "1").strip() or "1") != 0
+    except ValueError:
+        header = True
+    return CsvOptions(
+        delimiter=delimiter,
+        quote_char=_one_char(serde.get("quoteChar")),
+        escape_char=_one_char(serde.get("escapeChar")),
+        header=header,
+        column_names=() if header else tuple(columns),
+    )
 
 
 def fetch_table(storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str) -> list[Path]:
@@ -112,7 +148,10 @@ def _csv_header(path: Path, options: CsvOptions) -> list[str]:
     try:
         with _open_text(path) as f:
             reader = csv.reader(
-                f, delimiter=options.delimiter, quotechar=options.quote_char, escapechar=options.escape_char
+                f,
+                delimiter=options.delimiter or ",",
+                quotechar=options.quote_char or '"',
+                escapechar=options.escape_char,
             )
             return [name.strip() for name in next(reader, [])]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -143,7 +182,8 @@ def read_columns(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | 
     if not paths:
         raise TableFormatError("The table has no data files.")
     if fmt == "csv":
-        return _csv_header(paths[0], options or CsvOptions())
+        options = options or CsvOptions()
+        return _csv_header(paths[0], options) if options.header else list(options.column_names)
     if fmt == "parquet":
         try:
             return list(pq.read_schema(paths[0]).names)
@@ -185,21 +225,29 @@ def _strings(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+def _headerless_names(path: Path, options: CsvOptions, columns: Sequence[str] | None) -> list[str]:
+    """Names of a headerless file's fields: the catalog's (else those asked for), as many as the file's first
+    line has fields; fields beyond them are ``column<N>`` (N counts from 0), as the engine names them."""
+    names = list(options.column_names or columns or [])
+    width = len(_csv_header(path, options))
+    return names[:width] + [f"column{i}" for i in range(len(names), width)] if width else names
+
+
 def _read_one(path: Path, fmt: TableFormat, columns: Sequence[str] | None, options: CsvOptions) -> pa.Table:
     if fmt == "csv":
-        names = _csv_header(path, options) if options.header else list(columns or [])
+        names = _csv_header(path, options) if options.header else _headerless_names(path, options, columns)
         if not names:
             raise TableFormatError(f"{path.name}: no header and no catalog columns to name the fields.")
         read = pa_csv.ReadOptions(column_names=names, skip_rows=1 if options.header else 0)
         parse = pa_csv.ParseOptions(
-            delimiter=options.delimiter,
-            quote_char=options.quote_char,
+            delimiter=options.delimiter or ",",
+            quote_char=options.quote_char or '"',
             escape_char=options.escape_char or False,
             newlines_in_values=True,
         )
         convert = pa_csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
-            include_columns=list(columns) if columns is not None and options.header else None,
+            include_columns=list(columns) if columns is not None else None,
             include_missing_columns=True,
         )
         return pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from findmatches.engine.types import EngineError, MatchParams, RecordSource
+from findmatches.engine.types import CsvFormat, EngineError, MatchParams, RecordSource
 from findmatches.io import labels as label_files
 from findmatches.io import tables
 from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
@@ -94,19 +94,16 @@ class Jobs:
         if not paths:
             raise TaskFailed(f"No records found at {location}.")
         run.log(f"input: {len(paths)} {fmt} file(s) from {location}")
-        return RecordSource(paths=tuple(paths), format=fmt)
-
-    def _csv_options(self, run: RunContext, transform: dict[str, Any]) -> tables.CsvOptions:
-        """How the table's CSV files are written, from its SerDe parameters (delimiter, quote, escape).
-
-        Every file starts with a header row, as the engine reads them; ``serialization.format`` is Hive's
-        legacy code (often "1"), not a delimiter.
-        """
-        source = transform["InputRecordTables"][0]
-        ctx = RequestContext(run.account_id, run.region)
-        table = find_table(self.db, ctx, source["DatabaseName"], source["TableName"]) or {}
-        serde = ((table.get("StorageDescriptor") or {}).get("SerdeInfo") or {}).get("Parameters") or {}
-        return tables.csv_options({k: v for k, v in serde.items() if k != "serialization.format"}, None)
+        if fmt != "csv":
+            return RecordSource(paths=tuple(paths), format=fmt)
+        # CSV records (the table's, or others given to a FIND_MATCHES run) are laid out as the table says,
+        # when the table is CSV itself; otherwise they have a header row and the engine detects the rest.
+        try:
+            table_format = tables.detect_format(serde, classification, descriptor.get("Location") or location)
+        except TableFormatError:
+            table_format = None
+        options = _csv_options(table) if table_format == "csv" else tables.CsvOptions()
+        return RecordSource(paths=tuple(paths), format=fmt, csv=_engine_csv(options))
 
     def _labels(self, transform_id: str) -> pa.Table:
         return label_store.load_labels(self.db.conn, transform_id)
@@ -126,9 +123,7 @@ class Jobs:
             parsed = label_files.parse_label_files(files, key)
             run.check()
             records = self._records(run, transform)
-            keys = tables.read_records(
-                list(records.paths), records.format, [key], self._csv_options(run, transform)
-            )
+            keys = tables.read_records(list(records.paths), records.format, [key], _io_csv(records.csv))
             label_files.check_known_keys(parsed, keys.column(key))
         except LabelFileError as e:
             raise TaskFailed(f"Invalid label file: {e}") from e
@@ -279,3 +274,35 @@ class Jobs:
             self.storage.upload_file(local, uri)
         except StorageError as e:
             raise TaskFailed(f"Cannot write to {uri}: {e}") from e
+
+
+# -- the table's CSV layout ------------------------------------------------------------------------
+
+
+def _csv_options(table: dict[str, Any]) -> tables.CsvOptions:
+    """How the catalog table's CSV files are written: its SerDe parameters (delimiter, quote, escape) and
+    ``skip.header.line.count`` (0: no header row, the StorageDescriptor's Columns name the fields)."""
+    descriptor = table.get("StorageDescriptor") or {}
+    serde = (descriptor.get("SerdeInfo") or {}).get("Parameters")
+    columns = [str(c["Name"]) for c in descriptor.get("Columns") or [] if c.get("Name")]
+    return tables.csv_options(serde, table.get("Parameters"), columns)
+
+
+def _engine_csv(options: tables.CsvOptions) -> CsvFormat:
+    return CsvFormat(
+        delimiter=options.delimiter,
+        quote=options.quote_char,
+        escape=options.escape_char,
+        header=options.header,
+        names=options.column_names,
+    )
+
+
+def _io_csv(csv: CsvFormat) -> tables.CsvOptions:
+    return tables.CsvOptions(
+        delimiter=csv.delimiter,
+        quote_char=csv.quote,
+        escape_char=csv.escape,
+        header=csv.header,
+        column_names=csv.names,
+    )

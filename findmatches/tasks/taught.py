@@ -12,18 +12,18 @@ from typing import Literal
 
 import duckdb
 
+from findmatches.engine.backends.duckdb import csv_read_options
 from findmatches.engine.types import RecordSource
-
-_TABLE_FUNCTIONS = {
-    "parquet": "read_parquet({})",
-    "csv": "read_csv({}, all_varchar=true, header=true)",
-    "json": "read_json_auto({})",
-}
 
 
 def _scan(source: RecordSource) -> str:
-    paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in source.paths)
-    return _TABLE_FUNCTIONS[source.format].format(f"[{paths}]")
+    """The DuckDB table function reading ``source``, CSV as the engine reads it (layout, all text)."""
+    paths = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in source.paths) + "]"
+    if source.format == "csv":
+        return f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
+    if source.format == "parquet":
+        return f"read_parquet({paths})"
+    return f"read_json_auto({paths})"
 
 
 def _ident(name: str) -> str:

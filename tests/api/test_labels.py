@@ -304,3 +304,93 @@ def test_tab_separated_table(glue: Any, s3: Any, people: SampleTransform) -> Non
     run = import_labels(glue, people, put(s3, people, "l.csv", label_file(people, some_sets(people, 2))))
     assert run["Status"] == "SUCCEEDED", run
     assert state(glue, people) == ("READY", 6)
+
+
+def test_headerless_table_with_serde_quoting(glue: Any, s3: Any) -> None:
+    """A table whose files have no header row (skip.header.line.count 0: the Columns name the fields), tab
+    separated and quoted with ' (OpenCSVSerde): every task reads its records as the catalog says."""
+    from findmatches import sample
+    from tests.conftest import SAMPLE_COLUMNS
+
+    name = "th" + uuid.uuid4().hex[:12]
+    rows = sample.generate()
+    body = io.StringIO()
+    writer = csv.writer(body, delimiter="\t", quotechar="'", quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerows([[r[c] for c in SAMPLE_COLUMNS] for r in rows])  # no header row
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="people/part-0", Body=body.getvalue().encode())
+    glue.create_database(DatabaseInput={"Name": f"db_{name}"})
+    glue.create_table(
+        DatabaseName=f"db_{name}",
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {
+                "Location": f"s3://{name}/people/",
+                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
+                "SerdeInfo": {
+                    "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+                    "Parameters": {"separatorChar": "\t", "quoteChar": "'"},
+                },
+            },
+            "Parameters": {"classification": "csv", "skip.header.line.count": "0"},
+        },
+    )
+    transform_id = glue.create_ml_transform(
+        Name=name,
+        Role="arn:aws:iam::000000000000:role/findmatches",
+        InputRecordTables=[{"DatabaseName": f"db_{name}", "TableName": "people"}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+    )["TransformId"]
+    people = SampleTransform(transform_id, name, rows)
+
+    run_id = glue.start_ml_labeling_set_generation_task_run(
+        TransformId=transform_id, OutputS3Path=f"s3://{name}/labeling/"
+    )["TaskRunId"]
+    assert wait_run(glue, transform_id, run_id)["Status"] == "SUCCEEDED"
+    key = s3.list_objects_v2(Bucket=name, Prefix="labeling/")["Contents"][0]["Key"]
+    shown = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=name, Key=key)["Body"].read().decode())))
+    assert shown and list(shown[0]) == ["labeling_set_id", "label", *SAMPLE_COLUMNS]
+    by_id = {r["id"]: r for r in rows}
+    assert all(
+        {c: r[c] for c in SAMPLE_COLUMNS} == {c: by_id[r["id"]][c] for c in SAMPLE_COLUMNS} for r in shown
+    )
+
+    # The first line of the file is a record, not a header: labels may name it; unknown keys still fail.
+    sets = {**some_sets(people, 3), "first": [rows[0]["id"], rows[1]["id"]]}
+    unknown = label_file(people, sets) + "first,X,NOPE,a,b\n"
+    failed = import_labels(glue, people, put(s3, people, "bad.csv", unknown))
+    assert failed["Status"] == "FAILED" and "NOPE" in failed["ErrorString"]
+    run = import_labels(glue, people, put(s3, people, "l.csv", label_file(people, sets)))
+    assert run["Status"] == "SUCCEEDED", run
+    assert state(glue, people) == ("READY", 11)
+
+    run_id = glue.start_ml_evaluation_task_run(TransformId=transform_id)["TaskRunId"]
+    run = wait_run(glue, transform_id, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    run_id = glue.start_find_matches_task_run(TransformId=transform_id, OutputS3Path=f"s3://{name}/matches/")[
+        "TaskRunId"
+    ]
+    run = wait_run(glue, transform_id, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    key = s3.list_objects_v2(Bucket=name, Prefix="matches/")["Contents"][0]["Key"]
+    out = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=name, Key=key)["Body"].read().decode())))
+    assert list(out[0])[: len(SAMPLE_COLUMNS)] == SAMPLE_COLUMNS
+    assert sorted(r["id"] for r in out) == sorted(r["id"] for r in rows)  # every record once, none a header
+    assert out[0]["street"] == next(r["street"] for r in rows if r["id"] == out[0]["id"])  # quotes removed
+
+    # Other records in the table's layout (headerless, tab separated): the labelled ones come from the table.
+    labelled = {pk for ids in sets.values() for pk in ids}
+    new_rows = [r for r in rows if r["id"] not in labelled]
+    body = io.StringIO()
+    writer = csv.writer(body, delimiter="\t", quotechar="'", quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerows([[r[c] for c in SAMPLE_COLUMNS] for r in new_rows])
+    s3.put_object(Bucket=name, Key="new/records.tsv", Body=body.getvalue().encode())
+    run_id = glue.start_find_matches_task_run(
+        TransformId=transform_id, OutputS3Path=f"s3://{name}/m2/", InputS3Path=f"s3://{name}/new/records.tsv"
+    )["TaskRunId"]
+    run = wait_run(glue, transform_id, run_id)
+    assert run["Status"] == "SUCCEEDED", run
+    key = s3.list_objects_v2(Bucket=name, Prefix="m2/")["Contents"][0]["Key"]
+    out = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=name, Key=key)["Body"].read().decode())))
+    assert sorted(r["id"] for r in out) == sorted(r["id"] for r in new_rows)
+    assert f"added {len(labelled)} labelled records" in Path(run["LogGroupName"]).read_text()

@@ -62,6 +62,30 @@ def test_csv_options_from_catalog() -> None:
     assert csv_options({"field.delim": "|"}, {"skip.header.line.count": "1"}).delimiter == "|"
 
 
+@pytest.mark.parametrize(
+    ("serde", "delimiter"),
+    [
+        ({"field.delim": "\\t"}, "\t"),  # an escape written out, as in DDL
+        ({"separatorChar": "\\u0001"}, "\x01"),
+        ({"field.delim": ";", "serialization.format": ";"}, ";"),
+        ({"serialization.format": "|"}, "|"),
+        ({"serialization.format": "1"}, None),  # Hive's legacy format code, not a delimiter
+        ({"field.delim": "||"}, None),  # several characters: not stated (the engine detects it)
+    ],
+)
+def test_csv_options_delimiter(serde: dict[str, str], delimiter: str | None) -> None:
+    assert csv_options(serde, None).delimiter == delimiter
+
+
+def test_csv_options_headerless_names_from_columns() -> None:
+    columns = ["id", "name"]
+    assert csv_options(None, {"skip.header.line.count": "0"}, columns).column_names == ("id", "name")
+    assert csv_options(None, {"skip.header.line.count": " 0 "}, columns).header is False
+    for stated in ({}, {"skip.header.line.count": "1"}, {"skip.header.line.count": ""}):
+        opts = csv_options(None, stated, columns)
+        assert opts.header and opts.column_names == ()  # a header row names the fields
+
+
 @pytest.fixture
 def csv_dir(tmp_path: Path) -> Path:
     d = tmp_path / "table"
@@ -91,6 +115,24 @@ def test_csv_without_header_uses_catalog_columns(tmp_path: Path) -> None:
     f.write_text("1\tA\n2\tB\n")
     t = read_records([f], "csv", ["id", "name"], CsvOptions(delimiter="\t", header=False))
     assert t.to_pylist() == [{"id": "1", "name": "A"}, {"id": "2", "name": "B"}]
+
+
+def test_csv_without_header_reads_a_column_by_its_catalog_name(tmp_path: Path) -> None:
+    f = tmp_path / "t.tsv"
+    f.write_text("'x\ty'\t1\n'it''s'\t2\n")
+    opts = CsvOptions(delimiter="\t", quote_char="'", header=False, column_names=("name", "id"))
+    assert read_columns([f], "csv", opts) == ["name", "id"]
+    assert read_records([f], "csv", ["id"], opts).column("id").to_pylist() == ["1", "2"]
+    assert read_records([f], "csv", None, opts).column("name").to_pylist() == ["x\ty", "it's"]
+    wide, narrow = tmp_path / "wide.tsv", tmp_path / "narrow.tsv"
+    wide.write_text("x\t1\textra\n")
+    narrow.write_text("y\n")
+    both = read_records([wide, narrow], "csv", None, opts)
+    assert both.to_pylist() == [
+        {"name": "x", "id": "1", "column2": "extra"},
+        {"name": "y", "id": None, "column2": None},
+    ]
+    assert read_records([wide, narrow], "csv", ["id"], opts).column("id").to_pylist() == ["1", None]
 
 
 def test_parquet_cast_to_text(tmp_path: Path) -> None:

@@ -18,9 +18,20 @@ import duckdb
 import pyarrow as pa
 
 from findmatches.engine.backend import quote_ident, quote_literal
-from findmatches.engine.types import EngineError, RecordSource
+from findmatches.engine.types import CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT", "2GB")
+
+
+def csv_read_options(csv: CsvFormat) -> str:
+    """``read_csv`` options for files written as ``csv`` says; options left at None are sniffed."""
+    options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}"]
+    for name, value in (("delim", csv.delimiter), ("quote", csv.quote), ("escape", csv.escape)):
+        if value is not None:
+            options.append(f"{name} = {quote_literal(value)}")
+    if csv.names and not csv.header:
+        options.append("names = [" + ", ".join(quote_literal(n) for n in csv.names) + "]")
+    return ", ".join(options)
 
 
 class DuckDBBackend:
@@ -53,7 +64,7 @@ class DuckDBBackend:
                 raise EngineError("No input files were given.")
             paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
             if source.format == "csv":
-                relation = f"read_csv({paths}, all_varchar = true, header = true, union_by_name = true)"
+                relation = f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
             elif source.format == "parquet":
                 relation = f"read_parquet({paths}, union_by_name = true)"
             elif source.format == "json":
