@@ -2,7 +2,7 @@
 
 For engine work between runs of ``bench/scale.py`` (which drives the live API beside Splink). The transform is
 taught as ``scale.py`` teaches it (3 rounds of labeling sets on a 10k sample answered by an oracle; the labels
-are cached), then ``find_matches`` runs on the big file plus the sample. Each engine log line is printed with
+are cached), then ``find_matches`` runs on the big file plus the labelled records of the sample (as the API adds them). Each engine log line is printed with
 the wall seconds and the process CPU seconds since the previous one, so stages stand out even on a busy
 machine. Prints a table of stages and writes JSON.
 
@@ -35,10 +35,11 @@ from findmatches.engine.types import MatchParams, RecordSource
 PARAMS = MatchParams(primary_key="id")
 
 
-def teach(sample: Path, truth: Path, rounds: int) -> pa.Table:
-    """Labels from ``rounds`` labeling sets on the sample, answered from the truth (cached)."""
+def teach(sample: Path, truth: Path, rounds: int, again: bool = False) -> pa.Table:
+    """Labels from ``rounds`` labeling sets on the sample, answered from the truth (cached unless ``again``:
+    the sets depend on the engine's code)."""
     cached = CACHE / f"labels-{sample.stem}-r{rounds}.parquet"
-    if cached.exists():
+    if cached.exists() and not again:
         return pq.read_table(cached)
     truth_map = dict(zip(*pq.read_table(truth).to_pydict().values(), strict=True))
     labels = pa.table({c: pa.array([], pa.string()) for c in ("labeling_set_id", "label", "primary_key")})
@@ -56,12 +57,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reteach", action="store_true", help="teach again instead of using cached labels")
     parser.add_argument("--json", default="apply_profile.json", help="file name under bench/results")
     args = parser.parse_args()
 
     data, truth = data_files(args.records, 0.3, 0.2, 0)
     sample, sample_truth = data_files(TEACH_RECORDS, 0.3, 0.2, TEACH_SEED, id_prefix="t")
-    labels = teach(sample, sample_truth, args.rounds)
+    labels = teach(sample, sample_truth, args.rounds, args.reteach)
 
     stages: list[dict[str, object]] = []
     last = [time.perf_counter(), time.process_time()]
@@ -75,7 +77,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "matches.parquet"
-        source = RecordSource(paths=(data, sample), format="parquet")
+        # As a FIND_MATCHES run through the API does: the big file plus the labelled records it lacks.
+        labelled = Path(tmp) / "labelled.parquet"
+        con = duckdb.connect()
+        con.register("keys", pa.table({"id": sorted(set(labels.column("primary_key").to_pylist()))}))
+        con.execute(
+            f"COPY (SELECT s.* FROM read_parquet('{sample}') s SEMI JOIN keys k ON k.id = s.id) "
+            f"TO '{labelled}' (FORMAT parquet)"
+        )
+        con.close()
+        source = RecordSource(paths=(data, labelled), format="parquet")
         find_matches(
             source, PARAMS, labels, out_path=out, out_format="parquet", compute_confidence=False, log=log
         )
