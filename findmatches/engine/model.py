@@ -1,7 +1,7 @@
 """The pair classifier: calibrated match probabilities and a committee for active learning.
 
 The main model averages a monotone gradient-boosting classifier and a logistic regression, each calibrated
-by Platt scaling on out-of-fold predictions. Without both a match and a non-match among the labels it falls back to an
+by cross-validated Platt scaling. Without both a match and a non-match among the labels it falls back to an
 unsupervised similarity score, so labeling-set generation can bootstrap.
 """
 
@@ -108,10 +108,11 @@ class MatchModel:
             warnings.simplefilter("ignore")
             for base in bases:
                 if minority >= 2:
-                    # One model fit on all labels, calibrated on out-of-fold predictions (ensemble=False):
-                    # scoring millions of candidate pairs then runs one model, not one per fold.
+                    # One calibrated model per fold, averaged. A single model calibrated on out-of-fold
+                    # predictions (ensemble=False) predicts twice as fast but was overconfident at scale:
+                    # 7,780 false pairs instead of 1,061 on 1M synthetic records with the same labels.
                     model: ClassifierMixin = CalibratedClassifierCV(
-                        clone(base), method="sigmoid", cv=min(3, minority), ensemble=False
+                        clone(base), method="sigmoid", cv=min(3, minority)
                     )
                 else:
                     model = clone(base)
