@@ -122,7 +122,9 @@ def _prefilter_cutoff(
 ) -> float | None:
     """The cheap-similarity cutoff below which no candidate pair is worth the full features, calibrated on a
     sample of the candidates against the model itself: every sampled pair the model scores at least
-    ``keep_min`` must pass, with a margin. None (no filter) for few candidates or no trained model."""
+    ``keep_min`` (a link: the match threshold) must pass, with a margin. Pairs scoring below it matter only
+    as weak links, and one such outlier would otherwise turn the filter off. None (no filter) for few
+    candidates or no trained model."""
     if total < PREFILTER_MIN_PAIRS or not model.supervised:
         return None
     modulus = max(1, total // PREFILTER_SAMPLE)
@@ -140,7 +142,7 @@ def _prefilter_cutoff(
     kept = float((cheap >= cutoff).mean())
     session.log(
         f"Pre-filter: cheap similarity >= {cutoff:.3f} keeps {kept:.1%} of a sample of {len(p)} candidates "
-        f"and all {int(likely.sum())} of its likely matches."
+        f"and all {int(likely.sum())} of its pairs scoring at least {keep_min:.2f}."
     )
     return cutoff
 
@@ -287,7 +289,7 @@ def find_matches(
         model, _, _ = _train(session, spec)
         blocked = build_candidates(session)
         t = threshold(params) if model.supervised else 0.64
-        cutoff = _prefilter_cutoff(session, spec, model, 0.5 * t, blocked.num_candidates)
+        cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
         left, right, prob, _ = _score_candidates(
             session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
