@@ -1,0 +1,94 @@
+"""The compiled model scores exactly as the scikit-learn estimators it was compiled from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from findmatches.engine.additive import LinearAdditive, StepAdditive
+from findmatches.engine.features import FeatureSpec
+from findmatches.engine.model import MatchModel
+
+WIDTH = 6
+
+
+def _spec(width: int = WIDTH) -> FeatureSpec:
+    return FeatureSpec((), tuple(f"f{i}" for i in range(width)), ("c",) * width, (1,) * (width - 1) + (0,))
+
+
+def _training(seed: int, n: int = 400, width: int = WIDTH) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    x = np.clip(rng.normal(0.4 + 0.4 * y[:, None], 0.2, (n, width)), 0, 1).astype(np.float32)
+    x[rng.random((n, width)) < 0.1] = np.nan
+    x[:, 2] = np.round(x[:, 2])  # a 0/1 feature, as "exact" is
+    return x, y
+
+
+_FITTED = {seed: MatchModel(_spec(), seed).fit(*_training(seed)) for seed in (0, 1)}
+
+features = hnp.arrays(
+    np.float32,
+    st.tuples(st.integers(1, 40), st.just(WIDTH)),
+    elements=st.one_of(st.floats(-0.5, 1.5, width=32), st.just(np.nan), st.sampled_from([0.0, 0.5, 1.0])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=features, seed=st.sampled_from([0, 1]))
+def test_compiled_model_equals_sklearn(x: np.ndarray, seed: int) -> None:
+    model = _FITTED[seed]
+    # scikit-learn's pipeline keeps float32 input in float32; the lookups add in float64.
+    np.testing.assert_allclose(model.predict(x), model.predict_exact(x), rtol=0, atol=1e-6)
+
+
+def test_compiled_committee_equals_sklearn() -> None:
+    model = _FITTED[0]
+    x, _ = _training(7)
+    exact = np.vstack([m.predict_proba(x)[:, 1] for m in model._committee])
+    np.testing.assert_allclose(model.committee(x), exact, rtol=0, atol=1e-6)
+
+
+def test_trees_are_additive_and_used() -> None:
+    """The probe is only exact for one-feature trees; a model that splits on nothing would be a constant."""
+    model = _FITTED[0]
+    steps = model._main.steps
+    assert steps is not None and len(steps.features) > 0
+    x, y = _training(5)
+    p = model.predict(x)
+    assert p[y == 1].mean() > p[y == 0].mean() + 0.3
+
+
+def test_step_additive_probe_recovers_a_step_function() -> None:
+    def f(x: np.ndarray) -> np.ndarray:
+        a = np.where(np.isnan(x[:, 0]), -1.0, np.where(x[:, 0] <= 0.5, 0.0, 2.0))
+        b = np.where(
+            np.isnan(x[:, 1]), 0.25, np.where(x[:, 1] <= 0.2, 1.0, np.where(x[:, 1] <= 0.7, 3.0, 4.0))
+        )
+        return np.asarray(a + b + 10.0)
+
+    compiled = StepAdditive.probe([f], [[np.array([0.5]), np.array([0.2, 0.7])]], 2)
+    x = np.array([[0.5, 0.2], [0.50001, 0.7], [np.nan, 0.9], [0.0, np.nan], [1.0, -3.0]])
+    np.testing.assert_allclose(compiled.raw(x)[:, 0], f(x))
+
+
+def test_linear_additive_probe_recovers_slopes_and_missing_values() -> None:
+    slopes, nan_values = np.array([2.0, -1.0, 0.5]), np.array([0.3, 0.0, -2.0])
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.asarray(1.5 + np.where(np.isnan(x), nan_values, np.nan_to_num(x) * slopes).sum(axis=1))
+
+    compiled = LinearAdditive.probe([f, lambda x: 2 * f(x)], 3)
+    x = np.array([[0.1, np.nan, 3.0], [np.nan, np.nan, np.nan], [1.0, 2.0, -1.0]])
+    np.testing.assert_allclose(compiled.raw(x), np.column_stack([f(x), 2 * f(x)]))
+
+
+@pytest.mark.parametrize("labels", [np.zeros(20), np.ones(20)])
+def test_one_class_falls_back_to_unsupervised(labels: np.ndarray) -> None:
+    x, _ = _training(3, n=20)
+    model = MatchModel(_spec(), 0).fit(x, labels)
+    assert not model.supervised and model.committee(x).shape == (0, 20)
+    assert ((model.predict(x) >= 0) & (model.predict(x) <= 1)).all()
