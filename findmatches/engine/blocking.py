@@ -12,7 +12,8 @@ aggregate (on a sample of the records for large inputs), and its coverage of the
 labelled records' key values. Keys are chosen greedily by new (then redundant) labelled-match coverage per
 estimated pair, then cheapest first while the pair budget (scaled by AccuracyCostTradeoff) lasts: the cheap keys
 are the precise ones, while a broad key (a date, a city) costs ``window`` pairs per record and finds few matches
-the others miss. Each chosen key then writes its pairs, ranking only the records of blocks of two or more, and
+the others miss. With labelled matches to go by, that last, blind phase keeps to a small fixed budget (cheap
+insurance on small inputs), and a combined key whose exact part was chosen too is dropped. Each chosen key then writes its pairs, ranking only the records of blocks of two or more, and
 one aggregate (which DuckDB spills to disk) keeps every pair once.
 """
 
@@ -195,7 +196,13 @@ def _estimate_rate(num_records: int) -> float:
 def pair_budget(session: Session) -> int:
     """How many candidate pairs the keys may produce in all (summed over keys)."""
     act = float(session.params.accuracy_cost_tradeoff)
-    return int(max(300_000 * (0.5 + act), session.num_records * (2 + 8 * act)))
+    return int(max(blind_budget(session), session.num_records * (2 + 8 * act)))
+
+
+def blind_budget(session: Session) -> int:
+    """The pairs keys chosen on cost alone may bring the total to, when there are labelled matches: cheap
+    insurance on a small input, nothing on a large one."""
+    return int(300_000 * (0.5 + float(session.params.accuracy_cost_tradeoff)))
 
 
 def _common_tokens(session: Session, key: BlockingKey, sample: str, rate: float) -> set[str]:
@@ -240,12 +247,19 @@ def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rat
 
 
 def choose_keys(
-    costs: np.ndarray, cover: np.ndarray, budget: int, within: list[list[int]] | None = None
+    costs: np.ndarray,
+    cover: np.ndarray,
+    budget: int,
+    within: list[list[int]] | None = None,
+    blind_budget: int | None = None,
 ) -> list[int]:
     """Greedy key choice: new labelled-match coverage per pair within the budget, then
     redundant coverage per pair, then the cheapest keys while the budget lasts. ``within[i]`` lists the keys
     whose blocks contain key ``i``'s: once one of them with at most twice key ``i``'s cost is chosen (its
-    blocks are small enough to be paired whole), key ``i`` would only repeat its pairs and is skipped."""
+    blocks are small enough to be paired whole), key ``i`` would only repeat its pairs and is skipped, or
+    dropped if it was chosen first. With labelled matches, the last phase (keys chosen on cost alone) stops
+    at ``blind_budget`` pairs in all: on a large input the labelled keys already cost more, and at 1M records
+    the six keys it added found 0.05 % more true matches for 45 % more pairs."""
     parents = within or [[] for _ in range(len(costs))]
 
     def redundant(i: int) -> bool:
@@ -287,13 +301,15 @@ def choose_keys(
     # Phase 3: whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
     # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
     # window's size and finds few matches the others miss.
+    limit = budget if not cover.shape[1] or blind_budget is None else min(budget, blind_budget)
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
         if cover.shape[1] and not cover[i].any():
             continue  # with labelled matches to go by, a key that meets none of them is a blind bet
-        if i not in chosen and (not chosen or used + costs[i] <= budget) and not redundant(i):
+        if i not in chosen and (not chosen or used + costs[i] <= limit) and not redundant(i):
             chosen.append(i)
             used += int(costs[i])
-    return chosen
+    # A key chosen before a key whose blocks contain its own only repeats that key's pairs.
+    return [i for i in chosen if not redundant(i)]
 
 
 def _key_pairs_sql(key: BlockingKey) -> str:
@@ -366,7 +382,7 @@ def build_candidates(session: Session) -> BlockingResult:
     budget = pair_budget(session)
     index = {k.name: i for i, k in enumerate(keys)}
     within = [[index[name] for name in k.within if name in index] for k in keys]
-    order = choose_keys(costs, cover, budget, within)
+    order = choose_keys(costs, cover, budget, within, blind_budget(session))
     chosen = [keys[i] for i in order]
     estimated = int(sum(int(costs[i]) for i in order))
     # Each key's pairs go to one scratch table; one aggregate then keeps each pair once (DuckDB's aggregate

@@ -54,6 +54,27 @@ def test_choose_keys_skips_refinements_of_chosen_keys_and_keys_that_meet_no_labe
     assert 1 in choose_keys(np.asarray([500, 60, 90, 1]), cover, budget=1000, within=[[], [0], [], []])
 
 
+def test_choose_keys_drops_a_refinement_chosen_before_its_parent() -> None:
+    # Key 1 (cheap, e.g. exact:email+phone) covers match 0 first; key 0 (its parent exact:phone, at most
+    # twice the cost) is needed for match 1 and contains all of key 1's pairs.
+    costs = np.asarray([60, 40, 1000])
+    cover = np.asarray([[True, True], [True, False], [True, True]])
+    assert choose_keys(costs, cover, budget=500, within=[[], [0], []]) == [0]
+
+
+def test_choose_keys_spends_only_the_blind_budget_on_keys_chosen_by_cost() -> None:
+    # Key 0 covers all 100 labelled matches; keys 1-3 each meet one, too little for phase 2.
+    costs = np.asarray([100, 30, 40, 50])
+    cover = np.zeros((4, 100), dtype=bool)
+    cover[0] = True
+    cover[1:, 0] = True
+    assert choose_keys(costs, cover, budget=1000) == [0, 1, 2, 3]
+    # The keys chosen on cost alone stop at 180 pairs in all.
+    assert choose_keys(costs, cover, budget=1000, blind_budget=180) == [0, 1, 2]
+    # Without labelled matches the whole budget is spent.
+    assert choose_keys(costs, np.zeros((4, 0), dtype=bool), budget=150, blind_budget=50) == [1, 2, 3]
+
+
 def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
     be = DuckDBBackend()
     try:
