@@ -20,6 +20,8 @@ NORM = "fm_norm"
 LABELS = "fm_labels"
 LABEL_PAIRS = "fm_label_pairs"
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
+# Columns with fewer distinct values than this share of the records are normalised per value.
+BY_VALUE_RATIO = 0.5
 
 
 @dataclass
@@ -118,7 +120,7 @@ def _prepare(
     record_text = "concat_ws(' ', " + ", ".join(p.alias for p in ranked) + ")"
     signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
-    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {normalized_select(feats, RECORDS, keep)}")
+    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
     # How often each value occurs, per value-counting column: hash aggregates joined back (cheaper than
     # one window sort per column on millions of rows).
     counted = [p for p in feats if p.counts_values]
@@ -130,11 +132,40 @@ def _prepare(
     )
     be.execute(
         f"CREATE OR REPLACE TABLE {NORM} AS SELECT n.*, {record_text} AS _rec, "
-        f"{signature} AS _sig{counts} FROM {NORM} n{joins} ORDER BY n._rid"
+        f"{signature} AS _sig{counts} FROM {NORM} n{joins}"
     )
     session.check()
     _map_labels(session, _validate_labels(labels))
     return session
+
+
+def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
+    """SELECT of ``keep`` and every profile's normalised value. Columns whose values repeat (names, cities,
+    dates, codes: fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a HyperLogLog count over
+    all of them) are normalised once per distinct value and joined back."""
+    counts = be.query(
+        "SELECT "
+        + ", ".join(f"approx_count_distinct({quote_ident(p.name)}) AS d{i}" for i, p in enumerate(profiles))
+        + f" FROM {RECORDS}"
+    )
+    by_value = [
+        p
+        for i, p in enumerate(profiles)
+        if int(counts.column(f"d{i}")[0].as_py() or 0) < BY_VALUE_RATIO * num
+    ]
+    per_row = [p for p in profiles if p not in by_value]
+    raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in by_value]
+    base = normalized_select(per_row, RECORDS, keep + raw)
+    if not by_value:
+        return base
+    names = [name for _, name in keep] + [p.alias for p in per_row]
+    cols = ", ".join(f"b.{n}" for n in names) + "".join(f", m{i}.{p.alias}" for i, p in enumerate(by_value))
+    joins = "".join(
+        f" LEFT JOIN ({normalized_select([p], f'(SELECT DISTINCT {quote_ident(p.name)} FROM {RECORDS})', [(quote_ident(p.name), '_raw')])}) m{i} "
+        f"ON m{i}._raw = b._raw_{p.alias}"
+        for i, p in enumerate(by_value)
+    )
+    return f"SELECT {cols} FROM ({base}) b{joins}"
 
 
 def _map_labels(session: Session, labels: pa.Table) -> None:

@@ -44,3 +44,35 @@ def test_staged_normalisation_equals_the_one_piece_expression(values: list[str |
         assert got == want
     finally:
         con.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(VALUES, min_size=1, max_size=6), st.lists(VALUES, min_size=1, max_size=6))
+def test_normalising_per_distinct_value_equals_per_row(
+    repeated: list[str | None], once: list[str | None]
+) -> None:
+    """Columns whose values repeat are normalised once per value and joined back: the same result."""
+    from findmatches.engine.backends import DuckDBBackend
+    from findmatches.engine.session import RECORDS, _normalize_sql
+
+    values = repeated * 3
+    be = DuckDBBackend()
+    try:
+        unique = [f"{v}#{i}" if v is not None else None for i, v in enumerate((once * 3)[: len(values)])]
+        unique += [None] * (len(values) - len(unique))
+        cols = ", ".join(f"CAST(v AS VARCHAR) AS {p.name}" for p in PROFILES[:4]) + ", "
+        cols += ", ".join(f"CAST(u AS VARCHAR) AS {p.name}" for p in PROFILES[4:])
+        be.execute(
+            f"CREATE TABLE {RECORDS} AS SELECT i AS _rid, {cols} FROM (SELECT unnest(range({len(values)})) AS i, "
+            f"unnest({_sql_list(values)}::VARCHAR[]) AS v, unnest({_sql_list(unique)}::VARCHAR[]) AS u)"
+        )
+        keep = [("_rid", "_rid")]
+        want = be.query(f"SELECT * FROM ({normalized_select(PROFILES, RECORDS, keep)}) ORDER BY _rid")
+        got = be.query(f"SELECT * FROM ({_normalize_sql(be, PROFILES, keep, len(values))}) ORDER BY _rid")
+        assert got.select(want.column_names).to_pylist() == want.to_pylist()
+    finally:
+        be.close()
+
+
+def _sql_list(values: list[str | None]) -> str:
+    return "[" + ", ".join("NULL" if v is None else "'" + v.replace("'", "''") + "'" for v in values) + "]"
