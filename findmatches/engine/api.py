@@ -281,10 +281,13 @@ def find_matches(
     compute_confidence: bool,
     log: LogFn | None = None,
     should_stop: StopFn | None = None,
+    extra: RecordSource | None = None,
 ) -> int:
-    """Write every input row once with ``match_id`` (and ``match_confidence_score``); return the row count."""
+    """Write every input row once with ``match_id`` (and ``match_confidence_score``); return the row count.
+    The ``extra`` records (the labelled records an input lacks) are matched with the input, so that the labels
+    hold, but not written."""
     started = time.monotonic()
-    with open_session(source, params, labels, log, should_stop) as session:
+    with open_session(source, params, labels, log, should_stop, extra=extra) as session:
         spec = feature_spec(session.feature_profiles)
         model, _, _ = _train(session, spec)
         blocked = build_candidates(session)
@@ -313,6 +316,8 @@ def find_matches(
             cannot=cannot,
             score_pairs=scorer,
         )
+        groups = len(np.unique(clusters.representative))
+        session.log(f"Clustered {session.num_records} records into {groups} match groups.")
         if clusters.dropped_cannot_links:
             session.log(
                 f"{clusters.dropped_cannot_links} labelled non-matches contradict labelled matches; kept the matches."
@@ -324,16 +329,13 @@ def find_matches(
         )
         keep = [c for c in session.columns if c not in ("match_id", "match_confidence_score")]
         cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
-        extra = ", CAST(round(a.conf, 6) AS DOUBLE) AS match_confidence_score" if compute_confidence else ""
+        score = ", CAST(round(a.conf, 6) AS DOUBLE) AS match_confidence_score" if compute_confidence else ""
         session.backend.write(
-            f"SELECT {cols}, CAST(hash(p._pk) >> 1 AS BIGINT) AS match_id{extra} FROM {RECORDS} r "
-            f"JOIN fm_assign a ON a._rid = r._rid JOIN {NORM} p ON p._rid = a.rep ORDER BY r._rid",
+            f"SELECT {cols}, CAST(hash(p._pk) >> 1 AS BIGINT) AS match_id{score} FROM {RECORDS} r "
+            f"JOIN fm_assign a ON a._rid = r._rid JOIN {NORM} p ON p._rid = a.rep "
+            f"WHERE r._rid < {int(session.num_output)} ORDER BY r._rid",
             out_path,
             out_format,
         )
-        groups = len(np.unique(clusters.representative))
-        session.log(
-            f"Wrote {session.num_records} rows in {groups} match groups to {out_path} "
-            f"in {time.monotonic() - started:.1f}s."
-        )
-        return session.num_records
+        session.log(f"Wrote {session.num_output} rows to {out_path} in {time.monotonic() - started:.1f}s.")
+        return session.num_output

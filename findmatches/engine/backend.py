@@ -29,9 +29,12 @@ def quote_literal(value: str) -> str:
 class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
-    def load_records(self, source: RecordSource, table: str) -> list[str]:
-        """Load the records as all-VARCHAR columns plus a dense BIGINT ``_rid`` (input order); return the
-        source column names in source order."""
+    def load_records(
+        self, source: RecordSource, table: str, extra: RecordSource | None = None
+    ) -> tuple[list[str], int]:
+        """Load the records as all-VARCHAR columns plus a dense BIGINT ``_rid`` (input order), then the
+        ``extra`` records with the same columns; return the source column names in source order and the
+        source's number of records."""
         ...
 
     def execute(self, sql: str) -> None:

@@ -30,7 +30,7 @@ from findmatches.engine.session import NORM, Session
 CANDIDATES = "fm_candidates"
 RAW_PAIRS = "fm_raw_pairs"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
-ESTIMATE_RECORDS = 250_000
+ESTIMATE_RECORDS = 150_000
 ESTIMATE_MIN_RATE = 0.02
 BASE = "fm_block_base"
 COMBINED_COLUMNS = 6
@@ -96,11 +96,7 @@ def _atoms_sql(session: Session) -> str:
         if p.kind == ColumnKind.DATE:
             extra.append(f"CASE WHEN length(n.{a}) = 8 THEN left(n.{a}, 4) END AS yr_{a}")
     values = "".join(f", n.{p.alias}" for p in session.feature_profiles)
-    return (
-        f"SELECT n._rid{values}, r._sig_rank{''.join(', ' + e for e in extra)} FROM {NORM} n "
-        f"JOIN (SELECT _rid, CAST(row_number() OVER (ORDER BY _sig, _rid) AS INTEGER) AS _sig_rank FROM {NORM}) r "
-        f"ON r._rid = n._rid{''.join(joins)}"
-    )
+    return f"SELECT n._rid{values}, n._sig{''.join(', ' + e for e in extra)} FROM {NORM} n{''.join(joins)}"
 
 
 def _both(x: str, y: str) -> str:
@@ -117,15 +113,13 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     keys: list[BlockingKey] = []
     useful = [p for p in profiles if p.kind != ColumnKind.CATEGORY and p.information >= 0.05]
     for p in useful:
-        keys.append(BlockingKey(f"exact:{p.name}", p.alias, "_sig_rank", window))
+        keys.append(BlockingKey(f"exact:{p.name}", p.alias, "_sig", window))
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
             parts = (f"exact:{p.name}", f"exact:{q.name}")
             keys.append(
-                BlockingKey(
-                    f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig_rank", window, within=parts
-                )
+                BlockingKey(f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig", window, within=parts)
             )
             for x, y in ((p, q), (q, p)):
                 coarse = _coarse(x)
@@ -133,12 +127,12 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
                     label, code = coarse
                     name = f"{label}:{x.name}+{y.name}"
                     within = (f"exact:{y.name}", f"phonetic:{x.name}")
-                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig_rank", window, within=within))
+                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig", window, within=within))
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
         expr = f"list_filter(list_distinct(flatten([{lists}])), lambda t: length(t) >= 2)"
-        keys.append(BlockingKey("tokens", expr, "_sig_rank", token_cap, max_block=token_cap, tokens=True))
+        keys.append(BlockingKey("tokens", expr, "_sig", token_cap, max_block=token_cap, tokens=True))
     for p in profiles[:4]:
         if p.kind == ColumnKind.CATEGORY:
             continue
@@ -152,10 +146,10 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     for p in profiles:
         a = p.alias
         if p.kind == ColumnKind.NAME:
-            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", "_sig_rank", window))
+            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", "_sig", window))
         if p.kind in (ColumnKind.NAME, ColumnKind.TEXT, ColumnKind.CODE) and p.avg_length >= 6:
-            keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", "_sig_rank", window))
-    keys.append(BlockingKey("sorted:record", "''", "_sig_rank", window))
+            keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", "_sig", window))
+    keys.append(BlockingKey("sorted:record", "''", "_sig", window))
     return keys
 
 

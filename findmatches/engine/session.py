@@ -35,6 +35,8 @@ class Session:
     num_records: int
     log_fn: LogFn | None = None
     stop_fn: StopFn | None = None
+    # Records ``_rid < num_output`` are the input's; the rest were added for matching only.
+    num_output: int = 0
     label_pairs: pa.Table = field(default_factory=lambda: pa.table({}))
     labelled_rids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -79,12 +81,14 @@ def open_session(
     log: LogFn | None,
     should_stop: StopFn | None,
     backend: Backend | None = None,
+    extra: RecordSource | None = None,
 ) -> Iterator[Session]:
-    """Load, profile and normalise the records and map the labels onto them; close the backend afterwards."""
+    """Load, profile and normalise the records (then the ``extra`` ones, which take part in matching but are
+    not part of the output) and map the labels onto them; close the backend afterwards."""
     owned = backend is None
     be: Backend = backend if backend is not None else DuckDBBackend()
     try:
-        yield _prepare(be, source, params, labels, log, should_stop)
+        yield _prepare(be, source, params, labels, log, should_stop, extra)
     finally:
         if owned:
             be.close()
@@ -97,13 +101,14 @@ def _prepare(
     labels: pa.Table,
     log: LogFn | None,
     should_stop: StopFn | None,
+    extra: RecordSource | None = None,
 ) -> Session:
-    columns = be.load_records(source, RECORDS)
+    columns, num_output = be.load_records(source, RECORDS, extra)
     if params.primary_key not in columns:
         raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
     num = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())
     profiles = profile_columns(be, RECORDS, columns, exclude={params.primary_key})
-    session = Session(be, params, columns, profiles, num, log, should_stop)
+    session = Session(be, params, columns, profiles, num, log, should_stop, num_output=num_output)
     session.check()
     session.log(
         f"Loaded {num} records; columns: "

@@ -223,16 +223,17 @@ class Jobs:
         transform = self._transform(run)
         params, labels = self._params(transform), self._labels(run.transform_id)
         records = self._records(run, transform, args.get("InputS3Path"))
-        added: list[str] = []
+        extra: RecordSource | None = None
         if args.get("InputS3Path") and labels.num_rows:
-            records, added = taught.add_labelled_records(
+            extra, added = taught.missing_labelled_records(
                 records,
                 self._records(run, transform),
                 params.primary_key,
                 labels.column("primary_key").to_pylist(),
-                run.work_dir / "with_labelled.parquet",
+                run.work_dir / "labelled.parquet",
             )
-            run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
+            if added:
+                run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work_dir / ("matches.parquet" if parquet else "matches.csv")
         try:
@@ -245,12 +246,10 @@ class Jobs:
                 compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
                 log=run.log,
                 should_stop=run.should_stop,
+                extra=extra,
             )
         except EngineError as e:
             raise TaskFailed(str(e)) from e
-        if added:
-            taught.drop_records(local, "parquet" if parquet else "csv", params.primary_key, added)
-            count -= len(added)
         run.check()
         if parquet:
             self._upload_to(out.rstrip("/"), local)

@@ -1,14 +1,13 @@
 """Applying a transform to records other than its own table, without losing what its labels teach.
 
 Labels name records of the transform's table by primary key. When a FIND_MATCHES run reads other records
-(``InputS3Path``: new data, a bigger file), the labelled records the input lacks are added to it from the
-table for training and clustering, and taken out of the output again, so every input row appears once.
+(``InputS3Path``: new data, a bigger file), the labelled records the input lacks are read from the table and
+matched along with the input (for training and clustering) but not written, so every input row appears once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 
@@ -30,13 +29,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def add_labelled_records(
+def missing_labelled_records(
     input_records: RecordSource, table_records: RecordSource, key: str, labelled: list[str], dest: Path
-) -> tuple[RecordSource, list[str]]:
-    """The input plus the labelled records of the table that it lacks (as Parquet at ``dest``).
-
-    Returns the records to match and the primary keys that were added (to drop from the output).
-    """
+) -> tuple[RecordSource | None, list[str]]:
+    """The labelled records of the table that the input lacks, as Parquet at ``dest`` (None when there are
+    none), and their primary keys. The engine matches them with the input and leaves them out of the output."""
     con = duckdb.connect()
     try:
         con.execute(f"CREATE VIEW input AS SELECT * FROM {_scan(input_records)}")
@@ -44,7 +41,7 @@ def add_labelled_records(
         con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(table_records)}")
         available = {row[0] for row in con.execute("DESCRIBE source").fetchall()}
         if key not in columns or key not in available:
-            return input_records, []
+            return None, []
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
         k = _ident(key)
         con.execute(
@@ -53,37 +50,10 @@ def add_labelled_records(
         )
         added = [str(row[0]) for row in con.execute(f"SELECT CAST({k} AS VARCHAR) FROM extra").fetchall()]
         if not added:
-            return input_records, []
-        as_text = ", ".join(f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}" for c in columns)
-        from_extra = ", ".join(
-            f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}"
-            if c in available
-            else f"NULL::VARCHAR AS {_ident(c)}"
-            for c in columns
-        )
+            return None, []
+        as_text = ", ".join(f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}" for c in columns if c in available)
         target = str(dest).replace("'", "''")
-        con.execute(
-            f"COPY (SELECT {as_text} FROM input UNION ALL SELECT {from_extra} FROM extra) TO '{target}' "
-            "(FORMAT parquet)"
-        )
+        con.execute(f"COPY (SELECT {as_text} FROM extra) TO '{target}' (FORMAT parquet)")
         return RecordSource(paths=(dest,), format="parquet"), added
-    finally:
-        con.close()
-
-
-def drop_records(path: Path, out_format: Literal["csv", "parquet"], key: str, keys: list[str]) -> None:
-    """Rewrite the matched output at ``path`` without the rows whose primary key is in ``keys``."""
-    con = duckdb.connect()
-    try:
-        scan = _scan(RecordSource(paths=(path,), format=out_format))
-        con.execute("CREATE TABLE dropped AS SELECT unnest(?::VARCHAR[]) AS k", [keys])
-        tmp = path.with_name(path.name + ".kept")
-        target = str(tmp).replace("'", "''")
-        options = "FORMAT parquet" if out_format == "parquet" else "FORMAT csv, HEADER true"
-        con.execute(
-            f"COPY (SELECT * FROM {scan} WHERE CAST({_ident(key)} AS VARCHAR) NOT IN (SELECT k FROM dropped)) "
-            f"TO '{target}' ({options})"
-        )
-        tmp.replace(path)
     finally:
         con.close()

@@ -54,40 +54,62 @@ class DuckDBBackend:
         self._con.execute("SET preserve_insertion_order = true")
         self._tmp_seq = 0
 
-    def load_records(self, source: RecordSource, table: str) -> list[str]:
-        """Load the records (every column VARCHAR) into ``table`` with a dense ``_rid`` in input order."""
-        if source.table is not None:
-            self._con.register("_fm_src", source.table)
-            relation = "_fm_src"
-        else:
-            if not source.paths:
-                raise EngineError("No input files were given.")
-            paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
-            if source.format == "csv":
-                relation = f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
-            elif source.format == "parquet":
-                relation = f"read_parquet({paths}, union_by_name = true)"
-            elif source.format == "json":
-                relation = f"read_json_auto({paths}, union_by_name = true)"
-            else:  # pragma: no cover - guarded by the type
-                raise EngineError(f"Unsupported input format: {source.format}")
+    def load_records(
+        self, source: RecordSource, table: str, extra: RecordSource | None = None
+    ) -> tuple[list[str], int]:
+        """Load the records (every column VARCHAR) into ``table`` with a dense ``_rid`` in input order; the
+        ``extra`` records follow, with the source's columns (NULL where they lack one). Returns the source's
+        column names and its number of records."""
+        registered: list[str] = []
         try:
+            relation = self._relation(source, "_fm_src", registered)
             columns = [str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
             if not columns:
                 raise EngineError("The input has no columns.")
             casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
-            self._con.execute(f"CREATE OR REPLACE TABLE _fm_raw AS SELECT {casts} FROM {relation}")
+            select = f"SELECT {casts} FROM {relation}"
+            extra_rows = 0
+            if extra is not None:
+                more = self._relation(extra, "_fm_extra", registered)
+                counted = self._con.execute(f"SELECT count(*) FROM {more}").fetchone()
+                extra_rows = int(counted[0]) if counted else 0
+                have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
+                cols = ", ".join(
+                    f"CAST({quote_ident(c)} AS VARCHAR)" if c in have else "CAST(NULL AS VARCHAR)"
+                    for c in columns
+                )
+                select += f" UNION ALL SELECT {cols} FROM {more}"
+            # Insertion order is kept (DuckDB's preserve_insertion_order), so rowid is the input position.
+            self._con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table + '_raw')} AS {select}")
+            rows = self._con.execute(f"SELECT count(*) FROM {quote_ident(table + '_raw')}").fetchone()
+            total = int(rows[0]) if rows else 0
             self._con.execute(
-                f"CREATE OR REPLACE TABLE {quote_ident(table)} AS "
-                f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM _fm_raw ORDER BY rowid"
+                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
+                f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {quote_ident(table + '_raw')}"
             )
-            self._con.execute("DROP TABLE _fm_raw")
         except duckdb.Error as e:
             raise EngineError(f"Cannot read the input records: {e}") from e
         finally:
-            if source.table is not None:
-                self._con.unregister("_fm_src")
-        return columns
+            for name in registered:
+                self._con.unregister(name)
+        return columns, total - extra_rows
+
+    def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
+        """The SQL relation reading ``source`` (an Arrow table is registered as ``name``)."""
+        if source.table is not None:
+            self._con.register(name, source.table)
+            registered.append(name)
+            return name
+        if not source.paths:
+            raise EngineError("No input files were given.")
+        paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
+        if source.format == "csv":
+            return f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
+        if source.format == "parquet":
+            return f"read_parquet({paths}, union_by_name = true)"
+        if source.format == "json":
+            return f"read_json_auto({paths}, union_by_name = true)"
+        raise EngineError(f"Unsupported input format: {source.format}")  # pragma: no cover - typed
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing."""
