@@ -116,20 +116,39 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
     )
 
 
-def _strings(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The column as a NumPy object array of str ('' for missing) and its missing mask."""
-    missing = np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
-    return np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=object), missing
+def _strings(column: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> np.ndarray:
+    """The column's values at ``rows`` as a NumPy object array of str (none of them missing)."""
+    taken = column.take(pa.array(rows, pa.int64()))
+    return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _score(name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     scores = process.cpdist(left, right, scorer=_SCORERS[name], workers=WORKERS, dtype=np.float32)
     out = np.asarray(scores, dtype=np.float32)
     return out / 100.0 if name in _PERCENT else out
+
+
+def _similarities(
+    names: list[str], lcol: pa.ChunkedArray | pa.Array, rcol: pa.ChunkedArray | pa.Array, equal: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each string similarity in ``names`` for every row: 1 where the values are equal (every scorer gives
+    identical non-empty strings 1), computed only for the others. Most candidate pairs agree on most
+    columns, so this skips most of the work and most of the conversions to Python strings."""
+    out = {name: np.ones(len(equal), dtype=np.float32) for name in names}
+    rows = np.flatnonzero(~equal)
+    if names and len(rows):
+        left, right = _strings(pc.fill_null(lcol, ""), rows), _strings(pc.fill_null(rcol, ""), rows)
+        for name in names:
+            out[name][rows] = _score(name, left, right)
+    return out
 
 
 def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
@@ -141,16 +160,14 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     both = np.zeros(n, dtype=np.float32)
     for p in spec.profiles:
         lcol, rcol = batch.column(f"l_{p.alias}"), batch.column(f"r_{p.alias}")
-        left, lmiss = _strings(lcol)
-        right, rmiss = _strings(rcol)
-        miss = lmiss | rmiss
-        exact = np.asarray(
-            pc.fill_null(pc.equal(lcol, rcol), False).to_numpy(zero_copy_only=False), dtype=bool
-        )
+        miss = _mask(pc.is_null(lcol)) | _mask(pc.is_null(rcol))
+        exact = _mask(pc.equal(lcol, rcol))
         present = ~miss
         agree += (exact & present).astype(np.float32)
         both += present.astype(np.float32)
-        for comp in _comparisons(p):
+        comps = _comparisons(p)
+        sims = _similarities([c for c in comps if c in _SCORERS], lcol, rcol, exact | miss)
+        for comp in comps:
             if comp == "exact":
                 col = exact.astype(np.float32)
             elif comp == "reldiff":
@@ -159,7 +176,7 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
                     dtype=np.float32,
                 )
             else:
-                col = _score(comp, left, right)
+                col = sims[comp]
             col[miss] = np.nan
             out[:, j] = col
             j += 1
@@ -172,10 +189,12 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
             rarity[miss] = np.nan
             out[:, j] = rarity
             j += 1
-    lrec, _ = _strings(batch.column("l_rec"))
-    rrec, _ = _strings(batch.column("r_rec"))
-    out[:, j] = _score("tset", lrec, rrec)
-    out[:, j + 1] = _score("tsort", lrec, rrec)
+    lrec, rrec = batch.column("l_rec"), batch.column("r_rec")
+    # Two empty records score 0 (as rapidfuzz scores empty strings), not 1.
+    same = _mask(pc.equal(lrec, rrec)) & _mask(pc.greater(pc.utf8_length(pc.fill_null(lrec, "")), 0))
+    sims = _similarities(["tset", "tsort"], lrec, rrec, same)
+    out[:, j] = sims["tset"]
+    out[:, j + 1] = sims["tsort"]
     with np.errstate(invalid="ignore", divide="ignore"):
         out[:, j + 2] = np.where(both > 0, agree / np.maximum(both, 1), np.nan)
     out[:, j + 3] = both

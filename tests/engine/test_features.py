@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from findmatches.engine.features import compute_features, feature_spec
+from findmatches.engine.features import _score, compute_features, feature_spec
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 
 
@@ -35,3 +37,47 @@ def test_features_identical_different_and_missing() -> None:
     assert x[1, col["amount:reldiff"]] == 0.5
     assert x[0, col["name:rarity"]] > 0 and x[1, col["name:rarity"]] == 0
     assert len(spec.monotone) == len(spec.names) == len(spec.columns)
+
+
+WORDS = st.one_of(
+    st.none(),
+    st.sampled_from(["ann", "anne smith", "smith", "b", "x y z"]),
+    st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != ""),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=12))
+def test_features_skip_only_what_equal_values_make_certain(
+    pairs: list[tuple[str | None, str | None]],
+) -> None:
+    """Similarities are computed only for unequal values: the same matrix as scoring every row."""
+    profiles = [ColumnProfile("name", 0, ColumnKind.NAME, 0.0, 0.9, 2.0, 6.0)]
+    spec = feature_spec(profiles)
+    left = [a for a, _ in pairs]
+    right = [b for _, b in pairs]
+    rec_l, rec_r = [a or "" for a in left], [b or "" for b in right]
+    batch = pa.table(
+        {
+            "l_c0": pa.array(left, pa.string()),
+            "r_c0": pa.array(right, pa.string()),
+            "fl_c0": [1] * len(pairs),
+            "fr_c0": [1] * len(pairs),
+            "l_rec": rec_l,
+            "r_rec": rec_r,
+        }
+    )
+    x = compute_features(spec, batch)
+    col = {name: i for i, name in enumerate(spec.names)}
+    lo, ro = (
+        np.asarray([a or "" for a in left], dtype=object),
+        np.asarray([b or "" for b in right], dtype=object),
+    )
+    missing = np.asarray([a is None or b is None for a, b in pairs])
+    for comp in ("jw", "lev", "tsort", "tset"):
+        want = _score(comp, lo, ro)
+        want[missing] = np.nan
+        np.testing.assert_array_equal(x[:, col[f"name:{comp}"]], want)
+    ra, rb = np.asarray(rec_l, dtype=object), np.asarray(rec_r, dtype=object)
+    np.testing.assert_array_equal(x[:, col["(whole record):tset"]], _score("tset", ra, rb))
+    np.testing.assert_array_equal(x[:, col["(whole record):tsort"]], _score("tsort", ra, rb))
