@@ -12,8 +12,11 @@ aggregate (on a sample of the records for large inputs), and its coverage of the
 labelled records' key values. Keys are chosen greedily by new (then redundant) labelled-match coverage per
 estimated pair, then cheapest first while the pair budget (scaled by AccuracyCostTradeoff) lasts: the cheap keys
 are the precise ones, while a broad key (a date, a city) costs ``window`` pairs per record and finds few matches
-the others miss. With labelled matches to go by, that last, blind phase keeps to a small fixed budget (cheap
-insurance on small inputs), and a combined key whose exact part was chosen too is dropped. Each chosen key then writes its pairs, ranking only the records of blocks of two or more, and
+the others miss. Between the two, a model of blocking recall sees further than the few hundred labelled
+matches: it draws matches column by column from the labelled matches' agreement rates (exact, coarse only, or
+neither), as Fellegi-Sunter assumes columns independent given a match, and adds the keys whose modelled recall
+gain is worth their pairs. With labelled matches to go by, the last, blind phase keeps to a small fixed budget
+(cheap insurance on small inputs), and a combined key whose exact part was chosen too is dropped. Each chosen key then writes its pairs, ranking only the records of blocks of two or more, and
 one aggregate (which DuckDB spills to disk) keeps every pair once.
 """
 
@@ -33,7 +36,12 @@ RAW_PAIRS = "fm_raw_pairs"
 ESTIMATE_RECORDS = 150_000
 ESTIMATE_MIN_RATE = 0.02
 BASE = "fm_block_base"
+COARSE, EXACT = 1, 2
 COMBINED_COLUMNS = 6
+# Matches the blocking-recall model simulates, and the modelled recall a key must add per candidate pair per
+# record (at AccuracyCostTradeoff 0; none at 1).
+RECALL_SAMPLES = 20_000
+MIN_RECALL_GAIN = 0.008
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class BlockingKey:
     tokens: bool = False
     # Names of keys whose blocks contain this key's blocks (a combined key refines each exact part).
     within: tuple[str, ...] = ()
+    # What two records must share to meet in a block: (column alias, EXACT or COARSE) per part; empty for
+    # keys the recall model does not describe (tokens, prefixes, sorted neighbourhoods).
+    parts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,13 +124,20 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     keys: list[BlockingKey] = []
     useful = [p for p in profiles if p.kind != ColumnKind.CATEGORY and p.information >= 0.05]
     for p in useful:
-        keys.append(BlockingKey(f"exact:{p.name}", p.alias, "_sig", window))
+        keys.append(BlockingKey(f"exact:{p.name}", p.alias, "_sig", window, parts=((p.alias, EXACT),)))
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
             parts = (f"exact:{p.name}", f"exact:{q.name}")
             keys.append(
-                BlockingKey(f"exact:{p.name}+{q.name}", _both(p.alias, q.alias), "_sig", window, within=parts)
+                BlockingKey(
+                    f"exact:{p.name}+{q.name}",
+                    _both(p.alias, q.alias),
+                    "_sig",
+                    window,
+                    within=parts,
+                    parts=((p.alias, EXACT), (q.alias, EXACT)),
+                )
             )
             for x, y in ((p, q), (q, p)):
                 coarse = _coarse(x)
@@ -127,7 +145,10 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
                     label, code = coarse
                     name = f"{label}:{x.name}+{y.name}"
                     within = (f"exact:{y.name}", f"phonetic:{x.name}")
-                    keys.append(BlockingKey(name, _both(code, y.alias), "_sig", window, within=within))
+                    both = ((x.alias, COARSE), (y.alias, EXACT))
+                    keys.append(
+                        BlockingKey(name, _both(code, y.alias), "_sig", window, within=within, parts=both)
+                    )
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
@@ -146,7 +167,7 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     for p in profiles:
         a = p.alias
         if p.kind == ColumnKind.NAME:
-            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", "_sig", window))
+            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", "_sig", window, parts=((a, COARSE),)))
         if p.kind in (ColumnKind.NAME, ColumnKind.TEXT, ColumnKind.CODE) and p.avg_length >= 6:
             keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", "_sig", window))
     keys.append(BlockingKey("sorted:record", "''", "_sig", window))
@@ -240,15 +261,70 @@ def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rat
     return cover
 
 
+def _agreement_states(session: Session, keys: list[BlockingKey]) -> dict[str, np.ndarray]:
+    """Per column the key parts use: for each labelled match, EXACT if both records have the same value,
+    COARSE if only the coarse code (soundex, year) agrees, 0 otherwise (or missing)."""
+    left, right = session.match_pairs
+    aliases = sorted({alias for k in keys for alias, _ in k.parts})
+    if len(left) == 0 or not aliases:
+        return {}
+    coarse = {p.alias: c[1] for p in session.feature_profiles if (c := _coarse(p)) is not None}
+    exprs = ", ".join(f"{a} AS e_{a}" + (f", {coarse[a]} AS c_{a}" if a in coarse else "") for a in aliases)
+    rows = session.backend.query(
+        f"SELECT _rid, {exprs} FROM {BASE} WHERE _rid IN (SELECT l FROM fm_label_matches "
+        f"UNION SELECT r FROM fm_label_matches)"
+    )
+    pos = {int(r): i for i, r in enumerate(rows.column("_rid").to_pylist())}
+    li = np.asarray([pos[int(v)] for v in left.tolist()], dtype=np.int64)
+    ri = np.asarray([pos[int(v)] for v in right.tolist()], dtype=np.int64)
+    states = {}
+    for a in aliases:
+        state = np.zeros(len(li), dtype=np.int8)
+        for level, name in ((COARSE, f"c_{a}"), (EXACT, f"e_{a}")):
+            if name in rows.column_names:
+                values = np.asarray(rows.column(name).to_pylist(), dtype=object)
+                agree = (values[li] == values[ri]) & np.asarray(
+                    [v is not None for v in values[li]], dtype=bool
+                )
+                state[agree] = level
+        states[a] = state
+    return states
+
+
+def simulated_cover(
+    keys: list[BlockingKey], states: dict[str, np.ndarray], samples: int = RECALL_SAMPLES, seed: int = 0
+) -> np.ndarray:
+    """(keys × simulated matches) booleans: which keys would pair each of ``samples`` matches drawn column by
+    column, independently, from the labelled matches' agreement rates (with half a count of each state
+    added: a column that agreed in every labelled match is not assumed to agree always). A Fellegi-Sunter
+    style model of blocking recall that sees further than a few hundred labelled matches: a match needs
+    one key whose every part agrees, and keys on different columns fail independently. Keys without parts
+    cover nothing here."""
+    rng = np.random.default_rng(seed)
+    drawn: dict[str, np.ndarray] = {}
+    for alias, state in states.items():
+        counts = np.bincount(state, minlength=3).astype(np.float64) + 0.5
+        drawn[alias] = rng.choice(3, size=samples, p=counts / counts.sum())
+    cover = np.zeros((len(keys), samples if states else 0), dtype=bool)
+    for i, key in enumerate(keys):
+        if key.parts and states and all(alias in drawn for alias, _ in key.parts):
+            cover[i] = np.logical_and.reduce([drawn[alias] >= level for alias, level in key.parts])
+    return cover
+
+
 def choose_keys(
     costs: np.ndarray,
     cover: np.ndarray,
     budget: int,
     within: list[list[int]] | None = None,
     blind_budget: int | None = None,
+    modelled: np.ndarray | None = None,
+    min_gain: float = 0.0,
+    records: int = 1,
 ) -> list[int]:
-    """Greedy key choice: new labelled-match coverage per pair within the budget, then
-    redundant coverage per pair, then the cheapest keys while the budget lasts. ``within[i]`` lists the keys
+    """Greedy key choice: new labelled-match coverage per pair within the budget, then redundant coverage
+    per pair, then (with ``modelled``, keys × simulated matches) modelled recall gain per pair per record
+    while it is at least ``min_gain``, then the cheapest keys while the budget lasts. ``within[i]`` lists the keys
     whose blocks contain key ``i``'s: once one of them with at most twice key ``i``'s cost is chosen (its
     blocks are small enough to be paired whole), key ``i`` would only repeat its pairs and is skipped, or
     dropped if it was chosen first. With labelled matches, the last phase (keys chosen on cost alone) stops
@@ -292,9 +368,30 @@ def choose_keys(
         chosen.append(best)
         used += int(costs[best])
         times += cover[best]
-    # Phase 3: whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
+    # Whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
     # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
     # window's size and finds few matches the others miss.
+    # Phase 3: keys the recall model says find matches the chosen ones miss, while a key's modelled recall
+    # gain per candidate pair per record is at least ``min_gain``.
+    if modelled is not None and modelled.shape[1]:
+        covered = modelled[chosen].any(axis=0) if chosen else np.zeros(modelled.shape[1], dtype=bool)
+        while True:
+            gains = np.asarray(
+                [
+                    float((modelled[i] & ~covered).mean())
+                    if i not in chosen and used + costs[i] <= budget and not redundant(i)
+                    else 0.0
+                    for i in range(len(costs))
+                ]
+            )
+            ratio = gains / np.maximum(costs / max(records, 1), 1e-9)
+            best = int(np.argmax(ratio))
+            if gains[best] <= 0 or ratio[best] < min_gain:
+                break
+            chosen.append(best)
+            used += int(costs[best])
+            covered |= modelled[best]
+    # Phase 4: whatever key else fits, cheapest first.
     limit = budget if not cover.shape[1] or blind_budget is None else min(budget, blind_budget)
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
         if cover.shape[1] and not cover[i].any():
@@ -376,7 +473,18 @@ def build_candidates(session: Session) -> BlockingResult:
     budget = pair_budget(session)
     index = {k.name: i for i, k in enumerate(keys)}
     within = [[index[name] for name in k.within if name in index] for k in keys]
-    order = choose_keys(costs, cover, budget, within, blind_budget(session))
+    act = float(session.params.accuracy_cost_tradeoff)
+    modelled = simulated_cover(keys, _agreement_states(session, keys))
+    order = choose_keys(
+        costs,
+        cover,
+        budget,
+        within,
+        blind_budget(session),
+        modelled=modelled,
+        min_gain=MIN_RECALL_GAIN * (1.0 - act),
+        records=session.num_records,
+    )
     chosen = [keys[i] for i in order]
     estimated = int(sum(int(costs[i]) for i in order))
     # Each key's pairs go to one scratch table; one aggregate then keeps each pair once (DuckDB's aggregate

@@ -11,6 +11,7 @@ from findmatches.engine.blocking import (
     _key_pairs_sql,
     build_candidates,
     choose_keys,
+    simulated_cover,
 )
 from findmatches.engine.features import cheap_sql, feature_spec
 from findmatches.engine.session import NORM, open_session
@@ -73,6 +74,40 @@ def test_choose_keys_spends_only_the_blind_budget_on_keys_chosen_by_cost() -> No
     assert choose_keys(costs, cover, budget=1000, blind_budget=180) == [0, 1, 2]
     # Without labelled matches the whole budget is spent.
     assert choose_keys(costs, np.zeros((4, 0), dtype=bool), budget=150, blind_budget=50) == [1, 2, 3]
+
+
+def test_choose_keys_adds_keys_the_recall_model_says_are_worth_their_pairs() -> None:
+    # Key 0 covers every labelled match; the model says it misses 10% of matches, key 1 finds 8% of them at
+    # 0.5 pairs per record, key 2 finds 1% at 2 pairs per record.
+    costs = np.asarray([1000, 500, 2000])
+    cover = np.zeros((3, 50), dtype=bool)
+    cover[0] = True
+    modelled = np.zeros((3, 100), dtype=bool)
+    modelled[0, :90] = True
+    modelled[1, 85:98] = True
+    modelled[2, 98] = True
+    chosen = choose_keys(costs, cover, 10_000, blind_budget=0, modelled=modelled, min_gain=0.02, records=1000)
+    assert chosen == [0, 1]
+    everything = choose_keys(
+        costs, cover, 10_000, blind_budget=0, modelled=modelled, min_gain=0.0, records=1000
+    )
+    assert everything == [0, 1, 2]
+
+
+def test_simulated_cover_draws_columns_independently_from_labelled_agreement() -> None:
+    keys = [
+        BlockingKey("exact:a", "a", "_sig", 3, parts=(("a", 2),)),
+        BlockingKey("exact:a+b", "x", "_sig", 3, parts=(("a", 2), ("b", 2))),
+        BlockingKey("phonetic:b", "sx_b", "_sig", 3, parts=(("b", 1),)),
+        BlockingKey("tokens", "t", "_sig", 3, tokens=True),
+    ]
+    states = {"a": np.asarray([2] * 80 + [0] * 20, np.int8), "b": np.asarray([2] * 50 + [1] * 50, np.int8)}
+    cover = simulated_cover(keys, states, samples=40_000)
+    assert cover.shape == (4, 40_000)
+    assert abs(cover[0].mean() - 80.5 / 101.5) < 0.01
+    assert abs(cover[1].mean() - (80.5 / 101.5) * (50.5 / 101.5)) < 0.01
+    assert abs(cover[2].mean() - 101 / 101.5) < 0.01  # the coarse code agrees whenever the value does
+    assert not cover[3].any()
 
 
 def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
