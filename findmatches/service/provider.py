@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from findmatches.config import Settings
 from findmatches.io.storage import Storage
 from findmatches.service.catalog import CatalogOperations
@@ -30,6 +32,9 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         )
         runner_ref.append(self.runner)
         self.runner.recover()
+        # The engine (scikit-learn, SciPy) takes seconds to import: load it now, beside serving, so that the
+        # first task run does not wait for it. A run that needs it sooner waits on the import lock.
+        threading.Thread(target=jobs.load_engine, name="load-engine", daemon=True).start()
 
     def close(self) -> None:
         """Stop background task runs (they end STOPPED or are recovered at the next start)."""

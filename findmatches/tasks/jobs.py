@@ -60,6 +60,11 @@ class Jobs:
             enforce_provided_labels=bool(fm.get("EnforceProvidedLabels", False)),
         )
 
+    @staticmethod
+    def load_engine() -> None:
+        """Import the engine (heavy: scikit-learn); runs import it on first use otherwise."""
+        from findmatches.engine import api  # noqa: F401
+
     def _records(
         self, run: RunContext, transform: dict[str, Any], location: str | None = None, folder: str = "input"
     ) -> RecordSource:
