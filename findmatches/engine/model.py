@@ -1,10 +1,10 @@
 """The pair classifier: calibrated match probabilities and a committee for active learning.
 
-The main model averages a monotone gradient-boosting classifier and a logistic regression, each calibrated
-by cross-validated Platt scaling. Both are additive in the features (the boosted trees split on one feature
-each), like the Fellegi-Sunter model's partial match weights: evidence from one column adds to the others'
-instead of one strong column deciding alone, which generalises better from a few hundred labels to data with
-more namesakes than the labels showed. Fitted members are compiled into per-feature lookups
+The main model combines a monotone gradient-boosting classifier and a logistic regression, each calibrated
+by cross-validated Platt scaling, by the harmonic mean of their probabilities (a link needs both). Both are
+additive in the features (the boosted trees split on one feature each), like the Fellegi-Sunter model's
+partial match weights. The regression extrapolates best to pairs unlike the labelled ones (namesakes that a
+10k teaching sample hardly shows but 1M records hold by the thousand); the trees fit the labelled data best. Fitted members are compiled into per-feature lookups
 (`findmatches.engine.additive`) for scoring. Without both a match and a non-match among the labels the model
 falls back to an unsupervised similarity score, so labeling-set generation can bootstrap.
 """
@@ -150,19 +150,19 @@ class MatchModel:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Match probabilities for the rows of ``x``: the mean of the members' calibrated probabilities."""
+        """Match probabilities for the rows of ``x``: the members' calibrated probabilities combined by
+        `_agreement`."""
         if len(x) == 0:
             return np.zeros(0)
         if not self.supervised:
             return heuristic_score(self.spec, x)
-        probs = self._main.probabilities(x)
-        return np.asarray(np.clip(probs.mean(axis=1), 0.0, 1.0), dtype=np.float64)
+        return _agreement(self._main.probabilities(x))
 
     def predict_exact(self, x: np.ndarray) -> np.ndarray:
         """`predict` through scikit-learn's own estimators, not the compiled lookups (for tests)."""
         with threadpool_limits(limits=1):
             probs = [m.predict_proba(x)[:, 1] for m in self._members]
-        return np.asarray(np.clip(np.mean(probs, axis=0), 0.0, 1.0), dtype=np.float64)
+        return _agreement(np.column_stack(probs))
 
     def committee(self, x: np.ndarray) -> np.ndarray:
         """Each committee member's match probabilities, shape (members, rows)."""
@@ -233,6 +233,19 @@ class _Compiled:
                     probs.append(score if kind == "steps" else expit(score))
             out[:, i] = np.mean(probs, axis=0)
         return out
+
+
+def _agreement(probs: np.ndarray) -> np.ndarray:
+    """The harmonic mean of each row's member probabilities: near the arithmetic mean where the members
+    agree, near the lower one where they do not. Members disagree on pairs unlike any labelled one, and a
+    link should need both: on 1M synthetic records taught on a 10k sample, the boosted trees gave namesakes
+    (same name and e-mail, different birth date, address and phone) about 0.9 and the regression about 0.2.
+    Over the candidate pairs of two label sets, pairwise F1 at threshold 0.5 is 0.9978 and 0.9980 with the
+    harmonic mean against 0.9910 and 0.9893 with the arithmetic one (6,098 false pairs instead of 926), and
+    the teach-loop benchmarks on RLdata10000 and Fodors-Zagat move within their seed-to-seed spread."""
+    probs = np.clip(probs, 0.0, 1.0)
+    inverse = np.sum(1.0 / np.maximum(probs, 1e-12), axis=1)
+    return np.asarray(np.where(probs.min(axis=1) > 0, probs.shape[1] / inverse, 0.0), dtype=np.float64)
 
 
 def _stratified_bootstrap(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
