@@ -23,7 +23,6 @@ from findmatches.engine.session import NORM, RECORDS, Session, open_session, thr
 from findmatches.engine.types import EngineError, EvaluationResult, LogFn, MatchParams, RecordSource, StopFn
 
 ACTIVE_MAX_PAIRS = 3_000_000
-SCORE_BATCH = 100_000
 SCORE_THREADS = 2
 BATCH_ROWS = 100_000
 PREFILTER_MIN_PAIRS = 200_000
@@ -50,13 +49,22 @@ def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchMod
 
 
 def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScorer:
+    """Scores for explicit pairs (l < r), in their order: one streamed query on the scoring thread pool,
+    as the candidates are scored (at 10M records a join of each small batch to every record took minutes)."""
+
     def score(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(left))
-        for start in range(0, len(left), SCORE_BATCH):
-            session.check()
-            stop = start + SCORE_BATCH
-            out[start:stop] = model.predict(features_for(session, spec, left[start:stop], right[start:stop]))
-        return out
+        if len(left) == 0:
+            return np.zeros(0)
+        session.backend.register("fm_score_pairs", pa.table({"l": left, "r": right}))
+        got_l, got_r, got_p, _ = _score_candidates(
+            session, spec, model, 0.0, "SELECT l, r FROM fm_score_pairs", quiet=True
+        )
+        n = np.int64(session.num_records)
+        want = left.astype(np.int64) * n + right.astype(np.int64)
+        got = got_l * n + got_r
+        order = np.argsort(got)
+        pos = order[np.searchsorted(got[order], want)]
+        return np.asarray(got_p[pos], dtype=np.float64)
 
     return score
 
@@ -69,6 +77,7 @@ def _score_candidates(
     pairs: str,
     committee: bool = False,
     min_cheap: float | None = None,
+    quiet: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Score the pairs relation batch by batch on a small thread pool (the backend streams the next batch
     while features and the model run); keep the pairs scoring at least ``keep_min``."""
@@ -104,7 +113,8 @@ def _score_candidates(
             done += batch.num_rows
             while len(pending) > SCORE_THREADS:
                 collect(pending.popleft())
-            session.log(f"Scored {done} candidate pairs.")
+            if not quiet:
+                session.log(f"Scored {done} candidate pairs.")
         while pending:
             collect(pending.popleft())
     cat = np.concatenate

@@ -189,3 +189,28 @@ def test_reads_csv_files_and_rejects_missing_key(tmp_path: Path) -> None:
     assert n == 3 and _read(out).num_rows == 3
     with pytest.raises(EngineError, match="primary key"):
         evaluate(RecordSource(paths=(path,)), MatchParams(primary_key="nope"), labels)
+
+
+def test_scorer_for_clustering_returns_scores_in_the_given_order(
+    people: tuple[pa.Table, dict[str, str]], taught: pa.Table
+) -> None:
+    from findmatches.engine.api import _scorer, _train
+    from findmatches.engine.features import feature_spec, features_for
+    from findmatches.engine.session import open_session
+
+    table, _ = people
+    with open_session(RecordSource(table=table), PARAMS, taught, None, None) as session:
+        spec = feature_spec(session.feature_profiles)
+        model, _, _ = _train(session, spec)
+        rng = np.random.default_rng(0)
+        a, b = rng.integers(0, session.num_records, (2, 500))
+        a, b = a[a != b], b[a != b]
+        left, right = np.minimum(a, b), np.maximum(a, b)
+        keys = np.unique(left * session.num_records + right)
+        left, right = keys // session.num_records, keys % session.num_records
+        shuffle = rng.permutation(len(left))
+        left, right = left[shuffle], right[shuffle]
+        got = _scorer(session, spec, model)(left, right)
+        want = model.predict(features_for(session, spec, left, right))
+        np.testing.assert_allclose(got, want)
+        assert got.std() > 0
