@@ -30,6 +30,8 @@ PREFILTER_SAMPLE = 20_000
 PREFILTER_MIN_POSITIVES = 50
 PREFILTER_MARGIN = 0.05
 PREFILTER_MAX_CUTOFF = 0.5
+# The share of the links (least supported first) the pre-filter may drop.
+PREFILTER_LINK_LOSS = 0.002
 
 
 def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchModel, np.ndarray, np.ndarray]:
@@ -127,14 +129,24 @@ def _score_candidates(
     )
 
 
+def prefilter_cutoff(cheap: np.ndarray, link: np.ndarray, loss: float = PREFILTER_LINK_LOSS) -> float | None:
+    """The cheap-similarity cutoff for a sample of candidates: the ``loss`` quantile of the links' cheap
+    similarities (``link``: the model scores the pair at least the threshold), less a margin. None when the
+    sample holds too few links to tell."""
+    if int(link.sum()) < PREFILTER_MIN_POSITIVES:
+        return None
+    return min(PREFILTER_MAX_CUTOFF, float(np.quantile(cheap[link], loss)) - PREFILTER_MARGIN)
+
+
 def _prefilter_cutoff(
     session: Session, spec: FeatureSpec, model: MatchModel, keep_min: float, total: int
 ) -> float | None:
     """The cheap-similarity cutoff below which no candidate pair is worth the full features, calibrated on a
-    sample of the candidates against the model itself: every sampled pair the model scores at least
-    ``keep_min`` (a link: the match threshold) must pass, with a margin. Pairs scoring below it matter only
-    as weak links, and one such outlier would otherwise turn the filter off. None (no filter) for few
-    candidates or no trained model."""
+    sample of the candidates against the model itself (`prefilter_cutoff`). A link (a pair the model scores
+    at least ``keep_min``, the threshold) that few columns support is the least reliable, and the links of a
+    few such would otherwise keep nearly every candidate (97% at 10M records with the minimum). Pairs
+    scoring below the threshold matter only as weak links. None (no filter) for few candidates or no
+    trained model."""
     if total < PREFILTER_MIN_PAIRS or not model.supervised:
         return None
     modulus = max(1, total // PREFILTER_SAMPLE)
@@ -144,15 +156,16 @@ def _prefilter_cutoff(
         return None
     p = model.predict(compute_features(spec, table))
     cheap = np.nan_to_num(table.column("cheap").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
-    likely = p >= keep_min
-    if likely.sum() < PREFILTER_MIN_POSITIVES:
-        session.log(f"Pre-filter off: {int(likely.sum())} likely matches in a sample of {len(p)} candidates.")
+    link = p >= keep_min
+    cutoff = prefilter_cutoff(cheap, link)
+    if cutoff is None:
+        session.log(f"Pre-filter off: {int(link.sum())} likely matches in a sample of {len(p)} candidates.")
         return None
-    cutoff = min(PREFILTER_MAX_CUTOFF, float(cheap[likely].min()) - PREFILTER_MARGIN)
     kept = float((cheap >= cutoff).mean())
     session.log(
         f"Pre-filter: cheap similarity >= {cutoff:.3f} keeps {kept:.1%} of a sample of {len(p)} candidates "
-        f"and all {int(likely.sum())} of its pairs scoring at least {keep_min:.2f}."
+        f"and {float((cheap[link] >= cutoff).mean()):.2%} of its {int(link.sum())} pairs scoring at least "
+        f"{keep_min:.2f}."
     )
     return cutoff
 

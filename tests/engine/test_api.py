@@ -214,3 +214,17 @@ def test_scorer_for_clustering_returns_scores_in_the_given_order(
         want = model.predict(features_for(session, spec, left, right))
         np.testing.assert_allclose(got, want)
         assert got.std() > 0
+
+
+def test_prefilter_cutoff_ignores_a_few_poorly_supported_links() -> None:
+    from findmatches.engine.api import PREFILTER_MARGIN, prefilter_cutoff
+
+    rng = np.random.default_rng(0)
+    cheap = np.concatenate([rng.uniform(0.45, 1.0, 2000), [0.1, 0.125], rng.uniform(0.0, 0.5, 8000)])
+    link = np.zeros(len(cheap), dtype=bool)
+    link[:2002] = True
+    cutoff = prefilter_cutoff(cheap, link)
+    assert cutoff is not None and 0.35 < cutoff < 0.45
+    assert (cheap[link] >= cutoff).mean() >= 0.998
+    assert prefilter_cutoff(cheap, link, loss=0.0) == pytest.approx(0.1 - PREFILTER_MARGIN)
+    assert prefilter_cutoff(cheap[:10], link[:10]) is None  # too few links to tell
