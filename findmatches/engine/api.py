@@ -34,14 +34,16 @@ PREFILTER_MAX_CUTOFF = 0.5
 PREFILTER_LINK_LOSS = 0.002
 
 
-def _train(session: Session, spec: FeatureSpec, seed: int = 0) -> tuple[MatchModel, np.ndarray, np.ndarray]:
+def _train(
+    session: Session, spec: FeatureSpec, seed: int = 0, committee: bool = True
+) -> tuple[MatchModel, np.ndarray, np.ndarray]:
     pairs = session.label_pairs
     left = pairs.column("l").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     right = pairs.column("r").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     x = features_for(session, spec, left, right)
     session.check()
-    model = MatchModel(spec, seed).fit(x, y)
+    model = MatchModel(spec, seed).fit(x, y, committee=committee)
     session.log(
         f"Trained on {len(y)} labelled pairs ({int(y.sum())} matches)"
         if model.supervised
@@ -270,7 +272,7 @@ def evaluate(
                 "(two records with the same label and two with different labels in one labeling set)."
             )
         spec = feature_spec(session.feature_profiles)
-        model, x, y = _train(session, spec)
+        model, x, y = _train(session, spec, committee=False)
         groups = np.asarray(pairs.column("set_id").to_pylist(), dtype=object)
         _, group_ids = np.unique(groups.astype(str), return_inverse=True)
         result, _ = cross_validate(spec, x, y, group_ids, threshold(params))
@@ -312,7 +314,7 @@ def find_matches(
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, extra=extra) as session:
         spec = feature_spec(session.feature_profiles)
-        model, _, _ = _train(session, spec)
+        model, _, _ = _train(session, spec, committee=False)
         blocked = build_candidates(session)
         t = threshold(params) if model.supervised else 0.64
         cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)

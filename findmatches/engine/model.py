@@ -115,8 +115,9 @@ class MatchModel:
         self._members: list[ClassifierMixin] = []
         self._committee: list[ClassifierMixin] = []
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> MatchModel:
-        """Train on features ``x`` and 0/1 labels ``y``; unsupervised when a class is missing."""
+    def fit(self, x: np.ndarray, y: np.ndarray, committee: bool = True) -> MatchModel:
+        """Train on features ``x`` and 0/1 labels ``y``; unsupervised when a class is missing. The committee
+        (for active learning) only when ``committee``."""
         y = np.asarray(y, dtype=np.int64)
         positives, negatives = int(y.sum()), int(len(y) - y.sum())
         self.supervised = positives > 0 and negatives > 0
@@ -140,7 +141,7 @@ class MatchModel:
                 model.fit(x, y)
                 self._members.append(model)
             rng = np.random.default_rng(self.seed)
-            for k in range(COMMITTEE_SIZE):
+            for k in range(COMMITTEE_SIZE if committee else 0):
                 idx = _stratified_bootstrap(y, rng)
                 member = _gbm(self.spec, len(idx), self.seed + k) if k % 2 == 0 else _logistic(self.seed + k)
                 member.fit(x[idx], y[idx])
