@@ -23,6 +23,7 @@ usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -43,7 +44,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, client, print_table, wait_run, write_json
+from bench.common import RESULTS, Server, client, print_table, wait_run, write_json
 from bench.synth import generate_chunks
 from bench.teach_loop import answer
 from findmatches.engine.metrics import clustering_scores
@@ -122,8 +123,12 @@ def score(output: Path, truth: Path, id_column: str, cluster_column: str) -> dic
 # -- findmatches through the API ----------------------------------------------------------------------
 
 
-def teach(root: Path, sample: Path, sample_truth: Path, rounds: int) -> tuple[str, dict[str, Any]]:
-    """Create the table and transform on the sample and teach it ``rounds`` labeling files; return its id."""
+def teach(
+    root: Path, sample: Path, sample_truth: Path, rounds: int, reuse: Path | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Create the table and transform on the sample and teach it ``rounds`` labeling files; return its id.
+    With ``reuse`` (a folder of ``labels<round>.csv`` kept by an earlier run), import those files instead:
+    the API seeds each labeling set from its task-run id, so fresh teach loops differ from run to run."""
     known = pq.read_table(sample_truth)
     truth = dict(zip(known.column("id").to_pylist(), known.column("entity_id").to_pylist(), strict=True))
     table_dir = root / "teach-table"
@@ -156,6 +161,21 @@ def teach(root: Path, sample: Path, sample_truth: Path, rounds: int) -> tuple[st
         )["TransformId"]
         labelled: set[str] = set()
         for r in range(1, rounds + 1):
+            if reuse is not None:
+                kept = reuse / f"labels{r}.csv"
+                if not kept.exists():
+                    break
+                shutil.copy(kept, root / f"labels{r}.csv")
+                labelled |= set(label_file_keys(kept))
+                run = wait_run(
+                    glue,
+                    tid,
+                    glue.start_import_labels_task_run(
+                        TransformId=tid, InputS3Path=str(root / f"labels{r}.csv")
+                    )["TaskRunId"],
+                )
+                _check(run, "import labels")
+                continue
             out = root / f"labeling{r}"
             run = wait_run(
                 glue,
@@ -188,6 +208,20 @@ def teach(root: Path, sample: Path, sample_truth: Path, rounds: int) -> tuple[st
         "labelled_records": len(labelled),
         "seconds": time.perf_counter() - started,
     }
+
+
+def label_file_keys(path: Path) -> list[str]:
+    """The primary keys of a label file."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [row["id"] for row in csv.DictReader(f)]
+
+
+def keep_labels(root: Path, rounds: int, folder: Path) -> None:
+    """Copy the label files a teach loop imported to ``folder``, for ``--labels`` to reuse."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in range(1, rounds + 1):
+        if (root / f"labels{r}.csv").exists():
+            shutil.copy(root / f"labels{r}.csv", folder / f"labels{r}.csv")
 
 
 def _stop(server: Server) -> None:
@@ -422,6 +456,13 @@ def main() -> None:
     )
     parser.add_argument("--splink-worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="import the label files a run kept (bench/results/<json name>-labels/) instead of a fresh teach "
+        "loop, so that runs compare on the same labels",
+    )
     args = parser.parse_args()
     if args.splink_worker:
         splink_worker(*args.splink_worker, args.splink_threshold, args.splink_memory_limit)
@@ -466,8 +507,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fm-scale-") as tmp:
         root = Path(tmp)
-        tid, facts = teach(root, sample, sample_truth, args.rounds)
-        taught.update(facts)
+        tid, facts = teach(root, sample, sample_truth, args.rounds, args.labels)
+        kept = RESULTS / f"{Path(args.json).stem}-labels"
+        if args.labels is None or args.labels.resolve() != kept.resolve():
+            keep_labels(root, args.rounds, kept)
+        taught.update(facts, labels=str(args.labels or kept.relative_to(RESULTS.parent.parent)))
         print(f"taught {tid}: {taught}", flush=True)
         for n in sizes:
             data, truth = files[n]
