@@ -231,45 +231,10 @@ def _common_tokens(session: Session, key: BlockingKey, sample: str, rate: float)
     return {str(v) for v in rows.column("k").to_pylist()}
 
 
-def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rate: float = 1.0) -> np.ndarray:
-    """(keys × labelled matches) booleans: whether both records of the match share a block of the key.
-
-    Sorted-neighbourhood keys (one block for all) count as covering nothing: equality would overstate them.
-    For the token key, only words whose block is within its cap count (a shared common word pairs nothing)."""
+def _labelled_match_values(session: Session, exprs: str) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """``exprs`` (an SQL select list over the blocking base) for the records of the labelled matches, and each
+    match's two rows in the result (left, right)."""
     left, right = session.match_pairs
-    cover = np.zeros((len(keys), len(left)), dtype=bool)
-    if len(left) == 0:
-        return cover
-    exprs = ", ".join(f"({k.expr}) AS k{i}" for i, k in enumerate(keys))
-    rows = session.backend.query(
-        f"SELECT _rid, {exprs} FROM {BASE} WHERE _rid IN (SELECT l FROM fm_label_matches "
-        f"UNION SELECT r FROM fm_label_matches)"
-    )
-    rids = rows.column("_rid").to_numpy()
-    pos = {int(r): i for i, r in enumerate(rids.tolist())}
-    li = np.asarray([pos[int(v)] for v in left.tolist()], dtype=np.int64)
-    ri = np.asarray([pos[int(v)] for v in right.tolist()], dtype=np.int64)
-    for i, key in enumerate(keys):
-        values = rows.column(f"k{i}").to_pylist()
-        if key.tokens:
-            common = _common_tokens(session, key, sample, rate)
-            sets = [set(v or ()) - common for v in values]
-            cover[i] = [bool(sets[a] & sets[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)]
-        elif not key.name.startswith("sorted"):
-            arr = np.asarray(values, dtype=object)
-            cover[i] = (arr[li] == arr[ri]) & np.asarray([v is not None for v in arr[li]], dtype=bool)
-    return cover
-
-
-def _agreement_states(session: Session, keys: list[BlockingKey]) -> dict[str, np.ndarray]:
-    """Per column the key parts use: for each labelled match, EXACT if both records have the same value,
-    COARSE if only the coarse code (soundex, year) agrees, 0 otherwise (or missing)."""
-    left, right = session.match_pairs
-    aliases = sorted({alias for k in keys for alias, _ in k.parts})
-    if len(left) == 0 or not aliases:
-        return {}
-    coarse = {p.alias: c[1] for p in session.feature_profiles if (c := _coarse(p)) is not None}
-    exprs = ", ".join(f"{a} AS e_{a}" + (f", {coarse[a]} AS c_{a}" if a in coarse else "") for a in aliases)
     rows = session.backend.query(
         f"SELECT _rid, {exprs} FROM {BASE} WHERE _rid IN (SELECT l FROM fm_label_matches "
         f"UNION SELECT r FROM fm_label_matches)"
@@ -277,16 +242,55 @@ def _agreement_states(session: Session, keys: list[BlockingKey]) -> dict[str, np
     pos = {int(r): i for i, r in enumerate(rows.column("_rid").to_pylist())}
     li = np.asarray([pos[int(v)] for v in left.tolist()], dtype=np.int64)
     ri = np.asarray([pos[int(v)] for v in right.tolist()], dtype=np.int64)
+    return rows, li, ri
+
+
+def _agree(column: pa.ChunkedArray, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Whether both records of each match have the same, present, value."""
+    values = np.asarray(column.to_pylist(), dtype=object)
+    return np.asarray(
+        (values[li] == values[ri]) & np.asarray([v is not None for v in values[li]]), dtype=bool
+    )
+
+
+def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rate: float = 1.0) -> np.ndarray:
+    """(keys × labelled matches) booleans: whether both records of the match share a block of the key.
+
+    Sorted-neighbourhood keys (one block for all) count as covering nothing: equality would overstate them.
+    For the token key, only words whose block is within its cap count (a shared common word pairs nothing)."""
+    left, _ = session.match_pairs
+    cover = np.zeros((len(keys), len(left)), dtype=bool)
+    if len(left) == 0:
+        return cover
+    rows, li, ri = _labelled_match_values(
+        session, ", ".join(f"({k.expr}) AS k{i}" for i, k in enumerate(keys))
+    )
+    for i, key in enumerate(keys):
+        if key.tokens:
+            common = _common_tokens(session, key, sample, rate)
+            sets = [set(v or ()) - common for v in rows.column(f"k{i}").to_pylist()]
+            cover[i] = [bool(sets[a] & sets[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)]
+        elif not key.name.startswith("sorted"):
+            cover[i] = _agree(rows.column(f"k{i}"), li, ri)
+    return cover
+
+
+def _agreement_states(session: Session, keys: list[BlockingKey]) -> dict[str, np.ndarray]:
+    """Per column the key parts use: for each labelled match, EXACT if both records have the same value,
+    COARSE if only the coarse code (soundex, year) agrees, 0 otherwise (or missing)."""
+    left, _ = session.match_pairs
+    aliases = sorted({alias for k in keys for alias, _ in k.parts})
+    if len(left) == 0 or not aliases:
+        return {}
+    coarse = {p.alias: c[1] for p in session.feature_profiles if (c := _coarse(p)) is not None}
+    exprs = ", ".join(f"{a} AS e_{a}" + (f", {coarse[a]} AS c_{a}" if a in coarse else "") for a in aliases)
+    rows, li, ri = _labelled_match_values(session, exprs)
     states = {}
     for a in aliases:
         state = np.zeros(len(li), dtype=np.int8)
         for level, name in ((COARSE, f"c_{a}"), (EXACT, f"e_{a}")):
             if name in rows.column_names:
-                values = np.asarray(rows.column(name).to_pylist(), dtype=object)
-                agree = (values[li] == values[ri]) & np.asarray(
-                    [v is not None for v in values[li]], dtype=bool
-                )
-                state[agree] = level
+                state[_agree(rows.column(name), li, ri)] = level
         states[a] = state
     return states
 
@@ -324,8 +328,8 @@ def choose_keys(
 ) -> list[int]:
     """Greedy key choice: new labelled-match coverage per pair within the budget, then redundant coverage
     per pair, then (with ``modelled``, keys × simulated matches) modelled recall gain per pair per record
-    while it is at least ``min_gain``, then the cheapest keys while the budget lasts. ``within[i]`` lists the keys
-    whose blocks contain key ``i``'s: once one of them with at most twice key ``i``'s cost is chosen (its
+    while it is at least ``min_gain``, then the cheapest keys while the budget lasts. ``within[i]`` lists the
+    keys whose blocks contain key ``i``'s: once one of them with at most twice key ``i``'s cost is chosen (its
     blocks are small enough to be paired whole), key ``i`` would only repeat its pairs and is skipped, or
     dropped if it was chosen first. With labelled matches, the last phase (keys chosen on cost alone) stops
     at ``blind_budget`` pairs in all: on a large input the labelled keys already cost more, and at 1M records
@@ -334,6 +338,9 @@ def choose_keys(
 
     def redundant(i: int) -> bool:
         return any(j in chosen and costs[j] <= 2 * costs[i] for j in parents[i])
+
+    def available(i: int) -> bool:
+        return i not in chosen and used + costs[i] <= budget and not redundant(i)
 
     chosen: list[int] = []
     used = 0
@@ -354,12 +361,7 @@ def choose_keys(
     while cover.shape[1]:
         weight = 0.5**times
         gains = np.asarray(
-            [
-                float(weight[cover[i]].sum())
-                if i not in chosen and used + costs[i] <= budget and not redundant(i)
-                else 0.0
-                for i in range(len(costs))
-            ]
+            [float(weight[cover[i]].sum()) if available(i) else 0.0 for i in range(len(costs))]
         )
         ratio = gains / np.maximum(costs, 1)
         best = int(np.argmax(ratio))
@@ -368,21 +370,13 @@ def choose_keys(
         chosen.append(best)
         used += int(costs[best])
         times += cover[best]
-    # Whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
-    # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
-    # window's size and finds few matches the others miss.
     # Phase 3: keys the recall model says find matches the chosen ones miss, while a key's modelled recall
     # gain per candidate pair per record is at least ``min_gain``.
     if modelled is not None and modelled.shape[1]:
         covered = modelled[chosen].any(axis=0) if chosen else np.zeros(modelled.shape[1], dtype=bool)
         while True:
             gains = np.asarray(
-                [
-                    float((modelled[i] & ~covered).mean())
-                    if i not in chosen and used + costs[i] <= budget and not redundant(i)
-                    else 0.0
-                    for i in range(len(costs))
-                ]
+                [float((modelled[i] & ~covered).mean()) if available(i) else 0.0 for i in range(len(costs))]
             )
             ratio = gains / np.maximum(costs / max(records, 1), 1e-9)
             best = int(np.argmax(ratio))
@@ -391,7 +385,9 @@ def choose_keys(
             chosen.append(best)
             used += int(costs[best])
             covered |= modelled[best]
-    # Phase 4: whatever key else fits, cheapest first.
+    # Phase 4: whatever key else fits, cheapest first: at scale the cheap keys are the precise ones (combined
+    # keys with small blocks), while a broad single-column key (a date, a city) costs pairs per record in the
+    # window's size and finds few matches the others miss.
     limit = budget if not cover.shape[1] or blind_budget is None else min(budget, blind_budget)
     for i in sorted(range(len(costs)), key=lambda i: (int(costs[i]), i)):
         if cover.shape[1] and not cover[i].any():

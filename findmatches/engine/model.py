@@ -4,9 +4,10 @@ The main model combines a monotone gradient-boosting classifier and a logistic r
 by cross-validated Platt scaling, by the harmonic mean of their probabilities (a link needs both). Both are
 additive in the features (the boosted trees split on one feature each), like the Fellegi-Sunter model's
 partial match weights. The regression extrapolates best to pairs unlike the labelled ones (namesakes that a
-10k teaching sample hardly shows but 1M records hold by the thousand); the trees fit the labelled data best. Fitted members are compiled into per-feature lookups
-(`findmatches.engine.additive`) for scoring. Without both a match and a non-match among the labels the model
-falls back to an unsupervised similarity score, so labeling-set generation can bootstrap.
+10k teaching sample hardly shows but 1M records hold by the thousand); the trees fit the labelled data best.
+Fitted members are compiled into per-feature lookups (`findmatches.engine.additive`) for scoring. Without both
+a match and a non-match among the labels the model falls back to an unsupervised similarity score, so
+labeling-set generation can bootstrap.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from findmatches.engine.backend import quote_ident
 from findmatches.engine.backends.duckdb import csv_read_options
 from findmatches.engine.types import RecordSource
 
@@ -23,10 +24,6 @@ def _scan(source: RecordSource) -> str:
     if source.format == "parquet":
         return f"read_parquet({paths})"
     return f"read_json_auto({paths})"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def missing_labelled_records(
@@ -43,7 +40,7 @@ def missing_labelled_records(
         if key not in columns or key not in available:
             return None, []
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
-        k = _ident(key)
+        k = quote_ident(key)
         con.execute(
             f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled) "
             f"AND CAST({k} AS VARCHAR) NOT IN (SELECT CAST({k} AS VARCHAR) FROM input)"
@@ -51,7 +48,9 @@ def missing_labelled_records(
         added = [str(row[0]) for row in con.execute(f"SELECT CAST({k} AS VARCHAR) FROM extra").fetchall()]
         if not added:
             return None, []
-        as_text = ", ".join(f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}" for c in columns if c in available)
+        as_text = ", ".join(
+            f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns if c in available
+        )
         target = str(dest).replace("'", "''")
         con.execute(f"COPY (SELECT {as_text} FROM extra) TO '{target}' (FORMAT parquet)")
         return RecordSource(paths=(dest,), format="parquet"), added

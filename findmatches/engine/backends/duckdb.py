@@ -67,32 +67,28 @@ class DuckDBBackend:
             if not columns:
                 raise EngineError("The input has no columns.")
             casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
-            select = f"SELECT {casts} FROM {relation}"
-            extra_rows = 0
+            raw = quote_ident(table + "_raw")
+            # Insertion order is kept (DuckDB's preserve_insertion_order), so rowid is the input position.
+            self._con.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT {casts} FROM {relation}")
+            counted = self._con.execute(f"SELECT count(*) FROM {raw}").fetchone()
+            source_rows = int(counted[0]) if counted else 0
             if extra is not None:
                 more = self._relation(extra, "_fm_extra", registered)
-                counted = self._con.execute(f"SELECT count(*) FROM {more}").fetchone()
-                extra_rows = int(counted[0]) if counted else 0
                 have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
                 cols = ", ".join(
                     f"CAST({quote_ident(c)} AS VARCHAR)" if c in have else "CAST(NULL AS VARCHAR)"
                     for c in columns
                 )
-                select += f" UNION ALL SELECT {cols} FROM {more}"
-            # Insertion order is kept (DuckDB's preserve_insertion_order), so rowid is the input position.
-            self._con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table + '_raw')} AS {select}")
-            rows = self._con.execute(f"SELECT count(*) FROM {quote_ident(table + '_raw')}").fetchone()
-            total = int(rows[0]) if rows else 0
+                self._con.execute(f"INSERT INTO {raw} SELECT {cols} FROM {more}")
             self._con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
-                f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {quote_ident(table + '_raw')}"
+                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw}"
             )
         except duckdb.Error as e:
             raise EngineError(f"Cannot read the input records: {e}") from e
         finally:
             for name in registered:
                 self._con.unregister(name)
-        return columns, total - extra_rows
+        return columns, source_rows
 
     def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
         """The SQL relation reading ``source`` (an Arrow table is registered as ``name``)."""
