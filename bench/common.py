@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,17 @@ class Server:
         self.proc = subprocess.Popen(
             args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
-        deadline = time.monotonic() + 30
+        # Ready once the health check says the engine is loaded (a long-running server's state: a run on a
+        # server started a moment ago would otherwise wait for the engine's import).
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                with urllib.request.urlopen(self.url + "/_findmatches/health", timeout=1) as resp:
+                    if json.loads(resp.read()).get("engine") == "ready":
+                        return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError("server did not start")
 
     def rss_mib(self, field: str = "VmRSS") -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 
 from botocore import xform_name
 
+from findmatches import __version__
 from findmatches.aws import errors
 from findmatches.aws.auth import KeyStore, authenticate
 from findmatches.aws.protocol import CONTENT_TYPE, parse_request, serialize_error, serialize_result
@@ -20,6 +22,8 @@ from findmatches.service.context import RequestContext
 log = logging.getLogger("findmatches.access")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TARGET_PREFIX = "AWSGlue."
+# Unauthenticated liveness and readiness (as LocalStack's /_localstack/health): no account data in it.
+HEALTH_PATH = "/_findmatches/health"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +49,9 @@ class GlueApp:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["method"] == "GET" and scope["path"] == HEALTH_PATH:
+            await self._health(send)
             return
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
@@ -111,6 +118,14 @@ class GlueApp:
             elapsed,
             f" error={error_type}" if error_type else "",
         )
+
+    async def _health(self, send: Send) -> None:
+        ready = getattr(self.provider, "engine_ready", None)
+        state = "ready" if ready is None or ready.is_set() else "loading"
+        payload = json.dumps({"status": "running", "engine": state, "version": __version__}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = next((v for k, v in scope["headers"] if k.lower() == b"content-length"), None)

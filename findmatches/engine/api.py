@@ -348,17 +348,23 @@ def find_matches(
                 f"{clusters.dropped_cannot_links} labelled non-matches contradict labelled matches; kept the matches."
             )
         session.check()
-        rids = np.arange(session.num_records, dtype=np.int64)
-        session.backend.register(
-            "fm_assign", pa.table({"_rid": rids, "rep": clusters.representative, "conf": clusters.confidence})
+        # match_id is the hash of the cluster representative's primary key (stable while the representative
+        # stays), looked up in NumPy; the write then joins the raw records on their row number alone.
+        key_hash = (
+            session.backend.query(f"SELECT CAST(hash(_pk) >> 1 AS BIGINT) AS h FROM {NORM} ORDER BY _rid")
+            .column("h")
+            .to_numpy()
         )
+        out = session.num_output
+        assign = {"_rid": np.arange(out, dtype=np.int64), "match_id": key_hash[clusters.representative[:out]]}
+        if compute_confidence:
+            assign["conf"] = np.round(clusters.confidence[:out], 6)
+        session.backend.register("fm_assign", pa.table(assign))
         keep = [c for c in session.columns if c not in ("match_id", "match_confidence_score")]
         cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
-        score = ", CAST(round(a.conf, 6) AS DOUBLE) AS match_confidence_score" if compute_confidence else ""
+        score = ", a.conf AS match_confidence_score" if compute_confidence else ""
         session.backend.write(
-            f"SELECT {cols}, CAST(hash(p._pk) >> 1 AS BIGINT) AS match_id{score} FROM {RECORDS} r "
-            f"JOIN fm_assign a ON a._rid = r._rid JOIN {NORM} p ON p._rid = a.rep "
-            f"WHERE r._rid < {int(session.num_output)} ORDER BY r._rid",
+            f"SELECT {cols}, a.match_id{score} FROM {RECORDS} r JOIN fm_assign a ON a._rid = r._rid ORDER BY r._rid",
             out_path,
             out_format,
         )

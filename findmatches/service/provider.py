@@ -34,7 +34,14 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         self.runner.recover()
         # The engine (scikit-learn, SciPy) takes seconds to import: load it now, beside serving, so that the
         # first task run does not wait for it. A run that needs it sooner waits on the import lock.
-        threading.Thread(target=jobs.load_engine, name="load-engine", daemon=True).start()
+        # ``engine_ready`` is set once it is loaded (the health endpoint reports it).
+        self.engine_ready = threading.Event()
+
+        def load() -> None:
+            jobs.load_engine()
+            self.engine_ready.set()
+
+        threading.Thread(target=load, name="load-engine", daemon=True).start()
 
     def close(self) -> None:
         """Stop background task runs (they end STOPPED or are recovered at the next start)."""

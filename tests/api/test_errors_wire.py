@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.request
 from typing import Any
 
 import pytest
 
+from findmatches import __version__
 from tests.api.wire import Reply, send
 from tests.conftest import ServerProcess
 
@@ -195,3 +198,23 @@ def test_huge_long_is_a_client_error(url: str) -> None:
     table = {"Name": "t", "StorageDescriptor": {"SchemaReference": {"SchemaVersionNumber": 10**30}}}
     reply = send(url, "AWSGlue.CreateTable", {"DatabaseName": "wire_empty_output", "TableInput": table})
     assert "Member must fit in a 64-bit integer" in assert_error(reply, 400, "ValidationException")
+
+
+def test_health_reports_the_server_and_engine_without_credentials(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(url + "/_findmatches/health", timeout=5) as resp:
+            assert resp.status == 200
+            assert resp.headers["content-type"] == "application/json"
+            body = json.loads(resp.read())
+        assert body["status"] == "running"
+        assert body["version"] == __version__
+        assert body["engine"] in ("loading", "ready")
+        if body["engine"] == "ready" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert body["engine"] == "ready"
+    # Only GET on that exact path is the health check: anything else is still an AWS request.
+    assert_error(
+        send(url, "AWSGlue.GetMLTransforms", path="/_findmatches/health"), 403, "InvalidSignatureException"
+    )
