@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from findmatches.engine.profile import ColumnKind, ColumnProfile
+from findmatches.engine.profile import ColumnKind, coarse_code
 from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
@@ -35,7 +35,8 @@ RAW_PAIRS = "fm_raw_pairs"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
 ESTIMATE_RECORDS = 150_000
 ESTIMATE_MIN_RATE = 0.02
-BASE = "fm_block_base"
+# Keys are computed on the normalised table, which carries the coarse codes (`coarse_code`) too.
+BASE = NORM
 COARSE, EXACT = 1, 2
 COMBINED_COLUMNS = 6
 # Matches the blocking-recall model simulates, and the modelled recall a key must add per candidate pair per
@@ -72,44 +73,6 @@ class BlockingResult:
     labelled_recall: float | None
 
 
-def _soundex(expr: str) -> str:
-    first = f"split_part({expr}, ' ', 1)"
-    body = (
-        f"translate(regexp_replace(substr({first}, 2), '[^a-z]|[aeiouyhw]', '', 'g'), "
-        f"'bfpvcgjkqsxzdtlmnr', '111122222222334556')"
-    )
-    for digit in "123456":
-        body = f"regexp_replace({body}, '{digit}+', '{digit}', 'g')"
-    return f"left({first}, 1) || left({body}, 3)"
-
-
-def _coarse(p: ColumnProfile) -> tuple[str, str] | None:
-    """A coarser code of the column for combined keys (name → soundex, date → year), or None."""
-    if p.kind == ColumnKind.NAME:
-        return "soundex", f"sx_{p.alias}"
-    if p.kind == ColumnKind.DATE:
-        return "year", f"yr_{p.alias}"
-    return None
-
-
-def _atoms_sql(session: Session) -> str:
-    """The blocking base table: the normalised records plus the coarse codes keys are built from. Soundex
-    codes are computed once per distinct name (far fewer than records) and joined back."""
-    extra, joins = [], []
-    for p in session.feature_profiles:
-        a = p.alias
-        if p.kind == ColumnKind.NAME:
-            extra.append(f"sx{p.index}.code AS sx_{a}")
-            joins.append(
-                f" LEFT JOIN (SELECT v, {_soundex('v')} AS code FROM (SELECT DISTINCT {a} AS v FROM {NORM} "
-                f"WHERE {a} IS NOT NULL)) sx{p.index} ON sx{p.index}.v = n.{a}"
-            )
-        if p.kind == ColumnKind.DATE:
-            extra.append(f"CASE WHEN length(n.{a}) = 8 THEN left(n.{a}, 4) END AS yr_{a}")
-    values = "".join(f", n.{p.alias}" for p in session.feature_profiles)
-    return f"SELECT n._rid{values}, n._sig{''.join(', ' + e for e in extra)} FROM {NORM} n{''.join(joins)}"
-
-
 def _both(x: str, y: str) -> str:
     """A combined key: NULL when either part is missing."""
     return f"CASE WHEN {x} IS NOT NULL AND {y} IS NOT NULL THEN hash({x}, {y}) END"
@@ -121,10 +84,11 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     window = max(2, round(3 + 12 * act))
     token_cap = max(5, round(10 + 60 * act))
     profiles = sorted(session.feature_profiles, key=lambda p: -p.information)
+    sig = session.signature
     keys: list[BlockingKey] = []
     useful = [p for p in profiles if p.kind != ColumnKind.CATEGORY and p.information >= 0.05]
     for p in useful:
-        keys.append(BlockingKey(f"exact:{p.name}", p.alias, "_sig", window, parts=((p.alias, EXACT),)))
+        keys.append(BlockingKey(f"exact:{p.name}", p.alias, sig, window, parts=((p.alias, EXACT),)))
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
@@ -133,27 +97,27 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
                 BlockingKey(
                     f"exact:{p.name}+{q.name}",
                     _both(p.alias, q.alias),
-                    "_sig",
+                    sig,
                     window,
                     within=parts,
                     parts=((p.alias, EXACT), (q.alias, EXACT)),
                 )
             )
             for x, y in ((p, q), (q, p)):
-                coarse = _coarse(x)
+                coarse = coarse_code(x)
                 if coarse is not None:
                     label, code = coarse
                     name = f"{label}:{x.name}+{y.name}"
                     within = (f"exact:{y.name}", f"phonetic:{x.name}")
                     both = ((x.alias, COARSE), (y.alias, EXACT))
                     keys.append(
-                        BlockingKey(name, _both(code, y.alias), "_sig", window, within=within, parts=both)
+                        BlockingKey(name, _both(code, y.alias), sig, window, within=within, parts=both)
                     )
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
         expr = f"list_filter(list_distinct(flatten([{lists}])), lambda t: length(t) >= 2)"
-        keys.append(BlockingKey("tokens", expr, "_sig", token_cap, max_block=token_cap, tokens=True))
+        keys.append(BlockingKey("tokens", expr, sig, token_cap, max_block=token_cap, tokens=True))
     for p in profiles[:4]:
         if p.kind == ColumnKind.CATEGORY:
             continue
@@ -167,10 +131,10 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     for p in profiles:
         a = p.alias
         if p.kind == ColumnKind.NAME:
-            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", "_sig", window, parts=((a, COARSE),)))
+            keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", sig, window, parts=((a, COARSE),)))
         if p.kind in (ColumnKind.NAME, ColumnKind.TEXT, ColumnKind.CODE) and p.avg_length >= 6:
-            keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", "_sig", window))
-    keys.append(BlockingKey("sorted:record", "''", "_sig", window))
+            keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", sig, window))
+    keys.append(BlockingKey("sorted:record", "''", sig, window))
     return keys
 
 
@@ -282,7 +246,7 @@ def _agreement_states(session: Session, keys: list[BlockingKey]) -> dict[str, np
     aliases = sorted({alias for k in keys for alias, _ in k.parts})
     if len(left) == 0 or not aliases:
         return {}
-    coarse = {p.alias: c[1] for p in session.feature_profiles if (c := _coarse(p)) is not None}
+    coarse = {p.alias: c[1] for p in session.feature_profiles if (c := coarse_code(p)) is not None}
     exprs = ", ".join(f"{a} AS e_{a}" + (f", {coarse[a]} AS c_{a}" if a in coarse else "") for a in aliases)
     rows, li, ri = _labelled_match_values(session, exprs)
     states = {}
@@ -403,7 +367,7 @@ def _key_pairs_sql(key: BlockingKey) -> str:
     """The pairs one key yields: inside each block of two or more records (at most ``max_block`` for the
     token key), records ranked by the key's sort value and each paired with the next ``window``. Singleton
     blocks (most records, for the precise keys) are dropped by one aggregate first; blocks within the window
-    are paired whole by a self-join, and only larger ones are ranked, their sort values joined in for just
+    are paired whole by a self-join, and only larger ones are ranked, their sort values computed for just
     their records (a quarter faster than carrying them for all)."""
     w = int(key.window)
     if key.tokens:
@@ -417,8 +381,8 @@ def _key_pairs_sql(key: BlockingKey) -> str:
         f"b AS (SELECT v._rid, v.k, c.n FROM v JOIN c ON c.k = v.k), "
         f"small AS (SELECT x._rid AS l, y._rid AS r FROM b x JOIN b y ON x.k = y.k AND x._rid < y._rid "
         f"WHERE x.n <= {w + 1}), "
-        f"big AS (SELECT b._rid, b.k, b.n, row_number() OVER (PARTITION BY b.k ORDER BY t.s, b._rid) AS rn "
-        f"FROM b JOIN (SELECT _rid, {key.sort} AS s FROM {BASE}) t ON t._rid = b._rid WHERE b.n > {w + 1}), "
+        f"big AS (SELECT b._rid, b.k, b.n, row_number() OVER (PARTITION BY b.k ORDER BY {key.sort}, b._rid) "
+        f"AS rn FROM b JOIN {BASE} t ON t._rid = b._rid WHERE b.n > {w + 1}), "
         f"o AS (SELECT _rid, k, rn + unnest(range(1, least({w}, n - rn) + 1)) AS rn2 FROM big WHERE rn < n) "
         f"SELECT l, r FROM small UNION ALL "
         f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM o JOIN big e ON e.k = o.k AND e.rn = o.rn2"
@@ -449,7 +413,6 @@ def build_candidates(session: Session) -> BlockingResult:
             pa.table({"i": np.arange(len(left), dtype=np.int64), "l": left, "r": right}),
         )
     keys = blocking_keys(session)
-    be.execute(f"CREATE OR REPLACE TABLE {BASE} AS {_atoms_sql(session)}")
     rate = _estimate_rate(session.num_records)
     sample = BASE
     if rate < 1.0:
@@ -492,7 +455,6 @@ def build_candidates(session: Session) -> BlockingResult:
         f"CREATE OR REPLACE TABLE {CANDIDATES} AS SELECT l, r FROM {RAW_PAIRS} GROUP BY l, r ORDER BY l, r"
     )
     be.execute(f"DROP TABLE IF EXISTS {RAW_PAIRS}")
-    be.execute(f"DROP TABLE IF EXISTS {BASE}")
     total = int(be.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
     recall: float | None = None
     if len(left):

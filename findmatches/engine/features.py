@@ -93,6 +93,12 @@ def cheap_sql(spec: FeatureSpec) -> str:
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
 
 
+def record_sql(spec: FeatureSpec, table: str) -> str:
+    """SQL for the whole record's text (its normalised values, most telling column first) in ``table``."""
+    ranked = sorted(spec.profiles, key=lambda p: -p.information)
+    return "concat_ws(' ', " + ", ".join(f"{table}.{p.alias}" for p in ranked) + ")"
+
+
 def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, with_cheap: bool = False) -> str:
     """SQL joining a pairs relation (l, r, …) with both records' normalised values; with ``min_cheap`` only
     the pairs whose `cheap_sql` similarity reaches it, with ``with_cheap`` that similarity as ``cheap``."""
@@ -111,7 +117,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
             )
     where = f" WHERE {cheap_sql(spec)} >= {float(min_cheap)!r}" if min_cheap is not None else ""
     return (
-        f"SELECT q.l, q.r, {', '.join(cols)}, a._rec AS l_rec, b._rec AS r_rec "
+        f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec, 'a')} AS l_rec, {record_sql(spec, 'b')} AS r_rec "
         f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r{where}"
     )
 

@@ -278,3 +278,33 @@ def normalized_select(profiles: list[ColumnProfile], table: str, keep: list[tupl
     return (
         f"SELECT {', '.join(out)} FROM (SELECT {', '.join(d)} FROM (SELECT {', '.join(first)} FROM {table}))"
     )
+
+
+def _soundex(expr: str) -> str:
+    first = f"split_part({expr}, ' ', 1)"
+    body = (
+        f"translate(regexp_replace(substr({first}, 2), '[^a-z]|[aeiouyhw]', '', 'g'), "
+        f"'bfpvcgjkqsxzdtlmnr', '111122222222334556')"
+    )
+    for digit in "123456":
+        body = f"regexp_replace({body}, '{digit}+', '{digit}', 'g')"
+    return f"left({first}, 1) || left({body}, 3)"
+
+
+def coarse_code(profile: ColumnProfile) -> tuple[str, str] | None:
+    """The column's coarser code that combined blocking keys use (name → soundex of its first word, date →
+    year), as (label, column name in the normalised table); None for other kinds."""
+    if profile.kind == ColumnKind.NAME:
+        return "soundex", f"sx_{profile.alias}"
+    if profile.kind == ColumnKind.DATE:
+        return "year", f"yr_{profile.alias}"
+    return None
+
+
+def coarse_sql(profile: ColumnProfile, v: str) -> str:
+    """SQL for `coarse_code` from the normalised value ``v`` (NULL for kinds without one)."""
+    if profile.kind == ColumnKind.NAME:
+        return f"CASE WHEN {v} IS NOT NULL THEN {_soundex(v)} END"
+    if profile.kind == ColumnKind.DATE:
+        return f"CASE WHEN length({v}) = 8 THEN left({v}, 4) END"
+    return "CAST(NULL AS VARCHAR)"

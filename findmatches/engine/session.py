@@ -12,7 +12,14 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import DuckDBBackend
-from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_select, profile_columns
+from findmatches.engine.profile import (
+    ColumnKind,
+    ColumnProfile,
+    coarse_code,
+    coarse_sql,
+    normalized_select,
+    profile_columns,
+)
 from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
 
 RECORDS = "fm_records"
@@ -37,6 +44,8 @@ class Session:
     stop_fn: StopFn | None = None
     # Records ``_rid < num_output`` are the input's; the rest were added for matching only.
     num_output: int = 0
+    # SQL over the normalised table's columns: a record's sort value inside large blocks.
+    signature: str = "''"
     label_pairs: pa.Table = field(default_factory=lambda: pa.table({}))
     labelled_rids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -122,32 +131,22 @@ def _prepare(
         raise EngineError("The input has no column besides the primary key to match on.")
     ranked = sorted(feats, key=lambda p: -p.information)
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
-    record_text = "concat_ws(' ', " + ", ".join(p.alias for p in ranked) + ")"
-    signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
+    session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
     be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
-    # How often each value occurs, per value-counting column: hash aggregates joined back (cheaper than
-    # one window sort per column on millions of rows).
-    counted = [p for p in feats if p.counts_values]
-    counts = "".join(f", CAST(g{i}.cnt AS INTEGER) AS f_{p.alias}" for i, p in enumerate(counted))
-    joins = "".join(
-        f" LEFT JOIN (SELECT {p.alias} AS v, count(*) AS cnt FROM {NORM} WHERE {p.alias} IS NOT NULL "
-        f"GROUP BY {p.alias}) g{i} ON g{i}.v = n.{p.alias}"
-        for i, p in enumerate(counted)
-    )
-    be.execute(
-        f"CREATE OR REPLACE TABLE {NORM} AS SELECT n.*, {record_text} AS _rec, "
-        f"{signature} AS _sig{counts} FROM {NORM} n{joins}"
-    )
     session.check()
     _map_labels(session, _validate_labels(labels))
     return session
 
 
 def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
-    """SELECT of ``keep`` and every profile's normalised value. Columns whose values repeat (names, cities,
-    dates, codes: fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a HyperLogLog count over
-    all of them) are normalised once per distinct value and joined back."""
+    """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
+    (`coarse_code`) and, for value-counting columns, how many records share the value (``f_<alias>``).
+
+    Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
+    HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
+    value, with its count, and joined back; the others row by row, their counts from one aggregate of the
+    values that occur more than once (a small table to join, where most values are unique)."""
     counts = be.query(
         "SELECT "
         + ", ".join(f"approx_count_distinct({quote_ident(p.name)}) AS d{i}" for i, p in enumerate(profiles))
@@ -156,21 +155,48 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     by_value = [
         p
         for i, p in enumerate(profiles)
-        if int(counts.column(f"d{i}")[0].as_py() or 0) < BY_VALUE_RATIO * num
+        if int(counts.column(f"d{i}")[0].as_py() or 0) < BY_VALUE_RATIO * num or p.kind == ColumnKind.NAME
     ]
     per_row = [p for p in profiles if p not in by_value]
     raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in by_value]
-    base = normalized_select(per_row, RECORDS, keep + raw)
-    if not by_value:
-        return base
-    names = [name for _, name in keep] + [p.alias for p in per_row]
-    cols = ", ".join(f"b.{n}" for n in names) + "".join(f", m{i}.{p.alias}" for i, p in enumerate(by_value))
-    joins = "".join(
-        f" LEFT JOIN ({normalized_select([p], f'(SELECT DISTINCT {quote_ident(p.name)} FROM {RECORDS})', [(quote_ident(p.name), '_raw')])}) m{i} "
-        f"ON m{i}._raw = b._raw_{p.alias}"
-        for i, p in enumerate(by_value)
-    )
-    return f"SELECT {cols} FROM ({base}) b{joins}"
+    counted = [p for p in per_row if p.counts_values]
+    # The per-row values feed the final select and the counts: materialised once, not computed twice.
+    ctes = [f"b AS {'MATERIALIZED ' if counted else ''}({normalized_select(per_row, RECORDS, keep + raw)})"]
+    cols = [f"b.{name}" for _, name in keep]
+    joins = []
+    for p in per_row:
+        cols.append(f"b.{p.alias}")
+        if (code := coarse_code(p)) is not None:
+            cols.append(f"{coarse_sql(p, f'b.{p.alias}')} AS {code[1]}")
+        if p.counts_values:
+            g = f"g_{p.alias}"
+            ctes.append(
+                f"{g} AS (SELECT {p.alias} AS v, count(*) AS n FROM b WHERE {p.alias} IS NOT NULL "
+                f"GROUP BY {p.alias} HAVING count(*) > 1)"
+            )
+            cols.append(
+                f"CAST(CASE WHEN b.{p.alias} IS NOT NULL THEN coalesce({g}.n, 1) END AS INTEGER) AS f_{p.alias}"
+            )
+            joins.append(f" LEFT JOIN {g} ON {g}.v = b.{p.alias}")
+    for p in by_value:
+        m = f"m_{p.alias}"
+        values = (
+            f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {RECORDS} GROUP BY {quote_ident(p.name)})"
+        )
+        inner = normalized_select([p], values, [(quote_ident(p.name), "_raw"), ("_n", "_n")])
+        code = coarse_code(p)
+        ctes.append(
+            f"{m} AS (SELECT _raw, {p.alias}"
+            + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
+            + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM ({inner}))"
+        )
+        cols.append(f"{m}.{p.alias}")
+        if code is not None:
+            cols.append(f"{m}.code AS {code[1]}")
+        if p.counts_values:
+            cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
+        joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM b{''.join(joins)}"
 
 
 def _map_labels(session: Session, labels: pa.Table) -> None:
