@@ -296,6 +296,18 @@ def evaluate(
         )
 
 
+def _match_ids(session: Session, representative: np.ndarray) -> np.ndarray:
+    """Each record's match_id: a hash of its cluster representative's primary key (stable while the
+    representative stays), looked up in NumPy. DuckDB's fast string hash lets a few similar strings collide,
+    so should two representatives share one, every id comes from MD5 instead."""
+    reps = np.unique(representative)
+    for expr in ("CAST(hash(_pk) >> 1 AS BIGINT)", "CAST(md5_number(_pk) >> 65 AS BIGINT)"):
+        ids = session.backend.query(f"SELECT {expr} AS h FROM {NORM} ORDER BY _rid").column("h").to_numpy()
+        if len(np.unique(ids[reps])) == len(reps):
+            break
+    return np.asarray(ids[representative], dtype=np.int64)
+
+
 def find_matches(
     source: RecordSource,
     params: MatchParams,
@@ -348,15 +360,11 @@ def find_matches(
                 f"{clusters.dropped_cannot_links} labelled non-matches contradict labelled matches; kept the matches."
             )
         session.check()
-        # match_id is the hash of the cluster representative's primary key (stable while the representative
-        # stays), looked up in NumPy; the write then joins the raw records on their row number alone.
-        key_hash = (
-            session.backend.query(f"SELECT CAST(hash(_pk) >> 1 AS BIGINT) AS h FROM {NORM} ORDER BY _rid")
-            .column("h")
-            .to_numpy()
-        )
         out = session.num_output
-        assign = {"_rid": np.arange(out, dtype=np.int64), "match_id": key_hash[clusters.representative[:out]]}
+        assign = {
+            "_rid": np.arange(out, dtype=np.int64),
+            "match_id": _match_ids(session, clusters.representative[:out]),
+        }
         if compute_confidence:
             assign["conf"] = np.round(clusters.confidence[:out], 6)
         session.backend.register("fm_assign", pa.table(assign))

@@ -32,6 +32,7 @@ from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
 RAW_PAIRS = "fm_raw_pairs"
+TOKEN_COUNTS = "fm_token_counts"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
 ESTIMATE_RECORDS = 150_000
 ESTIMATE_MIN_RATE = 0.02
@@ -62,6 +63,11 @@ class BlockingKey:
     # What two records must share to meet in a block: (column alias, EXACT or COARSE) per part; empty for
     # keys the recall model does not describe (tokens, prefixes, sorted neighbourhoods).
     parts: tuple[tuple[str, int], ...] = ()
+    # A column holding each record's block size, when the normalised table has it (a single column's value
+    # counts): the key's pairs then need no aggregate, and blocks are the values themselves (DuckDB's string
+    # hash, used for the other keys, lets a few similar strings collide: harmless extra pairs there, but
+    # counts and hashed blocks would disagree).
+    sizes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,10 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     keys: list[BlockingKey] = []
     useful = [p for p in profiles if p.kind != ColumnKind.CATEGORY and p.information >= 0.05]
     for p in useful:
-        keys.append(BlockingKey(f"exact:{p.name}", p.alias, sig, window, parts=((p.alias, EXACT),)))
+        sizes = f"f_{p.alias}" if p.counts_values else None
+        keys.append(
+            BlockingKey(f"exact:{p.name}", p.alias, sig, window, parts=((p.alias, EXACT),), sizes=sizes)
+        )
     strong = useful[:COMBINED_COLUMNS]
     for i, p in enumerate(strong):
         for q in strong[i + 1 :]:
@@ -148,7 +157,8 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
     """SQL for the key's estimated pair count, from its block sizes in ``table``: all of the records, or a
     Bernoulli sample of them at ``rate``. From a sample, a block of ``m`` sampled records stands for
     ``m(m-1)/2 / rate²`` pairs (unbiased for blocks within the window) or ``window·m / rate`` (a large
-    block's sorted neighbourhood), whichever is smaller."""
+    block's sorted neighbourhood), whichever is smaller. The token key's block sizes are those of
+    `TOKEN_COUNTS`, made from the same table."""
     w = int(key.window)
     if rate >= 1.0:
         pairs, size = _block_pairs("n", w), "n"
@@ -156,15 +166,30 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
         r = float(rate)
         pairs, size = f"least(n * (n - 1) / 2 / {r * r!r}, {w} * n / {r!r})", f"n / {r!r}"
     if key.tokens:
-        source = f"(SELECT unnest({key.expr}) AS k FROM {table}) GROUP BY k"
+        source = f"(SELECT n FROM {TOKEN_COUNTS})"
         keep = f"n > 1 AND {size} <= {int(key.max_block or 0)}"
     else:
-        source = f"{table} WHERE ({key.expr}) IS NOT NULL GROUP BY ({key.expr})"
+        source = f"(SELECT count(*) AS n FROM {table} WHERE ({key.expr}) IS NOT NULL GROUP BY ({key.expr}))"
         keep = "n > 1"
-    return (
-        f"SELECT coalesce(sum({pairs}), 0)::BIGINT AS pairs FROM (SELECT count(*) AS n FROM {source}) "
-        f"WHERE {keep}"
+    return f"SELECT coalesce(sum({pairs}), 0)::BIGINT AS pairs FROM {source} WHERE {keep}"
+
+
+def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:
+    """Every key's estimated pair count (`_estimate_sql`), in one query."""
+    if any(k.tokens for k in keys):
+        token = next(k for k in keys if k.tokens)
+        session.backend.execute(
+            f"CREATE OR REPLACE TABLE {TOKEN_COUNTS} AS SELECT k, count(*) AS n FROM "
+            f"(SELECT unnest({token.expr}) AS k FROM {table}) GROUP BY k"
+        )
+    got = session.backend.query(
+        " UNION ALL ".join(
+            f"SELECT {i} AS i, ({_estimate_sql(k, table, rate)}) AS pairs" for i, k in enumerate(keys)
+        )
     )
+    costs = np.zeros(len(keys), dtype=np.int64)
+    costs[got.column("i").to_numpy()] = got.column("pairs").fill_null(0).to_numpy()
+    return costs
 
 
 def _estimate_rate(num_records: int) -> float:
@@ -184,13 +209,12 @@ def blind_budget(session: Session) -> int:
     return int(300_000 * (0.5 + float(session.params.accuracy_cost_tradeoff)))
 
 
-def _common_tokens(session: Session, key: BlockingKey, sample: str, rate: float) -> set[str]:
-    """The labelled matches' words whose blocks exceed the token key's cap (estimated from ``sample``)."""
+def _common_tokens(session: Session, key: BlockingKey, rate: float) -> set[str]:
+    """The labelled matches' words whose blocks exceed the token key's cap (estimated from `TOKEN_COUNTS`)."""
     rows = session.backend.query(
         f"SELECT t.k FROM (SELECT DISTINCT unnest({key.expr}) AS k FROM {BASE} WHERE _rid IN "
         f"(SELECT l FROM fm_label_matches UNION SELECT r FROM fm_label_matches)) t "
-        f"JOIN (SELECT unnest({key.expr}) AS k FROM {sample}) s ON s.k = t.k "
-        f"GROUP BY t.k HAVING count(*) / {float(rate)!r} > {int(key.max_block or 0)}"
+        f"JOIN {TOKEN_COUNTS} s ON s.k = t.k WHERE s.n / {float(rate)!r} > {int(key.max_block or 0)}"
     )
     return {str(v) for v in rows.column("k").to_pylist()}
 
@@ -217,7 +241,7 @@ def _agree(column: pa.ChunkedArray, li: np.ndarray, ri: np.ndarray) -> np.ndarra
     )
 
 
-def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rate: float = 1.0) -> np.ndarray:
+def _coverage(session: Session, keys: list[BlockingKey], rate: float = 1.0) -> np.ndarray:
     """(keys × labelled matches) booleans: whether both records of the match share a block of the key.
 
     Sorted-neighbourhood keys (one block for all) count as covering nothing: equality would overstate them.
@@ -231,7 +255,7 @@ def _coverage(session: Session, keys: list[BlockingKey], sample: str = BASE, rat
     )
     for i, key in enumerate(keys):
         if key.tokens:
-            common = _common_tokens(session, key, sample, rate)
+            common = _common_tokens(session, key, rate)
             sets = [set(v or ()) - common for v in rows.column(f"k{i}").to_pylist()]
             cover[i] = [bool(sets[a] & sets[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)]
         elif not key.name.startswith("sorted"):
@@ -366,7 +390,8 @@ def choose_keys(
 def _key_pairs_sql(key: BlockingKey) -> str:
     """The pairs one key yields: inside each block of two or more records (at most ``max_block`` for the
     token key), records ranked by the key's sort value and each paired with the next ``window``. Singleton
-    blocks (most records, for the precise keys) are dropped by one aggregate first; blocks within the window
+    blocks (most records, for the precise keys) are dropped first, by one aggregate or, for a column whose
+    value counts the normalised table holds, by those counts (a third of the cost); blocks within the window
     are paired whole by a self-join, and only larger ones are ranked, their sort values computed for just
     their records (a quarter faster than carrying them for all)."""
     w = int(key.window)
@@ -375,10 +400,19 @@ def _key_pairs_sql(key: BlockingKey) -> str:
     else:
         values = f"SELECT _rid, hash({key.expr}) AS k FROM {BASE} WHERE ({key.expr}) IS NOT NULL"
     cap = f" AND count(*) <= {int(key.max_block)}" if key.max_block else ""
+    if key.sizes is not None and not key.tokens:
+        blocks = (
+            f"b AS (SELECT _rid, {key.expr} AS k, {key.sizes} AS n FROM {BASE} WHERE {key.sizes} > 1"
+            + (f" AND {key.sizes} <= {int(key.max_block)}" if key.max_block else "")
+            + "), "
+        )
+    else:
+        blocks = (
+            f"v AS ({values}), c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
+            f"b AS (SELECT v._rid, v.k, c.n FROM v JOIN c ON c.k = v.k), "
+        )
     return (
-        f"WITH v AS ({values}), "
-        f"c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
-        f"b AS (SELECT v._rid, v.k, c.n FROM v JOIN c ON c.k = v.k), "
+        f"WITH {blocks}"
         f"small AS (SELECT x._rid AS l, y._rid AS r FROM b x JOIN b y ON x.k = y.k AND x._rid < y._rid "
         f"WHERE x.n <= {w + 1}), "
         f"big AS (SELECT b._rid, b.k, b.n, row_number() OVER (PARTITION BY b.k ORDER BY {key.sort}, b._rid) "
@@ -421,13 +455,12 @@ def build_candidates(session: Session) -> BlockingResult:
             f"CREATE OR REPLACE TABLE {sample} AS SELECT * FROM {BASE} "
             f"WHERE hash(_rid) % 1000000 < {round(rate * 1_000_000)}"
         )
-    costs = np.zeros(len(keys), dtype=np.int64)
-    for i, key in enumerate(keys):
-        session.check()
-        costs[i] = int(be.query(_estimate_sql(key, sample, rate)).column("pairs")[0].as_py() or 0)
-    cover = _coverage(session, keys, sample, rate)
+    costs = _key_costs(session, keys, sample, rate)
+    session.check()
+    cover = _coverage(session, keys, rate)
     if sample != BASE:
         be.execute(f"DROP TABLE {sample}")
+    be.execute(f"DROP TABLE IF EXISTS {TOKEN_COUNTS}")
     budget = pair_budget(session)
     index = {k.name: i for i, k in enumerate(keys)}
     within = [[index[name] for name in k.within if name in index] for k in keys]

@@ -228,3 +228,27 @@ def test_prefilter_cutoff_ignores_a_few_poorly_supported_links() -> None:
     assert (cheap[link] >= cutoff).mean() >= 0.998
     assert prefilter_cutoff(cheap, link, loss=0.0) == pytest.approx(0.1 - PREFILTER_MARGIN)
     assert prefilter_cutoff(cheap[:10], link[:10]) is None  # too few links to tell
+
+
+def test_match_ids_differ_where_duckdbs_string_hash_collides(tmp_path: Path) -> None:
+    colliding = ["judith.gorsaler51@example.com", "judith.norsaler81@example.com"]
+    assert duckdb.sql(f"SELECT count(DISTINCT hash(v)) FROM unnest({colliding}) t(v)").fetchall() == [(1,)]
+    names = ["ada", "bob", "cyd", "dee", "eve", "fay"]
+    table = pa.table(
+        {
+            "id": colliding + [f"x{i}" for i in range(4)],
+            "name": names,
+            "city": ["oslo", "rome", "lima", "kyiv", "baku", "doha"],
+        }
+    )
+    out = tmp_path / "out.csv"
+    find_matches(
+        RecordSource(table=table),
+        PARAMS,
+        no_labels(),
+        out_path=out,
+        out_format="csv",
+        compute_confidence=False,
+    )
+    ids = dict(zip(*_read(out).select(["id", "match_id"]).to_pydict().values(), strict=True))
+    assert len(set(ids.values())) == len(names), "six unrelated records are six entities with six match_ids"

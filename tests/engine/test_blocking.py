@@ -129,6 +129,12 @@ def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
         # Ranks in block a: 4, 3, 2, 1, 0 → each record meets the next two: 7 pairs (2·5 − 3), plus b's one.
         assert got == {(3, 4), (2, 4), (2, 3), (1, 3), (1, 2), (0, 2), (0, 1), (5, 6)}
         assert pairs.num_rows == len(got)
+        # With the block sizes given (a column's value counts), the same pairs without the aggregate.
+        sizes = pa.array([5, 5, 5, 5, 5, 2, 2, 1, None], pa.int32())
+        be.register(BASE, be.query(f"SELECT * FROM {BASE}").append_column("f", sizes))
+        sized = be.query(_key_pairs_sql(BlockingKey("k", "k", "s", window=2, sizes="f")))
+        assert set(zip(sized.column("l").to_pylist(), sized.column("r").to_pylist(), strict=True)) == got
+        assert sized.num_rows == len(got)
         # The token key drops blocks over its cap.
         be.register(
             BASE, pa.table({"_rid": [0, 1, 2, 3], "t": [["x", "y"], ["x", "y"], ["x"], ["z"]], "s": [0] * 4})
