@@ -300,10 +300,12 @@ def _match_ids(session: Session, representative: np.ndarray) -> np.ndarray:
     """Each record's match_id: a hash of its cluster representative's primary key (stable while the
     representative stays), looked up in NumPy. DuckDB's fast string hash lets a few similar strings collide,
     so should two representatives share one, every id comes from MD5 instead."""
-    reps = np.unique(representative)
+    # (NumPy 2.4's plain np.unique takes a second on a million ids: counting and sorting take 30 ms.)
+    reps = np.flatnonzero(np.bincount(representative))
     for expr in ("CAST(hash(_pk) >> 1 AS BIGINT)", "CAST(md5_number(_pk) >> 65 AS BIGINT)"):
         ids = session.backend.query(f"SELECT {expr} AS h FROM {NORM} ORDER BY _rid").column("h").to_numpy()
-        if len(np.unique(ids[reps])) == len(reps):
+        taken = np.sort(ids[reps])
+        if not (taken[1:] == taken[:-1]).any():
             break
     return np.asarray(ids[representative], dtype=np.int64)
 
@@ -334,6 +336,8 @@ def find_matches(
             session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
         session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
+        # Free the backend's memory for the write (at 1M records its sort otherwise spilled: 1.8 → 3.3 s).
+        session.backend.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
         session.check()
         must = cannot = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         if params.enforce_provided_labels and session.label_pairs.num_rows:
@@ -353,7 +357,7 @@ def find_matches(
             cannot=cannot,
             score_pairs=scorer,
         )
-        groups = len(np.unique(clusters.representative))
+        groups = int(np.count_nonzero(np.bincount(clusters.representative)))
         session.log(f"Clustered {session.num_records} records into {groups} match groups.")
         if clusters.dropped_cannot_links:
             session.log(
@@ -368,6 +372,7 @@ def find_matches(
         if compute_confidence:
             assign["conf"] = np.round(clusters.confidence[:out], 6)
         session.backend.register("fm_assign", pa.table(assign))
+        session.backend.execute(f"DROP TABLE IF EXISTS {NORM}")
         keep = [c for c in session.columns if c not in ("match_id", "match_confidence_score")]
         cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
         score = ", a.conf AS match_confidence_score" if compute_confidence else ""
