@@ -192,6 +192,16 @@ def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: floa
     return costs
 
 
+def _key_columns(session: Session) -> list[str]:
+    """The normalised table's columns that key values are computed from (values and coarse codes)."""
+    out = ["_rid"]
+    for p in session.feature_profiles:
+        out.append(p.alias)
+        if (code := coarse_code(p)) is not None:
+            out.append(code[1])
+    return out
+
+
 def _estimate_rate(num_records: int) -> float:
     """The share of the records that key estimates look at: all up to ``ESTIMATE_RECORDS``, then a sample."""
     return min(1.0, max(ESTIMATE_MIN_RATE, ESTIMATE_RECORDS / max(1, num_records)))
@@ -452,7 +462,7 @@ def build_candidates(session: Session) -> BlockingResult:
     if rate < 1.0:
         sample = f"{BASE}_sample"
         be.execute(
-            f"CREATE OR REPLACE TABLE {sample} AS SELECT * FROM {BASE} "
+            f"CREATE OR REPLACE TABLE {sample} AS SELECT {', '.join(_key_columns(session))} FROM {BASE} "
             f"WHERE hash(_rid) % 1000000 < {round(rate * 1_000_000)}"
         )
     costs = _key_costs(session, keys, sample, rate)
