@@ -257,9 +257,9 @@ class Jobs:
             raise TaskFailed(str(e)) from e
         run.check()
         if parquet:
-            self._upload_to(out.rstrip("/"), local)
+            self._upload_to(out.rstrip("/"), local, move=True)
         else:
-            self._upload(out, f"part-00000-{run.task_run_id}.csv", local)
+            self._upload_to(self.storage.join(out, f"part-00000-{run.task_run_id}.csv"), local, move=True)
         run.log(f"find matches: wrote {count} records to {out}")
 
     # -- output ----------------------------------------------------------------------------------
@@ -273,9 +273,9 @@ class Jobs:
     def _upload(self, folder: str, name: str, local: Path) -> None:
         self._upload_to(self.storage.join(folder, name), local)
 
-    def _upload_to(self, uri: str, local: Path) -> None:
+    def _upload_to(self, uri: str, local: Path, move: bool = False) -> None:
         try:
-            self.storage.upload_file(local, uri)
+            self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(f"Cannot write to {uri}: {e}") from e
 

@@ -137,10 +137,23 @@ def test_atomic_write_upload_download(storage: Storage, root: Path, tmp_path: Pa
 def test_failed_write_leaves_old_content(storage: Storage, root: Path) -> None:
     target = root / "keep.csv"
     target.write_bytes(b"old")
-    with pytest.raises(StorageError):
-        storage.upload_file(root / "does-not-exist", str(target))
+    for move in (False, True):
+        with pytest.raises(StorageError):
+            storage.upload_file(root / "does-not-exist", str(target), move=move)
     assert target.read_bytes() == b"old"
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+
+
+def test_upload_with_move_takes_the_file(storage: Storage, root: Path, tmp_path: Path) -> None:
+    src = tmp_path / "matches.parquet"
+    src.write_bytes(b"rows")
+    target = root / "out" / "matches.parquet"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    storage.upload_file(src, str(target), move=True)
+    assert target.read_bytes() == b"rows"
+    assert not src.exists()
+    assert [p.name for p in target.parent.iterdir()] == ["matches.parquet"]  # no temp files left
 
 
 def test_access_error_keeps_the_reason(storage: Storage, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
