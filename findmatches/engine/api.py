@@ -34,21 +34,31 @@ PREFILTER_MAX_CUTOFF = 0.5
 PREFILTER_LINK_LOSS = 0.002
 
 
-def _train(
-    session: Session, spec: FeatureSpec, seed: int = 0, committee: bool = True
-) -> tuple[MatchModel, np.ndarray, np.ndarray]:
+def _label_features(session: Session, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled pairs' features and 0/1 labels."""
     pairs = session.label_pairs
     left = pairs.column("l").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     right = pairs.column("r").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
     x = features_for(session, spec, left, right)
     session.check()
-    model = MatchModel(spec, seed).fit(x, y, committee=committee)
+    return x, y
+
+
+def _log_trained(session: Session, model: MatchModel, y: np.ndarray) -> None:
     session.log(
         f"Trained on {len(y)} labelled pairs ({int(y.sum())} matches)"
         if model.supervised
         else "Labels lack a match or a non-match: scoring by unsupervised similarity."
     )
+
+
+def _train(
+    session: Session, spec: FeatureSpec, seed: int = 0, committee: bool = True
+) -> tuple[MatchModel, np.ndarray, np.ndarray]:
+    x, y = _label_features(session, spec)
+    model = MatchModel(spec, seed).fit(x, y, committee=committee)
+    _log_trained(session, model, y)
     return model, x, y
 
 
@@ -328,8 +338,13 @@ def find_matches(
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, extra=extra) as session:
         spec = feature_spec(session.feature_profiles)
-        model, _, _ = _train(session, spec, committee=False)
-        blocked = build_candidates(session)
+        x, y = _label_features(session, spec)
+        # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fitting = pool.submit(MatchModel(spec, 0).fit, x, y, committee=False)
+            blocked = build_candidates(session)
+            model = fitting.result()
+        _log_trained(session, model, y)
         t = threshold(params) if model.supervised else 0.64
         cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
         left, right, prob, _ = _score_candidates(
