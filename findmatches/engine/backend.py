@@ -57,6 +57,11 @@ class Backend(Protocol):
         """Write a query's result to one local file."""
         ...
 
+    def interrupt(self) -> None:
+        """Abort the statements running now (called from another thread): they raise `Cancelled`, and so
+        does every later one."""
+        ...
+
     def close(self) -> None:
         """Release connections and temporary files."""
         ...

@@ -7,10 +7,13 @@ when the memory limit is reached, so memory stays bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from findmatches.engine.backend import quote_ident, quote_literal
-from findmatches.engine.types import CsvFormat, EngineError, RecordSource
+from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT", "2GB")
 
@@ -53,6 +56,29 @@ class DuckDBBackend:
         self._con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
         self._con.execute("SET preserve_insertion_order = true")
         self._tmp_seq = 0
+        self._lock = threading.Lock()
+        self._cursors: set[duckdb.DuckDBPyConnection] = set()
+        self._interrupted = False
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """Turn an interrupt (now or earlier) into `Cancelled`."""
+        if self._interrupted:
+            raise Cancelled("The run was cancelled.")
+        try:
+            yield
+        except duckdb.InterruptException as e:
+            raise Cancelled("The run was cancelled.") from e
+        if self._interrupted:
+            raise Cancelled("The run was cancelled.")
+
+    def interrupt(self) -> None:
+        """Abort the running statements (streams run on their own cursors); later calls raise `Cancelled`."""
+        with self._lock:
+            self._interrupted = True
+            for con in (self._con, *self._cursors):
+                with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing left to stop
+                    con.interrupt()
 
     def load_records(
         self, source: RecordSource, table: str, extra: RecordSource | None = None
@@ -83,6 +109,8 @@ class DuckDBBackend:
             self._con.execute(
                 f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw}"
             )
+        except duckdb.InterruptException as e:
+            raise Cancelled("The run was cancelled.") from e
         except duckdb.Error as e:
             raise EngineError(f"Cannot read the input records: {e}") from e
         finally:
@@ -109,20 +137,27 @@ class DuckDBBackend:
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing."""
-        self._con.execute(sql)
+        with self._running():
+            self._con.execute(sql)
 
     def query(self, sql: str) -> pa.Table:
         """Run a query and return its whole result as Arrow."""
-        result: pa.Table = self._con.sql(sql).to_arrow_table()
+        with self._running():
+            result: pa.Table = self._con.sql(sql).to_arrow_table()
         return result
 
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Yield the query's result in record batches of at most ``batch_rows`` rows."""
-        cursor = self._con.cursor()
+        with self._lock:
+            cursor = self._con.cursor()
+            self._cursors.add(cursor)
         try:
-            reader = cursor.sql(sql).to_arrow_reader(batch_rows)
-            yield from reader
+            with self._running():
+                reader = cursor.sql(sql).to_arrow_reader(batch_rows)
+                yield from reader
         finally:
+            with self._lock:
+                self._cursors.discard(cursor)
             cursor.close()
 
     def register(self, name: str, data: pa.Table) -> None:
@@ -139,7 +174,8 @@ class DuckDBBackend:
         """Write the query's result to ``path`` as CSV (with header) or Parquet."""
         path.parent.mkdir(parents=True, exist_ok=True)
         options = "FORMAT csv, HEADER true" if file_format == "csv" else "FORMAT parquet"
-        self._con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})")
+        with self._running():
+            self._con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})")
 
     def close(self) -> None:
         """Close the connection and remove the scratch directory."""
