@@ -176,8 +176,8 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
 
 def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:
     """Every key's estimated pair count (`_estimate_sql`), in one query."""
-    if any(k.tokens for k in keys):
-        token = next(k for k in keys if k.tokens)
+    token = next((k for k in keys if k.tokens), None)
+    if token is not None:
         session.backend.execute(
             f"CREATE OR REPLACE TABLE {TOKEN_COUNTS} AS SELECT k, count(*) AS n FROM "
             f"(SELECT unnest({token.expr}) AS k FROM {table}) GROUP BY k"

@@ -60,7 +60,7 @@ class Session:
     def check(self) -> None:
         """Raise `Cancelled` if the caller asked to stop."""
         if self.stop_fn is not None and self.stop_fn():
-            raise Cancelled("The run was cancelled.")
+            raise Cancelled()
 
     @property
     def match_pairs(self) -> tuple[np.ndarray, np.ndarray]:

@@ -79,6 +79,9 @@ class EvaluationResult:
 class Cancelled(Exception):
     """Raised inside the engine when the caller's cancel check says stop."""
 
+    def __init__(self, message: str = "The run was cancelled.") -> None:
+        super().__init__(message)
+
 
 class EngineError(Exception):
     """A failure the user can act on (bad data, not enough labels); its message becomes ErrorString."""

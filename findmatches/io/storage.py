@@ -196,11 +196,12 @@ class Storage:
             return
         try:
             with _atomic_target(parsed.path) as tmp:
-                try:
-                    if not move:
-                        raise OSError
-                    os.replace(local_path, tmp)
-                except OSError:
+                moved = False
+                if move:
+                    with contextlib.suppress(OSError):  # another file system: copy instead
+                        os.replace(local_path, tmp)
+                        moved = True
+                if not moved:
                     shutil.copyfile(local_path, tmp)
         except OSError as e:
             raise self._os_error(e, uri, "write") from e

@@ -259,7 +259,7 @@ class Jobs:
         if parquet:
             self._upload_to(out.rstrip("/"), local, move=True)
         else:
-            self._upload_to(self.storage.join(out, f"part-00000-{run.task_run_id}.csv"), local, move=True)
+            self._upload(out, f"part-00000-{run.task_run_id}.csv", local, move=True)
         run.log(f"find matches: wrote {count} records to {out}")
 
     # -- output ----------------------------------------------------------------------------------
@@ -270,8 +270,8 @@ class Jobs:
         except StorageError as e:
             raise TaskFailed(f"Cannot write to {folder}: {e}") from e
 
-    def _upload(self, folder: str, name: str, local: Path) -> None:
-        self._upload_to(self.storage.join(folder, name), local)
+    def _upload(self, folder: str, name: str, local: Path, move: bool = False) -> None:
+        self._upload_to(self.storage.join(folder, name), local, move=move)
 
     def _upload_to(self, uri: str, local: Path, move: bool = False) -> None:
         try:

@@ -64,13 +64,13 @@ class DuckDBBackend:
     def _running(self) -> Iterator[None]:
         """Turn an interrupt (now or earlier) into `Cancelled`."""
         if self._interrupted:
-            raise Cancelled("The run was cancelled.")
+            raise Cancelled()
         try:
             yield
         except duckdb.InterruptException as e:
-            raise Cancelled("The run was cancelled.") from e
+            raise Cancelled() from e
         if self._interrupted:
-            raise Cancelled("The run was cancelled.")
+            raise Cancelled()
 
     def interrupt(self) -> None:
         """Abort the running statements (streams run on their own cursors); later calls raise `Cancelled`."""
@@ -110,7 +110,7 @@ class DuckDBBackend:
                 f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw}"
             )
         except duckdb.InterruptException as e:
-            raise Cancelled("The run was cancelled.") from e
+            raise Cancelled() from e
         except duckdb.Error as e:
             raise EngineError(f"Cannot read the input records: {e}") from e
         finally:
