@@ -228,7 +228,20 @@ def _cleaned(profile: ColumnProfile) -> str:
         return value
     if profile.kind == ColumnKind.EMAIL:
         return f"lower({value})"
-    return f"lower(strip_accents({value}))"
+    return _fold(f"lower(strip_accents({value}))")
+
+
+# Latin letters that strip_accents leaves alone (they have no combining-mark decomposition), spelled out.
+_FOLD_REPLACE = (("ß", "ss"), ("æ", "ae"), ("œ", "oe"), ("þ", "th"))
+_FOLD_TRANSLATE = ("øłđħıŀ", "oldhil")
+
+
+def _fold(expr: str) -> str:
+    """``expr`` (lower case, accents stripped) with the remaining special Latin letters spelled in ASCII:
+    'straße' and 'strasse', 'søren' and 'soren' then compare equal."""
+    for old, new in _FOLD_REPLACE:
+        expr = f"replace({expr}, '{old}', '{new}')"
+    return f"translate({expr}, '{_FOLD_TRANSLATE[0]}', '{_FOLD_TRANSLATE[1]}')"
 
 
 def _reduced(profile: ColumnProfile, v: str) -> str:
@@ -239,11 +252,15 @@ def _reduced(profile: ColumnProfile, v: str) -> str:
     if kind == ColumnKind.NUMBER:
         return f"regexp_replace(replace({v}, ',', '.'), '[^0-9.eE+\\-]+', '', 'g')"
     if kind == ColumnKind.CODE:
-        return f"regexp_replace({v}, '[^a-z0-9]+', '', 'g')"
+        return f"regexp_replace({v}, '[^\\p{{L}}\\p{{N}}]+', '', 'g')"
     if kind == ColumnKind.EMAIL:
         return v
-    # Most values are already clean: a cheap match skips the costlier replace for them.
-    return f"trim(CASE WHEN regexp_matches({v}, '[^a-z0-9 ]|  ') THEN regexp_replace({v}, '[^a-z0-9]+', ' ', 'g') ELSE {v} END)"
+    # Letters and digits of every script count (a Greek or Japanese name is not punctuation). Most values are
+    # already clean: a cheap match skips the costlier replace for them.
+    return (
+        f"trim(CASE WHEN regexp_matches({v}, '[^a-z0-9 ]|  ') "
+        f"THEN regexp_replace({v}, '[^\\p{{L}}\\p{{N}}]+', ' ', 'g') ELSE {v} END)"
+    )
 
 
 def _finished(profile: ColumnProfile, v: str, d: str) -> str:

@@ -76,3 +76,36 @@ def test_normalising_per_distinct_value_equals_per_row(
 
 def _sql_list(values: list[str | None]) -> str:
     return "[" + ", ".join("NULL" if v is None else "'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _normalised(profile: ColumnProfile, values: list[str]) -> list[str | None]:
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"CREATE TABLE t AS SELECT unnest(?) AS {profile.name}, unnest(range(?)) AS i", [values, len(values)]
+        )
+        return [r[0] for r in con.sql(f"SELECT {normalized_sql(profile)} FROM t ORDER BY i").fetchall()]
+    finally:
+        con.close()
+
+
+def test_special_latin_letters_are_spelled_out() -> None:
+    """Letters without a combining-mark decomposition compare equal to their usual ASCII spelling."""
+    name, text = PROFILES[0], PROFILES[1]
+    assert _normalised(text, ["Hauptstraße 5", "HAUPTSTRASSE 5"]) == ["hauptstrasse 5", "hauptstrasse 5"]
+    assert _normalised(name, ["Søren Ærø", "Łukasz Œuvre", "Þór Đorđe"]) == [
+        "soren aero",
+        "lukasz oeuvre",
+        "thor dorde",
+    ]
+
+
+def test_letters_of_every_script_are_kept() -> None:
+    """Non-Latin names are values, not punctuation: only the separators between their words go."""
+    name, code = PROFILES[0], PROFILES[4]
+    assert _normalised(name, ["Αλέξανδρος  Παπαδόπουλος", "山田 太郎", "Иван-Петров"]) == [
+        "αλεξανδρος παπαδοπουλος",
+        "山田 太郎",
+        "иван петров",
+    ]
+    assert _normalised(code, ["АБ-12/3", "x.9"]) == ["аб123", "x9"]
