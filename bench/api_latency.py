@@ -71,14 +71,14 @@ def setup(url: str) -> str:
         config=Config(retries={"max_attempts": 1}),
     )
     glue.create_database(DatabaseInput={"Name": "bench"})
-    columns = [{"Name": n, "Type": "string"} for n in ("id", "first_name", "last_name", "city", "email")]
-    glue.create_table(
-        DatabaseName="bench",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {"Columns": columns, "Location": "s3://bench/people/"},
-        },
-    )
+    columns: list[dict[str, str]] = [
+        {"Name": n, "Type": "string"} for n in ("id", "first_name", "last_name", "city", "email")
+    ]
+    table: Any = {  # the stubs cannot tell which of two TypedDicts this literal is
+        "Name": "people",
+        "StorageDescriptor": {"Columns": columns, "Location": "s3://bench/people/"},
+    }
+    glue.create_table(DatabaseName="bench", TableInput=table)
     transform_id: str = glue.create_ml_transform(
         Name="bench",
         InputRecordTables=[{"DatabaseName": "bench", "TableName": "people"}],

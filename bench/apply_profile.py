@@ -6,7 +6,7 @@ are cached), then ``find_matches`` runs on the big file plus the labelled record
 the wall seconds and the process CPU seconds since the previous one, so stages stand out even on a busy
 machine. Prints a table of stages and writes JSON.
 
-usage: python bench/apply_profile.py [--records 1000000]
+usage: python bench/apply_profile.py [--records 1000000] [--labels bench/results/scale-1m-labels]
 """
 
 from __future__ import annotations
@@ -53,17 +53,36 @@ def teach(sample: Path, truth: Path, rounds: int, again: bool = False) -> pa.Tab
     return labels
 
 
+def kept_labels(folder: Path) -> pa.Table:
+    """The labels of the ``labels<round>.csv`` files a `bench/scale.py` run kept (as its API run imported them)."""
+    files = sorted(folder.glob("labels*.csv"))
+    if not files:
+        raise SystemExit(f"no labels*.csv in {folder}")
+    con = duckdb.connect()
+    return con.sql(
+        "SELECT CAST(labeling_set_id AS VARCHAR) AS labeling_set_id, CAST(label AS VARCHAR) AS label, "
+        f"CAST(id AS VARCHAR) AS primary_key FROM read_csv({[str(f) for f in files]!r}, all_varchar = true)"
+    ).to_arrow_table()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reteach", action="store_true", help="teach again instead of using cached labels")
     parser.add_argument("--json", default="apply_profile.json", help="file name under bench/results")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="a folder of labels<round>.csv kept by bench/scale.py: use those labels instead of teaching",
+    )
     args = parser.parse_args()
 
     data, truth = data_files(args.records, 0.3, 0.2, 0)
     sample, sample_truth = data_files(TEACH_RECORDS, 0.3, 0.2, TEACH_SEED, id_prefix="t")
-    labels = teach(sample, sample_truth, args.rounds, args.reteach)
+    labels = (
+        kept_labels(args.labels) if args.labels else teach(sample, sample_truth, args.rounds, args.reteach)
+    )
 
     stages: list[dict[str, object]] = []
     last = [time.perf_counter(), time.process_time()]
@@ -91,10 +110,14 @@ def main() -> None:
             source, PARAMS, labels, out_path=out, out_format="parquet", compute_confidence=False, log=log
         )
         total = time.perf_counter() - started
-        matched = duckdb.sql(
-            f"SELECT m.match_id, t.entity_id FROM read_parquet('{out}') m "
-            f"JOIN read_parquet('{truth}') t USING (id)"
-        ).to_arrow_table()
+        matched = (
+            duckdb.connect()
+            .sql(
+                f"SELECT m.match_id, t.entity_id FROM read_parquet('{out}') m "
+                f"JOIN read_parquet('{truth}') t USING (id)"
+            )
+            .to_arrow_table()
+        )
     scores = clustering_scores(
         matched.column("match_id").to_numpy(), np.asarray(matched.column("entity_id").to_pylist())
     )

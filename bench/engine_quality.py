@@ -184,6 +184,7 @@ def run(data: Dataset, rounds: int, per_round: int, workdir: Path, seed: int = 0
         seen |= pks
         labels = pa.concat_tables([labels, answered])
     t0 = time.monotonic()
+    evaluation: dict[str, float | str]
     try:
         result = evaluate(source, params, labels)
         evaluation = {"auprc": round(result.area_under_pr_curve, 4), "f1": round(result.f1, 4)}

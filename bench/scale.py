@@ -11,6 +11,11 @@ frequencies, exact city/postcode, Levenshtein street/phone), trained unsupervise
 u by random sampling, m by EM on two blocking rules. The timed part is ``predict()`` plus
 ``cluster_pairwise_predictions_at_threshold`` (training and loading are reported apart).
 
+With ``--repeat N`` the timed runs interleave (findmatches, Splink, findmatches, Splink, …; Splink trains once
+first), so that both systems meet the same state of a shared machine, and each reports the median wall time
+and, beside it, the CPU seconds of that run (user + system over all threads: the server process for
+findmatches, the worker for Splink), which a busy neighbour on the cores does not inflate.
+
 Both systems' groups are scored with pairwise precision/recall/F1 against ``entity_id`` (which neither sees).
 
 ``--sample-in-input`` appends the 10k teaching records to each file given to findmatches (scores count the big
@@ -102,6 +107,13 @@ def with_sample(data: Path, sample: Path) -> Path:
     return out
 
 
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The single value a query returns."""
+    row = con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row[0]
+
+
 def score(output: Path, truth: Path, id_column: str, cluster_column: str) -> dict[str, float]:
     """Pairwise scores of ``cluster_column`` groups in ``output`` against the truth file, joined on id."""
     con = duckdb.connect()
@@ -111,10 +123,8 @@ def score(output: Path, truth: Path, id_column: str, cluster_column: str) -> dic
             FROM read_parquet(?) o JOIN read_parquet(?) t ON o."{id_column}" = t.id""",
         [str(output), str(truth)],
     ).fetchnumpy()
-    n_truth = con.execute("SELECT count(*) FROM read_parquet(?)", [str(truth)]).fetchone()[0]
-    dupes = con.execute(
-        f'SELECT count(*) - count(DISTINCT "{id_column}") FROM read_parquet(?)', [str(output)]
-    ).fetchone()[0]
+    n_truth = _one(con, "SELECT count(*) FROM read_parquet(?)", [str(truth)])
+    dupes = _one(con, f'SELECT count(*) - count(DISTINCT "{id_column}") FROM read_parquet(?)', [str(output)])
     if len(joined["predicted"]) != n_truth or dupes:
         raise RuntimeError(f"{output}: {len(joined['predicted'])} of {n_truth} records, {dupes} repeated")
     return clustering_scores(np.asarray(joined["predicted"]), np.asarray(joined["entity"]))
@@ -248,6 +258,7 @@ def apply(
         glue = client(server.url)
         baseline = server.rss_mib("VmHWM")
         progress["baseline_mib"] = baseline
+        cpu_before = server.cpu_seconds()
         started = time.perf_counter()
         run_id = glue.start_find_matches_task_run(
             TransformId=tid, InputS3Path=str(data), OutputS3Path=str(out)
@@ -264,6 +275,7 @@ def apply(
             # A poll costs the server CPU that the run needs on a small machine: 4 a second at most.
             time.sleep(0.25 if progress["seconds"] < 60 else 1.0)
         seconds, peak = progress["seconds"], progress["peak_mib"]
+        cpu = server.cpu_seconds() - cpu_before
         _check(run, f"find matches on {records:,} records")
     finally:
         _stop(server)
@@ -273,6 +285,7 @@ def apply(
         "system": "findmatches",
         "records": records,
         "seconds": seconds,
+        "cpu_s": cpu,
         "records_per_s": records / seconds,
         "peak_mib": peak,
         "baseline_mib": baseline,
@@ -295,53 +308,95 @@ def _scores(s: dict[str, float]) -> dict[str, float]:
 # -- Splink ------------------------------------------------------------------------------------------
 
 
-def splink(root: Path, data: Path, truth: Path, records: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Splink in a subprocess (its peak RSS is its own); score its clusters."""
-    work = root / f"splink-{records}"
-    work.mkdir()
-    result = work / "result.json"
-    clusters = work / "clusters.parquet"
-    command = [
-        sys.executable,
-        __file__,
-        "--splink-worker",
-        str(data),
-        str(clusters),
-        str(result),
-        "--splink-threshold",
-        str(args.splink_threshold),
-    ]
-    if args.splink_memory_limit:
-        command += ["--splink-memory-limit", args.splink_memory_limit]
-    command += ["--repeat", str(args.repeat)]
-    started = time.perf_counter()
-    proc = subprocess.run(command, cwd=work, capture_output=True, text=True)
-    total = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"splink worker exit {proc.returncode}:\n{proc.stderr[-4000:]}")
-    facts = json.loads(result.read_text())
-    scores = score(clusters, truth, "id", "cluster_id")
-    shutil.rmtree(work)
-    runs = [p + c for p, c in facts["repeats"]]
-    median = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
-    seconds = runs[median]
-    predict_s, cluster_s = facts["repeats"][median]
-    return {
-        "system": f"splink {facts['version']}",
-        "records": records,
-        "seconds": seconds,
-        "records_per_s": records / seconds,
-        "peak_mib": facts["peak_mib"],
-        "baseline_mib": None,
-        **_scores(scores),
-        "load_s": facts["load_s"],
-        "train_s": facts["train_s"],
-        "predict_s": predict_s,
-        "cluster_s": cluster_s,
-        "runs_s": runs,
-        "pairs_scored": facts["pairs"],
-        "process_s": total,
-    }
+class SplinkRun:
+    """Splink in a subprocess (its peak RSS is its own): it loads and trains once, then predicts and clusters
+    each time `once` asks, so that its timed runs interleave with findmatches' applies and both see the same
+    state of this shared machine (run back to back, a slow minute fell on one system only)."""
+
+    def __init__(self, root: Path, data: Path, records: int, args: argparse.Namespace) -> None:
+        self.records = records
+        self.work = root / f"splink-{records}"
+        self.work.mkdir()
+        self.clusters = self.work / "clusters.parquet"
+        command = [
+            sys.executable,
+            __file__,
+            "--splink-worker",
+            str(data),
+            str(self.clusters),
+            "--splink-threshold",
+            str(args.splink_threshold),
+            "--repeat",
+            str(args.repeat),
+        ]
+        if args.splink_memory_limit:
+            command += ["--splink-memory-limit", args.splink_memory_limit]
+        self.errors = (self.work / "stderr.txt").open("w")
+        self.proc = subprocess.Popen(
+            command,
+            cwd=self.work,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+        )
+        self.runs: list[dict[str, float]] = []
+        self._expect("trained")
+
+    def _expect(self, what: str) -> dict[str, Any]:
+        """The facts of the worker's next ``what`` line (other output, a library's, is skipped)."""
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        while line and not line.startswith(what):
+            line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.errors.flush()
+            tail = (self.work / "stderr.txt").read_text()[-4000:]
+            raise RuntimeError(f"splink worker exit {self.proc.returncode}:\n{tail}")
+        facts: dict[str, Any] = json.loads(line[len(what) :].strip() or "{}")
+        return facts
+
+    def once(self) -> None:
+        """One timed predict + clustering."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        self.runs.append(self._expect("ran"))
+
+    def finish(self, truth: Path) -> dict[str, Any]:
+        """Wait for the worker's summary and score its clusters."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        facts = self._expect("done")
+        self.proc.wait()
+        self.errors.close()
+        scores = score(self.clusters, truth, "id", "cluster_id")
+        shutil.rmtree(self.work)
+        runs = [r["predict_s"] + r["cluster_s"] for r in self.runs]
+        median = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
+        return {
+            "system": f"splink {facts['version']}",
+            "records": self.records,
+            "seconds": runs[median],
+            "cpu_s": self.runs[median]["cpu_s"],
+            "records_per_s": self.records / runs[median],
+            "peak_mib": facts["peak_mib"],
+            "baseline_mib": None,
+            **_scores(scores),
+            "load_s": facts["load_s"],
+            "train_s": facts["train_s"],
+            "predict_s": self.runs[median]["predict_s"],
+            "cluster_s": self.runs[median]["cluster_s"],
+            "runs_s": runs,
+            "pairs_scored": facts["pairs"],
+        }
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.errors.close()
 
 
 def splink_settings() -> Any:
@@ -377,9 +432,10 @@ def splink_settings() -> Any:
 
 
 def splink_worker(
-    data: Path, clusters: Path, result: Path, threshold: float, memory_limit: str | None, repeat: int = 1
+    data: Path, clusters: Path, threshold: float, memory_limit: str | None, repeat: int = 1
 ) -> None:
-    """Load, train, predict and cluster with Splink's DuckDB backend; write clusters and timings."""
+    """Load and train with Splink's DuckDB backend, then predict and cluster once per "go" line on stdin; write
+    the last clusters, and report on stdout ("trained", "ran {timings}", "done {summary}")."""
     import logging
 
     import splink
@@ -412,31 +468,31 @@ def splink_worker(
         block_on("given_name", "postcode"), max_pairs=5e6
     )
     t2 = time.perf_counter()
-    timings: list[tuple[float, float]] = []
+    print("trained", flush=True)
+    # Each timed run waits for the driver's "go", so that it interleaves with findmatches' runs.
     for _ in range(max(1, repeat)):
-        started = time.perf_counter()
+        if not sys.stdin.readline():
+            break
+        started, cpu = time.perf_counter(), time.process_time()
         predictions = linker.inference.predict(threshold_match_probability=0.5 * threshold)
         t3 = time.perf_counter()
         clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=threshold
         )
         t4 = time.perf_counter()
-        timings.append((t3 - started, t4 - t3))
-    pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchone()[0]
+        run = {"predict_s": t3 - started, "cluster_s": t4 - t3, "cpu_s": time.process_time() - cpu}
+        print("ran " + json.dumps(run), flush=True)
+    pairs = _one(con, f"SELECT count(*) FROM {predictions.physical_name}")
     out = str(clusters).replace("'", "''")
     con.execute(f"COPY (SELECT id, cluster_id FROM {clustered.physical_name}) TO '{out}' (FORMAT parquet)")
-    result.write_text(
-        json.dumps(
-            {
-                "version": splink.__version__,
-                "load_s": t1 - t0,
-                "train_s": t2 - t1,
-                "repeats": timings,
-                "pairs": pairs,
-                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            }
-        )
-    )
+    summary = {
+        "version": splink.__version__,
+        "load_s": t1 - t0,
+        "train_s": t2 - t1,
+        "pairs": pairs,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print("done " + json.dumps(summary), flush=True)
 
 
 # -- main --------------------------------------------------------------------------------------------
@@ -470,7 +526,7 @@ def main() -> None:
         help="apply (and Splink's predict + clustering, after one training) this many times per size and report "
         "the median: this machine's shared cores make single timings vary by a third",
     )
-    parser.add_argument("--splink-worker", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
     parser.add_argument(
         "--labels",
@@ -481,7 +537,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.splink_worker:
-        splink_worker(*args.splink_worker, args.splink_threshold, args.splink_memory_limit, args.repeat)
+        data, clusters = args.splink_worker
+        splink_worker(data, clusters, args.splink_threshold, args.splink_memory_limit, args.repeat)
         return
 
     # a timeout's SIGTERM unwinds through the finally blocks, which stop the server and the Splink worker
@@ -532,23 +589,43 @@ def main() -> None:
         for n in sizes:
             data, truth = files[n]
             progress: dict[str, Any] = {}
+            reference: SplinkRun | None = None
+            reference_row: dict[str, Any] | None = None
+            rows: list[dict[str, Any]] = []
             try:
-                rows = [
-                    apply(
-                        root,
-                        tid,
-                        with_sample(data, sample) if args.sample_in_input else data,
-                        truth,
-                        n,
-                        progress,
+                if not args.skip_splink:
+                    try:
+                        reference = SplinkRun(root, data, n, args)
+                    except RuntimeError as e:
+                        reference_row = {"system": "splink", "records": n, "error": str(e)}
+                for _ in range(max(1, args.repeat)):
+                    rows.append(
+                        apply(
+                            root,
+                            tid,
+                            with_sample(data, sample) if args.sample_in_input else data,
+                            truth,
+                            n,
+                            progress,
+                        )
                     )
-                    for _ in range(max(1, args.repeat))
-                ]
+                    if reference is not None:
+                        try:
+                            reference.once()
+                        except RuntimeError as e:
+                            reference_row = {"system": "splink", "records": n, "error": str(e)}
+                            reference = None
                 runs = [r["seconds"] for r in rows]
-                row = {**sorted(rows, key=lambda r: r["seconds"])[len(rows) // 2], "runs_s": runs}
+                row = {
+                    **sorted(rows, key=lambda r: r["seconds"])[len(rows) // 2],
+                    "runs_s": runs,
+                    "runs_cpu_s": [r["cpu_s"] for r in rows],
+                }
             except RuntimeError as e:  # record it and go on to the reference
                 row = {"system": "findmatches", "records": n, **progress, "error": str(e)}
             except SystemExit:  # the timeout: keep what is known
+                if reference is not None:
+                    reference.kill()
                 results.append(
                     {"system": "findmatches", "records": n, **progress, "error": "killed (timeout)"}
                 )
@@ -556,16 +633,20 @@ def main() -> None:
                 raise
             results.append(row)
             print({k: v for k, v in row.items() if k != "log"}, flush=True)
-            save()
-            if not args.skip_splink:
+            if reference is not None:
                 try:
-                    row = splink(root, data, truth, n, args)
+                    if not reference.runs:  # findmatches failed before the first interleaved run
+                        reference.once()
+                    reference_row = reference.finish(truth)
                 except RuntimeError as e:
-                    row = {"system": "splink", "records": n, "error": str(e)}
-                results.append(row)
-                print(row, flush=True)
-                save()
-    columns = ["system", "records", "seconds", "records_per_s", "peak_mib", "precision", "recall", "f1"]
+                    reference_row = {"system": "splink", "records": n, "error": str(e)}
+                finally:
+                    reference.kill()
+            if reference_row is not None:
+                results.append(reference_row)
+                print(reference_row, flush=True)
+            save()
+    columns = ["system", "records", "seconds", "cpu_s", "records_per_s", "peak_mib", "precision", "recall", "f1"]
     print_table(
         "Apply on synthetic person records (findmatches: Start→SUCCEEDED through the API; "
         "Splink: predict + clustering)",
