@@ -389,6 +389,7 @@ class SplinkRun:
             "predict_s": self.runs[median]["predict_s"],
             "cluster_s": self.runs[median]["cluster_s"],
             "runs_s": runs,
+            "runs_cpu_s": [r["cpu_s"] for r in self.runs],
             "pairs_scored": facts["pairs"],
         }
 

@@ -79,5 +79,5 @@ def test_features_skip_only_what_equal_values_make_certain(
         want[missing] = np.nan
         np.testing.assert_array_equal(x[:, col[f"name:{comp}"]], want)
     ra, rb = np.asarray(rec_l, dtype=object), np.asarray(rec_r, dtype=object)
-    np.testing.assert_array_equal(x[:, col["(whole record):tset"]], _score("tset", ra, rb))
+    np.testing.assert_array_equal(x[:, col["(whole record):ratio"]], _score("ratio", ra, rb))
     np.testing.assert_array_equal(x[:, col["(whole record):tsort"]], _score("tsort", ra, rb))
