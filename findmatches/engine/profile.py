@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +90,23 @@ def is_missing(value: str | None) -> bool:
     return value is None or value.strip().lower() in MISSING_TOKENS
 
 
+def _mostly(hits: Iterable[bool], n: int, need: float) -> bool:
+    """Whether at least the share ``need`` of the ``n`` outcomes are true; reads only as many as it takes to
+    know (a column that is plainly not dates stops after a tenth or so of the sample)."""
+    want = need * n
+    yes = no = 0
+    for hit in hits:
+        if hit:
+            yes += 1
+            if yes >= want:
+                return True
+        else:
+            no += 1
+            if n - no < want:
+                return False
+    return yes >= want
+
+
 def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, float]:
     """Classify a column from its non-missing sample values; returns kind, distinct ratio, tokens, length."""
     if not values:
@@ -98,30 +116,26 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     avg_tokens = sum(len(v.split()) for v in values) / n
     avg_length = sum(len(v) for v in values) / n
 
-    def share(pattern: re.Pattern[str]) -> float:
-        return sum(1 for v in values if pattern.match(v.strip())) / n
+    def share(pattern: re.Pattern[str], need: float) -> bool:
+        return _mostly((pattern.match(v.strip()) is not None for v in values), n, need)
 
-    def phone_share() -> float:
-        hits = 0
-        for v in values:
-            digits = sum(c.isdigit() for c in v)
-            if _PHONE_CHARS.match(v.strip()) and 7 <= digits <= 15 and any(c in v for c in "-./() +"):
-                hits += 1
-        return hits / n
+    def is_phone(v: str) -> bool:
+        digits = sum(c.isdigit() for c in v)
+        return bool(_PHONE_CHARS.match(v.strip())) and 7 <= digits <= 15 and any(c in v for c in "-./() +")
 
-    if share(_EMAIL) >= 0.8:
+    if share(_EMAIL, 0.8):
         kind = ColumnKind.EMAIL
-    elif share(_DATE) >= 0.8:
+    elif share(_DATE, 0.8):
         kind = ColumnKind.DATE
-    elif phone_share() >= 0.8:
+    elif _mostly(map(is_phone, values), n, 0.8):
         kind = ColumnKind.PHONE
-    elif share(_NUMBER) >= 0.9:
+    elif share(_NUMBER, 0.9):
         kind = ColumnKind.NUMBER
     elif len(set(values)) <= max(12, int(0.02 * total)) and distinct_ratio < 0.2 and avg_tokens <= 3:
         kind = ColumnKind.CATEGORY
     elif avg_tokens <= 1.3 and sum(1 for v in values if any(c.isdigit() for c in v)) / n >= 0.5:
         kind = ColumnKind.CODE
-    elif avg_tokens <= 4 and avg_length <= 40 and share(_ALPHA) >= 0.8:
+    elif avg_tokens <= 4 and avg_length <= 40 and share(_ALPHA, 0.8):
         kind = ColumnKind.NAME
     else:
         kind = ColumnKind.TEXT
@@ -152,19 +166,24 @@ def _date_part(value: str) -> str:
 def date_format(values: list[str]) -> str:
     """The format (of those in ``DATE_FORMATS``) that parses the largest share of the values, if ≥ 90 %."""
     parts = [_date_part(v) for v in values]
-    best, best_share = "", 0.0
+    n = len(parts)
+    best, best_hits = "", 0
     for fmt in DATE_FORMATS:
-        hits = 0
+        # A format stops being tried once it can no longer reach the share needed nor beat the best so far.
+        bar = max(best_hits + 1, MIN_DATE_SHARE * n)
+        hits = misses = 0
         for v in parts:
             try:
                 datetime.strptime(v, fmt)
             except ValueError:
+                misses += 1
+                if n - misses < bar:
+                    break
                 continue
             hits += 1
-        share = hits / len(parts) if parts else 0.0
-        if share > best_share:
-            best, best_share = fmt, share
-    return best if best_share >= MIN_DATE_SHARE else ""
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+    return best if n and best_hits >= MIN_DATE_SHARE * n else ""
 
 
 def pad_width(values: list[str]) -> int:

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findmatches.engine.profile import (
+    DATE_FORMATS,
+    MIN_DATE_SHARE,
     ColumnKind,
     ColumnProfile,
+    _mostly,
     classify,
     date_format,
     is_missing,
@@ -124,3 +131,46 @@ def test_dates_in_one_column_format_normalise_alike() -> None:
 
     assert norm("4/1/1980") == norm("04/01/1980") == "19800401"
     assert norm("13/45/1980") == "13451980"  # unreadable: its digits, as before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=40), st.sampled_from([0.5, 0.8, 0.9, 1.0]))
+def test_mostly_stops_early_with_the_answer_a_full_count_gives(hits: list[bool], need: float) -> None:
+    assert _mostly(iter(hits), len(hits), need) == (sum(hits) >= need * len(hits))
+
+
+def _date_format_by_full_count(values: list[str]) -> str:
+    best, best_share = "", 0.0
+    for fmt in DATE_FORMATS:
+        hits = 0
+        for v in values:
+            try:
+                datetime.strptime(v.strip().replace("T", " ").split(" ", 1)[0], fmt)
+            except ValueError:
+                continue
+            hits += 1
+        share = hits / len(values) if values else 0.0
+        if share > best_share:
+            best, best_share = fmt, share
+    return best if best_share >= MIN_DATE_SHARE else ""
+
+
+DATE_VALUES = st.sampled_from(
+    [
+        "2001-02-03",
+        "03/02/2001",
+        "02/03/2001",
+        "13/02/2001",
+        "02/13/2001",
+        "3.2.2001",
+        "20010203",
+        "1/2/01",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DATE_VALUES, max_size=30))
+def test_date_format_stops_early_with_the_format_a_full_count_picks(values: list[str]) -> None:
+    assert date_format(values) == _date_format_by_full_count(values)
