@@ -194,8 +194,7 @@ def cluster(
     is_cannot = np.isin(pair_keys, _pair_keys(n, cannot_l, cannot_r))
     is_must = np.isin(pair_keys, _pair_keys(n, must_l, must_r))
     # Only pieces with a weak link or a cannot-link inside need linkage; the rest stay whole.
-    weak = np.zeros(len(refine), dtype=bool)
-    np.logical_or.at(weak, piece_of, (values < threshold) | is_cannot)
+    weak = np.bincount(piece_of, weights=(values < threshold) | is_cannot, minlength=len(refine)) > 0
     final = labels.copy()
     next_label = int(labels.max()) + 1 if n else 0
     bounds = np.searchsorted(piece_of, np.arange(len(refine) + 1))
@@ -226,7 +225,8 @@ def _finish(
     """Representatives (smallest record id per cluster) and per-record confidence."""
     rids = np.arange(n, dtype=np.int64)
     rep_of_label = np.full(int(labels.max()) + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(rep_of_label, labels, rids)
+    # A repeated index keeps the last value assigned: in reverse, each label's smallest record id.
+    rep_of_label[labels[::-1]] = rids[::-1]
     representative = rep_of_label[labels]
     sizes = np.bincount(labels)[labels] if n else np.zeros(0, np.int64)
     # Singletons: 1 - the strongest link they have; members: mean probability of their in-cluster links.
@@ -235,12 +235,9 @@ def _finish(
     np.maximum.at(best, right, prob)
     confidence = 1.0 - best
     same = labels[left] == labels[right]
-    sums = np.zeros(n)
-    counts = np.zeros(n)
-    np.add.at(sums, left[same], prob[same])
-    np.add.at(sums, right[same], prob[same])
-    np.add.at(counts, left[same], 1)
-    np.add.at(counts, right[same], 1)
+    ends = np.concatenate([left[same], right[same]])
+    sums = np.bincount(ends, weights=np.concatenate([prob[same], prob[same]]), minlength=n)
+    counts = np.bincount(ends, minlength=n)
     multi = sizes > 1
     confidence[multi] = np.where(counts[multi] > 0, sums[multi] / np.maximum(counts[multi], 1), 0.5)
     return representative, np.clip(confidence, 0.0, 1.0)
