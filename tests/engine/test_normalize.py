@@ -82,7 +82,8 @@ def _normalised(profile: ColumnProfile, values: list[str]) -> list[str | None]:
     con = duckdb.connect()
     try:
         con.execute(
-            f"CREATE TABLE t AS SELECT unnest(?) AS {profile.name}, unnest(range(?)) AS i", [values, len(values)]
+            f"CREATE TABLE t AS SELECT unnest(?) AS {profile.name}, unnest(range(?)) AS i",
+            [values, len(values)],
         )
         return [r[0] for r in con.sql(f"SELECT {normalized_sql(profile)} FROM t ORDER BY i").fetchall()]
     finally:
