@@ -19,10 +19,10 @@ findmatches, the worker for Splink), which a busy neighbour on the cores does no
 Both systems' groups are scored with pairwise precision/recall/F1 against ``entity_id`` (which neither sees).
 
 ``--sample-in-input`` appends the 10k teaching records to each file given to findmatches (scores count the big
-records only): the engine uses only labels whose records are in the data it applies to, and without them falls
-back to unsupervised scoring. The committed results were measured with it.
+records only). The committed runs do without it: StartFindMatchesTaskRun matches the labelled records an input
+lacks together with it (and leaves them out of the output), so the labels count either way.
 
-usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--sample-in-input] [--repeat 3]
+usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
 """
 
 from __future__ import annotations
@@ -524,8 +524,8 @@ def main() -> None:
         "--repeat",
         type=int,
         default=1,
-        help="apply (and Splink's predict + clustering, after one training) this many times per size and report "
-        "the median: this machine's shared cores make single timings vary by a third",
+        help="apply and run Splink's predict + clustering (after one training) this many times per size, in turn, "
+        "and report the medians: this machine's shared cores make single timings vary by a third",
     )
     parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
@@ -647,7 +647,17 @@ def main() -> None:
                 results.append(reference_row)
                 print(reference_row, flush=True)
             save()
-    columns = ["system", "records", "seconds", "cpu_s", "records_per_s", "peak_mib", "precision", "recall", "f1"]
+    columns = [
+        "system",
+        "records",
+        "seconds",
+        "cpu_s",
+        "records_per_s",
+        "peak_mib",
+        "precision",
+        "recall",
+        "f1",
+    ]
     print_table(
         "Apply on synthetic person records (findmatches: Start→SUCCEEDED through the API; "
         "Splink: predict + clustering)",
