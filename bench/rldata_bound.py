@@ -56,7 +56,9 @@ EVIDENCE = {
 }
 
 
-def bound(con: duckdb.DuckDBPyConnection, signature: list[str], cross: bool) -> dict[str, float]:
+def bound(
+    con: duckdb.DuckDBPyConnection, signature: list[str], cross: bool, true_pairs: int
+) -> dict[str, float]:
     cols = ", ".join(f"{expr} AS s{i}" for i, expr in enumerate(signature))
     keys = ", ".join(f"s{i}" for i in range(len(signature)))
     # The fold is a hash of the pair; cross-fitted, each fold's pairs take the other fold's majorities.
@@ -78,10 +80,6 @@ def bound(con: duckdb.DuckDBPyConnection, signature: list[str], cross: bool) -> 
             SELECT count(*) FILTER (WHERE link AND y = 1), count(*) FILTER (WHERE link AND y = 0),
                    count(*) FILTER (WHERE NOT link AND y = 1) FROM called"""
     ).fetchall()[0]
-    total = con.execute(
-        "SELECT count(*) FROM people a JOIN people b ON a.e = b.e AND a.record_id < b.record_id"
-    )
-    true_pairs = int(total.fetchall()[0][0])
     return {
         "true_pairs": true_pairs,
         "missed_by_pairing": true_pairs - int(tp) - int(fn),
@@ -101,8 +99,16 @@ def main() -> None:
         "count(*) OVER (PARTITION BY r.lname_c1) AS n_last, "
         "count(*) OVER (PARTITION BY r.fname_c1, r.lname_c1) AS n_whole FROM records r JOIN truth t USING (record_id)"
     )
+    total = con.execute(
+        "SELECT count(*) FROM people a JOIN people b ON a.e = b.e AND a.record_id < b.record_id"
+    )
+    true_pairs = int(total.fetchall()[0][0])
     rows = [
-        {"evidence": name, "fit": "cross-fitted" if cross else "fitted", **bound(con, signature, cross)}
+        {
+            "evidence": name,
+            "fit": "cross-fitted" if cross else "fitted",
+            **bound(con, signature, cross, true_pairs),
+        }
         for name, signature in EVIDENCE.items()
         for cross in (False, True)
     ]

@@ -400,6 +400,10 @@ class SplinkRun:
         self.errors.close()
 
 
+def _splink_failed(records: int, error: RuntimeError) -> dict[str, Any]:
+    return {"system": "splink", "records": records, "error": str(error)}
+
+
 def splink_settings() -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -598,7 +602,7 @@ def main() -> None:
                     try:
                         reference = SplinkRun(root, data, n, args)
                     except RuntimeError as e:
-                        reference_row = {"system": "splink", "records": n, "error": str(e)}
+                        reference_row = _splink_failed(n, e)
                 for _ in range(max(1, args.repeat)):
                     rows.append(
                         apply(
@@ -614,7 +618,8 @@ def main() -> None:
                         try:
                             reference.once()
                         except RuntimeError as e:
-                            reference_row = {"system": "splink", "records": n, "error": str(e)}
+                            reference_row = _splink_failed(n, e)
+                            reference.kill()
                             reference = None
                 runs = [r["seconds"] for r in rows]
                 row = {
@@ -640,7 +645,7 @@ def main() -> None:
                         reference.once()
                     reference_row = reference.finish(truth)
                 except RuntimeError as e:
-                    reference_row = {"system": "splink", "records": n, "error": str(e)}
+                    reference_row = _splink_failed(n, e)
                 finally:
                     reference.kill()
             if reference_row is not None:
