@@ -20,6 +20,12 @@ from findmatches.engine.session import NORM, Session
 
 BATCH_ROWS = 200_000
 WORKERS = -1
+# Values are compared on their first MAX_CHARS characters (equality on the whole value), and the partial ratio
+# looks for the first PARTIAL_CHARS of the shorter value in the longer: the scorers' cost grows with the
+# product of the lengths, partial_ratio's most steeply: 0.16 s a pair at 1,800 characters each (300 records
+# of long descriptions took hours to score), 37 µs with the shorter value cut to 64.
+MAX_CHARS = 500
+PARTIAL_CHARS = 64
 
 Scorer = Callable[..., float]
 
@@ -123,10 +129,15 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
     )
 
 
-def _strings(column: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> np.ndarray:
-    """The column's values at ``rows`` as a NumPy object array of str (none of them missing)."""
-    taken = column.take(pa.array(rows, pa.int64()))
-    return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
+def _taken(column: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
+    """The column's values at ``rows``, missing ones empty, cut to MAX_CHARS characters."""
+    taken = pc.fill_null(column, "").take(pa.array(rows, pa.int64()))
+    return pc.utf8_slice_codeunits(taken, 0, MAX_CHARS)
+
+
+def _strings(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow string array as a NumPy object array of str."""
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -152,10 +163,22 @@ def _similarities(
     out = {name: np.ones(len(equal), dtype=np.float32) for name in names}
     rows = np.flatnonzero(~equal)
     if names and len(rows):
-        left, right = _strings(pc.fill_null(lcol, ""), rows), _strings(pc.fill_null(rcol, ""), rows)
+        lcut, rcut = _taken(lcol, rows), _taken(rcol, rows)
+        left, right = _strings(lcut), _strings(rcut)
         for name in names:
-            out[name][rows] = _score(name, left, right)
+            if name == "partial":
+                out[name][rows] = _score(name, *_needle_first(lcut, rcut))
+            else:
+                out[name][rows] = _score(name, left, right)
     return out
+
+
+def _needle_first(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair as (its shorter value cut to PARTIAL_CHARS, its longer value), for the partial ratio."""
+    shorter_left = _mask(pc.less_equal(pc.utf8_length(left), pc.utf8_length(right)))
+    mask = pa.array(shorter_left)
+    needle = pc.utf8_slice_codeunits(pc.if_else(mask, left, right), 0, PARTIAL_CHARS)
+    return _strings(needle), _strings(pc.if_else(mask, right, left))
 
 
 def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.ndarray:

@@ -147,8 +147,14 @@ def _prepare(
         )
     )
     feats = session.feature_profiles
+    if num == 0:
+        raise EngineError("The input has no records.")
     if not feats:
-        raise EngineError("The input has no column besides the primary key to match on.")
+        raise EngineError(
+            "The input has no column besides the primary key to match on."
+            if len(profiles) == 0
+            else "Every column besides the primary key is empty: there is nothing to match on."
+        )
     ranked = sorted(feats, key=lambda p: -p.information)
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"

@@ -252,3 +252,55 @@ def test_match_ids_differ_where_duckdbs_string_hash_collides(tmp_path: Path) -> 
     )
     ids = dict(zip(*_read(out).select(["id", "match_id"]).to_pydict().values(), strict=True))
     assert len(set(ids.values())) == len(names), "six unrelated records are six entities with six match_ids"
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": [], "name": []}, "has no records"),
+        ({"id": ["1", "2"]}, "no column besides the primary key"),
+        ({"id": ["1", "2"], "name": [None, ""]}, "Every column besides the primary key is empty"),
+    ],
+)
+def test_inputs_with_nothing_to_match_say_why(
+    columns: dict[str, list[str | None]], message: str, tmp_path: Path
+) -> None:
+    table = pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
+    with pytest.raises(EngineError, match=message):
+        generate_labeling_set(RecordSource(table=table), PARAMS, no_labels(), out_path=tmp_path / "l.csv")
+
+
+def test_long_descriptions_are_matched(tmp_path: Path) -> None:
+    """Values thousands of characters long (product descriptions, abstracts) are scored on bounded prefixes:
+    scoring them whole took hours for 200 records. The pairs still match by their text."""
+    rng = np.random.default_rng(0)
+    vocab = np.array(["".join(rng.choice(list("abcdefghij"), 6)) for _ in range(400)])
+    texts = [" ".join(rng.choice(vocab, 300)) for _ in range(100)]
+    ids = [str(i) for i in range(200)]
+    table = pa.table(
+        {
+            "id": ids,
+            "title": [f"item {i // 2}" for i in range(200)],
+            "text": [t for t in texts for _ in (0, 1)],
+        }
+    )
+    truth = {pk: str(int(pk) // 2) for pk in ids}
+    labels = no_labels()
+    for round_no in range(2):
+        out = tmp_path / f"l{round_no}.csv"
+        if generate_labeling_set(RecordSource(table=table), PARAMS, labels, out_path=out, seed=round_no):
+            labels = pa.concat_tables([labels, oracle_labels(_read(out), truth)])
+    out = tmp_path / "m.parquet"
+    find_matches(
+        RecordSource(table=table),
+        PARAMS,
+        labels,
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=False,
+    )
+    got = duckdb.read_parquet(str(out)).to_arrow_table()
+    scores = clustering_scores(
+        got.column("match_id").to_numpy(), np.asarray([truth[p] for p in got.column("id").to_pylist()])
+    )
+    assert scores["pairwise_f1"] >= 0.9

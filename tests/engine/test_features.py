@@ -5,7 +5,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from findmatches.engine.features import _score, compute_features, feature_spec
+from findmatches.engine.features import MAX_CHARS, PARTIAL_CHARS, _score, compute_features, feature_spec
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 
 
@@ -81,3 +81,44 @@ def test_features_skip_only_what_equal_values_make_certain(
     ra, rb = np.asarray(rec_l, dtype=object), np.asarray(rec_r, dtype=object)
     np.testing.assert_array_equal(x[:, col["(whole record):ratio"]], _score("ratio", ra, rb))
     np.testing.assert_array_equal(x[:, col["(whole record):tsort"]], _score("tsort", ra, rb))
+
+
+LONG_TEXT = st.text(alphabet="ab c", min_size=0, max_size=700)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(LONG_TEXT, LONG_TEXT), min_size=1, max_size=8))
+def test_text_similarities_read_bounded_prefixes(pairs: list[tuple[str, str]]) -> None:
+    """Scorers see each value's first MAX_CHARS characters; the partial ratio looks for the shorter value's
+    first PARTIAL_CHARS in the longer one (its cost grows with the product of the lengths). Short values
+    score exactly as before the cut."""
+    profiles = [ColumnProfile("text", 0, ColumnKind.TEXT, 0.0, 0.9, 20.0, 200.0)]
+    spec = feature_spec(profiles)
+    left, right = [a for a, _ in pairs], [b for _, b in pairs]
+    batch = pa.table(
+        {
+            "l_c0": left,
+            "r_c0": right,
+            "fl_c0": [1] * len(pairs),
+            "fr_c0": [1] * len(pairs),
+            "l_rec": left,
+            "r_rec": right,
+        }
+    )
+    x = compute_features(spec, batch)
+    col = {name: i for i, name in enumerate(spec.names)}
+    cut_l = np.asarray([a[:MAX_CHARS] for a in left], dtype=object)
+    cut_r = np.asarray([b[:MAX_CHARS] for b in right], dtype=object)
+    equal = np.asarray([a == b for a, b in pairs])
+    for comp in ("indel", "tset", "tsort"):
+        want = np.where(equal, 1.0, _score(comp, cut_l, cut_r))
+        np.testing.assert_array_equal(x[:, col[f"text:{comp}"]], want.astype(np.float32))
+    for i, (a, b) in enumerate(pairs):
+        short, long = (a, b) if len(a[:MAX_CHARS]) <= len(b[:MAX_CHARS]) else (b, a)
+        cut = _score(
+            "partial", np.asarray([short[:PARTIAL_CHARS]], object), np.asarray([long[:MAX_CHARS]], object)
+        )
+        assert x[i, col["text:partial"]] == (1.0 if equal[i] else cut[0])
+        if len(a) <= PARTIAL_CHARS and len(b) <= PARTIAL_CHARS and not equal[i]:
+            whole = _score("partial", np.asarray([a], object), np.asarray([b], object))
+            assert x[i, col["text:partial"]] == whole[0]
