@@ -47,7 +47,10 @@ def _comparisons(p: ColumnProfile) -> list[str]:
     if kind == ColumnKind.NAME:
         out = ["exact", "jw", "lev"]
         if p.avg_tokens > 1.2:
-            out += ["tsort", "tset"]
+            # Names of several words (businesses, organisations, products) gain and lose words: "arts deli"
+            # and "arts delicatessen", "spago" and "spago (los angeles)". The partial ratio sees one inside
+            # the other: Fodors-Zagat teach loops, seeds 0-27, mean F1 0.985 without it, 0.989 with it.
+            out += ["tsort", "tset", "partial"]
         return out
     if kind == ColumnKind.TEXT:
         return ["exact", "indel", "tset", "tsort", "partial"]

@@ -74,7 +74,7 @@ def test_features_skip_only_what_equal_values_make_certain(
         np.asarray([b or "" for b in right], dtype=object),
     )
     missing = np.asarray([a is None or b is None for a, b in pairs])
-    for comp in ("jw", "lev", "tsort", "tset"):
+    for comp in ("jw", "lev", "tsort", "tset", "partial"):
         want = _score(comp, lo, ro)
         want[missing] = np.nan
         np.testing.assert_array_equal(x[:, col[f"name:{comp}"]], want)
