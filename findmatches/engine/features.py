@@ -103,10 +103,13 @@ def cheap_sql(spec: FeatureSpec) -> str:
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
 
 
-def record_sql(spec: FeatureSpec, table: str) -> str:
-    """SQL for the whole record's text (its normalised values, most telling column first) in ``table``."""
+def record_sql(spec: FeatureSpec, table: str, other: str) -> str:
+    """SQL for the whole record's text in ``table``: its normalised values (most telling column first) in the
+    columns that the record in ``other`` has too. A value only one record has is not a difference: with
+    every value in, a record lacking its description scored 0.2 against its own duplicate."""
     ranked = sorted(spec.profiles, key=lambda p: -p.information)
-    return "concat_ws(' ', " + ", ".join(f"{table}.{p.alias}" for p in ranked) + ")"
+    values = [f"CASE WHEN {other}.{p.alias} IS NOT NULL THEN {table}.{p.alias} END" for p in ranked]
+    return "concat_ws(' ', " + ", ".join(values) + ")"
 
 
 def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, with_cheap: bool = False) -> str:
@@ -127,7 +130,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
             )
     where = f" WHERE {cheap_sql(spec)} >= {float(min_cheap)!r}" if min_cheap is not None else ""
     return (
-        f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec, 'a')} AS l_rec, {record_sql(spec, 'b')} AS r_rec "
+        f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec, 'a', 'b')} AS l_rec, {record_sql(spec, 'b', 'a')} AS r_rec "
         f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r{where}"
     )
 

@@ -5,8 +5,17 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from findmatches.engine.features import MAX_CHARS, PARTIAL_CHARS, _score, compute_features, feature_spec
+from findmatches.engine.features import (
+    MAX_CHARS,
+    PARTIAL_CHARS,
+    _score,
+    compute_features,
+    feature_spec,
+    features_for,
+)
 from findmatches.engine.profile import ColumnKind, ColumnProfile
+from findmatches.engine.session import LABEL_COLUMNS, open_session
+from findmatches.engine.types import MatchParams, RecordSource
 
 
 def test_features_identical_different_and_missing() -> None:
@@ -122,3 +131,26 @@ def test_text_similarities_read_bounded_prefixes(pairs: list[tuple[str, str]]) -
         if len(a) <= PARTIAL_CHARS and len(b) <= PARTIAL_CHARS and not equal[i]:
             whole = _score("partial", np.asarray([a], object), np.asarray([b], object))
             assert x[i, col["text:partial"]] == whole[0]
+
+
+def test_whole_record_compares_only_the_columns_both_records_have() -> None:
+    """A value one record lacks is not a difference: a record without its description matches its duplicate
+    on the whole-record features as well as on each column they share."""
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(8)],
+            "title": [f"{w} widget {i}" for i, w in enumerate(words)],
+            "description": [" ".join(words[i:] + words[:i]) * 3 for i in range(7)] + [None],
+        }
+    )
+    # The last record is the first one's title without a description; the others differ in both.
+    table = table.set_column(1, "title", pa.array([*table.column("title").to_pylist()[:7], "alpha widget 0"]))
+    params = MatchParams(primary_key="id")
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(RecordSource(table=table), params, labels, None, None) as session:
+        spec = feature_spec(session.feature_profiles)
+        x = features_for(session, spec, np.array([0, 0]), np.array([7, 1]))
+    col = {name: i for i, name in enumerate(spec.names)}
+    assert x[0, col["(whole record):ratio"]] == 1.0 and x[0, col["(whole record):tsort"]] == 1.0
+    assert x[1, col["(whole record):ratio"]] < 1.0
