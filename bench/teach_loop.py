@@ -138,7 +138,7 @@ def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth")
+    parser.add_argument("--datasets", default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth,products")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     results: list[dict[str, Any]] = []

@@ -84,7 +84,7 @@ def feature_spec(profiles: list[ColumnProfile]) -> FeatureSpec:
             names.append(f"{p.name}:{comp}")
             columns.append(p.name)
             monotone.append(-1 if comp == "reldiff" else 1)
-    for comp, mono in (("ratio", 1), ("tsort", 1), ("agree_share", 1), ("both_present", 0)):
+    for comp, mono in (("ratio", 1), ("tsort", 1), ("agree_share", 1), ("both_present", 0), ("one_sided", 0)):
         names.append(f"{RECORD}:{comp}")
         columns.append(RECORD)
         monotone.append(mono)
@@ -194,9 +194,12 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     j = 0
     agree = np.zeros(n, dtype=np.float32)
     both = np.zeros(n, dtype=np.float32)
+    one_sided = np.zeros(n, dtype=np.float32)
     for p in spec.profiles:
         lcol, rcol = batch.column(f"l_{p.alias}"), batch.column(f"r_{p.alias}")
-        miss = _mask(pc.is_null(lcol)) | _mask(pc.is_null(rcol))
+        lmiss, rmiss = _mask(pc.is_null(lcol)), _mask(pc.is_null(rcol))
+        miss = lmiss | rmiss
+        one_sided += (lmiss ^ rmiss).astype(np.float32)
         exact = _mask(pc.equal(lcol, rcol))
         present = ~miss
         agree += (exact & present).astype(np.float32)
@@ -237,6 +240,12 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     with np.errstate(invalid="ignore", divide="ignore"):
         out[:, j + 2] = np.where(both > 0, agree / np.maximum(both, 1), np.nan)
     out[:, j + 3] = both
+    # Columns only one record has: with the whole-record similarities over the shared columns only, whether a
+    # missing value tells (a second given name in one census record) or not (a shop leaving out descriptions)
+    # is left to the model. Mean teach-loop F1 on RLdata10000 fell 0.976 → 0.972 with the shared-column
+    # similarities, through other labeling sets (on the same labels, the features score alike); with all the
+    # columns it was 0.978 but 0.74 on bench/synth_products.py's catalogue against 0.81 with shared columns.
+    out[:, j + 4] = one_sided
     return out
 
 

@@ -154,3 +154,6 @@ def test_whole_record_compares_only_the_columns_both_records_have() -> None:
     col = {name: i for i, name in enumerate(spec.names)}
     assert x[0, col["(whole record):ratio"]] == 1.0 and x[0, col["(whole record):tsort"]] == 1.0
     assert x[1, col["(whole record):ratio"]] < 1.0
+    # How many columns only one of the two has: the model learns whether that tells (a second given name
+    # in one census record) or not (a shop that leaves descriptions out).
+    assert x[0, col["(whole record):one_sided"]] == 1.0 and x[1, col["(whole record):one_sided"]] == 0.0
