@@ -237,11 +237,8 @@ def generate_table(records: int = 10_000, dup_rate: float = 0.4, seed: int = 0) 
             rows["price"].append(f"${shifted:.2f}" if rng.random() < 0.5 else f"{shifted:.2f}")
             rows["entity_id"].append(entity)
     n = len(rows["title"])
-    order = rng.permutation(n)
-    table = pa.table(
-        {"id": [f"r{i}" for i in range(n)], **{k: pa.array(v, pa.string()) for k, v in rows.items()}}
-    )
-    return table.take(pa.array(order)).set_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
+    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
 
 
 def main() -> None:

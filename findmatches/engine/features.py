@@ -179,8 +179,8 @@ def _similarities(
 
 def _needle_first(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Each pair as (its shorter value cut to PARTIAL_CHARS, its longer value), for the partial ratio."""
-    shorter_left = _mask(pc.less_equal(pc.utf8_length(left), pc.utf8_length(right)))
-    mask = pa.array(shorter_left)
+    # Neither side is null: `_taken` filled the missing values.
+    mask = pc.less_equal(pc.utf8_length(left), pc.utf8_length(right))
     needle = pc.utf8_slice_codeunits(pc.if_else(mask, left, right), 0, PARTIAL_CHARS)
     return _strings(needle), _strings(pc.if_else(mask, right, left))
 
