@@ -12,6 +12,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 EXPLORE_SHARE = 0.2
+# The most any one agreement pattern (which columns agree exactly) may hold of the first round's seeds. The most
+# similar pairs tend to share one pattern: on a product catalogue the top 30 were all duplicates with equal
+# titles, and the labels taught that only an equal title makes a match. Teach loops, seeds 0-7, with the
+# committee's column views, numbers and digit-run blocking: products10k F1 0.888 without a cap, 0.955 with
+# 0.5, 0.980 with 0.25; RLdata10000 0.978, 0.977, 0.970 (its hardest matches, a birth-date part changed, are
+# one pattern and gain from being shown often).
+PATTERN_SHARE = 0.5
 
 
 def set_sizes(target_records: int) -> list[int]:
@@ -24,9 +31,15 @@ def set_sizes(target_records: int) -> list[int]:
 
 
 def seed_order(
-    prob: np.ndarray, disagreement: np.ndarray, supervised: bool, threshold: float, rng: np.random.Generator
+    prob: np.ndarray,
+    disagreement: np.ndarray,
+    supervised: bool,
+    threshold: float,
+    rng: np.random.Generator,
+    patterns: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pair indices in the order they should seed labeling sets."""
+    """Pair indices in the order they should seed labeling sets. ``patterns`` (one integer per pair: which
+    columns agree exactly) diversifies the first, unsupervised round (`PATTERN_SHARE`)."""
     m = len(prob)
     if m == 0:
         return np.zeros(0, dtype=np.int64)
@@ -37,6 +50,8 @@ def seed_order(
         top = ranked[: max(1, int(0.3 * m))]
         positions = np.unique(np.geomspace(1, len(top), num=min(len(top), 300)).astype(np.int64) - 1)
         first = top[positions]
+        if patterns is not None and len(patterns) == m:
+            first = _capped(first, patterns, PATTERN_SHARE)
         rest = np.setdiff1d(ranked, first, assume_unique=True)
         return np.concatenate([first, rest[np.argsort(-prob[rest], kind="stable")]])
     uncertainty = 1.0 - np.abs(prob - threshold) / np.maximum(threshold, 1.0 - threshold)
@@ -57,6 +72,27 @@ def seed_order(
         _, first = np.unique(ordered, return_index=True)
         ordered = ordered[np.sort(first)]
     return ordered
+
+
+def _capped(order: np.ndarray, patterns: np.ndarray, share: float) -> np.ndarray:
+    """``order`` rearranged so that each agreement pattern holds at most ``share`` of the pairs taken so far (or
+    one) while another pattern's pair waits: at each step the earliest pair whose pattern is within its share,
+    else the earliest pair. Each pattern's pairs keep their order."""
+    queues: dict[int, list[int]] = {}
+    for position, i in enumerate(order.tolist()):
+        queues.setdefault(int(patterns[i]), []).append(position)
+    counts = dict.fromkeys(queues, 0)
+    heads = dict.fromkeys(queues, 0)
+    taken: list[int] = []
+    for _ in range(len(order)):
+        limit = max(1.0, share * (len(taken) + 1))
+        waiting = [g for g in queues if heads[g] < len(queues[g])]
+        allowed = [g for g in waiting if counts[g] < limit] or waiting
+        g = min(allowed, key=lambda g: queues[g][heads[g]])
+        taken.append(queues[g][heads[g]])
+        heads[g] += 1
+        counts[g] += 1
+    return order[np.asarray(taken, dtype=np.int64)]
 
 
 def select_sets(

@@ -16,7 +16,14 @@ from findmatches.engine.active import seed_order, select_sets, set_sizes
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import PairScorer, cluster
-from findmatches.engine.features import FeatureSpec, compute_features, feature_spec, features_for, pairs_sql
+from findmatches.engine.features import (
+    FeatureSpec,
+    agreement_patterns,
+    compute_features,
+    feature_spec,
+    features_for,
+    pairs_sql,
+)
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
@@ -70,7 +77,7 @@ def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScore
         if len(left) == 0:
             return np.zeros(0)
         session.backend.register("fm_score_pairs", pa.table({"l": left, "r": right}))
-        got_l, got_r, got_p, _ = _score_candidates(
+        got_l, got_r, got_p, _, _ = _score_candidates(
             session, spec, model, 0.0, "SELECT l, r FROM fm_score_pairs", quiet=True
         )
         n = np.int64(session.num_records)
@@ -92,32 +99,36 @@ def _score_candidates(
     committee: bool = False,
     min_cheap: float | None = None,
     quiet: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Score the pairs relation batch by batch on a small thread pool (the backend streams the next batch
-    while features and the model run); keep the pairs scoring at least ``keep_min``."""
-    lefts, rights, probs, spreads = [], [], [], []
+    while features and the model run); keep the pairs scoring at least ``keep_min``. With ``committee``, also
+    the committee's spread and the `agreement_patterns` of the kept pairs (else empty)."""
+    lefts, rights, probs, spreads, patterns = [], [], [], [], []
     done = 0
+    Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-    def work(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def work(batch: pa.RecordBatch) -> Scored:
         left = batch.column("l").to_numpy().astype(np.int64)
         right = batch.column("r").to_numpy().astype(np.int64)
         x = compute_features(spec, batch)
         p = model.predict(x)
         keep = p >= keep_min
-        spread = np.zeros(0)
+        spread, pattern = np.zeros(0), np.zeros(0, np.int64)
         if committee:
             votes = model.committee(x[keep])
             spread = votes.std(axis=0) if len(votes) else np.zeros(int(keep.sum()))
-        return left[keep], right[keep], p[keep], spread
+            pattern = agreement_patterns(spec, x[keep])
+        return left[keep], right[keep], p[keep], spread, pattern
 
-    def collect(future: Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        left, right, p, spread = future.result()
+    def collect(future: Future[Scored]) -> None:
+        left, right, p, spread, pattern = future.result()
         lefts.append(left)
         rights.append(right)
         probs.append(p)
         spreads.append(spread)
+        patterns.append(pattern)
 
-    pending: deque[Future[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = deque()
+    pending: deque[Future[Scored]] = deque()
     with ThreadPoolExecutor(max_workers=SCORE_THREADS) as pool:
         for batch in session.backend.stream(pairs_sql(spec, pairs, min_cheap=min_cheap), BATCH_ROWS):
             session.check()
@@ -138,6 +149,7 @@ def _score_candidates(
         cat(rights) if rights else empty_i,
         cat(probs) if probs else empty_f,
         cat(spreads) if committee and spreads else empty_f,
+        cat(patterns) if committee and patterns else empty_i,
     )
 
 
@@ -206,15 +218,18 @@ def generate_labeling_set(
             modulus = max(2, -(-total // ACTIVE_MAX_PAIRS))
             pairs += f" WHERE hash(l + {int(seed)}) % {modulus} = 0"
             session.log(f"Considering the candidate pairs of one record in {modulus}.")
-        left, right, prob, spread = _score_candidates(session, spec, model, 0.0, pairs, committee=True)
+        left, right, prob, spread, pattern = _score_candidates(
+            session, spec, model, 0.0, pairs, committee=True
+        )
         session.check()
         # Candidates arrive in whatever order the backend's threads produce them; put them in pair order so
         # that the same labels and seed always give the same labeling set.
         canonical = np.lexsort((right, left))
-        left, right, prob, spread = left[canonical], right[canonical], prob[canonical], spread[canonical]
+        left, right, prob = left[canonical], right[canonical], prob[canonical]
+        spread, pattern = spread[canonical], pattern[canonical]
         rng = np.random.default_rng(seed)
         t = threshold(params) if model.supervised else 0.5
-        order = seed_order(prob, spread, model.supervised, t, rng)
+        order = seed_order(prob, spread, model.supervised, t, rng, pattern)
         sizes = set_sizes(target_records)
         sets = select_sets(session.num_records, left, right, prob, order, sizes, session.labelled_rids)
         written = _write_labeling_file(session, sets, out_path, seed)
@@ -347,7 +362,7 @@ def find_matches(
         _log_trained(session, model, y)
         t = threshold(params) if model.supervised else 0.64
         cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
-        left, right, prob, _ = _score_candidates(
+        left, right, prob, _, _ = _score_candidates(
             session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
         session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")

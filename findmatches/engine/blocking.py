@@ -124,7 +124,12 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
                     )
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
-        lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
+        # Words, and the digit runs inside them: a model code written "cjr 12683" and "cjr12683" (after
+        # normalisation, "CJR-12683" is the first) shares no word, but shares "12683".
+        lists = ", ".join(
+            f"string_split(coalesce({p.alias}, ''), ' '), regexp_extract_all(coalesce({p.alias}, ''), '[0-9]{{2,}}')"
+            for p in wordy
+        )
         expr = f"list_filter(list_distinct(flatten([{lists}])), lambda t: length(t) >= 2)"
         keys.append(BlockingKey("tokens", expr, sig, token_cap, max_block=token_cap, tokens=True))
     for p in profiles[:4]:

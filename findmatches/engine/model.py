@@ -142,10 +142,15 @@ class MatchModel:
                 model.fit(x, y)
                 self._members.append(model)
             rng = np.random.default_rng(self.seed)
+            views = _column_views(self.spec)
             for k in range(COMMITTEE_SIZE if committee else 0):
                 idx = _stratified_bootstrap(y, rng)
                 member = _gbm(self.spec, len(idx), self.seed + k) if k % 2 == 0 else _logistic(self.seed + k)
-                member.fit(x[idx], y[idx])
+                xk = x[idx]
+                if views:
+                    xk = xk.copy()
+                    xk[:, views[k % len(views)]] = 0.0
+                member.fit(xk, y[idx])
                 self._committee.append(member)
             self._main = _Compiled.of(self._members, x.shape[1])
             self._votes = _Compiled.of(self._committee, x.shape[1])
@@ -248,6 +253,16 @@ def _agreement(probs: np.ndarray) -> np.ndarray:
     probs = np.clip(probs, 0.0, 1.0)
     inverse = np.sum(1.0 / np.maximum(probs, 1e-12), axis=1)
     return np.asarray(np.where(probs.min(axis=1) > 0, probs.shape[1] / inverse, 0.0), dtype=np.float64)
+
+
+def _column_views(spec: FeatureSpec) -> list[np.ndarray]:
+    """Per committee view, the feature indices it goes without: one source column's features each, the most
+    informative columns first (none with fewer than two columns)."""
+    ranked = sorted(spec.profiles, key=lambda p: -p.information)
+    if len(ranked) < 2:
+        return []
+    columns = np.asarray(spec.columns)
+    return [np.flatnonzero(columns == p.name) for p in ranked]
 
 
 def _stratified_bootstrap(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -48,6 +48,8 @@ class ColumnProfile:
     # For dates: the strptime format (date part only) that reads most sample values, so that "4/1/1980" and
     # "04/01/1980" normalise alike (to YYYYMMDD); "" when none fits and values are compared as their digits.
     date_format: str = ""
+    # The share of the values holding a digit: free text with numbers in it (model codes, street numbers).
+    digit_share: float = 0.0
 
     @property
     def alias(self) -> str:
@@ -66,6 +68,12 @@ class ColumnProfile:
         )
 
     @property
+    def compares_numbers(self) -> bool:
+        """Whether the numbers inside the values are compared on their own (`features`): in free text they
+        tell apart what the words do not, as model numbers in product titles do."""
+        return self.kind in (ColumnKind.NAME, ColumnKind.TEXT) and self.digit_share >= MIN_DIGIT_SHARE
+
+    @property
     def information(self) -> float:
         """A rough measure of how much a value of this column tells apart records (0..1)."""
         if self.kind == ColumnKind.EMPTY:
@@ -82,6 +90,7 @@ _DATE = re.compile(
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 _WHOLE = re.compile(r"^\d+$")
 MAX_PAD_DIGITS = 9
+MIN_DIGIT_SHARE = 0.3
 _ALPHA = re.compile(r"^[^\W\d_]+([ '\-.][^\W\d_]+)*\.?$")
 
 
@@ -227,6 +236,7 @@ def profile_columns(
                 avg_length=length,
                 digits=digits,
                 date_format=fmt,
+                digit_share=sum(any(c.isdigit() for c in v) for v in values) / len(values) if values else 0.0,
             )
         )
     return profiles

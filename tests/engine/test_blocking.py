@@ -9,6 +9,7 @@ from findmatches.engine.blocking import (
     CANDIDATES,
     BlockingKey,
     _key_pairs_sql,
+    blocking_keys,
     build_candidates,
     choose_keys,
     simulated_cover,
@@ -184,3 +185,20 @@ def test_cheap_similarity_is_the_share_of_close_columns(people: tuple[pa.Table, 
             .as_py()
         )
         assert 0.0 <= first < 1.0
+
+
+def test_the_word_key_holds_the_digit_runs_of_codes_written_apart_or_together() -> None:
+    """ "CJR-12683" normalises to "cjr 12683", which shares no word with "cjr12683"; both hold "12683"."""
+    table = pa.table(
+        {
+            "id": ["0", "1", "2"],
+            "title": ["fitness watch CJR-12683", "aurora fitness watch CJR12683", "fitness watch band"],
+            "brand": ["aurora", None, "aurora"],
+        }
+    )
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), no_labels(), None, None) as s:
+        (tokens,) = [k for k in blocking_keys(s) if k.tokens]
+        got = s.backend.query(f"SELECT _rid, {tokens.expr} AS t FROM {BASE} ORDER BY _rid").column("t")
+    words = [set(v) for v in got.to_pylist()]
+    assert "12683" in words[0] and "12683" in words[1] and "12683" not in words[2]
+    assert "cjr12683" in words[1]

@@ -154,3 +154,36 @@ def test_one_sided_counts_the_columns_only_one_record_has() -> None:
     col = {name: i for i, name in enumerate(spec.names)}
     assert x[0, col["(whole record):ratio"]] < 0.5
     assert x[0, col["(whole record):one_sided"]] == 1.0 and x[1, col["(whole record):one_sided"]] == 0.0
+
+
+def test_numbers_compare_the_digit_runs_inside_free_text() -> None:
+    """A product family's members share every word of their titles and differ in the model number; the same
+    product written with other separators ("CJR-12683", "cjr12683") shares it."""
+    titles = [
+        "aurora fitness gps watch CJR-12683",
+        "aurora fitness watch CJR12683",
+        "aurora fitness gps watch CJR-12690",
+        "aurora fitness gps watch",
+        "aurora 2 pack watch straps 12683 12690",
+    ]
+    table = pa.table({"id": [str(i) for i in range(5)], "title": titles, "brand": ["aurora"] * 5})
+    params = MatchParams(primary_key="id")
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(RecordSource(table=table), params, labels, None, None) as session:
+        (title,) = [p for p in session.feature_profiles if p.name == "title"]
+        assert title.compares_numbers
+        spec = feature_spec(session.feature_profiles)
+        x = features_for(session, spec, np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4]))
+    numbers = x[:, spec.names.index("title:numbers")]
+    assert numbers[0] == 1.0 and numbers[1] == 0.0
+    assert np.isnan(numbers[2])  # no number in one title: nothing to compare
+    assert abs(numbers[3] - 1 / 3) < 1e-6  # 12683 of {2, 12683, 12690}
+
+
+def test_numbers_are_compared_only_where_values_hold_them() -> None:
+    plain = ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 5.0, 30.0, digit_share=0.1)
+    coded = ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 5.0, 30.0, digit_share=0.9)
+    code = ColumnProfile("sku", 1, ColumnKind.CODE, 0.0, 1.0, 1.0, 8.0, digit_share=1.0)
+    assert "title:numbers" not in feature_spec([plain]).names
+    assert "title:numbers" in feature_spec([coded]).names
+    assert "sku:numbers" not in feature_spec([code]).names

@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 from findmatches.engine.additive import LinearAdditive, StepAdditive
 from findmatches.engine.features import FeatureSpec
 from findmatches.engine.model import MatchModel
+from findmatches.engine.profile import ColumnKind, ColumnProfile
 
 WIDTH = 6
 
@@ -92,3 +93,22 @@ def test_one_class_falls_back_to_unsupervised(labels: np.ndarray) -> None:
     model = MatchModel(_spec(), 0).fit(x, labels)
     assert not model.supervised and model.committee(x).shape == (0, 20)
     assert ((model.predict(x) >= 0) & (model.predict(x) <= 1)).all()
+
+
+def test_committee_members_each_go_without_one_column() -> None:
+    """Labels where every match agrees on the title teach that only the title tells; the member without the
+    title still votes for a pair agreeing on everything else, so the committee disagrees there and active
+    learning asks about it."""
+    profiles = (
+        ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 5.0, 30.0),
+        ColumnProfile("description", 1, ColumnKind.TEXT, 0.3, 0.5, 20.0, 120.0),
+    )
+    spec = FeatureSpec(profiles, ("t0", "t1", "d0", "d1"), ("title",) * 2 + ("description",) * 2, (1,) * 4)
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.3).astype(np.int64)
+    x = np.clip(rng.normal(0.3 + 0.6 * y[:, None], 0.1, (300, 4)), 0, 1).astype(np.float32)
+    model = MatchModel(spec, 0).fit(x, y)
+    votes = model.committee(np.asarray([[0.3, 0.3, 0.95, 0.95], [0.95, 0.95, 0.95, 0.95]], np.float32))
+    without_title = votes[0::2][0], votes[1::2][0]  # members 0 and 1 drop the most informative column
+    assert max(without_title[0][0], without_title[1][0]) > 0.5 > min(votes[:, 0])
+    assert (votes[:, 1] > 0.5).all()
