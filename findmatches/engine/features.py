@@ -128,7 +128,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
         if p.counts_values:
             cols.append(f"a.f_{p.alias} AS fl_{p.alias}, b.f_{p.alias} AS fr_{p.alias}")
         if p.compares_numbers:
-            x, y = (f"list_distinct(regexp_extract_all({t}.{p.alias}, '[0-9]+'))" for t in ("a", "b"))
+            x, y = f"a.n_{p.alias}", f"b.n_{p.alias}"
             cols.append(
                 f"CASE WHEN len({x}) > 0 AND len({y}) > 0 THEN "
                 f"len(list_intersect({x}, {y})) / len(list_distinct(list_concat({x}, {y}))) END AS n_{p.alias}"

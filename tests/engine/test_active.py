@@ -1,4 +1,4 @@
-"""Seed order for labeling sets: no agreement pattern crowds out the others in the first round."""
+"""Seed order for labeling sets: the first round goes through the candidates' agreement patterns in turn."""
 
 from __future__ import annotations
 
@@ -6,28 +6,20 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from findmatches.engine.active import PATTERN_SHARE, _capped, seed_order
+from findmatches.engine.active import _rank_within, seed_order
 
 
-def test_first_round_caps_the_share_of_one_agreement_pattern() -> None:
-    prob = np.linspace(1.0, 0.05, 40)
-    patterns = np.asarray([7] * 8 + [3, 3, 1] + [0] * 29)
-    plain = seed_order(prob, np.zeros(40), False, 0.5, np.random.default_rng(0))
-    capped = seed_order(prob, np.zeros(40), False, 0.5, np.random.default_rng(0), patterns)
-    # The log-scale spread takes the top 12 (30%) at positions 0-3, 5, 6, 8, 11, then the rest.
-    assert patterns[plain[:6]].tolist() == [7] * 6
-    # Half of the seeds so far at most for one pattern, while another waits: 7, 3, 7, then 0 before a third 7.
-    assert PATTERN_SHARE == 0.5 and patterns[capped[:5]].tolist() == [7, 3, 7, 0, 7]
-    assert sorted(capped.tolist()) == list(range(40))
+def test_first_round_takes_each_agreement_pattern_best_first_before_any_pattern_again() -> None:
+    prob = np.linspace(1.0, 0.05, 20)
+    patterns = np.asarray([7, 7, 7, 3, 3, 1] + [0] * 14)
+    order = seed_order(prob, np.zeros(20), False, 0.5, np.random.default_rng(0), patterns)
+    # The top 30% (six pairs) pattern by pattern, round by round; the rest follow by score.
+    assert order.tolist() == [0, 3, 5, 1, 4, 2, *range(6, 20)]
+    plain = seed_order(prob, np.zeros(20), False, 0.5, np.random.default_rng(0))
+    assert plain.tolist()[:2] == [0, 1]
 
 
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=60), st.sampled_from([0.25, 0.5, 1.0]))
-def test_capped_is_a_reordering_that_keeps_each_patterns_own_order(groups: list[int], share: float) -> None:
-    patterns = np.asarray(groups, dtype=np.int64)
-    order = _capped(np.arange(len(groups)), patterns, share).tolist()
-    assert sorted(order) == list(range(len(groups))) and order[0] == 0
-    for g in set(groups):
-        mine = [i for i in order if groups[i] == g]
-        assert mine == sorted(mine)
-    if share >= 1.0:
-        assert order == list(range(len(groups)))
+@given(st.lists(st.integers(0, 4), max_size=40))
+def test_rank_within_counts_earlier_members_of_the_group(groups: list[int]) -> None:
+    got = _rank_within(np.asarray(groups, dtype=np.int64)).tolist()
+    assert got == [groups[:i].count(g) for i, g in enumerate(groups)]
