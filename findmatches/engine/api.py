@@ -90,6 +90,10 @@ def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScore
     return score
 
 
+# Left rids, right rids, probabilities, committee spreads, agreement patterns.
+_Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 def _score_candidates(
     session: Session,
     spec: FeatureSpec,
@@ -99,15 +103,14 @@ def _score_candidates(
     committee: bool = False,
     min_cheap: float | None = None,
     quiet: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> _Scored:
     """Score the pairs relation batch by batch on a small thread pool (the backend streams the next batch
     while features and the model run); keep the pairs scoring at least ``keep_min``. With ``committee``, also
     the committee's spread and the `agreement_patterns` of the kept pairs (else empty)."""
     lefts, rights, probs, spreads, patterns = [], [], [], [], []
     done = 0
-    Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-    def work(batch: pa.RecordBatch) -> Scored:
+    def work(batch: pa.RecordBatch) -> _Scored:
         left = batch.column("l").to_numpy().astype(np.int64)
         right = batch.column("r").to_numpy().astype(np.int64)
         x = compute_features(spec, batch)
@@ -120,7 +123,7 @@ def _score_candidates(
             pattern = agreement_patterns(spec, x[keep])
         return left[keep], right[keep], p[keep], spread, pattern
 
-    def collect(future: Future[Scored]) -> None:
+    def collect(future: Future[_Scored]) -> None:
         left, right, p, spread, pattern = future.result()
         lefts.append(left)
         rights.append(right)
@@ -128,7 +131,7 @@ def _score_candidates(
         spreads.append(spread)
         patterns.append(pattern)
 
-    pending: deque[Future[Scored]] = deque()
+    pending: deque[Future[_Scored]] = deque()
     with ThreadPoolExecutor(max_workers=SCORE_THREADS) as pool:
         for batch in session.backend.stream(pairs_sql(spec, pairs, min_cheap=min_cheap), BATCH_ROWS):
             session.check()

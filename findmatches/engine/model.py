@@ -8,6 +8,12 @@ partial match weights. The regression extrapolates best to pairs unlike the labe
 Fitted members are compiled into per-feature lookups (`findmatches.engine.additive`) for scoring. Without both
 a match and a non-match among the labels the model falls back to an unsupervised similarity score, so
 labeling-set generation can bootstrap.
+
+The committee (trees and regressions on bootstrap samples of the labels) is built to disagree where the labels
+are thin: each member goes without one column's features, the most informative columns first. Members that
+all see the same features agree that the column the labels leaned on is all that counts: on a product
+catalogue, whose first labelled matches had equal titles, they all voted no on the duplicates whose titles
+differ, and no labeling set asked about them.
 """
 
 from __future__ import annotations
