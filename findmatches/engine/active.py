@@ -43,10 +43,10 @@ def seed_order(
             # The best pair of each agreement pattern (which columns agree exactly), best first; then each
             # pattern's second best, and so on. The most similar pairs tend to share one pattern: on a product
             # catalogue the top 30 were all duplicates with equal titles, and their labels taught that only an
-            # equal title makes a match. Teach loops, seeds 0-7 (products10k seeds 0, 1, 4), with the
-            # committee's column views, numbers and digit-run blocking: products10k F1 0.888 in plain order,
-            # 0.952 in this one; Fodors-Zagat 0.993 against 0.987 with a milder rule (no pattern above half of
-            # the seeds); RLdata10000 0.974 against 0.976 with that rule and 0.978 before all of this.
+            # equal title makes a match. Teach loops, seeds 0-7, with the committee's column views, numbers
+            # and digit-run blocking: products10k F1 0.888 in plain order, 0.951 in this one; Fodors-Zagat
+            # 0.993 against 0.987 with a milder rule (no pattern above half of the seeds); RLdata10000 0.974
+            # against 0.976 with that rule and 0.978 in plain order.
             first = top[np.lexsort((np.arange(len(top)), _rank_within(patterns[top])))]
         else:
             # Spread seeds over the similarity ranking on a log scale: sure matches first, then ever closer
