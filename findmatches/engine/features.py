@@ -44,7 +44,6 @@ _PERCENT = {"tset", "tsort", "partial", "ratio"}
 
 def _comparisons(p: ColumnProfile) -> list[str]:
     kind = p.kind
-    out: list[str] = []
     if kind == ColumnKind.NAME:
         out = ["exact", "jw", "lev"]
         if p.avg_tokens > 1.2:
@@ -52,20 +51,20 @@ def _comparisons(p: ColumnProfile) -> list[str]:
             # and "arts delicatessen", "spago" and "spago (los angeles)". The partial ratio sees one inside
             # the other: Fodors-Zagat teach loops, seeds 0-27, mean F1 0.9854 without it, 0.9895 with it.
             out += ["tsort", "tset", "partial"]
-    if kind == ColumnKind.TEXT:
+    elif kind == ColumnKind.TEXT:
         out = ["exact", "indel", "tset", "tsort", "partial"]
+    elif kind == ColumnKind.NUMBER:
+        return ["exact", "lev", "reldiff"]
+    elif kind == ColumnKind.CATEGORY:
+        return ["exact", "jw"]
+    else:
+        return ["exact", "jw", "lev"]  # code, date, email, phone
     if p.compares_numbers:
         # The share of the numbers in either value that both hold: a product family's members share their
         # words and differ in the model number. products10k teach loops (bench/synth_products.py, seeds 0, 1
         # and 4): F1 0.905 without it, 0.952 with it, precision 1.000 either way.
         out.append("numbers")
-    if kind in (ColumnKind.NAME, ColumnKind.TEXT):
-        return out
-    if kind == ColumnKind.NUMBER:
-        return ["exact", "lev", "reldiff"]
-    if kind == ColumnKind.CATEGORY:
-        return ["exact", "jw"]
-    return ["exact", "jw", "lev"]  # code, date, email, phone
+    return out
 
 
 @dataclass(frozen=True)

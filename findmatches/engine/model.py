@@ -152,9 +152,8 @@ class MatchModel:
             for k in range(COMMITTEE_SIZE if committee else 0):
                 idx = _stratified_bootstrap(y, rng)
                 member = _gbm(self.spec, len(idx), self.seed + k) if k % 2 == 0 else _logistic(self.seed + k)
-                xk = x[idx]
+                xk = x[idx]  # a copy (fancy indexing)
                 if views:
-                    xk = xk.copy()
                     xk[:, views[k % len(views)]] = 0.0
                 member.fit(xk, y[idx])
                 self._committee.append(member)
