@@ -125,11 +125,14 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
     wordy = [p for p in profiles if p.kind in (ColumnKind.NAME, ColumnKind.TEXT)]
     if wordy:
         # Words, and the digit runs inside them: a model code written "cjr 12683" and "cjr12683" (after
-        # normalisation, "CJR-12683" is the first) shares no word, but shares "12683".
-        lists = ", ".join(
-            f"string_split(coalesce({p.alias}, ''), ' '), regexp_extract_all(coalesce({p.alias}, ''), '[0-9]{{2,}}')"
-            for p in wordy
-        )
+        # normalisation, "CJR-12683" is the first) shares no word, but shares "12683". The runs come from the
+        # normalised table where it holds them, and are not looked for in columns whose sample had no digit.
+        lists = ", ".join(f"string_split(coalesce({p.alias}, ''), ' ')" for p in wordy)
+        for p in wordy:
+            if p.compares_numbers:
+                lists += f", string_split(coalesce(n_{p.alias}, ''), ' ')"
+            elif p.digit_share > 0:
+                lists += f", regexp_extract_all(coalesce({p.alias}, ''), '[0-9]+')"
         expr = f"list_filter(list_distinct(flatten([{lists}])), lambda t: length(t) >= 2)"
         keys.append(BlockingKey("tokens", expr, sig, token_cap, max_block=token_cap, tokens=True))
     for p in profiles[:4]:
@@ -204,6 +207,8 @@ def _key_columns(session: Session) -> list[str]:
         out.append(p.alias)
         if (code := coarse_code(p)) is not None:
             out.append(code[1])
+        if p.compares_numbers:
+            out.append(f"n_{p.alias}")
     return out
 
 

@@ -127,10 +127,14 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
         if p.counts_values:
             cols.append(f"a.f_{p.alias} AS fl_{p.alias}, b.f_{p.alias} AS fr_{p.alias}")
         if p.compares_numbers:
+            # Jaccard share of the distinct digit runs: equal strings share all, two single runs that differ
+            # none; only the rest split their strings into lists. NaN when a side has no number.
             x, y = f"a.n_{p.alias}", f"b.n_{p.alias}"
+            xs, ys = f"string_split({x}, ' ')", f"string_split({y}, ' ')"
             cols.append(
-                f"CASE WHEN len({x}) > 0 AND len({y}) > 0 THEN "
-                f"len(list_intersect({x}, {y})) / len(list_distinct(list_concat({x}, {y}))) END AS n_{p.alias}"
+                f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 WHEN NOT contains({x}, ' ') AND NOT contains({y}, ' ') THEN 0.0 "
+                f"ELSE len(list_intersect({xs}, {ys})) / len(list_distinct(list_concat({xs}, {ys}))) END "
+                f"AS n_{p.alias}"
             )
         if p.kind == ColumnKind.NUMBER:
             cols.append(

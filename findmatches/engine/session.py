@@ -159,10 +159,12 @@ def _prepare(
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
-    # Each value's distinct digit runs, where `features` compares them (computed once per record: DuckDB
-    # evaluates an expression once per use, and per pair it cost 3 s of CPU at 1M records).
+    # Each value's digit runs, in order and space-separated, where `features` compares them and the word
+    # blocking key splits them: computed once per record (DuckDB evaluates an expression once per use, and
+    # per pair it cost 3 s of CPU at 1M records). A string, not a list of runs: half the cost to compute,
+    # and most pairs compare them by plain equality (1M apply, 1.3 s less CPU than lists).
     numbers = "".join(
-        f", list_distinct(regexp_extract_all({p.alias}, '[0-9]+')) AS n_{p.alias}"
+        f", nullif(trim(regexp_replace({p.alias}, '[^0-9]+', ' ', 'g')), '') AS n_{p.alias}"
         for p in feats
         if p.compares_numbers
     )

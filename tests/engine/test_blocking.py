@@ -202,3 +202,16 @@ def test_the_word_key_holds_the_digit_runs_of_codes_written_apart_or_together() 
     words = [set(v) for v in got.to_pylist()]
     assert "12683" in words[0] and "12683" in words[1] and "12683" not in words[2]
     assert "cjr12683" in words[1]
+
+
+def test_the_word_key_finds_digit_runs_where_few_values_hold_numbers() -> None:
+    """Below the numbers feature's digit share the normalised table holds no digit runs; the key finds them."""
+    titles = ["fitness watch CJR12683", "fitness watch band", "running shoes", "yoga mat", "water bottle"]
+    table = pa.table({"id": [str(i) for i in range(5)], "title": titles})
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), no_labels(), None, None) as s:
+        (title,) = s.feature_profiles
+        assert 0 < title.digit_share < 0.3 and not title.compares_numbers
+        (tokens,) = [k for k in blocking_keys(s) if k.tokens]
+        got = s.backend.query(f"SELECT _rid, {tokens.expr} AS t FROM {BASE} ORDER BY _rid").column("t")
+    words = [set(v) for v in got.to_pylist()]
+    assert "12683" in words[0] and "cjr12683" in words[0]

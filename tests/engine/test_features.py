@@ -165,19 +165,21 @@ def test_numbers_compare_the_digit_runs_inside_free_text() -> None:
         "aurora fitness gps watch CJR-12690",
         "aurora fitness gps watch",
         "aurora 2 pack watch straps 12683 12690",
+        "straps 12690 for 12683 and 12690",
     ]
-    table = pa.table({"id": [str(i) for i in range(5)], "title": titles, "brand": ["aurora"] * 5})
+    table = pa.table({"id": [str(i) for i in range(6)], "title": titles, "brand": ["aurora"] * 6})
     params = MatchParams(primary_key="id")
     labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
     with open_session(RecordSource(table=table), params, labels, None, None) as session:
         (title,) = [p for p in session.feature_profiles if p.name == "title"]
         assert title.compares_numbers
         spec = feature_spec(session.feature_profiles)
-        x = features_for(session, spec, np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4]))
+        x = features_for(session, spec, np.array([0, 0, 0, 0, 4, 3]), np.array([1, 2, 3, 4, 5, 3]))
     numbers = x[:, spec.names.index("title:numbers")]
     assert numbers[0] == 1.0 and numbers[1] == 0.0
-    assert np.isnan(numbers[2])  # no number in one title: nothing to compare
+    assert np.isnan(numbers[2]) and np.isnan(numbers[5])  # no number in a title: nothing to compare
     assert abs(numbers[3] - 1 / 3) < 1e-6  # 12683 of {2, 12683, 12690}
+    assert abs(numbers[4] - 2 / 3) < 1e-6  # {12683, 12690} of {2, 12683, 12690}: order and repeats aside
 
 
 def test_numbers_are_compared_only_where_values_hold_them() -> None:
