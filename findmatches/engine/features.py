@@ -104,7 +104,11 @@ def cheap_sql(spec: FeatureSpec) -> str:
     sims, present = [], []
     for p in spec.profiles:
         x, y = f"a.{p.alias}", f"b.{p.alias}"
-        sims.append(f"CAST(coalesce(jaro_winkler_similarity({x}, {y}) >= 0.9, false) AS INTEGER)")
+        # Equal values first: DuckDB evaluates a CASE branch only for the rows that reach it, and most
+        # candidate pairs agree on most columns (1M apply: the filter's join 2.2 s -> 1.8 s).
+        sims.append(
+            f"CASE WHEN {x} = {y} THEN 1 WHEN jaro_winkler_similarity({x}, {y}) >= 0.9 THEN 1 ELSE 0 END"
+        )
         present.append(f"CAST({x} IS NOT NULL AND {y} IS NOT NULL AS INTEGER)")
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
 

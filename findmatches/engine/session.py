@@ -159,26 +159,25 @@ def _prepare(
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
-    # Each value's digit runs, in order and space-separated, where `features` compares them and the word
-    # blocking key splits them: computed once per record (DuckDB evaluates an expression once per use, and
-    # per pair it cost 3 s of CPU at 1M records). A string, not a list of runs: half the cost to compute,
-    # and most pairs compare them by plain equality (1M apply, 1.3 s less CPU than lists).
-    numbers = "".join(
-        f", nullif(trim(regexp_replace({p.alias}, '[^0-9]+', ' ', 'g')), '') AS n_{p.alias}"
-        for p in feats
-        if p.compares_numbers
-    )
-    be.execute(
-        f"CREATE OR REPLACE TABLE {NORM} AS SELECT *{numbers} FROM ({_normalize_sql(be, feats, keep, num)})"
-    )
+    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
     session.check()
     _map_labels(session, _validate_labels(labels))
     return session
 
 
+def _digit_runs(value: str) -> str:
+    """SQL for a normalised value's digit runs, in order and space-separated (NULL if it has none).
+
+    Computed once per record or distinct value, where `features` compares them and the word blocking key
+    splits them (DuckDB evaluates an expression once per use: per pair it cost 3 s of CPU at 1M records).
+    A string, not a list of runs: half the cost to compute, and most pairs compare them by plain equality."""
+    return f"nullif(trim(regexp_replace({value}, '[^0-9]+', ' ', 'g')), '')"
+
+
 def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
     """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
-    (`coarse_code`) and, for value-counting columns, how many records share the value (``f_<alias>``).
+    (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
+    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `_digit_runs`).
 
     Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
     HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
@@ -205,6 +204,8 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
         cols.append(f"b.{p.alias}")
         if (code := coarse_code(p)) is not None:
             cols.append(f"{coarse_sql(p, f'b.{p.alias}')} AS {code[1]}")
+        if p.compares_numbers:
+            cols.append(f"{_digit_runs(f'b.{p.alias}')} AS n_{p.alias}")
         if p.counts_values:
             g = f"g_{p.alias}"
             ctes.append(
@@ -225,11 +226,14 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
         ctes.append(
             f"{m} AS (SELECT _raw, {p.alias}"
             + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
+            + (f", {_digit_runs(p.alias)} AS n" if p.compares_numbers else "")
             + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM ({inner}))"
         )
         cols.append(f"{m}.{p.alias}")
         if code is not None:
             cols.append(f"{m}.code AS {code[1]}")
+        if p.compares_numbers:
+            cols.append(f"{m}.n AS n_{p.alias}")
         if p.counts_values:
             cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
         joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
