@@ -253,7 +253,12 @@ def _cleaned(profile: ColumnProfile) -> str:
         f"(CASE WHEN length(trim({col})) <= {short} AND lower(trim({col})) IN ({missing}) THEN NULL "
         f"ELSE trim({col}) END)"
     )
-    if profile.kind in (ColumnKind.PHONE, ColumnKind.DATE, ColumnKind.NUMBER):
+    if profile.kind == ColumnKind.PHONE:
+        # The usual separators go by plain replaces, so that most phones need no regular expression (`_reduced`).
+        for sep in (" ", "-", "(", ")", ".", "+"):
+            value = f"replace({value}, '{sep}', '')"
+        return value
+    if profile.kind in (ColumnKind.DATE, ColumnKind.NUMBER):
         return value
     if profile.kind == ColumnKind.EMAIL:
         return f"lower({value})"
@@ -277,7 +282,8 @@ def _reduced(profile: ColumnProfile, v: str) -> str:
     """Stage 2, from the cleaned value ``v``: the characters that count (digits, letters and digits …)."""
     kind = profile.kind
     if kind in (ColumnKind.PHONE, ColumnKind.DATE):
-        return f"regexp_replace({v}, '[^0-9]+', '', 'g')"
+        # A GLOB (no regular expression engine) finds the values that hold anything but digits.
+        return f"CASE WHEN {v} GLOB '*[!0-9]*' THEN regexp_replace({v}, '[^0-9]+', '', 'g') ELSE {v} END"
     if kind == ColumnKind.NUMBER:
         return f"regexp_replace(replace({v}, ',', '.'), '[^0-9.eE+\\-]+', '', 'g')"
     if kind == ColumnKind.CODE:

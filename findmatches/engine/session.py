@@ -221,13 +221,18 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
         values = (
             f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {RECORDS} GROUP BY {quote_ident(p.name)})"
         )
-        inner = normalized_select([p], values, [(quote_ident(p.name), "_raw"), ("_n", "_n")])
+        # Materialised: DuckDB turns the window below into an aggregate joined back, and would otherwise
+        # normalise every distinct value twice.
+        ctes.append(
+            f"i_{p.alias} AS MATERIALIZED "
+            f"({normalized_select([p], values, [(quote_ident(p.name), '_raw'), ('_n', '_n')])})"
+        )
         code = coarse_code(p)
         ctes.append(
             f"{m} AS (SELECT _raw, {p.alias}"
             + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
             + (f", {_digit_runs(p.alias)} AS n" if p.compares_numbers else "")
-            + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM ({inner}))"
+            + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM i_{p.alias})"
         )
         cols.append(f"{m}.{p.alias}")
         if code is not None:

@@ -110,3 +110,33 @@ def test_letters_of_every_script_are_kept() -> None:
         "иван петров",
     ]
     assert _normalised(code, ["АБ-12/3", "x.9"]) == ["аб123", "x9"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            VALUES,
+            st.text(alphabet="0123456789 -().+/x#", max_size=18),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_phones_keep_their_last_ten_digits_whatever_the_separators(values: list[str | None]) -> None:
+    """The plain replaces and the GLOB that spare most phones the regular expression change nothing: the
+    result is the last ten of the value's digits, as one regular expression over the value gives."""
+    from findmatches.engine.profile import _cleaned
+
+    phone = ColumnProfile("v", 0, ColumnKind.PHONE, 0.0, 1.0, 1.0, 12.0)
+    plain = ColumnProfile(
+        "v", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 12.0
+    )  # cleaned: trimmed, placeholders NULL
+    reference = f"nullif(right(regexp_replace({_cleaned(plain)}, '[^0-9]+', '', 'g'), 10), '')"
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t AS SELECT unnest(?) AS v", [values])
+        got = con.sql(f"SELECT {normalized_sql(phone)} AS a, {reference} AS b FROM t").fetchall()
+        assert all(a == b for a, b in got)
+    finally:
+        con.close()
