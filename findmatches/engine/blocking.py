@@ -34,7 +34,8 @@ from findmatches.engine.session import NORM, Session
 CANDIDATES = "fm_candidates"
 TOKEN_COUNTS = "fm_token_counts"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
-ESTIMATE_RECORDS = 150_000
+# At 1M records, 100k chose the same keys as 150k, in 0.4 s less.
+ESTIMATE_RECORDS = 100_000
 ESTIMATE_MIN_RATE = 0.02
 # Keys are computed on the normalised table, which carries the coarse codes (`coarse_code`) too.
 BASE = NORM
