@@ -136,7 +136,8 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
             x, y = f"a.n_{p.alias}", f"b.n_{p.alias}"
             xs, ys = f"string_split({x}, ' ')", f"string_split({y}, ' ')"
             cols.append(
-                f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 WHEN NOT contains({x}, ' ') AND NOT contains({y}, ' ') THEN 0.0 "
+                f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 "
+                f"WHEN NOT contains({x}, ' ') AND NOT contains({y}, ' ') THEN 0.0 "
                 f"ELSE len(list_intersect({xs}, {ys})) / len(list_distinct(list_concat({xs}, {ys}))) END "
                 f"AS n_{p.alias}"
             )

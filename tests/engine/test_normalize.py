@@ -129,9 +129,8 @@ def test_phones_keep_their_last_ten_digits_whatever_the_separators(values: list[
     from findmatches.engine.profile import _cleaned
 
     phone = ColumnProfile("v", 0, ColumnKind.PHONE, 0.0, 1.0, 1.0, 12.0)
-    plain = ColumnProfile(
-        "v", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 12.0
-    )  # cleaned: trimmed, placeholders NULL
+    # A number's cleaned value is the trimmed one, placeholders NULL: what the phone's was before its replaces.
+    plain = ColumnProfile("v", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 12.0)
     reference = f"nullif(right(regexp_replace({_cleaned(plain)}, '[^0-9]+', '', 'g'), 10), '')"
     con = duckdb.connect()
     try:
