@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from findmatches.engine.profile import ColumnKind, coarse_code
+from findmatches.engine.profile import ColumnKind, coarse_code, digit_runs_sql
 from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
@@ -133,7 +133,7 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
             if p.compares_numbers:
                 lists += f", string_split(coalesce(n_{p.alias}, ''), ' ')"
             elif p.digit_share > 0:
-                lists += f", regexp_extract_all(coalesce({p.alias}, ''), '[0-9]+')"
+                lists += f", string_split(coalesce({digit_runs_sql(p.alias)}, ''), ' ')"
         expr = f"list_filter(list_distinct(flatten([{lists}])), lambda t: length(t) >= 2)"
         keys.append(BlockingKey("tokens", expr, sig, token_cap, max_block=token_cap, tokens=True))
     for p in profiles[:4]:

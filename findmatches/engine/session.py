@@ -18,6 +18,7 @@ from findmatches.engine.profile import (
     ColumnProfile,
     coarse_code,
     coarse_sql,
+    digit_runs_sql,
     normalized_select,
     profile_columns,
 )
@@ -165,19 +166,10 @@ def _prepare(
     return session
 
 
-def _digit_runs(value: str) -> str:
-    """SQL for a normalised value's digit runs, in order and space-separated (NULL if it has none).
-
-    Computed once per record or distinct value, where `features` compares them and the word blocking key
-    splits them (DuckDB evaluates an expression once per use: per pair it cost 3 s of CPU at 1M records).
-    A string, not a list of runs: half the cost to compute, and most pairs compare them by plain equality."""
-    return f"nullif(trim(regexp_replace({value}, '[^0-9]+', ' ', 'g')), '')"
-
-
 def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
     """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
     (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
-    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `_digit_runs`).
+    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `digit_runs_sql`).
 
     Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
     HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
@@ -205,7 +197,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
         if (code := coarse_code(p)) is not None:
             cols.append(f"{coarse_sql(p, f'b.{p.alias}')} AS {code[1]}")
         if p.compares_numbers:
-            cols.append(f"{_digit_runs(f'b.{p.alias}')} AS n_{p.alias}")
+            cols.append(f"{digit_runs_sql(f'b.{p.alias}')} AS n_{p.alias}")
         if p.counts_values:
             g = f"g_{p.alias}"
             ctes.append(
@@ -231,7 +223,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
         ctes.append(
             f"{m} AS (SELECT _raw, {p.alias}"
             + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
-            + (f", {_digit_runs(p.alias)} AS n" if p.compares_numbers else "")
+            + (f", {digit_runs_sql(p.alias)} AS n" if p.compares_numbers else "")
             + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM i_{p.alias})"
         )
         cols.append(f"{m}.{p.alias}")
