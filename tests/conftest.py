@@ -158,6 +158,10 @@ def other_glue(server: ServerProcess) -> Any:
 # -- a transform over the shipped sample, with its data on the loopback S3 ----------------------------
 
 SAMPLE_COLUMNS = ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
+# Object names as Spark and Glue write them: tables, inputs and outputs in tests use these, so that two
+# locations holding an object of the same name (the usual case in real buckets) is what the tests see too.
+PART_CSV = "part-00000-5a1e37c4-9a0b-4f6d-8f57-0c2b1d3e4a5b-c000.csv"
+PART_PARQUET = "part-00000-5a1e37c4-9a0b-4f6d-8f57-0c2b1d3e4a5b-c000.snappy.parquet"
 
 
 def wait_run(glue: Any, transform_id: str, run_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -202,7 +206,7 @@ def create_sample_transform(
     rows = rows if rows is not None else sample.generate()
     bucket = name.lower().replace("_", "-")[:50]
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="people/people.csv", Body=sample.to_csv(rows, SAMPLE_COLUMNS).encode())
+    s3.put_object(Bucket=bucket, Key=f"people/{PART_CSV}", Body=sample.to_csv(rows, SAMPLE_COLUMNS).encode())
     database = f"db_{name}".lower()
     glue.create_database(DatabaseInput={"Name": database})
     glue.create_table(

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from findmatches.engine.active import seed_order, select_sets, set_sizes
-from findmatches.engine.backend import quote_ident
+from findmatches.engine.backend import quote_ident, typed_records
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import PairScorer, cluster
 from findmatches.engine.features import (
@@ -207,11 +207,14 @@ def generate_labeling_set(
     seed: int = 0,
     log: LogFn | None = None,
     should_stop: StopFn | None = None,
+    temp_dir: Path | None = None,
 ) -> int:
     """Write a labeling file (labeling_set_id, empty label, then the source columns) of ~``target_records``
-    unlabelled records in ~10 neighbourhood sets chosen by active learning; return the records written."""
+    unlabelled records in ~10 neighbourhood sets chosen by active learning; return the records written.
+    ``temp_dir``, here and in the other entry points: where the backend spills (else
+    ``FINDMATCHES_ENGINE_TMP`` or the system's temp dir)."""
     started = time.monotonic()
-    with open_session(source, params, labels, log, should_stop) as session:
+    with open_session(source, params, labels, log, should_stop, temp_dir=temp_dir) as session:
         spec = feature_spec(session.feature_profiles)
         model, _, _ = _train(session, spec, seed)
         build_candidates(session)
@@ -289,9 +292,10 @@ def evaluate(
     *,
     log: LogFn | None = None,
     should_stop: StopFn | None = None,
+    temp_dir: Path | None = None,
 ) -> EvaluationResult:
     """Cross-validated quality of a model trained on the labels, with per-column importances."""
-    with open_session(source, params, labels, log, should_stop) as session:
+    with open_session(source, params, labels, log, should_stop, temp_dir=temp_dir) as session:
         pairs = session.label_pairs
         y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
         if y.sum() == 0 or y.sum() == len(y):
@@ -349,12 +353,14 @@ def find_matches(
     log: LogFn | None = None,
     should_stop: StopFn | None = None,
     extra: RecordSource | None = None,
+    temp_dir: Path | None = None,
 ) -> int:
-    """Write every input row once with ``match_id`` (and ``match_confidence_score``); return the row count.
+    """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
+    (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE); return the row count.
     The ``extra`` records (the labelled records an input lacks) are matched with the input, so that the labels
     hold, but not written."""
     started = time.monotonic()
-    with open_session(source, params, labels, log, should_stop, extra=extra) as session:
+    with open_session(source, params, labels, log, should_stop, extra=extra, temp_dir=temp_dir) as session:
         spec = feature_spec(session.feature_profiles)
         x, y = _label_features(session, spec)
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
@@ -410,7 +416,10 @@ def find_matches(
         cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
         score = ", a.conf AS match_confidence_score" if compute_confidence else ""
         session.backend.write(
-            f"SELECT {cols}, a.match_id{score} FROM {RECORDS} r JOIN fm_assign a ON a._rid = r._rid ORDER BY r._rid",
+            # From the assignments to the records: a left join, so that DuckDB's Parquet writer marks the input's
+            # columns optional (as Spark and Glue write them), not required wherever a column has no null.
+            f"SELECT {cols}, a.match_id{score} FROM fm_assign a LEFT JOIN {typed_records(RECORDS)} r "
+            "ON r._rid = a._rid ORDER BY a._rid",
             out_path,
             out_format,
         )

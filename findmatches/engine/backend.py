@@ -26,6 +26,12 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def typed_records(table: str) -> str:
+    """The relation beside ``table`` (loaded by `Backend.load_records`) that holds the source's records with
+    their own column types, and ``_rid``: what the output is written from."""
+    return table + "_typed"
+
+
 class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
@@ -33,8 +39,9 @@ class Backend(Protocol):
         self, source: RecordSource, table: str, extra: RecordSource | None = None
     ) -> tuple[list[str], int]:
         """Load the records as all-VARCHAR columns plus a dense BIGINT ``_rid`` (input order), then the
-        ``extra`` records with the same columns; return the source column names in source order and the
-        source's number of records."""
+        ``extra`` records with the same columns; keep the source's records with their own column types as
+        `typed_records` (``table``). Return the source column names in source order and the source's number
+        of records."""
         ...
 
     def execute(self, sql: str) -> None:

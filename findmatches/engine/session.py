@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -95,11 +96,13 @@ def open_session(
     should_stop: StopFn | None,
     backend: Backend | None = None,
     extra: RecordSource | None = None,
+    temp_dir: Path | None = None,
 ) -> Iterator[Session]:
     """Load, profile and normalise the records (then the ``extra`` ones, which take part in matching but are
-    not part of the output) and map the labels onto them; close the backend afterwards."""
+    not part of the output) and map the labels onto them; close the backend afterwards (one made here
+    spills under ``temp_dir``)."""
     owned = backend is None
-    be: Backend = backend if backend is not None else DuckDBBackend()
+    be: Backend = backend if backend is not None else DuckDBBackend(temp_dir=temp_dir)
     done = threading.Event()
     if should_stop is not None:
         threading.Thread(target=_watch, args=(be, should_stop, done), name="engine-stop", daemon=True).start()

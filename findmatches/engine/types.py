@@ -35,7 +35,8 @@ class CsvFormat:
 class RecordSource:
     """Records to match: local files of one format, or an in-memory Arrow table.
 
-    Every column is read as text (VARCHAR); the engine profiles the columns itself. ``csv`` says how CSV
+    The engine matches on every column as text (VARCHAR) and profiles the columns itself; the output keeps
+    the columns' own types (CSV columns are text). ``csv`` says how CSV
     files are written (the default: one header row, delimiter and quoting detected).
     """
 

@@ -21,6 +21,7 @@ from findmatches.service.context import RequestContext
 from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.store.database import Database
+from findmatches.store.documents import table_document
 
 _DATABASE_FIELDS = (
     "Name",
@@ -59,11 +60,7 @@ def check_catalog(ctx: RequestContext, catalog_id: str | None) -> None:
 
 def find_table(db: Database, ctx: RequestContext, database: str, name: str) -> dict[str, Any] | None:
     """The stored Table document, or None."""
-    row = db.conn.execute(
-        "SELECT doc FROM tables WHERE account=? AND region=? AND database_name=? AND name=?",
-        (ctx.account_id, ctx.region, database.lower(), name.lower()),
-    ).fetchone()
-    return None if row is None else dict(json.loads(row["doc"]))
+    return table_document(db.conn, ctx.account_id, ctx.region, database, name)
 
 
 class CatalogOperations:

@@ -20,6 +20,7 @@ from findmatches.service.context import RequestContext
 from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.store.database import Database
+from findmatches.store.documents import transform_document, transform_with_state
 
 MAX_TRANSFORMS_PER_ACCOUNT = 100
 MAX_SCHEMA_COLUMNS = 100
@@ -74,19 +75,9 @@ def not_found(ctx: RequestContext, transform_id: str) -> EntityNotFoundException
 
 def load_transform(conn: sqlite3.Connection, ctx: RequestContext, transform_id: str) -> dict[str, Any]:
     """The transform as GetMLTransform returns it; EntityNotFoundException if it is not the caller's."""
-    row = conn.execute(
-        "SELECT doc, status, label_count, last_modified FROM transforms "
-        "WHERE transform_id=? AND account=? AND region=?",
-        (transform_id, ctx.account_id, ctx.region),
-    ).fetchone()
-    if row is None:
+    doc = transform_document(conn, ctx.account_id, ctx.region, transform_id)
+    if doc is None:
         raise not_found(ctx, transform_id)
-    return _with_state(row)
-
-
-def _with_state(row: sqlite3.Row) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(row["doc"])
-    doc.update(Status=row["status"], LabelCount=row["label_count"], LastModifiedOn=row["last_modified"])
     return doc
 
 
@@ -290,7 +281,7 @@ class TransformOperations:
     ) -> dict[str, Any]:
         rows = self._filtered(ctx, filter, sort)
         chunk, token = page(rows, next_token, max_results, 100, "transforms")
-        return {"Transforms": [_with_state(r) for r in chunk], "NextToken": token}
+        return {"Transforms": [transform_with_state(r) for r in chunk], "NextToken": token}
 
     @inline
     def list_ml_transforms(

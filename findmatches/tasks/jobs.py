@@ -19,13 +19,12 @@ from findmatches.io import labels as label_files
 from findmatches.io import tables
 from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
 from findmatches.io.storage import Storage
-from findmatches.service.catalog import find_table
-from findmatches.service.context import RequestContext
-from findmatches.service.transforms import load_transform
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
+from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks import taught
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner
+from findmatches.tasks.workdir import FetchRole
 
 
 class Jobs:
@@ -48,7 +47,10 @@ class Jobs:
     # -- shared steps ----------------------------------------------------------------------------
 
     def _transform(self, run: RunContext) -> dict[str, Any]:
-        return load_transform(self.db.conn, RequestContext(run.account_id, run.region), run.transform_id)
+        doc = transform_document(self.db.conn, run.account_id, run.region, run.transform_id)
+        if doc is None:
+            raise TaskFailed(f"The transform {run.transform_id} no longer exists.")
+        return doc
 
     @staticmethod
     def _params(transform: dict[str, Any]) -> MatchParams:
@@ -66,12 +68,15 @@ class Jobs:
         from findmatches.engine import api  # noqa: F401
 
     def _records(
-        self, run: RunContext, transform: dict[str, Any], location: str | None = None, folder: str = "input"
+        self, run: RunContext, transform: dict[str, Any], location: str | None = None
     ) -> RecordSource:
-        """Fetch the transform's input records (or those at ``location``) into the run's work dir."""
+        """Fetch the transform's table's records (or those at ``location``, the run's input) into a folder of
+        the run's work dir that no other fetch uses."""
+        role: FetchRole = "table" if location is None else "input"
         source = transform["InputRecordTables"][0]
-        ctx = RequestContext(run.account_id, run.region)
-        table = find_table(self.db, ctx, source["DatabaseName"], source["TableName"])
+        table = table_document(
+            self.db.conn, run.account_id, run.region, source["DatabaseName"], source["TableName"]
+        )
         if table is None:
             raise TaskFailed(
                 f"Problem fetching the data catalog schema: table {source['DatabaseName']}."
@@ -93,12 +98,12 @@ class Jobs:
         except TableFormatError as e:
             raise TaskFailed(str(e)) from e
         try:
-            paths = tables.fetch_table(self.storage, location, fmt, run.work_dir / folder)
+            paths = tables.fetch_table(self.storage, location, fmt, run.work.fetch(role))
         except StorageError as e:
             raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
         if not paths:
             raise TaskFailed(f"No records found at {location}.")
-        run.log(f"input: {len(paths)} {fmt} file(s) from {location}")
+        run.log(f"{role}: {len(paths)} {fmt} file(s) from {location}")
         if fmt != "csv":
             return RecordSource(paths=tuple(paths), format=fmt)
         # CSV records (the table's, or others given to a FIND_MATCHES run) are laid out as the table says,
@@ -156,7 +161,7 @@ class Jobs:
         out = run.properties["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
         transform = self._transform(run)
         records = self._records(run, transform)
-        local = run.work_dir / "labeling_set.csv"
+        local = run.work.output("labeling_set.csv")
         try:
             count = engine.generate_labeling_set(
                 records,
@@ -166,6 +171,7 @@ class Jobs:
                 seed=uuid.UUID(run.task_run_id).int % 2**31,
                 log=run.log,
                 should_stop=run.should_stop,
+                temp_dir=run.work.spill,
             )
         except EngineError as e:
             raise TaskFailed(str(e)) from e
@@ -185,6 +191,7 @@ class Jobs:
                 self._labels(run.transform_id),
                 log=run.log,
                 should_stop=run.should_stop,
+                temp_dir=run.work.spill,
             )
         except EngineError as e:
             raise TaskFailed(str(e)) from e
@@ -235,12 +242,12 @@ class Jobs:
                 self._records(run, transform),
                 params.primary_key,
                 labels.column("primary_key").to_pylist(),
-                run.work_dir / "labelled.parquet",
+                run.work.labels / "labelled.parquet",
             )
             if added:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
-        local = run.work_dir / ("matches.parquet" if parquet else "matches.csv")
+        local = run.work.output("matches.parquet" if parquet else "matches.csv")
         try:
             count = engine.find_matches(
                 records,
@@ -251,6 +258,7 @@ class Jobs:
                 compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
                 log=run.log,
                 should_stop=run.should_stop,
+                temp_dir=run.work.spill,
                 extra=extra,
             )
         except EngineError as e:

@@ -22,6 +22,7 @@ from typing import Any
 from findmatches.aws.protocol import timestamp_now
 from findmatches.engine.types import Cancelled
 from findmatches.store.database import Database
+from findmatches.tasks.workdir import WorkDir
 
 log = logging.getLogger("findmatches.tasks")
 
@@ -35,7 +36,7 @@ class TaskFailed(Exception):
 
 @dataclass
 class RunContext:
-    """What a task function gets: its run, a scratch folder, a log, and the stop check."""
+    """What a task function gets: its run, a scratch folder (`WorkDir`), a log, and the stop check."""
 
     task_run_id: str
     transform_id: str
@@ -43,7 +44,7 @@ class RunContext:
     region: str
     properties: dict[str, Any]
     arguments: dict[str, Any]
-    work_dir: Path
+    work: WorkDir
     log_path: Path
     deadline: float
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -221,7 +222,7 @@ class TaskRunner:
                 run["region"],
                 run["doc"].get("Properties", {}),
                 run["doc"].get("Arguments", {}),
-                self.work_root / task_run_id,
+                WorkDir(self.work_root / task_run_id),
                 self.log_path(task_run_id),
                 deadline,
                 cancel,
@@ -249,7 +250,7 @@ class TaskRunner:
         ctx.log(f"finished: {status}" + (f": {error}" if error else ""))
 
     def _attempt(self, task_type: str, ctx: RunContext) -> tuple[str, str | None]:
-        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        ctx.work.root.mkdir(parents=True, exist_ok=True)
         ctx.log(f"{task_type} started")
         try:
             if self.start_delay_s:  # fault-injection knob for tests: hold the run RUNNING, cancellable
@@ -269,4 +270,4 @@ class TaskRunner:
             message = getattr(e, "message", None) or str(e) or type(e).__name__
             return "FAILED", f"{type(e).__name__}: {message}"
         finally:
-            shutil.rmtree(ctx.work_dir, ignore_errors=True)
+            shutil.rmtree(ctx.work.root, ignore_errors=True)

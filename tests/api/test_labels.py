@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import SampleTransform, ServerProcess, client, create_sample_transform, wait_run
+from tests.conftest import (
+    PART_CSV,
+    SampleTransform,
+    ServerProcess,
+    client,
+    create_sample_transform,
+    wait_run,
+)
 from tests.fixtures_s3 import S3Server
 
 HEADER = "labeling_set_id,label,id,first_name,last_name\n"
@@ -288,7 +295,7 @@ def test_tab_separated_table(glue: Any, s3: Any, people: SampleTransform) -> Non
     from tests.conftest import SAMPLE_COLUMNS
 
     tsv = sample.to_csv(people.rows, SAMPLE_COLUMNS).replace(",", "\t")
-    s3.put_object(Bucket=people.bucket, Key="people/people.csv", Body=tsv.encode())
+    s3.put_object(Bucket=people.bucket, Key=f"people/{PART_CSV}", Body=tsv.encode())
     source = glue.get_ml_transform(TransformId=people.transform_id)["InputRecordTables"][0]
     table = glue.get_table(DatabaseName=source["DatabaseName"], Name=source["TableName"])["Table"]
     serde = {
@@ -318,7 +325,7 @@ def test_headerless_table_with_serde_quoting(glue: Any, s3: Any) -> None:
     writer = csv.writer(body, delimiter="\t", quotechar="'", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerows([[r[c] for c in SAMPLE_COLUMNS] for r in rows])  # no header row
     s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="people/part-0", Body=body.getvalue().encode())
+    s3.put_object(Bucket=name, Key=f"people/{PART_CSV}", Body=body.getvalue().encode())
     glue.create_database(DatabaseInput={"Name": f"db_{name}"})
     glue.create_table(
         DatabaseName=f"db_{name}",
@@ -384,9 +391,9 @@ def test_headerless_table_with_serde_quoting(glue: Any, s3: Any) -> None:
     body = io.StringIO()
     writer = csv.writer(body, delimiter="\t", quotechar="'", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerows([[r[c] for c in SAMPLE_COLUMNS] for r in new_rows])
-    s3.put_object(Bucket=name, Key="new/records.tsv", Body=body.getvalue().encode())
+    s3.put_object(Bucket=name, Key=f"new/{PART_CSV}", Body=body.getvalue().encode())
     run_id = glue.start_find_matches_task_run(
-        TransformId=transform_id, OutputS3Path=f"s3://{name}/m2/", InputS3Path=f"s3://{name}/new/records.tsv"
+        TransformId=transform_id, OutputS3Path=f"s3://{name}/m2/", InputS3Path=f"s3://{name}/new/{PART_CSV}"
     )["TaskRunId"]
     run = wait_run(glue, transform_id, run_id)
     assert run["Status"] == "SUCCEEDED", run

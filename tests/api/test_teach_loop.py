@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from findmatches.aws.spec import EXTRAS_DATA_PATH
-from tests.conftest import SampleTransform, ServerProcess, wait_run
+from tests.conftest import PART_PARQUET, SampleTransform, ServerProcess, wait_run
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -134,7 +134,8 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
     sink = io.BytesIO()
     columns = ["id", "first_name", "last_name", "birth_date", "street", "city", "zip", "email"]
     pq.write_table(pa.table({c: [r[c] for r in new_rows] for c in columns}), sink)
-    s3.put_object(Bucket=people.bucket, Key="new/records.parquet", Body=sink.getvalue())
+    # Named as the table's object is (Spark's part-00000 names): the two fetches must not overwrite each other.
+    s3.put_object(Bucket=people.bucket, Key=f"new/{PART_PARQUET}", Body=sink.getvalue())
     with pytest.raises(ClientError) as e:
         glue.start_find_matches_task_run(
             TransformId=t,
@@ -145,7 +146,7 @@ def test_teach_loop_with_boto3(glue: Any, s3: Any, people: SampleTransform) -> N
     run_id = glue.start_find_matches_task_run(
         TransformId=t,
         OutputS3Path=f"s3://{people.bucket}/m2/out.parquet",
-        InputS3Path=f"s3://{people.bucket}/new/records.parquet",
+        InputS3Path=f"s3://{people.bucket}/new/{PART_PARQUET}",
     )["TaskRunId"]
     run = wait_run(glue, t, run_id)
     assert run["Status"] == "SUCCEEDED", run

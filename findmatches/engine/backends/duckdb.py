@@ -20,7 +20,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from findmatches.engine.backend import quote_ident, quote_literal
+from findmatches.engine.backend import quote_ident, quote_literal, typed_records
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT", "2GB")
@@ -35,6 +35,11 @@ def csv_read_options(csv: CsvFormat) -> str:
     if csv.names and not csv.header:
         options.append("names = [" + ", ".join(quote_literal(n) for n in csv.names) + "]")
     return ", ".join(options)
+
+
+def _as_text(column: str) -> str:
+    """``column`` cast to VARCHAR under its own name."""
+    return f"CAST({quote_ident(column)} AS VARCHAR) AS {quote_ident(column)}"
 
 
 class DuckDBBackend:
@@ -83,31 +88,43 @@ class DuckDBBackend:
     def load_records(
         self, source: RecordSource, table: str, extra: RecordSource | None = None
     ) -> tuple[list[str], int]:
-        """Load the records (every column VARCHAR) into ``table`` with a dense ``_rid`` in input order; the
-        ``extra`` records follow, with the source's columns (NULL where they lack one). Returns the source's
-        column names and its number of records."""
+        """Load the records into ``table``: a view of every column as VARCHAR with a dense ``_rid`` in input
+        order, the ``extra`` records following with the source's columns (NULL where they lack one). The
+        source's own rows keep their own column types in ``typed_records(table)``, which the output reads.
+        Returns the source's column names and its number of records."""
         registered: list[str] = []
         try:
             relation = self._relation(source, "_fm_src", registered)
-            columns = [str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+            columns = [str(r[0]) for r in described]
             if not columns:
                 raise EngineError("The input has no columns.")
-            casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
             raw = quote_ident(table + "_raw")
             # Insertion order is kept (DuckDB's preserve_insertion_order), so rowid is the input position.
-            self._con.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT {casts} FROM {relation}")
+            self._con.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT * FROM {relation}")
             counted = self._con.execute(f"SELECT count(*) FROM {raw}").fetchone()
             source_rows = int(counted[0]) if counted else 0
+            text = ", ".join(
+                quote_ident(str(name)) if str(kind) == "VARCHAR" else _as_text(str(name))
+                for name, kind, *_ in described
+            )
+            records = f"SELECT CAST(rowid AS BIGINT) AS _rid, {text} FROM {raw}"
             if extra is not None:
                 more = self._relation(extra, "_fm_extra", registered)
                 have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
                 cols = ", ".join(
-                    f"CAST({quote_ident(c)} AS VARCHAR)" if c in have else "CAST(NULL AS VARCHAR)"
+                    _as_text(c) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}"
                     for c in columns
                 )
-                self._con.execute(f"INSERT INTO {raw} SELECT {cols} FROM {more}")
+                extra_raw = quote_ident(table + "_extra")
+                self._con.execute(f"CREATE OR REPLACE TABLE {extra_raw} AS SELECT {cols} FROM {more}")
+                records += (
+                    f" UNION ALL SELECT CAST(rowid AS BIGINT) + {source_rows} AS _rid, * FROM {extra_raw}"
+                )
+            self._con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS {records}")
             self._con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw}"
+                f"CREATE OR REPLACE VIEW {quote_ident(typed_records(table))} AS "
+                f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw}"
             )
         except duckdb.InterruptException as e:
             raise Cancelled() from e
