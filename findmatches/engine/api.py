@@ -371,8 +371,10 @@ def find_matches(
         _log_trained(session, model, y)
         t = threshold(params) if model.supervised else 0.64
         cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
+        # Every scored pair is kept, the low ones too: inside a large component they are the evidence that
+        # two of its parts differ (clustering reads no other pairs there).
         left, right, prob, _, _ = _score_candidates(
-            session, spec, model, 0.5 * t, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
+            session, spec, model, 0.0, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
         session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
         # The candidates are scored: free their memory (and disk, at 10M records) for the stages left.

@@ -1,10 +1,15 @@
-"""Clustering scored pairs into entities without over-merging.
+"""Clustering scored pairs into entities without over-merging, nor under-merging large entities.
 
 1. Connected components over confident links (probability ≥ threshold) and must-links.
-2. Components larger than ``max_component`` are split by raising the threshold inside them.
-3. Pieces of three or more records get every missing pair scored, then a constrained average-linkage pass
-   merges only groups whose average link is at least the threshold; cannot-linked groups never merge and
-   must-linked records always do. A chain of weak links therefore no longer glues two entities together.
+2. Components of up to ``complete_limit`` records: pieces of three or more get every missing pair scored, then a
+   constrained average-linkage pass merges only groups whose average link is at least the threshold;
+   cannot-linked groups never merge and must-linked records always do. A chain of weak links therefore no
+   longer glues two entities together.
+3. Larger components (a company's hundreds of name variants, a much-cited paper) are resolved by average
+   linkage over the pairs that were scored (blocking's candidates and the labels) only: a pair that blocking
+   did not propose is unknown, not evidence against a merge, so transitivity over strong links holds an
+   entity together unless the pairs known between two of its parts say otherwise. It runs on the sparse
+   graph (rounds of mutual best merges), so its cost follows the candidate pairs, not the square of the size.
 """
 
 from __future__ import annotations
@@ -57,29 +62,70 @@ class _PairLookup:
         return values, found
 
 
-def _split_large(
-    n: int,
+# Weight of a cannot-link in the sparse linkage: any average that includes one stays far below a threshold.
+_CANNOT = -1e9
+
+
+def _sparse_average_linkage(
+    start: np.ndarray, left: np.ndarray, right: np.ndarray, weight: np.ndarray, threshold: float
+) -> np.ndarray:
+    """Average linkage over known pairs only: groups (``start``: a group id per node, ids below
+    ``len(start)``) merge while the mean weight of the pairs known between them is at least ``threshold``.
+
+    Each round merges every pair of groups that are each other's best partner; average linkage is reducible
+    (a merged group's mean lies between its parts'), so this gives the result of merging the best pair first,
+    one at a time. Returns the group id per node (the smallest id of the groups merged)."""
+    group = np.asarray(start, np.int64).copy()
+    span = np.int64(len(group))
+    while len(left):
+        a, b = group[left], group[right]
+        cross = a != b
+        left, right, weight, a, b = left[cross], right[cross], weight[cross], a[cross], b[cross]
+        if not len(left):
+            break
+        keys, inverse = np.unique(np.minimum(a, b) * span + np.maximum(a, b), return_inverse=True)
+        mean = np.bincount(inverse, weights=weight) / np.bincount(inverse)
+        ok = np.flatnonzero(mean >= threshold)
+        if not len(ok):
+            break
+        # Each group's best pair: the highest mean, ties to the smaller key (the same result every run).
+        ranked = ok[np.lexsort((keys[ok], -mean[ok]))]
+        lo, hi = keys[ranked] // span, keys[ranked] % span
+        ends = np.concatenate([lo, hi])
+        rank = np.concatenate([np.arange(len(ranked)), np.arange(len(ranked))])
+        first = np.full(int(span), len(ranked), np.int64)
+        np.minimum.at(first, ends, rank)
+        mutual = (first[lo] == np.arange(len(ranked))) & (first[hi] == np.arange(len(ranked)))
+        mapping = np.arange(span)
+        mapping[hi[mutual]] = lo[mutual]
+        group = mapping[group]
+    return group
+
+
+def _resolve_large(
+    labels: np.ndarray,
+    large: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
-    prob: np.ndarray,
-    labels: np.ndarray,
+    weight: np.ndarray,
+    must_groups: np.ndarray,
     threshold: float,
-    limit: int,
 ) -> np.ndarray:
-    """Raise the threshold inside components larger than ``limit`` until they break up (or links are ~1)."""
-    labels = labels.copy()
-    for step in range(1, 11):
-        sizes = np.bincount(labels)
-        big = sizes[labels] > limit
-        if not big.any():
-            break
-        level = threshold + (1.0 - threshold) * step / 10.0
-        keep = big[left] & big[right] & (labels[left] == labels[right]) & (prob >= min(level, 0.999))
-        sub = _components(n, left[keep], right[keep])
-        # Renumber: big components take their sub-component ids, offset past the current labels.
-        labels = np.where(big, sub + labels.max() + 1, labels)
-        _, labels = np.unique(labels, return_inverse=True)
-    return labels.astype(np.int64)
+    """New labels after the records of the ``large`` components are regrouped by `_sparse_average_linkage`
+    over the known pairs between them, starting from their must-linked groups."""
+    nodes = np.flatnonzero(large)
+    local = np.full(len(labels), -1, np.int64)
+    local[nodes] = np.arange(len(nodes))
+    inside = large[left] & large[right] & (labels[left] == labels[right])
+    # Must-linked records start as one group (the must-link graph's components, numbered densely).
+    _, start = np.unique(must_groups[nodes], return_inverse=True)
+    group = _sparse_average_linkage(
+        start.astype(np.int64), local[left[inside]], local[right[inside]], weight[inside], threshold
+    )
+    out = labels.copy()
+    out[nodes] = int(labels.max()) + 1 + group
+    _, out = np.unique(out, return_inverse=True)
+    return out.astype(np.int64)
 
 
 def _average_linkage(
@@ -145,9 +191,10 @@ def cluster(
     must: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY),
     cannot: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY),
     score_pairs: PairScorer | None = None,
-    max_component: int = 60,
+    complete_limit: int = 60,
 ) -> Clusters:
-    """Cluster ``n`` records given scored pairs; ``must``/``cannot`` are constraints the result respects."""
+    """Cluster ``n`` records given scored pairs; ``must``/``cannot`` are constraints the result respects.
+    Components of more than ``complete_limit`` records are resolved on the known pairs alone."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     prob = np.asarray(prob, np.float64)
     must_l, must_r = np.asarray(must[0], np.int64), np.asarray(must[1], np.int64)
@@ -167,13 +214,19 @@ def cluster(
     all_l, all_r, all_p = all_l[pick], all_r[pick], all_p[pick]
     strong = all_p >= threshold
     labels = _components(n, all_l[strong], all_r[strong])
-    labels = _split_large(n, all_l[strong], all_r[strong], all_p[strong], labels, threshold, max_component)
+    large = (np.bincount(labels) > complete_limit)[labels] if n else np.zeros(0, bool)
+    if large.any():
+        weight = np.where(np.isin(keys[pick], _pair_keys(n, cannot_l, cannot_r)), _CANNOT, all_p)
+        labels = _resolve_large(labels, large, all_l, all_r, weight, must_groups, threshold)
     lookup = _PairLookup(n, all_l, all_r, all_p)
     sizes = np.bincount(labels)
     order = np.argsort(labels, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     refine = np.flatnonzero((sizes >= 3) | np.isin(np.arange(len(sizes)), labels[cannot_l]))
-    refine = refine[sizes[refine] >= 2]
+    # Pieces of large components are settled on the known pairs: none is scored completely.
+    settled = np.zeros(len(sizes), bool)
+    settled[labels[large]] = True
+    refine = refine[(sizes[refine] >= 2) & ~settled[refine]]
     # Every pair inside the pieces to refine (positions into ``order``), built without a loop per piece;
     # the pairs nobody scored yet are scored now.
     piece_of, pos_l, pos_r = _pairs_within(starts[refine], sizes[refine])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.clustering import cluster
@@ -38,10 +38,14 @@ pairs = st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29), st.floats(0, 
 links = st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29)), max_size=10)
 
 
-@settings(max_examples=60, deadline=None)
-@given(pairs, links, links, st.floats(0.05, 0.95))
+@settings(max_examples=80, deadline=None)
+@given(pairs, links, links, st.floats(0.05, 0.95), st.sampled_from([2, 4, 60]))
 def test_clustering_invariants(
-    edges: list[tuple[int, int, float]], must: list[tuple[int, int]], cannot: list[tuple[int, int]], t: float
+    edges: list[tuple[int, int, float]],
+    must: list[tuple[int, int]],
+    cannot: list[tuple[int, int]],
+    t: float,
+    complete_limit: int,
 ) -> None:
     n = 30
     edges = [(a, b, p) for a, b, p in edges if a != b]
@@ -53,7 +57,17 @@ def test_clustering_invariants(
     ml = (np.array([m[0] for m in must], dtype=np.int64), np.array([m[1] for m in must], dtype=np.int64))
     cl = (np.array([c[0] for c in cannot], dtype=np.int64), np.array([c[1] for c in cannot], dtype=np.int64))
     rng = np.random.default_rng(0)
-    result = cluster(n, left, right, prob, t, must=ml, cannot=cl, score_pairs=lambda a, b: rng.random(len(a)))
+    result = cluster(
+        n,
+        left,
+        right,
+        prob,
+        t,
+        must=ml,
+        cannot=cl,
+        score_pairs=lambda a, b: rng.random(len(a)),
+        complete_limit=complete_limit,
+    )
     rep = result.representative
     # Every record exactly once, represented by the smallest record of its cluster.
     assert rep.shape == (n,)
@@ -74,3 +88,103 @@ def test_clustering_invariants(
     for r in range(n):
         if r not in linked:
             assert np.sum(rep == rep[r]) == 1
+
+
+# -- large entities: the known pairs decide, unknown pairs are no evidence -------------------------------------
+
+
+def _never_scored(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    raise AssertionError(f"{len(left)} pairs of a large component were scored")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(61, 250), st.integers(0, 2**32 - 1), st.floats(0.3, 0.9))
+def test_a_chain_of_strong_links_holds_a_large_entity_together(size: int, seed: int, t: float) -> None:
+    """One entity of many records whose strong links form a random tree (each record like one other, not all
+    alike): most pairs are unknown, and none of them splits it, nor is any scored."""
+    rng = np.random.default_rng(seed)
+    parent = np.array([rng.integers(0, i) for i in range(1, size)])
+    child = np.arange(1, size)
+    # More known pairs inside the entity, all at least the threshold on average.
+    extra_l = rng.integers(0, size, size)
+    extra_r = rng.integers(0, size, size)
+    keep = extra_l != extra_r
+    left = np.concatenate([parent, extra_l[keep]])
+    right = np.concatenate([child, extra_r[keep]])
+    prob = np.concatenate([rng.uniform(t, 1.0, size - 1), rng.uniform(t, 1.0, int(keep.sum()))])
+    result = cluster(size + 5, left, right, prob, t, score_pairs=_never_scored)
+    assert len(set(result.representative[:size].tolist())) == 1
+    assert set(result.representative[size:].tolist()) == set(range(size, size + 5))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(31, 120),
+    st.integers(31, 120),
+    st.integers(2, 40),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.3, 0.9),
+)
+def test_a_weak_bridge_does_not_join_two_large_entities(
+    size_a: int, size_b: int, known_apart: int, seed: int, t: float
+) -> None:
+    """Two entities, each held together by strong links, joined by one weaker bridge (above the threshold,
+    below the links inside). Blocking also proposed ``known_apart`` other pairs across them, which score low
+    enough that the pairs known across average below the threshold: the two stay apart."""
+    rng = np.random.default_rng(seed)
+    n = size_a + size_b
+
+    def tree(offset: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        child = np.arange(1, size)
+        return np.array([rng.integers(0, i) for i in child]) + offset, child + offset
+
+    a_l, a_r = tree(0, size_a)
+    b_l, b_r = tree(size_a, size_b)
+    cross_l = rng.integers(0, size_a, known_apart)
+    cross_r = rng.integers(size_a, n, known_apart)
+    left = np.concatenate([a_l, b_l, [size_a - 1], cross_l])
+    right = np.concatenate([a_r, b_r, [size_a], cross_r])
+    inside = rng.uniform(max(t, 0.8), 1.0, len(a_l) + len(b_l))
+    bridge = rng.uniform(t, inside.min())
+    low = rng.uniform(0.0, min(0.1, t / 3), known_apart)
+    assume((bridge + low.sum()) / (known_apart + 1) < t)
+    prob = np.concatenate([inside, [bridge], low])
+    result = cluster(n, left, right, prob, t, score_pairs=_never_scored)
+    rep = result.representative
+    assert len(set(rep[:size_a].tolist())) == 1 and len(set(rep[size_a:].tolist())) == 1
+    assert rep[0] != rep[size_a]
+    # With nothing known across them but the bridge, transitivity joins them: unknown pairs are no evidence.
+    only_bridge = cluster(n, left[:-known_apart], right[:-known_apart], prob[:-known_apart], t)
+    assert len(set(only_bridge.representative.tolist())) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(20, 200), st.integers(0, 2**32 - 1), st.sampled_from([4, 10, 60]), st.data())
+def test_constraints_hold_inside_large_components(
+    size: int, seed: int, complete_limit: int, data: st.DataObject
+) -> None:
+    """A must-link joins a record to an entity it has no other link to; a cannot-link between two records of
+    one strongly linked entity separates them, whichever way the component is resolved."""
+    rng = np.random.default_rng(seed)
+    child = np.arange(1, size)
+    parent = np.array([rng.integers(0, i) for i in child])
+    prob = rng.uniform(0.7, 1.0, size - 1)
+    a, b = data.draw(st.lists(st.integers(0, size - 1), min_size=2, max_size=2, unique=True))
+    loner = size  # a record of its own, must-linked to one of the entity's
+    must = (np.array([loner]), np.array([data.draw(st.integers(0, size - 1))]))
+    cannot = (np.array([min(a, b)]), np.array([max(a, b)]))
+    result = cluster(
+        size + 1,
+        parent,
+        child,
+        prob,
+        0.5,
+        must=must,
+        cannot=cannot,
+        score_pairs=lambda left, right: np.full(len(left), 0.9),
+        complete_limit=complete_limit,
+    )
+    rep = result.representative
+    assert rep[a] != rep[b]
+    assert rep[loner] == rep[must[1][0]]
+    assert result.dropped_cannot_links == 0
