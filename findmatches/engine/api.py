@@ -23,10 +23,12 @@ from findmatches.engine.features import (
     feature_spec,
     features_for,
     pairs_sql,
+    word_weights,
 )
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
+from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import EngineError, EvaluationResult, LogFn, MatchParams, RecordSource, StopFn
 
 ACTIVE_MAX_PAIRS = 3_000_000
@@ -215,7 +217,7 @@ def generate_labeling_set(
     ``FINDMATCHES_ENGINE_TMP`` or the system's temp dir)."""
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, temp_dir=temp_dir) as session:
-        spec = feature_spec(session.feature_profiles)
+        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
         model, _, _ = _train(session, spec, seed)
         build_candidates(session)
         pairs = f"SELECT l, r FROM {CANDIDATES}"
@@ -303,7 +305,7 @@ def evaluate(
                 "The labels need at least one matching pair and one non-matching pair "
                 "(two records with the same label and two with different labels in one labeling set)."
             )
-        spec = feature_spec(session.feature_profiles)
+        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
         model, x, y = _train(session, spec, committee=False)
         groups = np.asarray(pairs.column("set_id").to_pylist(), dtype=object)
         _, group_ids = np.unique(groups.astype(str), return_inverse=True)
@@ -361,7 +363,7 @@ def find_matches(
     hold, but not written."""
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, extra=extra, temp_dir=temp_dir) as session:
-        spec = feature_spec(session.feature_profiles)
+        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
         x, y = _label_features(session, spec)
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -377,6 +379,14 @@ def find_matches(
             session, spec, model, 0.0, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
         )
         session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
+        sources = detect_sources(session) if model.supervised else None
+        if sources is not None:
+            assign_at = assignment_threshold(session, spec, sources, x, y, (left, right, prob), t)
+            prob = one_to_one(sources, left, right, prob, t, assign_at)
+            session.log(
+                f"The labels link the sources in column {sources.column!r} one to one: each record links to its "
+                f"mutual best partner scoring at least {assign_at:.2f}; {int((prob >= t).sum())} links."
+            )
         # The candidates are scored: free their memory (and disk, at 10M records) for the stages left.
         session.backend.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
         session.check()

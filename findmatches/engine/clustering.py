@@ -21,6 +21,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from findmatches.engine.correlation import CANNOT, correlation_clusters
+
 PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -62,44 +64,17 @@ class _PairLookup:
         return values, found
 
 
-# Weight of a cannot-link in the sparse linkage: any average that includes one stays far below a threshold.
-_CANNOT = -1e9
+# Probabilities are clipped to this distance from 0 and 1 before they become log-odds weights.
+_CLIP = 1e-4
 
 
-def _sparse_average_linkage(
-    start: np.ndarray, left: np.ndarray, right: np.ndarray, weight: np.ndarray, threshold: float
-) -> np.ndarray:
-    """Average linkage over known pairs only: groups (``start``: a group id per node, ids below
-    ``len(start)``) merge while the mean weight of the pairs known between them is at least ``threshold``.
-
-    Each round merges every pair of groups that are each other's best partner; average linkage is reducible
-    (a merged group's mean lies between its parts'), so this gives the result of merging the best pair first,
-    one at a time. Returns the group id per node (the smallest id of the groups merged)."""
-    group = np.asarray(start, np.int64).copy()
-    span = np.int64(len(group))
-    while len(left):
-        a, b = group[left], group[right]
-        cross = a != b
-        left, right, weight, a, b = left[cross], right[cross], weight[cross], a[cross], b[cross]
-        if not len(left):
-            break
-        keys, inverse = np.unique(np.minimum(a, b) * span + np.maximum(a, b), return_inverse=True)
-        mean = np.bincount(inverse, weights=weight) / np.bincount(inverse)
-        ok = np.flatnonzero(mean >= threshold)
-        if not len(ok):
-            break
-        # Each group's best pair: the highest mean, ties to the smaller key (the same result every run).
-        ranked = ok[np.lexsort((keys[ok], -mean[ok]))]
-        lo, hi = keys[ranked] // span, keys[ranked] % span
-        ends = np.concatenate([lo, hi])
-        rank = np.concatenate([np.arange(len(ranked)), np.arange(len(ranked))])
-        first = np.full(int(span), len(ranked), np.int64)
-        np.minimum.at(first, ends, rank)
-        mutual = (first[lo] == np.arange(len(ranked))) & (first[hi] == np.arange(len(ranked)))
-        mapping = np.arange(span)
-        mapping[hi[mutual]] = lo[mutual]
-        group = mapping[group]
-    return group
+def pair_weights(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """The evidence each scored pair gives for a merge: its log-odds of a match less the threshold's, so a
+    pair at the threshold weighs nothing, a likely match weighs for and a likely non-match against."""
+    p = np.clip(prob, _CLIP, 1.0 - _CLIP)
+    t = min(max(threshold, _CLIP), 1.0 - _CLIP)
+    weights: np.ndarray = np.log(p / (1.0 - p)) - np.log(t / (1.0 - t))
+    return weights
 
 
 def _resolve_large(
@@ -109,18 +84,17 @@ def _resolve_large(
     right: np.ndarray,
     weight: np.ndarray,
     must_groups: np.ndarray,
-    threshold: float,
 ) -> np.ndarray:
-    """New labels after the records of the ``large`` components are regrouped by `_sparse_average_linkage`
-    over the known pairs between them, starting from their must-linked groups."""
+    """New labels after the records of the ``large`` components are regrouped by `correlation_clusters` over
+    the known pairs between them, starting from their must-linked groups."""
     nodes = np.flatnonzero(large)
     local = np.full(len(labels), -1, np.int64)
     local[nodes] = np.arange(len(nodes))
     inside = large[left] & large[right] & (labels[left] == labels[right])
     # Must-linked records start as one group (the must-link graph's components, numbered densely).
     _, start = np.unique(must_groups[nodes], return_inverse=True)
-    group = _sparse_average_linkage(
-        start.astype(np.int64), local[left[inside]], local[right[inside]], weight[inside], threshold
+    group = correlation_clusters(
+        start.astype(np.int64), local[left[inside]], local[right[inside]], weight[inside]
     )
     out = labels.copy()
     out[nodes] = int(labels.max()) + 1 + group
@@ -216,8 +190,9 @@ def cluster(
     labels = _components(n, all_l[strong], all_r[strong])
     large = (np.bincount(labels) > complete_limit)[labels] if n else np.zeros(0, bool)
     if large.any():
-        weight = np.where(np.isin(keys[pick], _pair_keys(n, cannot_l, cannot_r)), _CANNOT, all_p)
-        labels = _resolve_large(labels, large, all_l, all_r, weight, must_groups, threshold)
+        cannot_pair = np.isin(keys[pick], _pair_keys(n, cannot_l, cannot_r))
+        weight = np.where(cannot_pair, CANNOT, pair_weights(all_p, threshold))
+        labels = _resolve_large(labels, large, all_l, all_r, weight, must_groups)
     lookup = _PairLookup(n, all_l, all_r, all_p)
     sizes = np.bincount(labels)
     order = np.argsort(labels, kind="stable")

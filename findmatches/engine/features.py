@@ -7,7 +7,7 @@ with the likelihood of a match, so the model can be constrained to be monotone i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,13 @@ MAX_CHARS = 500
 PARTIAL_CHARS = 64
 
 Scorer = Callable[..., float]
+# Word overlap weighted by rarity (inverse document frequency over the column): the share of the two values'
+# word weight that they share ("wjac"), and of the lighter value's ("wcont"). Two companies' names that share
+# only "gesellschaft mit beschränkter haftung" share little weight; "philips" and "n v philips
+# gloeilampenfabrieken" share the rare word that counts.
+WEIGHTED = ("wjac", "wcont")
+# Columns' word weights are counted on at most this many records (a sample beyond).
+WEIGHT_SAMPLE = 100_000
 
 
 _SCORERS: dict[str, Scorer] = {
@@ -42,7 +49,13 @@ _SCORERS: dict[str, Scorer] = {
 _PERCENT = {"tset", "tsort", "partial", "ratio"}
 
 
-def _comparisons(p: ColumnProfile) -> list[str]:
+def _comparisons(p: ColumnProfile, weighted: bool = True) -> list[str]:
+    """The comparisons of the column; without ``weighted``, none of the WEIGHTED ones."""
+    chosen = _chosen(p)
+    return chosen if weighted else [c for c in chosen if c not in WEIGHTED]
+
+
+def _chosen(p: ColumnProfile) -> list[str]:
     kind = p.kind
     if kind == ColumnKind.NAME:
         out = ["exact", "jw", "lev"]
@@ -50,9 +63,9 @@ def _comparisons(p: ColumnProfile) -> list[str]:
             # Names of several words (businesses, organisations, products) gain and lose words: "arts deli"
             # and "arts delicatessen", "spago" and "spago (los angeles)". The partial ratio sees one inside
             # the other: Fodors-Zagat teach loops, seeds 0-27, mean F1 0.9854 without it, 0.9895 with it.
-            out += ["tsort", "tset", "partial"]
+            out += ["tsort", "tset", "partial", *WEIGHTED]
     elif kind == ColumnKind.TEXT:
-        out = ["exact", "indel", "tset", "tsort", "partial"]
+        out = ["exact", "indel", "tset", "tsort", "partial", *WEIGHTED]
     elif kind == ColumnKind.NUMBER:
         return ["exact", "lev", "reldiff"]
     elif kind == ColumnKind.CATEGORY:
@@ -68,25 +81,62 @@ def _comparisons(p: ColumnProfile) -> list[str]:
 
 
 @dataclass(frozen=True)
+class WordWeights:
+    """A column's words and their weights (log inverse document frequency); ``unseen`` for other words."""
+
+    words: pa.Array
+    weights: np.ndarray
+    unseen: float
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
-    """The feature matrix's columns: name, source column, and monotone direction (+1, -1, 0)."""
+    """The feature matrix's columns: name, source column, and monotone direction (+1, -1, 0); the word
+    weights of the columns compared by weighted overlap (by column alias)."""
 
     profiles: tuple[ColumnProfile, ...]
     names: tuple[str, ...]
     columns: tuple[str, ...]
     monotone: tuple[int, ...]
+    words: dict[str, WordWeights] = field(default_factory=dict, compare=False, hash=False)
 
 
 RECORD = "(whole record)"
 
 
-def feature_spec(profiles: list[ColumnProfile]) -> FeatureSpec:
-    """Choose the comparisons for each profiled column, plus whole-record ones."""
+def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
+    """Each weighted-overlap column's word weights, ln(N / records holding the word), counted over the
+    normalised values (of a sample of WEIGHT_SAMPLE records beyond that many)."""
+    found: dict[str, WordWeights] = {}
+    sample = f" USING SAMPLE {WEIGHT_SAMPLE} ROWS" if session.num_records > WEIGHT_SAMPLE else ""
+    for p in profiles:
+        if not set(WEIGHTED) & set(_comparisons(p)):
+            continue
+        table = session.backend.query(
+            # Materialised: the sample is drawn once for both uses.
+            f"WITH v AS MATERIALIZED (SELECT _rid, {p.alias} AS v FROM {NORM} WHERE {p.alias} IS NOT NULL"
+            f"{sample}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word FROM v) "
+            "SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+        )
+        n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
+        df = table.column("df").to_numpy().astype(np.float64)
+        found[p.alias] = WordWeights(
+            words=table.column("word").combine_chunks(),
+            weights=np.log(np.maximum(n, 1.0) / df),
+            unseen=float(np.log(max(n, 1.0))),
+        )
+    return found
+
+
+def feature_spec(profiles: list[ColumnProfile], words: dict[str, WordWeights] | None = None) -> FeatureSpec:
+    """Choose the comparisons for each profiled column, plus whole-record ones. ``words``: the columns' word
+    weights (`word_weights`); a column without them has no weighted-overlap features."""
+    words = words or {}
     names: list[str] = []
     columns: list[str] = []
     monotone: list[int] = []
     for p in profiles:
-        for comp in _comparisons(p) + (["rarity"] if p.counts_values else []):
+        for comp in _comparisons(p, p.alias in words) + (["rarity"] if p.counts_values else []):
             names.append(f"{p.name}:{comp}")
             columns.append(p.name)
             monotone.append(-1 if comp == "reldiff" else 1)
@@ -94,7 +144,7 @@ def feature_spec(profiles: list[ColumnProfile]) -> FeatureSpec:
         names.append(f"{RECORD}:{comp}")
         columns.append(RECORD)
         monotone.append(mono)
-    return FeatureSpec(tuple(profiles), tuple(names), tuple(columns), tuple(monotone))
+    return FeatureSpec(tuple(profiles), tuple(names), tuple(columns), tuple(monotone), dict(words))
 
 
 def cheap_sql(spec: FeatureSpec) -> str:
@@ -198,6 +248,47 @@ def _similarities(
     return out
 
 
+def _weighted_overlap(
+    lcol: pa.ChunkedArray | pa.Array, rcol: pa.ChunkedArray | pa.Array, equal: np.ndarray, words: WordWeights
+) -> dict[str, np.ndarray]:
+    """The WEIGHTED similarities for every row (1 where the values are equal), vectorised: both sides' words
+    encoded in one dictionary, shared words found by key, weights summed per row."""
+    n = len(equal)
+    out = {name: np.ones(n, dtype=np.float32) for name in WEIGHTED}
+    rows = np.flatnonzero(~equal)
+    if not len(rows):
+        return out
+    sides = []
+    for column in (lcol, rcol):
+        split = pc.split_pattern(_taken(column, rows), " ")
+        sides.append((pc.list_flatten(split), np.asarray(pc.list_parent_indices(split))))
+    encoded = pa.chunked_array([sides[0][0], sides[1][0]]).dictionary_encode().combine_chunks()
+    vocabulary = encoded.dictionary
+    known = pc.index_in(vocabulary, value_set=words.words)
+    weight = np.where(
+        np.asarray(pc.is_valid(known)),
+        words.weights[np.asarray(pc.fill_null(known, 0))] if len(words.weights) else words.unseen,
+        words.unseen,
+    )
+    weight[np.asarray(pc.equal(vocabulary, ""))] = 0.0
+    codes = np.asarray(encoded.indices).astype(np.int64)
+    split_at = len(sides[0][0])
+    span = np.int64(len(vocabulary))
+    totals, keys = [], []
+    for parent, code in ((sides[0][1], codes[:split_at]), (sides[1][1], codes[split_at:])):
+        key = np.unique(parent.astype(np.int64) * span + code)  # each word once per value
+        keys.append(key)
+        totals.append(np.bincount(key // span, weights=weight[key % span], minlength=len(rows)))
+    shared_keys = keys[0][np.isin(keys[0], keys[1], assume_unique=True)]
+    shared = np.bincount(shared_keys // span, weights=weight[shared_keys % span], minlength=len(rows))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        union = totals[0] + totals[1] - shared
+        out["wjac"][rows] = np.where(union > 0, shared / union, 0.0)
+        lighter = np.minimum(totals[0], totals[1])
+        out["wcont"][rows] = np.where(lighter > 0, shared / lighter, 0.0)
+    return out
+
+
 def _needle_first(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Each pair as (its shorter value cut to PARTIAL_CHARS, its longer value), for the partial ratio."""
     # Neither side is null: `_taken` filled the missing values.
@@ -223,8 +314,10 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
         present = ~miss
         agree += (exact & present).astype(np.float32)
         both += present.astype(np.float32)
-        comps = _comparisons(p)
+        comps = _comparisons(p, p.alias in spec.words)
         sims = _similarities([c for c in comps if c in _SCORERS], lcol, rcol, exact | miss)
+        if p.alias in spec.words:
+            sims.update(_weighted_overlap(lcol, rcol, exact | miss, spec.words[p.alias]))
         for comp in comps:
             if comp == "exact":
                 col = exact.astype(np.float32)

@@ -12,6 +12,7 @@ from findmatches.engine.features import (
     compute_features,
     feature_spec,
     features_for,
+    word_weights,
 )
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.session import LABEL_COLUMNS, open_session
@@ -189,3 +190,32 @@ def test_numbers_are_compared_only_where_values_hold_them() -> None:
     assert "title:numbers" not in feature_spec([plain]).names
     assert "title:numbers" in feature_spec([coded]).names
     assert "sku:numbers" not in feature_spec([code]).names
+
+
+def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
+    """Company names: two firms sharing only a common legal form share little weight; one firm's short and
+    long names share the rare word that identifies it."""
+    names = [
+        "General Digital Gesellschaft mit beschränkter Haftung",
+        "American Dynamics Gesellschaft mit beschränkter Haftung",
+        "Koninklijke Philips Electronics N.V.",
+        "N.V. Philips' Gloeilampenfabrieken",
+        "Philips",
+        *[f"Firma{i} Gesellschaft mit beschränkter Haftung" for i in range(12)],
+        *[f"Other{i} Holdings N.V." for i in range(6)],
+    ]
+    table = pa.table({"id": [str(i) for i in range(len(names))], "name": names})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = session.feature_profiles
+        spec = feature_spec(profiles, word_weights(session, profiles))
+        assert feature_spec(profiles).names == tuple(n for n in spec.names if ":w" not in n)
+        x = features_for(session, spec, np.array([0, 2, 3, 4]), np.array([1, 3, 4, 4]))
+    jac, cont = x[:, spec.names.index("name:wjac")], x[:, spec.names.index("name:wcont")]
+    plain = x[:, spec.names.index("name:tset")]
+    assert jac[0] < 0.25 < plain[0]  # the shared legal form is most of the words, little of the weight
+    assert cont[2] == 1.0 and jac[2] > 0.2  # "philips" is all of the short name's weight
+    assert jac[1] > jac[0]  # two Philips names share more weight than two firms sharing "gesellschaft …"
+    assert jac[3] == 1.0 and cont[3] == 1.0  # a value with itself

@@ -1,0 +1,145 @@
+"""Linkage of sources: records from a few sources (a column of few values: two shops, two libraries) where an
+entity has at most one record per source, a shape recognised from the labels and matched by assignment.
+
+Where the labelled groups never hold two records of one source, each record is linked only to its mutual
+best partner in another source (one-to-one), and the threshold that partnership needs is learnt from the
+labels' out-of-fold scores: a partner that is each other's best is likelier a match than its score alone says,
+which keeps the true pairs of reworded records that score below the plain threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from findmatches.engine.features import FeatureSpec
+from findmatches.engine.metrics import cross_validate
+from findmatches.engine.profile import ColumnKind
+from findmatches.engine.session import LABELS, NORM, Session
+
+MAX_SOURCES = 8
+# The labelled matches across sources needed before the shape is trusted.
+MIN_MATCHES = 5
+# Where a column is missing for more records than this share, it does not name their source.
+MAX_MISSING = 0.01
+# Thresholds for mutual best partners tried, as shares of the plain threshold.
+ASSIGN_SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The column that names each record's source, and each record's source (index; -1 where missing)."""
+
+    column: str
+    codes: np.ndarray
+
+
+def detect_sources(session: Session) -> Sources | None:
+    """The category column of 2..MAX_SOURCES values across which the labelled matches lie, no labelled group
+    holding two records of one of its values; None when no column has that shape."""
+    if session.label_pairs.num_rows == 0:
+        return None
+    for p in session.feature_profiles:
+        if p.kind != ColumnKind.CATEGORY or p.null_rate > MAX_MISSING:
+            continue
+        source = p.alias
+        shape = session.backend.query(
+            f"WITH g AS (SELECT l.set_id, l.label, n.{source} AS s, count(*) AS k FROM {LABELS} l "
+            f"JOIN {NORM} n USING (_rid) WHERE n.{source} IS NOT NULL GROUP BY ALL) "
+            f"SELECT (SELECT count(DISTINCT {source}) FROM {NORM}) AS sources, "
+            "coalesce(max(k), 0) AS most_per_source, "
+            "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked "
+            "FROM g"
+        ).to_pylist()[0]
+        if (
+            2 <= int(shape["sources"]) <= MAX_SOURCES
+            and int(shape["most_per_source"]) == 1
+            and int(shape["linked"]) >= MIN_MATCHES
+        ):
+            codes = session.backend.query(
+                f"SELECT coalesce(dense_rank() OVER (ORDER BY {source}) - 1, -1) AS code, "
+                f"{source} IS NULL AS missing FROM {NORM} ORDER BY _rid"
+            )
+            code = codes.column("code").to_numpy().astype(np.int64)
+            code[codes.column("missing").to_numpy(zero_copy_only=False).astype(bool)] = -1
+            return Sources(p.name, code)
+    return None
+
+
+def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """For pairs across sources: whether each record is the other's best partner in the other's source (the
+    highest score; ties to the smaller record id). False for pairs within one source."""
+    across = (codes[left] != codes[right]) | (codes[left] < 0) | (codes[right] < 0)
+    m = len(left)
+    # Each pair from both ends: a record's best partner per source is judged over all its pairs.
+    me, other = np.concatenate([left, right]), np.concatenate([right, left])
+    score, valid = np.concatenate([prob, prob]), np.concatenate([across, across])
+    span = np.int64(int(codes.max()) + 2) if len(codes) else np.int64(2)
+    key = me.astype(np.int64) * span + (codes[other] + 1)
+    order = np.lexsort((other, -score, key))
+    order = order[valid[order]]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    chosen = np.zeros(2 * m, dtype=bool)
+    chosen[order[first]] = True
+    return np.asarray(chosen[:m] & chosen[m:] & across, dtype=bool)
+
+
+def assignment_threshold(
+    session: Session,
+    spec: FeatureSpec,
+    sources: Sources,
+    x: np.ndarray,
+    y: np.ndarray,
+    scored: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+) -> float:
+    """The score a mutual best partnership needs: of ASSIGN_SHARES of ``threshold``, the one under which
+    "mutual best and at least it" rebuilds the labelled pairs across sources best (F1 of their out-of-fold
+    scores; ties to the higher threshold). Mutual best is judged among the scored candidates and the labelled
+    pairs together."""
+    pairs = session.label_pairs
+    ll = pairs.column("l").to_numpy().astype(np.int64)
+    lr = pairs.column("r").to_numpy().astype(np.int64)
+    _, set_ids = np.unique(np.asarray(pairs.column("set_id").to_pylist(), dtype=str), return_inverse=True)
+    _, oof = cross_validate(spec, x, y, set_ids, threshold)
+    left, right, prob = scored
+    # Labelled pairs that blocking did not propose compete with their out-of-fold scores.
+    all_l, all_r = np.concatenate([left, ll]), np.concatenate([right, lr])
+    keys = all_l * np.int64(len(sources.codes)) + all_r
+    _, first = np.unique(keys, return_index=True)
+    all_p = np.concatenate([prob, oof])
+    best = mutual_best(sources.codes, all_l[first], all_r[first], all_p[first])
+    best_keys = keys[first][best]
+    label_best = np.isin(ll * np.int64(len(sources.codes)) + lr, best_keys)
+    across = sources.codes[ll] != sources.codes[lr]
+    chosen, chosen_f1 = threshold, -1.0
+    for share in ASSIGN_SHARES:
+        predicted = label_best & (oof >= threshold * share)
+        tp = int((predicted & (y == 1) & across).sum())
+        fp = int((predicted & (y == 0) & across).sum())
+        fn = int((~predicted & (y == 1) & across).sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > chosen_f1 + 1e-9:
+            chosen, chosen_f1 = threshold * share, f1
+    return chosen
+
+
+def one_to_one(
+    sources: Sources,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    threshold: float,
+    assign_at: float,
+) -> np.ndarray:
+    """The scores clustering sees under one-to-one linkage: a mutual best partnership scoring at least
+    ``assign_at`` becomes a link (at least ``threshold``); every other pair stays known but below the
+    threshold, and pairs within one source score 0."""
+    best = mutual_best(sources.codes, left, right, prob)
+    within = (sources.codes[left] == sources.codes[right]) & (sources.codes[left] >= 0)
+    below = np.nextafter(threshold, 0.0)
+    out = np.where(best & (prob >= assign_at), np.maximum(prob, threshold), np.minimum(prob, below))
+    out[within] = 0.0
+    return np.asarray(out, dtype=np.float64)

@@ -1,0 +1,97 @@
+"""Two-source linkage: recognised from the labels, matched one to one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from findmatches.engine.session import LABEL_COLUMNS, open_session
+from findmatches.engine.sources import Sources, detect_sources, mutual_best, one_to_one
+from findmatches.engine.types import MatchParams, RecordSource
+
+
+def _labels(rows: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(LABEL_COLUMNS)})
+
+
+def _shops(with_duplicate: bool) -> tuple[pa.Table, pa.Table]:
+    """Twelve products listed by two shops; labels group each product's two listings (and, when asked, a
+    second listing of one product in the same shop)."""
+    ids, shops, titles, rows = [], [], [], []
+    for i in range(12):
+        for shop in ("a", "b"):
+            ids.append(f"{shop}{i}")
+            shops.append(f"shop {shop}")
+            titles.append(f"product {i} model x{i}{shop}")
+        rows += [(f"s{i // 4}", f"p{i}", f"a{i}"), (f"s{i // 4}", f"p{i}", f"b{i}")]
+    if with_duplicate:
+        ids.append("a0bis")
+        shops.append("shop a")
+        titles.append("product 0 model x0 again")
+        rows.append(("s0", "p0", "a0bis"))
+    table = pa.table({"id": ids, "shop": shops, "title": titles, "colour": ["red"] * len(ids)})
+    return table, _labels(rows)
+
+
+def test_a_source_column_is_recognised_from_the_labels() -> None:
+    table, labels = _shops(with_duplicate=False)
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        found = detect_sources(session)
+        assert found is not None and found.column == "shop"
+        shops = table.column("shop").to_pylist()
+        assert [int(c) for c in found.codes] == [0 if s == "shop a" else 1 for s in shops]
+
+
+def test_no_source_shape_when_a_labelled_group_holds_two_records_of_one_source() -> None:
+    table, labels = _shops(with_duplicate=True)
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        assert detect_sources(session) is None
+
+
+def test_no_source_shape_without_labels_or_without_such_a_column() -> None:
+    table, labels = _shops(with_duplicate=False)
+    none = labels.slice(0, 0)
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), none, None, None) as session:
+        assert detect_sources(session) is None
+    plain = table.drop_columns(["shop"])
+    with open_session(
+        RecordSource(table=plain), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        assert detect_sources(session) is None  # "colour" has one value: not sources
+
+
+edges = st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19), st.floats(0, 1)), max_size=120)
+
+
+@settings(max_examples=80, deadline=None)
+@given(edges, st.lists(st.integers(-1, 2), min_size=20, max_size=20), st.floats(0.1, 0.9))
+def test_one_to_one_links_each_record_to_at_most_one_per_source(
+    pairs: list[tuple[int, int, float]], sources: list[int], t: float
+) -> None:
+    keys = {(min(a, b), max(a, b)): p for a, b, p in pairs if a != b}
+    left = np.array([k[0] for k in keys], dtype=np.int64)
+    right = np.array([k[1] for k in keys], dtype=np.int64)
+    prob = np.array(list(keys.values()), dtype=np.float64)
+    codes = np.array(sources, dtype=np.int64)
+    best = mutual_best(codes, left, right, prob)
+    scores = one_to_one(Sources("shop", codes), left, right, prob, t, t / 2)
+    links = scores >= t
+    assert not (links & ~best).any()  # only mutual best partners link
+    assert np.all(scores[links] >= prob[links])  # a link keeps its score, or is raised to the threshold
+    assert np.all(scores[~links] <= prob[~links])
+    within = (codes[left] == codes[right]) & (codes[left] >= 0)
+    assert not (links & within).any()
+    # Each record links to at most one record of each other source.
+    seen: set[tuple[int, int]] = set()
+    for a, b in zip(left[links].tolist(), right[links].tolist(), strict=True):
+        for me, other in ((a, b), (b, a)):
+            assert (me, int(codes[other])) not in seen
+            seen.add((me, int(codes[other])))
+    # A mutual best pair scoring at least the assignment threshold is a link.
+    assert np.all(links[best & (prob >= t / 2)])
