@@ -149,8 +149,8 @@ def _multilevel(num: int, left: np.ndarray, right: np.ndarray, weight: np.ndarra
 
 
 def objective(group: np.ndarray, left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> float:
-    """The total weight of the pairs inside groups."""
-    return float(weight[group[left] == group[right]].sum())
+    """The total weight of the pairs of two nodes inside groups."""
+    return float(weight[(group[left] == group[right]) & (left != right)].sum())
 
 
 def correlation_clusters(

@@ -276,7 +276,10 @@ def _weighted_overlap(
     span = np.int64(len(vocabulary))
     totals, keys = [], []
     for parent, code in ((sides[0][1], codes[:split_at]), (sides[1][1], codes[split_at:])):
-        key = np.unique(parent.astype(np.int64) * span + code)  # each word once per value
+        key = np.sort(parent.astype(np.int64) * span + code)
+        key = key[
+            np.concatenate([[True], key[1:] != key[:-1]])
+        ]  # each word once per value (a sort: see design.md)
         keys.append(key)
         totals.append(np.bincount(key // span, weights=weight[key % span], minlength=len(rows)))
     shared_keys = keys[0][np.isin(keys[0], keys[1], assume_unique=True)]

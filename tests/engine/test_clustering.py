@@ -5,6 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.clustering import cluster, pair_weights
+from findmatches.engine.correlation import CANNOT, correlation_clusters, objective
 
 
 def _same(rep: np.ndarray, a: int, b: int) -> bool:
@@ -190,3 +191,25 @@ def test_constraints_hold_inside_large_components(
     assert rep[a] != rep[b]
     assert rep[loner] == rep[must[1][0]]
     assert result.dropped_cannot_links == 0
+
+
+signed = st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24), st.floats(-5, 5)), max_size=150)
+
+
+@settings(max_examples=100, deadline=None)
+@given(signed, st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24)), max_size=6))
+def test_correlation_clustering_gains_weight_and_keeps_cannot_links_apart(
+    edges: list[tuple[int, int, float]], cannot: list[tuple[int, int]]
+) -> None:
+    left = np.array([e[0] for e in edges] + [c[0] for c in cannot], dtype=np.int64)
+    right = np.array([e[1] for e in edges] + [c[1] for c in cannot], dtype=np.int64)
+    weight = np.array([e[2] for e in edges] + [CANNOT] * len(cannot))
+    group = correlation_clusters(np.arange(25), left, right, weight)
+    assert group.shape == (25,) and set(group.tolist()) == set(range(int(group.max()) + 1))
+    # Never worse than every record alone (0), so no cannot-linked pair shares a group.
+    assert objective(group, left, right, weight) >= 0.0
+    assert all(group[a] != group[b] for a, b in cannot if a != b)
+    # Records with no positive pair stay alone.
+    positive = set(left[weight > 0].tolist()) | set(right[weight > 0].tolist())
+    for node in set(range(25)) - positive:
+        assert np.count_nonzero(group == group[node]) == 1
