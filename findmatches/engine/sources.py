@@ -24,7 +24,7 @@ MIN_MATCHES = 5
 # Where a column is missing for more records than this share, it does not name their source.
 MAX_MISSING = 0.01
 # Thresholds for mutual best partners tried, as shares of the plain threshold.
-ASSIGN_SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)
+ASSIGN_SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.0)
 
 
 @dataclass(frozen=True)
