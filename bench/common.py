@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -10,9 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -139,3 +143,13 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     print(f"\nwrote {path}")
     return path
+
+
+def generator_main(doc: str, generate: Callable[[int, int], pa.Table], records: int) -> None:
+    """The command line of a data generator: ``--records``, ``--seed``, ``--out`` (CSV)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--records", type=int, default=records)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    pacsv.write_csv(generate(args.records, args.seed), args.out)

@@ -29,6 +29,7 @@ bench/synth_products_two_shops.py.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -158,39 +159,11 @@ def _truth_split(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
     return table.drop_columns(["entity_id"]), truth
 
 
-def _orgs(records: int = 2400) -> Dataset:
-    from bench.synth_orgs import generate_table
-
-    table, truth = _truth_split(generate_table(records, seed=5))
-    return Dataset("orgs", table, "id", truth)
-
-
-def _citations(records: int = 1900) -> Dataset:
-    from bench.synth_citations import generate_table
-
-    table, truth = _truth_split(generate_table(records, seed=11))
-    return Dataset("citations", table, "id", truth)
-
-
-def _affiliations(records: int = 2300) -> Dataset:
-    from bench.synth_affiliations import generate_table
-
-    table, truth = _truth_split(generate_table(records, seed=13))
-    return Dataset("affiliations", table, "id", truth)
-
-
-def _bibliographic(records: int = 4900) -> Dataset:
-    from bench.synth_bibliographic import generate_table
-
-    table, truth = _truth_split(generate_table(records, seed=17))
-    return Dataset("bibliographic", table, "id", truth)
-
-
-def _products_two_shops(records: int = 2200) -> Dataset:
-    from bench.synth_products_two_shops import generate_table
-
-    table, truth = _truth_split(generate_table(records, seed=19))
-    return Dataset("products_two_shops", table, "id", truth)
+def _generated(name: str, module: str, records: int, seed: int) -> Dataset:
+    """``records`` records of a generator module under bench/ (its ``generate_table``), at a fixed seed."""
+    generate = importlib.import_module(f"bench.{module}").generate_table
+    table, truth = _truth_split(generate(records, seed=seed))
+    return Dataset(name, table, "id", truth)
 
 
 def _patentsview(limit: int = 5000, distractors: bool = False) -> Dataset:
@@ -276,11 +249,11 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "fodors_zagat": _fodors_zagat,
     "synth": _synth,
     "products": _products,
-    "orgs": _orgs,
-    "citations": _citations,
-    "affiliations": _affiliations,
-    "bibliographic": _bibliographic,
-    "products_two_shops": _products_two_shops,
+    "orgs": lambda: _generated("orgs", "synth_orgs", 2400, 5),
+    "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
+    "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
+    "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
+    "products_two_shops": lambda: _generated("products_two_shops", "synth_products_two_shops", 2200, 19),
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

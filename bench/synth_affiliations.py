@@ -23,16 +23,18 @@ of Washington" / "Washington University in St. Louis"), shared acronyms (UCL). D
 
 from __future__ import annotations
 
-import argparse
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import generator_main
 from bench.synth_orgs import _pick, _typo, entity_sizes
 
 LANGS = ["en", "de", "fr", "it", "es", "nl", "sv"]
@@ -934,12 +936,7 @@ def generate_table(records: int = 2300, seed: int = 0, entities: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=2300)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    pacsv.write_csv(generate_table(args.records, args.seed), args.out)
+    generator_main(__doc__ or "", generate_table, 2300)
 
 
 if __name__ == "__main__":

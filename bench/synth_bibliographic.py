@@ -21,15 +21,17 @@ title by other authors. Deterministic for a given seed.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import generator_main
 from bench.synth_orgs import _pick, _typo
 
 GIVEN = ["John", "Mary", "David", "Sarah", "Michael", "Elizabeth", "Thomas", "Anna", "Peter", "Catherine"]
@@ -474,12 +476,7 @@ def generate_table(records: int = 4900, seed: int = 0, works: int | None = None)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=4900)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    pacsv.write_csv(generate_table(args.records, args.seed), args.out)
+    generator_main(__doc__ or "", generate_table, 4900)
 
 
 if __name__ == "__main__":

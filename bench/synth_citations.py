@@ -17,8 +17,8 @@ the same authors and a nearly equal title (the hard non-matches). Deterministic 
 
 from __future__ import annotations
 
-import argparse
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +26,10 @@ from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import generator_main
 from bench.synth_orgs import entity_sizes
 
 T = TypeVar("T")
@@ -325,12 +327,7 @@ def generate_table(records: int = 1900, seed: int = 0, entities: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=1900)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    pacsv.write_csv(generate_table(args.records, args.seed), args.out)
+    generator_main(__doc__ or "", generate_table, 1900)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ organisation's own few. Deterministic for a given seed.
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,10 @@ from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import generator_main
 
 T = TypeVar("T")
 
@@ -359,12 +362,7 @@ def generate_table(records: int = 2400, seed: int = 0, entities: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=2400)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    pacsv.write_csv(generate_table(args.records, args.seed), args.out)
+    generator_main(__doc__ or "", generate_table, 2400)
 
 
 if __name__ == "__main__":

@@ -21,15 +21,17 @@ for a product ("Case Logic Carrying Case for Sony Cyber-shot DSC-W830"). Determi
 
 from __future__ import annotations
 
-import argparse
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import generator_main
 from bench.synth_orgs import _pick
 from bench.synth_products import _typo
 
@@ -557,12 +559,7 @@ def generate_table(records: int = 2200, seed: int = 0, products: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=2200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    pacsv.write_csv(generate_table(args.records, args.seed), args.out)
+    generator_main(__doc__ or "", generate_table, 2200)
 
 
 if __name__ == "__main__":

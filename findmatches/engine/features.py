@@ -33,6 +33,10 @@ Scorer = Callable[..., float]
 # only "gesellschaft mit beschränkter haftung" share little weight; "philips" and "n v philips
 # gloeilampenfabrieken" share the rare word that counts.
 WEIGHTED = ("wjac", "wcont")
+# ...for phrases: values of at least this many words on average. With fewer words, the token set and sort ratios
+# already see each of them, and the cost is not repaid (streets, about 3.0 words, are most of a 1M person
+# apply's pairs).
+WEIGHTED_MIN_WORDS = 3.2
 # Columns' word weights are counted on at most this many records (a sample beyond).
 WEIGHT_SAMPLE = 100_000
 
@@ -63,15 +67,17 @@ def _chosen(p: ColumnProfile) -> list[str]:
             # Names of several words (businesses, organisations, products) gain and lose words: "arts deli"
             # and "arts delicatessen", "spago" and "spago (los angeles)". The partial ratio sees one inside
             # the other: Fodors-Zagat teach loops, seeds 0-27, mean F1 0.9854 without it, 0.9895 with it.
-            out += ["tsort", "tset", "partial", *WEIGHTED]
+            out += ["tsort", "tset", "partial"]
     elif kind == ColumnKind.TEXT:
-        out = ["exact", "indel", "tset", "tsort", "partial", *WEIGHTED]
+        out = ["exact", "indel", "tset", "tsort", "partial"]
     elif kind == ColumnKind.NUMBER:
         return ["exact", "lev", "reldiff"]
     elif kind == ColumnKind.CATEGORY:
         return ["exact", "jw"]
     else:
         return ["exact", "jw", "lev"]  # code, date, email, phone
+    if p.avg_tokens >= WEIGHTED_MIN_WORDS:
+        out += WEIGHTED
     if p.compares_numbers:
         # The share of the numbers in either value that both hold: a product family's members share their
         # words and differ in the model number. products10k teach loops (bench/synth_products.py, seeds 0, 1
