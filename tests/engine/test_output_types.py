@@ -176,3 +176,33 @@ def test_csv_input_is_written_back_as_the_text_it_was(
     assert got.select(text.column_names).equals(text)
     assert got.schema.field("match_id").type == pa.int64()
     assert got.schema.field("match_confidence_score").type == pa.float64()
+
+
+@pytest.mark.parametrize("typed_input", [True, False])
+def test_extra_records_are_matched_but_not_written(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path, typed_input: bool
+) -> None:
+    """The labelled records an input lacks (``extra``, text as the engine reads the table) take part in
+    matching, typed input or not, and the output is the input's records alone, with their own types."""
+    table, truth = people
+    typed = _typed(table)
+    source_table = typed if typed_input else typed.select(["pk", "given_name", "surname", "street"])
+    if not typed_input:
+        source_table = source_table.set_column(0, "pk", source_table.column("pk").cast(pa.string()))
+    source, extra_rows = source_table.slice(60), source_table.slice(0, 60)
+    path = tmp_path / "part-00000.parquet"
+    pq.write_table(source, path)
+    extra = pa.table({name: extra_rows.column(name).cast(pa.string()) for name in extra_rows.column_names})
+    out = tmp_path / "out.parquet"
+    n = find_matches(
+        RecordSource(paths=(path,), format="parquet"),
+        MatchParams(primary_key="pk"),
+        _labels(typed, truth, table.column("id").to_pylist()),
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=False,
+        extra=RecordSource(table=extra),
+    )
+    got = pq.read_table(out)
+    assert n == got.num_rows == source.num_rows
+    assert got.select(source.column_names).equals(source)
