@@ -50,7 +50,8 @@ def _move_nodes(
     within: np.ndarray | None = None,
 ) -> np.ndarray:
     """Local moving from ``group`` (ids below the number of nodes): each node to the neighbouring group it
-    gains most by joining, or alone; with ``within``, only to groups of neighbours in its own ``within``."""
+    gains most by joining, or alone (a new id); with ``within``, only to groups of neighbours in its own
+    ``within``."""
     num = len(group)
     group = group.copy()
     size = np.bincount(group, minlength=2 * num + 1)
@@ -75,6 +76,8 @@ def _move_nodes(
                 target = int(ids[best])
             elif here < -1e-9 and size[current] > 1:  # its group is against it and no other is for it
                 target, fresh = fresh, fresh + 1
+                if target >= len(size):
+                    size = np.concatenate([size, np.zeros(len(size), np.int64)])
             if target >= 0:
                 size[current] -= 1
                 size[target] += 1
