@@ -96,6 +96,14 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+def apply_cli(url: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``findmatches apply --endpoint-url url *args`` in a subprocess, as the default test key."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env["AWS_DEFAULT_REGION"] = REGION
+    command = [sys.executable, "-m", "findmatches.cli", "apply", "--endpoint-url", url, *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
 def client(
     url: str, service: str = "glue", access_key: str = "test", secret_key: str = "test", region: str = REGION
 ) -> Any:

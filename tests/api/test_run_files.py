@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -19,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from findmatches import sample
-from tests.conftest import PART_CSV, PART_PARQUET, SAMPLE_COLUMNS, ServerProcess, wait_run
+from tests.conftest import PART_CSV, PART_PARQUET, SAMPLE_COLUMNS, ServerProcess, apply_cli, wait_run
 
 ROLE = "arn:aws:iam::000000000000:role/findmatches"
 
@@ -159,29 +156,17 @@ def test_input_and_table_holding_files_of_one_name_on_local_paths(
     _teach(glue, transform_id, str(folder / "labels.csv"))
 
     # Through `findmatches apply --input`, the command-line front of StartFindMatchesTaskRun.
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "findmatches.cli",
-            "apply",
-            "--endpoint-url",
-            server.url,
-            "--transform-id",
-            transform_id,
-            "--input",
-            f"file://{folder / 'new'}",
-            "--output",
-            str(folder / "out"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    new_records = f"file://{folder / 'new'}"
+    args = [
+        "--transform-id",
+        transform_id,
+        "--input",
+        new_records,
+        "--output",
+        str(folder / "out"),
+        "--quiet",
+    ]
+    done = apply_cli(server.url, *args)
     assert done.returncode == 0, done.stderr
     (part,) = (folder / "out").glob("part-*.csv")
     out = _read_csv(part.read_text())

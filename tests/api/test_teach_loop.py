@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from findmatches.aws.spec import EXTRAS_DATA_PATH
-from tests.conftest import PART_PARQUET, SampleTransform, ServerProcess, wait_run
+from tests.conftest import PART_PARQUET, SampleTransform, ServerProcess, apply_cli, wait_run
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -310,55 +310,14 @@ def test_teach_loop_with_the_aws_cli(
         "FIND_MATCHES",
     }
     # The same run through `findmatches apply`, the CLI front that waits with a progress bar.
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "findmatches.cli",
-            "apply",
-            "--endpoint-url",
-            server.url,
-            "--transform-id",
-            t,
-            "--output",
-            str(folder / "applied"),
-            "--confidence",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    done = apply_cli(server.url, "--transform-id", t, "--output", str(folder / "applied"), "--confidence")
     assert done.returncode == 0, done.stderr
     assert "SUCCEEDED" in done.stdout
     (part,) = (folder / "applied").glob("part-*.csv")
     applied = read_csv(part.read_text())
     assert len(applied) == len(people.rows) and "match_confidence_score" in applied[0]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "findmatches.cli",
-            "apply",
-            "--endpoint-url",
-            server.url,
-            "--transform-id",
-            "tfm-" + "0" * 40,
-            "--output",
-            str(folder / "x"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    missing = "tfm-" + "0" * 40
+    done = apply_cli(
+        server.url, "--transform-id", missing, "--output", str(folder / "x"), "--quiet", timeout=60
     )
     assert done.returncode == 1 and "EntityNotFoundException" in done.stderr
