@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -30,7 +29,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench.common import generator_main
-from bench.synth_orgs import entity_sizes
+from bench.synth_orgs import _pick, entity_sizes
 
 T = TypeVar("T")
 
@@ -128,10 +127,6 @@ class Paper:
     venue: int
     year: int
     pages: tuple[int, int]
-
-
-def _pick(rng: np.random.Generator, items: Sequence[T]) -> T:
-    return items[int(rng.integers(len(items)))]
 
 
 def _typo(value: str, rng: np.random.Generator) -> str:

@@ -20,10 +20,9 @@ from findmatches.engine.features import (
     FeatureSpec,
     agreement_patterns,
     compute_features,
-    feature_spec,
     features_for,
     pairs_sql,
-    word_weights,
+    session_spec,
 )
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
@@ -217,7 +216,7 @@ def generate_labeling_set(
     ``FINDMATCHES_ENGINE_TMP`` or the system's temp dir)."""
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, temp_dir=temp_dir) as session:
-        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
+        spec = session_spec(session)
         model, _, _ = _train(session, spec, seed)
         build_candidates(session)
         pairs = f"SELECT l, r FROM {CANDIDATES}"
@@ -305,7 +304,7 @@ def evaluate(
                 "The labels need at least one matching pair and one non-matching pair "
                 "(two records with the same label and two with different labels in one labeling set)."
             )
-        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
+        spec = session_spec(session)
         model, x, y = _train(session, spec, committee=False)
         groups = np.asarray(pairs.column("set_id").to_pylist(), dtype=object)
         _, group_ids = np.unique(groups.astype(str), return_inverse=True)
@@ -363,7 +362,7 @@ def find_matches(
     hold, but not written."""
     started = time.monotonic()
     with open_session(source, params, labels, log, should_stop, extra=extra, temp_dir=temp_dir) as session:
-        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
+        spec = session_spec(session)
         x, y = _label_features(session, spec)
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -5,11 +5,11 @@
    constrained average-linkage pass merges only groups whose average link is at least the threshold;
    cannot-linked groups never merge and must-linked records always do. A chain of weak links therefore no
    longer glues two entities together.
-3. Larger components (a company's hundreds of name variants, a much-cited paper) are resolved by average
-   linkage over the pairs that were scored (blocking's candidates and the labels) only: a pair that blocking
-   did not propose is unknown, not evidence against a merge, so transitivity over strong links holds an
-   entity together unless the pairs known between two of its parts say otherwise. It runs on the sparse
-   graph (rounds of mutual best merges), so its cost follows the candidate pairs, not the square of the size.
+3. Larger components (a company's hundreds of name variants, a much-cited paper) are resolved on the pairs
+   that were scored (blocking's candidates and the labels) only, by correlation clustering of their log-odds
+   evidence (`correlation.py`): a pair that blocking did not propose is unknown, not evidence against a merge,
+   so transitivity over strong links holds an entity together unless the pairs known between two of its parts
+   weigh against it. Its cost follows the candidate pairs, not the square of the size.
 """
 
 from __future__ import annotations

@@ -153,6 +153,12 @@ def feature_spec(profiles: list[ColumnProfile], words: dict[str, WordWeights] | 
     return FeatureSpec(tuple(profiles), tuple(names), tuple(columns), tuple(monotone), dict(words))
 
 
+def session_spec(session: Session) -> FeatureSpec:
+    """The feature spec of a session's columns, with their word weights."""
+    profiles = session.feature_profiles
+    return feature_spec(profiles, word_weights(session, profiles))
+
+
 def cheap_sql(spec: FeatureSpec) -> str:
     """SQL for a cheap pair similarity in [0, 1] over the records ``a`` and ``b``: the share of the columns both
     records have whose values are close (Jaro-Winkler ≥ 0.9); 0 when they share none. Used to drop obvious
@@ -236,37 +242,41 @@ def _score(name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _similarities(
-    names: list[str], lcol: pa.ChunkedArray | pa.Array, rcol: pa.ChunkedArray | pa.Array, equal: np.ndarray
+    names: list[str],
+    lcol: pa.ChunkedArray | pa.Array,
+    rcol: pa.ChunkedArray | pa.Array,
+    equal: np.ndarray,
+    words: WordWeights | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each string similarity in ``names`` for every row: 1 where the values are equal (every scorer gives
-    identical non-empty strings 1), computed only for the others. Most candidate pairs agree on most
-    columns, so this skips most of the work and most of the conversions to Python strings."""
+    """Each string similarity in ``names`` (scorers, and the WEIGHTED ones with ``words``) for every row: 1
+    where the values are equal (every scorer gives identical non-empty strings 1), computed only for the
+    others. Most candidate pairs agree on most columns, so this skips most of the work and most of the
+    conversions to Python strings."""
     out = {name: np.ones(len(equal), dtype=np.float32) for name in names}
     rows = np.flatnonzero(~equal)
-    if names and len(rows):
-        lcut, rcut = _taken(lcol, rows), _taken(rcol, rows)
+    if not names or not len(rows):
+        return out
+    lcut, rcut = _taken(lcol, rows), _taken(rcol, rows)
+    scored = [name for name in names if name in _SCORERS]
+    if scored:
         left, right = _strings(lcut), _strings(rcut)
-        for name in names:
+        for name in scored:
             if name == "partial":
                 out[name][rows] = _score(name, *_needle_first(lcut, rcut))
             else:
                 out[name][rows] = _score(name, left, right)
+    if words is not None and set(WEIGHTED) & set(names):
+        out["wjac"][rows], out["wcont"][rows] = _weighted_shares(lcut, rcut, words)
     return out
 
 
-def _weighted_overlap(
-    lcol: pa.ChunkedArray | pa.Array, rcol: pa.ChunkedArray | pa.Array, equal: np.ndarray, words: WordWeights
-) -> dict[str, np.ndarray]:
-    """The WEIGHTED similarities for every row (1 where the values are equal), vectorised: both sides' words
-    encoded in one dictionary, shared words found by key, weights summed per row."""
-    n = len(equal)
-    out = {name: np.ones(n, dtype=np.float32) for name in WEIGHTED}
-    rows = np.flatnonzero(~equal)
-    if not len(rows):
-        return out
+def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> tuple[np.ndarray, np.ndarray]:
+    """The WEIGHTED similarities of the pairs of values (neither null), vectorised: both sides' words encoded
+    in one dictionary, shared words found by key, weights summed per pair."""
+    count = len(left)
     sides = []
-    for column in (lcol, rcol):
-        split = pc.split_pattern(_taken(column, rows), " ")
+    for column in (left, right):
+        split = pc.split_pattern(column, " ")
         sides.append((pc.list_flatten(split), np.asarray(pc.list_parent_indices(split))))
     encoded = pa.chunked_array([sides[0][0], sides[1][0]]).dictionary_encode().combine_chunks()
     vocabulary = encoded.dictionary
@@ -282,20 +292,17 @@ def _weighted_overlap(
     span = np.int64(len(vocabulary))
     totals, keys = [], []
     for parent, code in ((sides[0][1], codes[:split_at]), (sides[1][1], codes[split_at:])):
+        # Each word once per value, by a sort (NumPy 2.4's plain np.unique is far slower: see design.md).
         key = np.sort(parent.astype(np.int64) * span + code)
-        key = key[
-            np.concatenate([[True], key[1:] != key[:-1]])
-        ]  # each word once per value (a sort: see design.md)
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]
         keys.append(key)
-        totals.append(np.bincount(key // span, weights=weight[key % span], minlength=len(rows)))
+        totals.append(np.bincount(key // span, weights=weight[key % span], minlength=count))
     shared_keys = keys[0][np.isin(keys[0], keys[1], assume_unique=True)]
-    shared = np.bincount(shared_keys // span, weights=weight[shared_keys % span], minlength=len(rows))
+    shared = np.bincount(shared_keys // span, weights=weight[shared_keys % span], minlength=count)
     with np.errstate(invalid="ignore", divide="ignore"):
         union = totals[0] + totals[1] - shared
-        out["wjac"][rows] = np.where(union > 0, shared / union, 0.0)
         lighter = np.minimum(totals[0], totals[1])
-        out["wcont"][rows] = np.where(lighter > 0, shared / lighter, 0.0)
-    return out
+        return np.where(union > 0, shared / union, 0.0), np.where(lighter > 0, shared / lighter, 0.0)
 
 
 def _needle_first(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -324,9 +331,8 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
         agree += (exact & present).astype(np.float32)
         both += present.astype(np.float32)
         comps = _comparisons(p, p.alias in spec.words)
-        sims = _similarities([c for c in comps if c in _SCORERS], lcol, rcol, exact | miss)
-        if p.alias in spec.words:
-            sims.update(_weighted_overlap(lcol, rcol, exact | miss, spec.words[p.alias]))
+        measured = [c for c in comps if c in _SCORERS or c in WEIGHTED]
+        sims = _similarities(measured, lcol, rcol, exact | miss, spec.words.get(p.alias))
         for comp in comps:
             if comp == "exact":
                 col = exact.astype(np.float32)

@@ -104,9 +104,9 @@ class DuckDBBackend:
             self._con.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT * FROM {relation}")
             # fetchall: a result left unfinished (fetchone) blocks the connection's next register.
             source_rows = int(self._con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
+            is_text = [str(kind) == "VARCHAR" for _, kind, *_ in described]
             text = ", ".join(
-                quote_ident(str(name)) if str(kind) == "VARCHAR" else _as_text(str(name))
-                for name, kind, *_ in described
+                quote_ident(c) if t else _as_text(c) for c, t in zip(columns, is_text, strict=True)
             )
             records = f"SELECT CAST(rowid AS BIGINT) AS _rid, {text} FROM {raw}"
             if extra is not None:
@@ -116,7 +116,7 @@ class DuckDBBackend:
                     _as_text(c) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}"
                     for c in columns
                 )
-                if all(str(kind) == "VARCHAR" for _, kind, *_ in described):
+                if all(is_text):
                     # All text (CSV): the extra records join the one table, which every query reads whole
                     # (a union in the view cost a 1M apply about 0.7 CPU-s); the output reads the first rows.
                     self._con.execute(f"INSERT INTO {raw} SELECT {cols} FROM {more}")
