@@ -219,3 +219,32 @@ def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
     assert cont[2] == 1.0 and jac[2] > 0.2  # "philips" is all of the short name's weight
     assert jac[1] > jac[0]  # two Philips names share more weight than two firms sharing "gesellschaft …"
     assert jac[3] == 1.0 and cont[3] == 1.0  # a value with itself
+
+
+def test_weighted_grams_and_rarest_shared_word_see_through_spelling() -> None:
+    """Affiliation strings: one institution spelt two ways ("Tübingen", "Tuebingen"; a typo) keeps a high
+    3-gram similarity where the words differ; the rarest word two strings share tells one institution's
+    strings from two institutions sharing only common words."""
+    strings = [
+        "Department of Mathematics, University of Tuebingen, Germany",
+        "Dept. Math., Univ. of Tübingen, Germany",
+        "Department of Mathematics, University of Bonn, Germany",
+        "Department of Physics, Universty of Tuebingen",
+        *[f"Department of Physics, University of City{i}, Germany" for i in range(16)],
+    ]
+    table = pa.table({"id": [str(i) for i in range(len(strings))], "affiliation": strings})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = session.feature_profiles
+        spec = feature_spec(profiles, word_weights(session, profiles))
+        assert {"affiliation:wrare", "affiliation:wgrams"} <= set(spec.names)
+        x = features_for(session, spec, np.array([0, 0, 0, 3, 2]), np.array([1, 2, 3, 3, 4]))
+    grams = x[:, spec.names.index("affiliation:wgrams")]
+    rare = x[:, spec.names.index("affiliation:wrare")]
+    wjac = x[:, spec.names.index("affiliation:wjac")]
+    assert grams[0] > wjac[0]  # abbreviations and a spelling share 3-grams, few whole words
+    assert grams[2] > grams[1]  # the same institution with a typo beats another institution
+    assert rare[2] > rare[4]  # "tuebingen" is rarer than anything two towns' departments share
+    assert grams.min() >= 0.0 and grams.max() <= 1.0 + 1e-6 and grams[3] == 1.0 and rare[3] == 1.0
