@@ -23,7 +23,10 @@ bench/synth_affiliations.py. Two sources to link, each entity at most once per s
 catalogued by two libraries in their own conventions; other editions, volumes and same-title books as hard
 non-matches) from bench/synth_bibliographic.py; ``products_two_shops`` (listings of two shops, one rewording
 titles and re-punctuating model codes; model-code families and accessories as hard non-matches) from
-bench/synth_products_two_shops.py.
+bench/synth_products_two_shops.py. Mostly unique records: ``music`` (CDDB / freedb-like CD records, ~9,800 of
+~9,500 albums, a few hundred submitted 2-6 times with respelt artists, swapped fields and noisy track lists; an
+artist's other albums, live / remastered / deluxe editions, greatest hits and the discs of a set as hard
+non-matches) from bench/synth_music.py.
 """
 
 from __future__ import annotations
@@ -254,6 +257,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
     "products_two_shops": lambda: _generated("products_two_shops", "synth_products_two_shops", 2200, 19),
+    "music": lambda: _generated("music", "synth_music", 9800, 23),
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }
