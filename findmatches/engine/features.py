@@ -32,14 +32,15 @@ Scorer = Callable[..., float]
 # Word overlap weighted by rarity (inverse document frequency over the column): the share of the two values'
 # word weight that they share ("wjac"), and of the lighter value's ("wcont"). Two companies' names that share
 # only "gesellschaft mit beschränkter haftung" share little weight; "philips" and "n v philips
-# gloeilampenfabrieken" share the rare word that counts. Also the weight of the rarest word both hold
-# ("wrare", over the weight of a word seen once), and the cosine of the values' character 3-grams weighted the
-# same way ("wgrams"), which sees through spellings, typos and abbreviations that share no whole word
-# ("tübingen" and "tuebingen", "franisco"). Teach loops, seeds 0-2, pairwise F1 without the last two and with
-# them: affiliations 0.576 -> 0.633, two shops' products 0.877 -> 0.914, bibliographic 0.982 -> 0.988,
-# products10k 0.958 -> 0.967 (bench/results/engine_quality-shapes.json). The heaviest word one value lacks
-# (a clash) helped company names and cost affiliations and products; it was left out.
-WEIGHTED = ("wjac", "wcont", "wrare", "wgrams")
+# gloeilampenfabrieken" share the rare word that counts. Also the cosine of the values' character 3-grams
+# weighted the same way ("wgrams"), which sees through spellings, typos and abbreviations that share no whole
+# word ("tübingen" and "tuebingen", "franisco"). Teach loops, seeds 0-2, pairwise F1 without it and with it:
+# two shops' products 0.877 -> 0.91, products10k 0.958 -> 0.968, bibliographic 0.982 -> 0.988, the others level
+# (docs/benchmarks.md). Two more were tried and left out, each helping one shape and costing others: the
+# weight of the rarest word both hold (affiliations 0.58 -> 0.63; PatentsView's name blocks 0.978 -> 0.967,
+# company names 0.945 -> 0.934), and the heaviest word one value lacks (company names up, affiliations and
+# products down).
+WEIGHTED = ("wjac", "wcont", "wgrams")
 # ...for phrases: values of at least this many words on average. With fewer words, the token set and sort ratios
 # already see each of them, and the cost is not repaid (streets, about 3.0 words, are most of a 1M person
 # apply's pairs).
@@ -115,6 +116,8 @@ class FeatureSpec:
     columns: tuple[str, ...]
     monotone: tuple[int, ...]
     words: dict[str, WordWeights] = field(default_factory=dict, compare=False, hash=False)
+    # Pairs of columns (aliases) whose values one record may hold the other way round (`swapped_columns`).
+    swaps: tuple[tuple[str, str], ...] = ()
 
 
 RECORD = "(whole record)"
@@ -155,10 +158,59 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
     return found
 
 
-def feature_spec(profiles: list[ColumnProfile], words: dict[str, WordWeights] | None = None) -> FeatureSpec:
+# Columns may be swapped when at least this many distinct values, and this share of the fewer distinct values
+# of the two, occur in both: given name and surname 0.23-0.26 (279 values), Febrl's two address lines 0.08,
+# a CD's artist and title 0.14; a name and its street or town at most 0.007 (8 values).
+SWAP_MIN_VALUES = 20
+SWAP_MIN_SHARE = 0.02
+SWAP_MAX_PAIRS = 3
+SWAP_MAX_LENGTH = 40
+
+
+def swapped_columns(session: Session, profiles: list[ColumnProfile]) -> tuple[tuple[str, str], ...]:
+    """Pairs of short name or text columns whose values overlap (`SWAP_MIN_SHARE`), most overlapping first:
+    a record may hold their values the other way round (given name as surname, artist as title)."""
+    short = [
+        p
+        for p in profiles
+        if p.kind in (ColumnKind.NAME, ColumnKind.TEXT) and p.avg_length <= SWAP_MAX_LENGTH
+    ]
+    if len(short) < 2:
+        return ()
+    sample = f" USING SAMPLE {WEIGHT_SAMPLE} ROWS" if session.num_records > WEIGHT_SAMPLE else ""
+    found: list[tuple[float, str, str]] = []
+    distinct = {
+        p.alias: f"(SELECT DISTINCT {p.alias} AS v FROM s WHERE {p.alias} IS NOT NULL)" for p in short
+    }
+    selects = [f"(SELECT count(*) FROM {d}) AS n_{a}" for a, d in distinct.items()]
+    pairs = [(p, q) for i, p in enumerate(short) for q in short[i + 1 :]]
+    selects += [
+        f"(SELECT count(*) FROM {distinct[p.alias]} x JOIN {distinct[q.alias]} y USING (v)) AS k{i}"
+        for i, (p, q) in enumerate(pairs)
+    ]
+    cols = ", ".join(p.alias for p in short)
+    row = session.backend.query(
+        f"WITH s AS MATERIALIZED (SELECT {cols} FROM {NORM}{sample}) SELECT {', '.join(selects)}"
+    ).to_pylist()[0]
+    for i, (p, q) in enumerate(pairs):
+        shared = int(row[f"k{i}"] or 0)
+        fewer = max(1, min(int(row[f"n_{p.alias}"] or 0), int(row[f"n_{q.alias}"] or 0)))
+        if shared >= SWAP_MIN_VALUES and shared / fewer >= SWAP_MIN_SHARE:
+            found.append((shared / fewer, p.alias, q.alias))
+    found.sort(key=lambda f: -f[0])
+    return tuple((a, b) for _, a, b in found[:SWAP_MAX_PAIRS])
+
+
+def feature_spec(
+    profiles: list[ColumnProfile],
+    words: dict[str, WordWeights] | None = None,
+    swaps: tuple[tuple[str, str], ...] = (),
+) -> FeatureSpec:
     """Choose the comparisons for each profiled column, plus whole-record ones. ``words``: the columns' word
-    weights (`word_weights`); a column without them has no weighted-overlap features."""
+    weights (`word_weights`); a column without them has no weighted-overlap features. ``swaps``: the column
+    pairs compared crosswise (`swapped_columns`)."""
     words = words or {}
+    named = {p.alias: p.name for p in profiles}
     names: list[str] = []
     columns: list[str] = []
     monotone: list[int] = []
@@ -171,13 +223,19 @@ def feature_spec(profiles: list[ColumnProfile], words: dict[str, WordWeights] | 
         names.append(f"{RECORD}:{comp}")
         columns.append(RECORD)
         monotone.append(mono)
-    return FeatureSpec(tuple(profiles), tuple(names), tuple(columns), tuple(monotone), dict(words))
+    for a, b in swaps:
+        names.append(f"{RECORD}:swapped:{named[a]}+{named[b]}")
+        columns.append(RECORD)
+        monotone.append(0)
+    return FeatureSpec(
+        tuple(profiles), tuple(names), tuple(columns), tuple(monotone), dict(words), tuple(swaps)
+    )
 
 
 def session_spec(session: Session) -> FeatureSpec:
-    """The feature spec of a session's columns, with their word weights."""
+    """The feature spec of a session's columns, with their word weights and swappable column pairs."""
     profiles = session.feature_profiles
-    return feature_spec(profiles, word_weights(session, profiles))
+    return feature_spec(profiles, word_weights(session, profiles), swapped_columns(session, profiles))
 
 
 def cheap_sql(spec: FeatureSpec) -> str:
@@ -344,16 +402,6 @@ def _gram_weight(codes: np.ndarray, words: WordWeights) -> np.ndarray:
     return np.where(words.grams[pos] == codes, words.gram_weights[pos], words.unseen)
 
 
-def _group_max(keys: np.ndarray, values: np.ndarray, count: int, span: np.int64) -> np.ndarray:
-    """The largest of ``values`` per pair, for ``keys`` (pair * span + word) in sorted order; 0 for none."""
-    out = np.zeros(count)
-    if len(keys):
-        parents = keys // span
-        starts = np.flatnonzero(np.concatenate([[True], parents[1:] != parents[:-1]]))
-        out[parents[starts]] = np.maximum.reduceat(values, starts)
-    return out
-
-
 def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dict[str, np.ndarray]:
     """The WEIGHTED similarities of the pairs of values (neither null), vectorised: both sides' words encoded
     in one dictionary, shared words found by key, weights summed per pair."""
@@ -385,14 +433,12 @@ def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dic
         totals.append(np.bincount(key // span, weights=weight[key % span], minlength=count))
     shared_keys = keys[0][np.isin(keys[0], keys[1], assume_unique=True)]
     shared = np.bincount(shared_keys // span, weights=weight[shared_keys % span], minlength=count)
-    rare = _group_max(shared_keys, weight[shared_keys % span], count, span)
     with np.errstate(invalid="ignore", divide="ignore"):
         union = totals[0] + totals[1] - shared
         lighter = np.minimum(totals[0], totals[1])
         return {
             "wjac": np.where(union > 0, shared / union, 0.0),
             "wcont": np.where(lighter > 0, shared / lighter, 0.0),
-            "wrare": rare / max(words.unseen, 1e-9),
             "wgrams": _gram_cosine(left, right, words),
         }
 
@@ -411,6 +457,7 @@ def _needle_first(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarr
 
 def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
     """The feature matrix (float32, NaN for missing) for a batch produced by `pairs_sql`."""
+    batch, swapped = _orient(spec, batch) if spec.swaps else (batch, [])
     n = batch.num_rows
     out = np.empty((n, len(spec.names)), dtype=np.float32)
     j = 0
@@ -471,7 +518,53 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     # persons: RLdata10000 0.973 against 0.978 (eight teach loops), 10M synthetic F1 0.9939 against 0.9965
     # (namesakes lacking the values that told them apart).
     out[:, j + 4] = one_sided
+    for k, flag in enumerate(swapped):
+        out[:, j + 5 + k] = flag
     return out
+
+
+# A pair's values are compared crosswise when that matches better by this margin (Indel similarity).
+SWAP_MARGIN = 0.1
+
+
+def _orient(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, list[np.ndarray]]:
+    """The batch with the right record's values of each swappable column pair exchanged where they match the
+    left record's crosswise better than straight (one record's artist in the other's title), and per pair a
+    0/1 flag of the swapped rows (NaN where a value is missing). Splink compares such columns "reversed" in
+    one comparison level; here every comparison of the two columns sees the values aligned."""
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    flags = []
+    for a, b in spec.swaps:
+        la, ra, lb, rb = (table.column(f"{side}_{c}") for c in (a, b) for side in ("l", "r"))
+        missing = np.zeros(table.num_rows, dtype=bool)
+        for column in (la, ra, lb, rb):
+            missing |= _mask(pc.is_null(column))
+        straight = _mask(pc.equal(la, ra)) & _mask(pc.equal(lb, rb))
+        swap = np.zeros(table.num_rows, dtype=bool)
+        rows = np.flatnonzero(~(missing | straight))
+        if len(rows):
+            cut = {
+                key: _strings(_taken(col, rows))
+                for key, col in (("la", la), ("ra", ra), ("lb", lb), ("rb", rb))
+            }
+            cross = np.minimum(_score("ratio", cut["la"], cut["rb"]), _score("ratio", cut["lb"], cut["ra"]))
+            straight_sim = np.minimum(
+                _score("ratio", cut["la"], cut["ra"]), _score("ratio", cut["lb"], cut["rb"])
+            )
+            swap[rows] = cross > straight_sim + SWAP_MARGIN
+        flag = swap.astype(np.float32)
+        flag[missing] = np.nan
+        flags.append(flag)
+        if swap.any():
+            mask = pa.array(swap)
+            for prefix in ("r_", "fr_"):
+                x, y = f"{prefix}{a}", f"{prefix}{b}"
+                if x in table.column_names and y in table.column_names:
+                    cx, cy = table.column(x), table.column(y)
+                    if cx.type == cy.type:
+                        table = table.set_column(table.column_names.index(x), x, pc.if_else(mask, cy, cx))
+                        table = table.set_column(table.column_names.index(y), y, pc.if_else(mask, cx, cy))
+    return table, flags
 
 
 def agreement_patterns(spec: FeatureSpec, x: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from findmatches.engine.features import (
     compute_features,
     feature_spec,
     features_for,
+    session_spec,
     word_weights,
 )
 from findmatches.engine.profile import ColumnKind, ColumnProfile
@@ -221,10 +222,9 @@ def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
     assert jac[3] == 1.0 and cont[3] == 1.0  # a value with itself
 
 
-def test_weighted_grams_and_rarest_shared_word_see_through_spelling() -> None:
+def test_weighted_grams_see_through_spelling() -> None:
     """Affiliation strings: one institution spelt two ways ("Tübingen", "Tuebingen"; a typo) keeps a high
-    3-gram similarity where the words differ; the rarest word two strings share tells one institution's
-    strings from two institutions sharing only common words."""
+    3-gram similarity where the words differ."""
     strings = [
         "Department of Mathematics, University of Tuebingen, Germany",
         "Dept. Math., Univ. of Tübingen, Germany",
@@ -239,12 +239,43 @@ def test_weighted_grams_and_rarest_shared_word_see_through_spelling() -> None:
     ) as session:
         profiles = session.feature_profiles
         spec = feature_spec(profiles, word_weights(session, profiles))
-        assert {"affiliation:wrare", "affiliation:wgrams"} <= set(spec.names)
+        assert "affiliation:wgrams" in spec.names
         x = features_for(session, spec, np.array([0, 0, 0, 3, 2]), np.array([1, 2, 3, 3, 4]))
     grams = x[:, spec.names.index("affiliation:wgrams")]
-    rare = x[:, spec.names.index("affiliation:wrare")]
     wjac = x[:, spec.names.index("affiliation:wjac")]
     assert grams[0] > wjac[0]  # abbreviations and a spelling share 3-grams, few whole words
     assert grams[2] > grams[1]  # the same institution with a typo beats another institution
-    assert rare[2] > rare[4]  # "tuebingen" is rarer than anything two towns' departments share
-    assert grams.min() >= 0.0 and grams.max() <= 1.0 + 1e-6 and grams[3] == 1.0 and rare[3] == 1.0
+    assert grams[2] > grams[4]  # one institution's two departments beat two towns' same department
+    assert grams.min() >= 0.0 and grams.max() <= 1.0 + 1e-6 and grams[3] == 1.0
+
+
+def test_swapped_columns_are_compared_aligned() -> None:
+    """Given names and surnames share values (a surname "james", a given name "morgan"), so a record may hold
+    them the other way round; the pair's name comparisons then see them aligned, and a flag says so. Names and
+    towns share no values and are never swapped."""
+    rng = np.random.default_rng(0)
+    syllables = ["ka", "lo", "mi", "ren", "sa", "tor", "vel", "dan"]
+    vocab = [a + b + "a" for a in syllables for b in syllables][:40]
+    towns = ["perth", "albany", "bunbury", "geraldton", "broome"]
+    given_names = [vocab[i % 40] for i in range(300)]
+    surnames = [vocab[(7 * i + 3) % 40] for i in range(300)]
+    cities = [towns[int(rng.integers(0, len(towns)))] for _ in range(300)]
+    # Record 300 is record 0 with its names swapped; record 301 another person of record 0's town.
+    given_names += [surnames[0], given_names[5]]
+    surnames += [given_names[0], surnames[5]]
+    cities += [cities[0], cities[0]]
+    table = pa.table(
+        {"id": [str(i) for i in range(302)], "given": given_names, "surname": surnames, "city": cities}
+    )
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        spec = session_spec(session)
+        names = {p.alias: p.name for p in session.feature_profiles}
+        assert [(names[a], names[b]) for a, b in spec.swaps] == [("given", "surname")]
+        x = features_for(session, spec, np.array([0, 0, 0]), np.array([300, 301, 0]))
+    flag = x[:, spec.names.index("(whole record):swapped:given+surname")]
+    given_jw = x[:, spec.names.index("given:jw")]
+    assert list(flag) == [1.0, 0.0, 0.0]
+    assert given_jw[0] == 1.0 and given_jw[1] < 1.0  # the swapped record's names, aligned, are equal
