@@ -539,9 +539,13 @@ def _orient(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> tuple[pa.Tab
         missing = np.zeros(table.num_rows, dtype=bool)
         for column in (la, ra, lb, rb):
             missing |= _mask(pc.is_null(column))
-        straight = _mask(pc.equal(la, ra)) & _mask(pc.equal(lb, rb))
+        # Candidates for a swap: both columns differ, and each value starts as the other's crosswise value does
+        # (a cheap test in Arrow that leaves most pairs of a person register out of the string work).
+        differ = ~_mask(pc.equal(la, ra)) & ~_mask(pc.equal(lb, rb))
+        initial = [pc.utf8_slice_codeunits(c, 0, 1) for c in (la, ra, lb, rb)]
+        crosswise = _mask(pc.equal(initial[0], initial[3])) & _mask(pc.equal(initial[2], initial[1]))
         swap = np.zeros(table.num_rows, dtype=bool)
-        rows = np.flatnonzero(~(missing | straight))
+        rows = np.flatnonzero(differ & crosswise & ~missing)
         if len(rows):
             cut = {
                 key: _strings(_taken(col, rows))
