@@ -1,4 +1,4 @@
-"""Wire the pieces together: store, provider, protocol app, HTTP server."""
+"""Wire the pieces together: store, provider, protocol app (with the web console under it), HTTP server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uvicorn
 from findmatches.aws.app import GlueApp
 from findmatches.aws.auth import KeyStore
 from findmatches.config import Settings, is_loopback
+from findmatches.console import CONSOLE_PREFIX, ConsoleApp
 from findmatches.service.provider import GlueProvider
 from findmatches.store.database import Database
 
@@ -26,8 +27,8 @@ def build_app(settings: Settings) -> GlueApp:
             f"refusing to listen on {settings.host} with the default 'test' credentials; "
             "pass --credentials-file with keys of your own"
         )
-    db = Database(settings.data_dir)
-    return GlueApp(GlueProvider(db, settings), keys)
+    provider = GlueProvider(Database(settings.data_dir), settings)
+    return GlueApp(provider, keys, mounts={CONSOLE_PREFIX: ConsoleApp(provider, keys, settings.data_dir)})
 
 
 def serve(settings: Settings) -> None:

@@ -7,10 +7,11 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from botocore import xform_name
+from botocore.model import OperationModel
 
 from findmatches import __version__
 from findmatches.aws import errors
@@ -35,13 +36,47 @@ class Provider(Protocol):
     def __getattr__(self, name: str) -> Any: ...
 
 
-class GlueApp:
-    """An ASGI app speaking AWS JSON 1.1 for the ``AWSGlue`` target prefix."""
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-    def __init__(self, provider: object, keys: KeyStore, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+
+async def call_operation(
+    provider: object, op: OperationModel, ctx: RequestContext, body: bytes
+) -> dict[str, Any]:
+    """Parse and validate ``body`` for ``op`` and run the provider's method for it as ``ctx``.
+
+    The one way into the provider: the JSON 1.1 endpoint and the web console both call it.
+    """
+    handler = getattr(provider, xform_name(op.name), None)
+    if handler is None:
+        raise errors.NotImplementedOperationException(
+            f"The Glue operation {op.name} is not implemented by findmatches."
+        )
+    kwargs = parse_request(op, body)
+    if getattr(handler, "inline", False):  # a quick read of the store: a thread hop costs more
+        result: dict[str, Any] = handler(ctx, **kwargs)
+    else:
+        result = await asyncio.to_thread(handler, ctx, **kwargs)
+    return result
+
+
+class GlueApp:
+    """An ASGI app speaking AWS JSON 1.1 for the ``AWSGlue`` target prefix.
+
+    ``mounts`` maps a path prefix ending in ``/`` (``/console/``) to an app that serves every path under it,
+    and the prefix without its slash; those apps do their own authentication.
+    """
+
+    def __init__(
+        self,
+        provider: object,
+        keys: KeyStore,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        mounts: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
         self.provider = provider
         self.keys = keys
         self.max_body_bytes = max_body_bytes
+        self.mounts = dict(mounts or {})
         glue_model()  # load the model once, before the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,6 +88,10 @@ class GlueApp:
         if scope["method"] == "GET" and scope["path"] == HEALTH_PATH:
             await self._health(send)
             return
+        for prefix, mounted in self.mounts.items():
+            if scope["path"].startswith(prefix) or scope["path"] == prefix.rstrip("/"):
+                await mounted(scope, receive, send)
+                return
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         account, name = "-", "-"
@@ -74,17 +113,8 @@ class GlueApp:
             op = operation(name) if target.startswith(TARGET_PREFIX) else None
             if op is None:
                 raise errors.UnknownOperationException(f"Unknown operation: X-Amz-Target '{target}'.")
-            handler = getattr(self.provider, xform_name(name), None)
-            if handler is None:
-                raise errors.NotImplementedOperationException(
-                    f"The Glue operation {name} is not implemented by findmatches."
-                )
-            kwargs = parse_request(op, body)
             ctx = RequestContext(principal.account_id, principal.region, request_id)
-            if getattr(handler, "inline", False):  # a quick read of the store: a thread hop costs more
-                result = handler(ctx, **kwargs)
-            else:
-                result = await asyncio.to_thread(handler, ctx, **kwargs)
+            result = await call_operation(self.provider, op, ctx, body)
             status, payload = 200, serialize_result(op, result)
         except errors.ApiError as e:
             status, payload = e.status, serialize_error(e)
