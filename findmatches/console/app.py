@@ -23,7 +23,7 @@ from findmatches.aws import errors
 from findmatches.aws.app import Receive, Scope, Send, call_operation
 from findmatches.aws.auth import KeyStore
 from findmatches.aws.spec import operation
-from findmatches.console import runs, sign_in, teach, transforms
+from findmatches.console import matches, quality, runs, sign_in, teach, transforms
 from findmatches.console.render import Templates
 from findmatches.console.sessions import CSRF_FIELD, SESSION_COOKIE, Session, SessionStore, same_token
 from findmatches.console.web import FormTooLarge, Request, Response, read_request, send_response
@@ -63,6 +63,12 @@ ROUTES = [
     _route("POST", "/console/transforms/{transform_id}/teach", teach.start),
     _route("GET", "/console/transforms/{transform_id}/labeling/{run_id}", teach.labeling_page),
     _route("POST", "/console/transforms/{transform_id}/labeling/{run_id}", teach.submit_labels),
+    _route("GET", "/console/transforms/{transform_id}/quality", quality.page),
+    _route("POST", "/console/transforms/{transform_id}/quality", quality.start),
+    _route("GET", "/console/transforms/{transform_id}/matches", matches.list_page),
+    _route("POST", "/console/transforms/{transform_id}/matches", matches.start),
+    _route("GET", "/console/transforms/{transform_id}/matches/{run_id}", matches.run_page),
+    _route("GET", "/console/transforms/{transform_id}/matches/{run_id}/download", matches.download),
     _route("GET", "/console/transforms/{transform_id}/runs", runs.list_page),
     _route("GET", "/console/transforms/{transform_id}/runs/{run_id}", runs.run_page),
     _route("GET", "/console/transforms/{transform_id}/runs/{run_id}/status", runs.status, is_json=True),
@@ -74,7 +80,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], PublicHandler] = {
 
 
 class ConsoleApp:
-    """Sessions, CSRF checks and routing; the pages themselves live in ``transforms``, ``teach``, ``runs``."""
+    """Sessions, CSRF checks and routing; the pages themselves live in ``transforms``, ``teach``,
+    ``quality``, ``matches``, ``runs``."""
 
     def __init__(self, provider: GlueProvider, keys: KeyStore, data_dir: Path) -> None:
         self.provider = provider

@@ -326,6 +326,8 @@ def evaluate(
             true_negatives=result.true_negatives,
             false_negatives=result.false_negatives,
             column_importances=importances,
+            curve=result.curve,
+            threshold=result.threshold,
         )
 
 

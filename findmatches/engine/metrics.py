@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from findmatches.engine.features import FeatureSpec
@@ -51,8 +51,31 @@ def cross_validate(
         false_positives=fp,
         true_negatives=tn,
         false_negatives=fn,
+        curve=pr_curve(y, oof) if 0 < y.sum() < len(y) else [],
+        threshold=threshold,
     )
     return result, oof
+
+
+CURVE_POINTS = 200
+
+
+def pr_curve(
+    y: np.ndarray, scores: np.ndarray, points: int = CURVE_POINTS
+) -> list[tuple[float, float, float]]:
+    """(threshold, precision, recall) along the precision-recall curve of ``scores``, highest threshold first,
+    thinned to at most ``points`` (the ends kept)."""
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    # precision_recall_curve's last point (precision 1, recall 0) has no threshold.
+    rows = [
+        (float(t), float(p), float(r))
+        for t, p, r in zip(thresholds, precision[:-1], recall[:-1], strict=True)
+    ]
+    rows.reverse()
+    if len(rows) > points:
+        keep = np.unique(np.linspace(0, len(rows) - 1, points).round().astype(np.int64))
+        rows = [rows[int(i)] for i in keep]
+    return rows
 
 
 def column_importances(

@@ -75,6 +75,10 @@ class EvaluationResult:
     true_negatives: int
     false_negatives: int
     column_importances: list[ColumnImportance] = field(default_factory=list)
+    # The precision-recall curve of the out-of-fold scores, (threshold, precision, recall), at most CURVE_POINTS;
+    # and the threshold the transform's PrecisionRecallTradeoff sets.
+    curve: list[tuple[float, float, float]] = field(default_factory=list)
+    threshold: float = 0.5
 
 
 class Cancelled(Exception):

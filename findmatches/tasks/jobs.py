@@ -23,7 +23,7 @@ from findmatches.store import labels as label_store
 from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks import taught
-from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner
+from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
 from findmatches.tasks.workdir import FetchRole
 
 
@@ -214,6 +214,9 @@ class Jobs:
             },
         }
         run.check()
+        # The curve is ours, not Glue's: kept beside the run's log for the console (`curve_path`).
+        curve = {"threshold": result.threshold, "points": [list(p) for p in result.curve]}
+        curve_path(run.log_path).write_text(json.dumps(curve), encoding="utf-8")
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT doc FROM transforms WHERE transform_id=?", (run.transform_id,)

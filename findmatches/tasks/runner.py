@@ -65,6 +65,12 @@ class RunContext:
 TaskFn = Callable[[RunContext], None]
 
 
+def curve_path(log_path: Path) -> Path:
+    """Where an evaluation run keeps its precision-recall curve (JSON: threshold, [threshold, precision, recall]
+    points): beside its log."""
+    return log_path.with_suffix(".curve.json")
+
+
 class TaskRunner:
     """A small thread pool that executes task runs and records every state change."""
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from findmatches.engine.metrics import clustering_scores
+from findmatches.engine.metrics import CURVE_POINTS, clustering_scores, pr_curve
 
 
 def test_perfect_and_split_clusterings() -> None:
@@ -14,3 +16,24 @@ def test_perfect_and_split_clusterings() -> None:
     assert abs(split["pairwise_recall"] - 1 / 3) < 1e-9
     merged = clustering_scores(np.array([1, 1, 1, 1, 1]), truth)
     assert merged["pairwise_recall"] == 1.0 and abs(merged["pairwise_precision"] - 0.3) < 1e-9
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(0.0, 1.0)), min_size=2, max_size=600).filter(
+        lambda rows: 0 < sum(y for y, _ in rows) < len(rows)
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_pr_curve_runs_from_high_threshold_to_low(rows: list[tuple[bool, float]]) -> None:
+    """The evaluation's curve: at most CURVE_POINTS points, thresholds falling, recall never falling, every
+    value in [0, 1], and the last point's recall is 1 (the lowest threshold takes every pair)."""
+    y = np.asarray([int(v) for v, _ in rows])
+    scores = np.asarray([s for _, s in rows])
+    curve = pr_curve(y, scores)
+    assert 1 <= len(curve) <= CURVE_POINTS
+    thresholds = [t for t, _, _ in curve]
+    recalls = [r for _, _, r in curve]
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert recalls == sorted(recalls)
+    assert all(0.0 <= p <= 1.0 and 0.0 <= r <= 1.0 for _, p, r in curve)
+    assert recalls[-1] == 1.0

@@ -1,0 +1,213 @@
+"""Find matches: start a FIND_MATCHES run, watch it, browse its groups of records, download its file.
+
+The run writes ``part-00000-<run id>.csv`` (with ``match_confidence_score``) into the console's ``matches``
+folder in the data dir, so the console finds a run's output by its id and serves only that file. Why two
+records were matched (per-pair column contributions) is left to a later issue on explanations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from findmatches.aws.errors import ApiError, EntityNotFoundException
+from findmatches.console.labeling_files import console_folder
+from findmatches.console.sessions import Session
+from findmatches.console.transforms import ACTIVE_STATUSES
+from findmatches.console.web import Request, Response
+from findmatches.io.errors import StorageError
+
+if TYPE_CHECKING:
+    from findmatches.console.app import ConsoleApp
+
+FIND_MATCHES = "FIND_MATCHES"
+MATCH_ID, SCORE = "match_id", "match_confidence_score"
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+GROUPS_PER_PAGE = 20
+RECENT_RUNS = 10
+
+
+class OutputError(Exception):
+    """A run's output the console cannot find or read."""
+
+
+@dataclass(frozen=True)
+class Group:
+    match_id: str
+    #: One row per record, its values in ``MatchOutput.columns`` order.
+    rows: tuple[tuple[str, ...], ...]
+    keys: tuple[str, ...]
+    scores: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MatchOutput:
+    """The records of a run's output: the source ``columns`` (without match_id and the score), and the
+    groups largest first (then by match_id)."""
+
+    columns: tuple[str, ...]
+    groups: tuple[Group, ...]
+    records: int
+
+
+def read_output(data: bytes, primary_key: str) -> MatchOutput:
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
+    header = next(reader, [])
+    if MATCH_ID not in header or primary_key not in header:
+        raise OutputError(
+            f"the output needs {MATCH_ID} and {primary_key} columns; it has: {', '.join(header)}"
+        )
+    i_id, i_key = header.index(MATCH_ID), header.index(primary_key)
+    i_score = header.index(SCORE) if SCORE in header else None
+    shown = [j for j, name in enumerate(header) if name not in (MATCH_ID, SCORE)]
+    grouped: dict[str, list[list[str]]] = {}
+    count = 0
+    for row in reader:
+        if not any(row):
+            continue
+        if len(row) != len(header):
+            raise OutputError(f"row {count + 2} has {len(row)} fields; the header has {len(header)}")
+        grouped.setdefault(row[i_id], []).append(row)
+        count += 1
+    groups = [
+        Group(
+            match_id,
+            tuple(tuple(r[j] for j in shown) for r in rows),
+            tuple(r[i_key] for r in rows),
+            tuple(r[i_score] if i_score is not None else "" for r in rows),
+        )
+        for match_id, rows in grouped.items()
+    ]
+    groups.sort(key=lambda g: (-len(g.rows), g.match_id))
+    return MatchOutput(tuple(header[j] for j in shown), tuple(groups), count)
+
+
+def _folder_uri(app: ConsoleApp, session: Session, transform_id: str) -> str:
+    folder = console_folder(app.data_dir, session.account_id, session.region, transform_id) / "matches"
+    return folder.as_uri() + "/"
+
+
+async def _transform_and_runs(
+    app: ConsoleApp, session: Session, transform_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    transform = await app.glue(session, "GetMLTransform", {"TransformId": transform_id})
+    found = await app.glue(
+        session,
+        "GetMLTaskRuns",
+        {"TransformId": transform_id, "MaxResults": RECENT_RUNS, "Filter": {"TaskRunType": FIND_MATCHES}},
+    )
+    return transform, found["TaskRuns"]
+
+
+async def list_page(
+    app: ConsoleApp, request: Request, session: Session, status: int = 200, error: str | None = None
+) -> Response:
+    transform, found = await _transform_and_runs(app, session, request.params["transform_id"])
+    return app.page(
+        session,
+        "matches.html",
+        status,
+        title=f"Matches of {transform['Name']}",
+        error=error,
+        transform=transform,
+        runs=found,
+        active=ACTIVE_STATUSES,
+    )
+
+
+async def start(app: ConsoleApp, request: Request, session: Session) -> Response:
+    transform_id = request.params["transform_id"]
+    params = {
+        "TransformId": transform_id,
+        "OutputS3Path": _folder_uri(app, session, transform_id),
+        "ComputeMatchConfidenceScores": True,
+    }
+    try:
+        started = await app.glue(session, "StartFindMatchesTaskRun", params)
+    except EntityNotFoundException:
+        raise  # not this account's transform: a 404
+    except ApiError as e:
+        return await list_page(app, request, session, e.status, e.message)
+    return Response.redirect(f"/console/transforms/{transform_id}/matches/{started['TaskRunId']}")
+
+
+async def _run(app: ConsoleApp, session: Session, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The transform and its FIND_MATCHES run named in the URL (EntityNotFoundException for any other)."""
+    transform_id, run_id = request.params["transform_id"], request.params["run_id"]
+    transform = await app.glue(session, "GetMLTransform", {"TransformId": transform_id})
+    run = await app.glue(session, "GetMLTaskRun", {"TransformId": transform_id, "TaskRunId": run_id})
+    if run["Properties"]["TaskType"] != FIND_MATCHES:
+        raise EntityNotFoundException(f"Task run {run_id} is not a find-matches run.")
+    return transform, run
+
+
+async def _read_run_output(app: ConsoleApp, session: Session, run: dict[str, Any]) -> bytes:
+    """The file the run wrote in the console's folder: the one named after the run, and no other."""
+    folder = _folder_uri(app, session, run["TransformId"])
+    name = f"part-00000-{run['TaskRunId']}.csv"
+    try:
+        found = [o for o in await app.in_thread(app.storage.list_objects, folder) if o.name == name]
+        if not found:
+            raise OutputError("this run's output is not in the console's folder (was it started elsewhere?)")
+        data: bytes = await app.in_thread(app.storage.read_bytes, found[0].uri, MAX_OUTPUT_BYTES)
+    except StorageError as e:
+        raise OutputError(str(e)) from e
+    return data
+
+
+async def run_page(app: ConsoleApp, request: Request, session: Session) -> Response:
+    transform, run = await _run(app, session, request)
+    primary_key = transform["Parameters"]["FindMatchesParameters"]["PrimaryKeyColumnName"]
+    output: MatchOutput | None = None
+    status, error = 200, None
+    if run["Status"] == "SUCCEEDED":
+        try:
+            output = read_output(await _read_run_output(app, session, run), primary_key)
+        except OutputError as e:
+            status, error = 502, f"Cannot show the matches: {e}"
+    key = request.query.get("key", "").strip()
+    try:
+        page_no = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page_no = 1
+    groups: tuple[Group, ...] = ()
+    pages = 1
+    if output is not None:
+        if key:
+            groups = tuple(g for g in output.groups if key in g.keys)
+        else:
+            pages = max(1, -(-len(output.groups) // GROUPS_PER_PAGE))
+            page_no = min(page_no, pages)
+            groups = output.groups[(page_no - 1) * GROUPS_PER_PAGE : page_no * GROUPS_PER_PAGE]
+    return app.page(
+        session,
+        "match_run.html",
+        status,
+        title=f"Matches of {transform['Name']}",
+        error=error,
+        transform=transform,
+        run=run,
+        output=output,
+        groups=groups,
+        key=key,
+        page_no=page_no,
+        pages=pages,
+        primary_key=primary_key,
+        active=ACTIVE_STATUSES,
+    )
+
+
+async def download(app: ConsoleApp, request: Request, session: Session) -> Response:
+    _, run = await _run(app, session, request)
+    if run["Status"] != "SUCCEEDED":
+        return app.error_page(session, 409, "The run has no output yet.")
+    try:
+        data = await _read_run_output(app, session, run)
+    except OutputError as e:
+        return app.error_page(session, 502, f"Cannot download the matches: {e}")
+    name = f"matches-{run['TaskRunId']}.csv"
+    return Response(
+        200, data, "text/csv; charset=utf-8", [("content-disposition", f'attachment; filename="{name}"')]
+    )

@@ -1,0 +1,195 @@
+"""Quality and matches through the console over HTTP: evaluate after teaching, find matches, browse them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import quote
+
+from tests.conftest import ServerProcess, client
+from tests.console.conftest import create_transform, people_table
+from tests.console.support import Browser
+
+EVIL_STREET = "<script>alert(1)</script>"
+EVIL_ID = 'x"><b>bold</b>'
+
+
+def _teach_round(browser: Browser, transform_id: str, truth: dict[str, str]) -> None:
+    """Ask for a labeling set, label every record with its true entity, import the labels."""
+    csrf = browser.csrf(f"/console/transforms/{transform_id}")
+    location = browser.post(f"/console/transforms/{transform_id}/teach", {"csrf_token": csrf}).headers[
+        "location"
+    ]
+    assert browser.wait_run(transform_id, location.rsplit("/", 1)[1])["status"] == "SUCCEEDED"
+    labeling = browser.get(location)
+    fields = {"csrf_token": labeling.field("csrf_token")}
+    for record, field in zip(labeling.testids("record"), labeling.testids("label-input"), strict=True):
+        fields[field["name"]] = truth[record["data-record-id"]]
+    submitted = browser.post(location, fields)
+    assert submitted.status == 303, submitted.text
+    state = browser.wait_run(transform_id, submitted.headers["location"].rsplit("/", 1)[1])
+    assert state["status"] == "SUCCEEDED", state
+
+
+def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) -> None:
+    from findmatches import sample
+
+    rows = sample.generate()
+    for row in rows:
+        row["street"] = f"{EVIL_STREET} {row['street']}"
+    rows[0]["id"] = EVIL_ID
+    table = people_table(region_glue, s3, rows)
+    transform_id = create_transform(browser, table)
+    quality_path = f"/console/transforms/{transform_id}/quality"
+    assert browser.get(quality_path).testids("not-evaluated")
+    assert browser.get(f"/console/transforms/{transform_id}").testid("quality-link")["href"] == quality_path
+
+    truth = table.truth()
+    _teach_round(browser, transform_id, truth)
+    _teach_round(browser, transform_id, truth)
+
+    # -- quality ---------------------------------------------------------------------------------
+    assert browser.post(quality_path, {}).status == 403  # no CSRF token: nothing starts
+    assert (
+        region_glue.get_ml_task_runs(TransformId=transform_id, Filter={"TaskRunType": "EVALUATION"})[
+            "TaskRuns"
+        ]
+        == []
+    )
+    page = browser.get(quality_path)
+    clicked = browser.post(quality_path, {"csrf_token": page.field("csrf_token")})
+    assert clicked.status == 303 and clicked.headers["location"] == quality_path
+    waiting = browser.get(quality_path)
+    status = waiting.testid("run-status")
+    run_id = region_glue.get_ml_task_runs(TransformId=transform_id, Filter={"TaskRunType": "EVALUATION"})[
+        "TaskRuns"
+    ][0]["TaskRunId"]
+    if status.text in ("STARTING", "RUNNING"):  # the status updates live
+        assert status["data-status-url"].endswith(f"/runs/{run_id}/status")
+    assert browser.wait_run(transform_id, run_id)["status"] == "SUCCEEDED"
+    quality = browser.get(quality_path)
+    assert quality.status == 200
+    f1 = float(quality.testid("f1").text)
+    assert 0.0 <= f1 <= 1.0
+    for name in ("precision", "recall", "auprc"):
+        assert 0.0 <= float(quality.testid(name).text) <= 1.0
+    metrics = region_glue.get_ml_transform(TransformId=transform_id)["EvaluationMetrics"][
+        "FindMatchesMetrics"
+    ]
+    assert quality.testid("f1").text == f"{metrics['F1']:.3f}"
+    matrix = metrics["ConfusionMatrix"]
+    assert quality.testid("true-positives").text == str(matrix["NumTruePositives"])
+    assert quality.testid("false-negatives").text == str(matrix["NumFalseNegatives"])
+    bars = quality.testids("column-importance")
+    assert [b["data-column"] for b in bars] == [c["ColumnName"] for c in metrics["ColumnImportances"]]
+    meters = [e for e in quality.elements if e.tag == "meter"]
+    assert len(meters) == len(bars) and all(0.0 <= float(m["value"]) <= 1.0 for m in meters)
+    # the precision-recall curve of the cross-validated scores, with the tradeoff's threshold marked on it
+    assert quality.testid("pr-curve").tag == "svg"
+    path = quality.testid("pr-path")["d"]
+    assert path.startswith("M") and path.count("L") >= 2
+    marker = quality.testid("pr-threshold")
+    x, y = float(marker["cx"]), float(marker["cy"])
+    recall_x = 36.0 + metrics["Recall"] * (360.0 - 72.0)  # the marked point is the evaluation's own
+    precision_y = 260.0 - 36.0 - metrics["Precision"] * (260.0 - 72.0)
+    assert abs(x - recall_x) < 20 and abs(y - precision_y) < 20, (x, y, recall_x, precision_y)
+    assert "(0.50) sets: precision" in quality.text
+    # the transforms list shows the last evaluation's F1
+    row = browser.get("/console/").testid("transform-row")
+    assert f"{metrics['F1']:.3f}" in row.text
+
+    # -- matches ---------------------------------------------------------------------------------
+    matches_path = f"/console/transforms/{transform_id}/matches"
+    assert browser.post(matches_path, {}).status == 403
+    page = browser.get(matches_path)
+    assert page.testids("matches-run") == []
+    clicked = browser.post(matches_path, {"csrf_token": page.field("csrf_token")})
+    assert clicked.status == 303, clicked.text
+    location = clicked.headers["location"]
+    run_id = location.rsplit("/", 1)[1]
+    assert location == f"{matches_path}/{run_id}"
+    assert browser.get(location).testid("run-status")
+    assert browser.wait_run(transform_id, run_id)["status"] == "SUCCEEDED"
+    assert [r["data-run-id"] for r in browser.get(matches_path).testids("matches-run")] == [run_id]
+
+    shown = browser.get(location)
+    assert shown.status == 200, shown.text
+    groups = shown.testids("match-group")
+    assert 0 < len(groups) <= 20
+    sizes = [int(g["data-size"]) for g in groups]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
+    records = shown.testids("match-record")
+    assert len(records) == sum(sizes)
+    assert shown.testids("next-page")  # the sample has more than 20 groups
+    second = browser.get(f"{location}?page=2").testids("match-group")
+    assert second and int(second[0]["data-size"]) <= sizes[-1]
+    # values are text: escaped, never markup
+    assert EVIL_STREET not in shown.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
+    assert not [e for e in shown.elements if e.tag == "script" and "src" not in e.attrs]
+    assert not [e for e in shown.elements if e.tag == "b"]
+
+    # search by primary key: the record's own group
+    for key in (EVIL_ID, records[0]["data-record-id"]):
+        found = browser.get(f"{location}?key={quote(key)}")
+        group = found.testid("match-group")
+        assert key in [r["data-record-id"] for r in found.testids("match-record")]
+        assert group["data-size"] == str(len(found.testids("match-record")))
+    assert browser.get(f"{location}?key=no-such-key").testids("no-group")
+
+    # the download is the run's output file
+    download = browser.get(shown.testid("download")["href"])
+    assert download.status == 200 and download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    out = list(csv.DictReader(io.StringIO(download.text)))
+    assert len(out) == len(rows)
+    assert {"match_id", "match_confidence_score", "id"} <= set(out[0])
+    assert {r["id"] for r in out} == {r["id"] for r in rows}
+
+    # a run of another type is no find-matches run, neither page nor download
+    other = region_glue.get_ml_task_runs(TransformId=transform_id, Filter={"TaskRunType": "EVALUATION"})
+    other_id = other["TaskRuns"][0]["TaskRunId"]
+    assert browser.get(f"{matches_path}/{other_id}").status == 404
+    assert browser.get(f"{matches_path}/{other_id}/download").status == 404
+
+
+def test_not_ready_transform_cannot_be_evaluated_or_matched(
+    browser: Browser, region_glue: Any, s3: Any
+) -> None:
+    transform_id = create_transform(browser, people_table(region_glue, s3))
+    for path in ("quality", "matches"):
+        page = browser.get(f"/console/transforms/{transform_id}/{path}")
+        refused = browser.post(
+            f"/console/transforms/{transform_id}/{path}", {"csrf_token": page.field("csrf_token")}
+        )
+        assert refused.status == 400 and "READY" in refused.testid("error").text
+    assert region_glue.get_ml_task_runs(TransformId=transform_id)["TaskRuns"] == []
+
+
+def test_another_accounts_transform_is_not_found_on_quality_and_matches(
+    server: ServerProcess, region: str, browser: Browser
+) -> None:
+    theirs = client(server.url, access_key="AKIDOTHER", secret_key="other-secret", region=region)
+    theirs.create_database(DatabaseInput={"Name": "private"})
+    theirs.create_table(
+        DatabaseName="private",
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {"Location": "s3://nowhere/", "Columns": [{"Name": "id", "Type": "string"}]},
+        },
+    )
+    transform_id = theirs.create_ml_transform(
+        Name="theirs",
+        Role="r",
+        InputRecordTables=[{"DatabaseName": "private", "TableName": "people"}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+    )["TransformId"]
+    base = f"/console/transforms/{transform_id}"
+    for path in ("/quality", "/matches", "/matches/0123abcd", "/matches/0123abcd/download"):
+        page = browser.get(base + path)
+        assert page.status == 404, path
+        assert "theirs" not in page.text
+    csrf = browser.csrf()
+    for path in ("/quality", "/matches"):
+        assert browser.post(base + path, {"csrf_token": csrf}).status == 404, path
+    assert theirs.get_ml_task_runs(TransformId=transform_id)["TaskRuns"] == []
