@@ -61,6 +61,7 @@ ROUTES = [
     _route("POST", "/console/transforms", transforms.create),
     _route("GET", "/console/transforms/{transform_id}", transforms.transform_page),
     _route("POST", "/console/transforms/{transform_id}/teach", teach.start),
+    _route("POST", "/console/transforms/{transform_id}/review", teach.review),
     _route("GET", "/console/transforms/{transform_id}/labeling/{run_id}", teach.labeling_page),
     _route("POST", "/console/transforms/{transform_id}/labeling/{run_id}", teach.submit_labels),
     _route("GET", "/console/transforms/{transform_id}/quality", quality.page),

@@ -3,6 +3,10 @@
 The labeling run writes under the console's folder in the data dir (a ``file://`` URI, so it must be an
 allowed root: it is by default); the labels go to a file there too, imported with ReplaceAllLabels false,
 so they merge with the transform's earlier labels.
+
+Labels already given are reviewed the same way: an export run (StartExportLabelsTaskRun) writes every label
+to a folder of its own, the labeling page shows them set by set with their groups filled in, and submitting
+imports the whole edited set with ReplaceAllLabels true (a record whose group is cleared loses its label).
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ if TYPE_CHECKING:
     from findmatches.console.app import ConsoleApp
 
 LABELING = "LABELING_SET_GENERATION"
+EXPORT = "EXPORT_LABELS"
+# Where each kind of run the labeling page shows keeps its output folder.
+OUTPUT_PROPERTY = {
+    LABELING: "LabelingSetGenerationTaskRunProperties",
+    EXPORT: "ExportLabelsTaskRunProperties",
+}
 MAX_LABELING_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -52,23 +62,44 @@ async def start(app: ConsoleApp, request: Request, session: Session) -> Response
     return Response.redirect(f"/console/transforms/{transform_id}/labeling/{started['TaskRunId']}")
 
 
+async def review(app: ConsoleApp, request: Request, session: Session) -> Response:
+    """Export the transform's labels (into a folder of this export's own) and show them for review."""
+    transform_id = request.params["transform_id"]
+    params = {
+        "TransformId": transform_id,
+        "OutputS3Path": _folder_uri(app, session, transform_id, f"exports/{uuid.uuid4().hex}"),
+    }
+    try:
+        started = await app.glue(session, "StartExportLabelsTaskRun", params)
+    except EntityNotFoundException:
+        raise
+    except ApiError as e:
+        return await transforms.transform_page(app, request, session, e.status, e.message)
+    return Response.redirect(f"/console/transforms/{transform_id}/labeling/{started['TaskRunId']}")
+
+
 async def _labeling_run(
     app: ConsoleApp, session: Session, request: Request
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The transform and its labeling run named in the URL (EntityNotFoundException for any other run)."""
+    """The transform and its labeling or label-export run named in the URL (EntityNotFoundException for any
+    other run)."""
     transform_id, run_id = request.params["transform_id"], request.params["run_id"]
     transform = await app.glue(session, "GetMLTransform", {"TransformId": transform_id})
     run = await app.glue(session, "GetMLTaskRun", {"TransformId": transform_id, "TaskRunId": run_id})
-    if run["Properties"]["TaskType"] != LABELING:
-        raise EntityNotFoundException(f"Task run {run_id} is not a labeling-set generation run.")
+    if run["Properties"]["TaskType"] not in OUTPUT_PROPERTY:
+        raise EntityNotFoundException(
+            f"Task run {run_id} is not a labeling-set generation or label export run."
+        )
     return transform, run
 
 
 async def _read_labeling(app: ConsoleApp, transform: dict[str, Any], run: dict[str, Any]) -> LabelingFile:
-    """The file the run wrote: in its output folder, the one named after the run."""
-    out = run["Properties"]["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
+    """The file the run wrote: in its output folder, the one named after the run (a labeling run), or the one
+    file of an export's own folder."""
+    kind = run["Properties"]["TaskType"]
+    out = run["Properties"][OUTPUT_PROPERTY[kind]]["OutputS3Path"]
     key = transform["Parameters"]["FindMatchesParameters"]["PrimaryKeyColumnName"]
-    suffix = f"_{run['TaskRunId']}.csv"
+    suffix = f"_{run['TaskRunId']}.csv" if kind == LABELING else ".csv"
     try:
         found = [o for o in await app.in_thread(app.storage.list_objects, out) if o.name.endswith(suffix)]
         if not found:
@@ -105,6 +136,7 @@ async def labeling_page(
         labeling=labeling,
         given=given or {},
         label_field=label_field,
+        reviewing=run["Properties"]["TaskType"] == EXPORT,
         active=transforms.ACTIVE_STATUSES,
     )
 
@@ -127,7 +159,11 @@ async def submit_labels(app: ConsoleApp, request: Request, session: Session) -> 
         started = await app.glue(
             session,
             "StartImportLabelsTaskRun",
-            {"TransformId": transform_id, "InputS3Path": uri, "ReplaceAllLabels": False},
+            {
+                "TransformId": transform_id,
+                "InputS3Path": uri,
+                "ReplaceAllLabels": run["Properties"]["TaskType"] == EXPORT,
+            },
         )
     except (ApiError, StorageError) as e:
         message = e.message if isinstance(e, ApiError) else str(e)

@@ -122,3 +122,68 @@ def test_labeling_page_escapes_record_values(browser: Browser, region_glue: Any,
     cells = [e.text for e in labeling.elements if e.tag == "td" and "alert" in e.text]
     assert cells and all(c.startswith("<script>alert(1)</script>") for c in cells)
     assert not [e for e in labeling.elements if e.tag == "script" and "src" not in e.attrs]
+
+
+def test_labels_given_can_be_reviewed_and_changed(browser: Browser, region_glue: Any, s3: Any) -> None:
+    """Review exports every label, shows it set by set with its group filled in, and submitting replaces the
+    transform's labels with the page's: a changed group is kept, a cleared one drops that record's label."""
+    table = people_table(region_glue, s3)
+    transform_id = create_transform(browser, table)
+    run_id, labeling = _teach(browser, transform_id)
+    truth = table.truth()
+    fields = {"csrf_token": labeling.field("csrf_token")}
+    for record, field in zip(labeling.testids("record"), labeling.testids("label-input"), strict=True):
+        fields[field["name"]] = truth[record["data-record-id"]]
+    submitted = browser.post(f"/console/transforms/{transform_id}/labeling/{run_id}", fields)
+    assert (
+        browser.wait_run(transform_id, submitted.headers["location"].rsplit("/", 1)[1])["status"]
+        == "SUCCEEDED"
+    )
+    page = browser.get(f"/console/transforms/{transform_id}")
+    given = int(page.testid("label-count").text)
+
+    clicked = browser.post(
+        f"/console/transforms/{transform_id}/review", {"csrf_token": page.field("csrf_token")}
+    )
+    assert clicked.status == 303, clicked.text
+    export_run = clicked.headers["location"].rsplit("/", 1)[1]
+    assert browser.wait_run(transform_id, export_run)["status"] == "SUCCEEDED"
+    review = browser.get(clicked.headers["location"])
+    assert review.testid("reviewing")
+    records, inputs = review.testids("record"), review.testids("label-input")
+    assert len(records) == given
+    # every record shows the label it was given (the same group for the same entity within a set)
+    by_set: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for record, field in zip(records, inputs, strict=True):
+        assert field["value"], record["data-record-id"]
+        by_set[record["data-set-id"]][field["value"]].add(truth[record["data-record-id"]])
+    assert all(len(entities) == 1 for groups in by_set.values() for entities in groups.values())
+
+    changed = {"csrf_token": review.field("csrf_token")}
+    for field in inputs:
+        changed[field["name"]] = field["value"]
+    cleared, moved = inputs[0]["name"], inputs[1]["name"]
+    changed[cleared] = ""
+    changed[moved] = "a-new-group"
+    done = browser.post(clicked.headers["location"], changed)
+    assert done.status == 303, done.text
+    import_run = done.headers["location"].rsplit("/", 1)[1]
+    assert browser.wait_run(transform_id, import_run)["status"] == "SUCCEEDED"
+    run = region_glue.get_ml_task_run(TransformId=transform_id, TaskRunId=import_run)
+    assert run["Properties"]["ImportLabelsTaskRunProperties"]["Replace"] is True
+    assert region_glue.get_ml_transform(TransformId=transform_id)["LabelCount"] == given - 1
+    # a second review shows the change
+    again = browser.post(
+        f"/console/transforms/{transform_id}/review",
+        {"csrf_token": browser.get(f"/console/transforms/{transform_id}").field("csrf_token")},
+    )
+    assert (
+        browser.wait_run(transform_id, again.headers["location"].rsplit("/", 1)[1])["status"] == "SUCCEEDED"
+    )
+    shown = browser.get(again.headers["location"])
+    values = {
+        r["data-record-id"]: f["value"]
+        for r, f in zip(shown.testids("record"), shown.testids("label-input"), strict=True)
+    }
+    assert records[0]["data-record-id"] not in values
+    assert values[records[1]["data-record-id"]] == "a-new-group"
