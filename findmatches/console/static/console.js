@@ -70,6 +70,33 @@ function labeling(form) {
     set.querySelector("[data-next-set]").addEventListener("click", next);
     set.querySelector("[data-previous-set]").addEventListener("click", () => show(current - 1, true));
   });
+  // Grouping by click: click a record, then another of the same entity: the second joins the first's group
+  // (a record without one gets the set's next free group first). A click on the picked record unpicks it.
+  let picked = null;
+  const freeGroup = (set) => {
+    const used = new Set(inputs(set).map((i) => i.value));
+    for (let n = 1; ; n++) if (!used.has(String(n))) return String(n);
+  };
+  sets.forEach((set) => {
+    for (const row of set.querySelectorAll("tr[data-record-id]")) {
+      row.addEventListener("click", (event) => {
+        if (event.target.closest("input, button, a")) return;
+        const input = row.querySelector(".label-input");
+        if (picked && picked !== row && picked.closest(".labeling-set") === set) {
+          input.value = picked.querySelector(".label-input").value;
+          picked.classList.remove("picked");
+          picked = null;
+          save();
+          return;
+        }
+        if (picked) picked.classList.remove("picked");
+        if (picked === row) { picked = null; return; }
+        if (!input.value) { input.value = freeGroup(set); save(); }
+        picked = row;
+        row.classList.add("picked");
+      });
+    }
+  });
   form.addEventListener("input", save);
   form.addEventListener("keydown", (event) => {
     const input = event.target;
