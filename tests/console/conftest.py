@@ -84,3 +84,23 @@ def create_transform(browser: Browser, table: PeopleTable, name: str = "people-d
     )
     assert page.status == 303, page.text
     return page.headers["location"].rsplit("/", 1)[1]
+
+
+def another_accounts_transform(server: ServerProcess, region: str) -> str:
+    """A transform of another account (key AKIDOTHER) on a table of its own: the console's key must not see it."""
+    theirs = client(server.url, access_key="AKIDOTHER", secret_key="other-secret", region=region)
+    theirs.create_database(DatabaseInput={"Name": "private"})
+    theirs.create_table(
+        DatabaseName="private",
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {"Location": "s3://nowhere/", "Columns": [{"Name": "id", "Type": "string"}]},
+        },
+    )
+    transform_id = theirs.create_ml_transform(
+        Name="theirs",
+        Role="r",
+        InputRecordTables=[{"DatabaseName": "private", "TableName": "people"}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+    )["TransformId"]
+    return str(transform_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import ServerProcess, client
-from tests.console.conftest import create_transform, people_table
+from tests.console.conftest import another_accounts_transform, create_transform, people_table
 from tests.console.support import Browser
 
 
@@ -62,21 +62,8 @@ def test_create_form_errors(browser: Browser, region_glue: Any, s3: Any) -> None
 def test_another_accounts_transform_is_not_found(
     server: ServerProcess, region: str, region_glue: Any
 ) -> None:
+    transform_id = another_accounts_transform(server, region)
     theirs = client(server.url, access_key="AKIDOTHER", secret_key="other-secret", region=region)
-    theirs.create_database(DatabaseInput={"Name": "private"})
-    theirs.create_table(
-        DatabaseName="private",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {"Location": "s3://nowhere/", "Columns": [{"Name": "id", "Type": "string"}]},
-        },
-    )
-    transform_id = theirs.create_ml_transform(
-        Name="theirs",
-        Role="r",
-        InputRecordTables=[{"DatabaseName": "private", "TableName": "people"}],
-        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
-    )["TransformId"]
 
     b = Browser(server.url)
     b.sign_in(region=region)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.conftest import ServerProcess, client
-from tests.console.conftest import create_transform, people_table
+from tests.console.conftest import another_accounts_transform, create_transform, people_table
 from tests.console.support import Browser
 
 EVIL_STREET = "<script>alert(1)</script>"
@@ -169,21 +169,8 @@ def test_not_ready_transform_cannot_be_evaluated_or_matched(
 def test_another_accounts_transform_is_not_found_on_quality_and_matches(
     server: ServerProcess, region: str, browser: Browser
 ) -> None:
+    transform_id = another_accounts_transform(server, region)
     theirs = client(server.url, access_key="AKIDOTHER", secret_key="other-secret", region=region)
-    theirs.create_database(DatabaseInput={"Name": "private"})
-    theirs.create_table(
-        DatabaseName="private",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {"Location": "s3://nowhere/", "Columns": [{"Name": "id", "Type": "string"}]},
-        },
-    )
-    transform_id = theirs.create_ml_transform(
-        Name="theirs",
-        Role="r",
-        InputRecordTables=[{"DatabaseName": "private", "TableName": "people"}],
-        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
-    )["TransformId"]
     base = f"/console/transforms/{transform_id}"
     for path in ("/quality", "/matches", "/matches/0123abcd", "/matches/0123abcd/download"):
         page = browser.get(base + path)

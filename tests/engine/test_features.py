@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from findmatches.engine.features import (
     MAX_CHARS,
     PARTIAL_CHARS,
+    FeatureSpec,
     _score,
     compute_features,
     feature_spec,
@@ -193,6 +194,22 @@ def test_numbers_are_compared_only_where_values_hold_them() -> None:
     assert "sku:numbers" not in feature_spec([code]).names
 
 
+def _phrase_features(
+    column: str, values: list[str], left: list[int], right: list[int]
+) -> tuple[FeatureSpec, np.ndarray, tuple[str, ...]]:
+    """One text column's feature spec with word weights, the features of the pairs (left, right), and the
+    spec's names without word weights."""
+    table = pa.table({"id": [str(i) for i in range(len(values))], column: values})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = session.feature_profiles
+        spec = feature_spec(profiles, word_weights(session, profiles))
+        x = features_for(session, spec, np.array(left), np.array(right))
+        return spec, x, feature_spec(profiles).names
+
+
 def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
     """Company names: two firms sharing only a common legal form share little weight; one firm's short and
     long names share the rare word that identifies it."""
@@ -205,15 +222,8 @@ def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
         *[f"Firma{i} Gesellschaft mit beschränkter Haftung" for i in range(12)],
         *[f"Other{i} Holdings N.V." for i in range(6)],
     ]
-    table = pa.table({"id": [str(i) for i in range(len(names))], "name": names})
-    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
-    with open_session(
-        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
-    ) as session:
-        profiles = session.feature_profiles
-        spec = feature_spec(profiles, word_weights(session, profiles))
-        assert feature_spec(profiles).names == tuple(n for n in spec.names if ":w" not in n)
-        x = features_for(session, spec, np.array([0, 2, 3, 4]), np.array([1, 3, 4, 4]))
+    spec, x, plain_names = _phrase_features("name", names, [0, 2, 3, 4], [1, 3, 4, 4])
+    assert plain_names == tuple(n for n in spec.names if ":w" not in n)
     jac, cont = x[:, spec.names.index("name:wjac")], x[:, spec.names.index("name:wcont")]
     plain = x[:, spec.names.index("name:tset")]
     assert jac[0] < 0.25 < plain[0]  # the shared legal form is most of the words, little of the weight
@@ -232,15 +242,8 @@ def test_weighted_grams_see_through_spelling() -> None:
         "Department of Physics, Universty of Tuebingen",
         *[f"Department of Physics, University of City{i}, Germany" for i in range(16)],
     ]
-    table = pa.table({"id": [str(i) for i in range(len(strings))], "affiliation": strings})
-    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
-    with open_session(
-        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
-    ) as session:
-        profiles = session.feature_profiles
-        spec = feature_spec(profiles, word_weights(session, profiles))
-        assert "affiliation:wgrams" in spec.names
-        x = features_for(session, spec, np.array([0, 0, 0, 3, 2]), np.array([1, 2, 3, 3, 4]))
+    spec, x, _ = _phrase_features("affiliation", strings, [0, 0, 0, 3, 2], [1, 2, 3, 3, 4])
+    assert "affiliation:wgrams" in spec.names
     grams = x[:, spec.names.index("affiliation:wgrams")]
     wjac = x[:, spec.names.index("affiliation:wjac")]
     assert grams[0] > wjac[0]  # abbreviations and a spelling share 3-grams, few whole words
