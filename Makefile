@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("findmatches needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools
+install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools (Playwright among them)
 
 serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
 	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples
@@ -25,7 +25,7 @@ serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_D
 test: install  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check findmatches tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -q -rs $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check findmatches tests bench

@@ -48,13 +48,15 @@ def _y(precision: float) -> float:
 
 
 def layout(points: list[list[float]], threshold: float) -> Curve | None:
-    """The curve of ``points`` ([threshold, precision, recall], highest threshold first), with the point whose
-    threshold is nearest ``threshold`` marked; None without points."""
+    """The curve of ``points`` ([threshold, precision, recall], highest threshold first), with the operating
+    point of ``threshold`` marked: the lowest curve threshold at or above it (a pair is a match when its score
+    reaches the threshold); None without points."""
     if not points:
         return None
     path = " ".join(f"{'M' if i == 0 else 'L'}{_x(r)},{_y(p)}" for i, (_, p, r) in enumerate(points))
-    t, p, r = min(points, key=lambda q: abs(q[0] - threshold))
-    return Curve(path, _x(r), _y(p), t, p, r)
+    reached = [q for q in points if q[0] >= threshold]
+    _, p, r = min(reached, key=lambda q: q[0]) if reached else points[0]
+    return Curve(path, _x(r), _y(p), threshold, p, r)
 
 
 def read_curve(data_dir: Path, run: dict[str, Any] | None) -> Curve | None:

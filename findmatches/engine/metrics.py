@@ -51,7 +51,7 @@ def cross_validate(
         false_positives=fp,
         true_negatives=tn,
         false_negatives=fn,
-        curve=pr_curve(y, oof) if 0 < y.sum() < len(y) else [],
+        curve=pr_curve(y, oof, threshold=threshold) if 0 < y.sum() < len(y) else [],
         threshold=threshold,
     )
     return result, oof
@@ -61,10 +61,11 @@ CURVE_POINTS = 200
 
 
 def pr_curve(
-    y: np.ndarray, scores: np.ndarray, points: int = CURVE_POINTS
+    y: np.ndarray, scores: np.ndarray, points: int = CURVE_POINTS, threshold: float | None = None
 ) -> list[tuple[float, float, float]]:
     """(threshold, precision, recall) along the precision-recall curve of ``scores``, highest threshold first,
-    thinned to at most ``points`` (the ends kept)."""
+    thinned to at most ``points``: the ends kept, and the operating point of ``threshold`` (the lowest curve
+    threshold reaching it, where "score >= threshold" has its precision and recall)."""
     precision, recall, thresholds = precision_recall_curve(y, scores)
     # precision_recall_curve's last point (precision 1, recall 0) has no threshold.
     rows = [
@@ -73,8 +74,11 @@ def pr_curve(
     ]
     rows.reverse()
     if len(rows) > points:
-        keep = np.unique(np.linspace(0, len(rows) - 1, points).round().astype(np.int64))
-        rows = [rows[int(i)] for i in keep]
+        keep = np.linspace(0, len(rows) - 1, points - 1).round().astype(np.int64)
+        if threshold is not None:
+            reached = [i for i, row in enumerate(rows) if row[0] >= threshold]
+            keep = np.append(keep, reached[-1] if reached else 0)
+        rows = [rows[int(i)] for i in np.unique(keep)]
     return rows
 
 

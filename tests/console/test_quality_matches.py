@@ -93,7 +93,7 @@ def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) 
     x, y = float(marker["cx"]), float(marker["cy"])
     recall_x = 36.0 + metrics["Recall"] * (360.0 - 72.0)  # the marked point is the evaluation's own
     precision_y = 260.0 - 36.0 - metrics["Precision"] * (260.0 - 72.0)
-    assert abs(x - recall_x) < 20 and abs(y - precision_y) < 20, (x, y, recall_x, precision_y)
+    assert abs(x - recall_x) < 0.2 and abs(y - precision_y) < 0.2, (x, y, recall_x, precision_y)
     assert "(0.50) sets: precision" in quality.text
     # the transforms list shows the last evaluation's F1
     row = browser.get("/console/").testid("transform-row")

@@ -26,11 +26,19 @@ def test_perfect_and_split_clusterings() -> None:
 @settings(max_examples=60, deadline=None)
 def test_pr_curve_runs_from_high_threshold_to_low(rows: list[tuple[bool, float]]) -> None:
     """The evaluation's curve: at most CURVE_POINTS points, thresholds falling, recall never falling, every
-    value in [0, 1], and the last point's recall is 1 (the lowest threshold takes every pair)."""
+    value in [0, 1], the last point's recall 1 (the lowest threshold takes every pair), and the operating
+    point of the threshold on it."""
     y = np.asarray([int(v) for v, _ in rows])
     scores = np.asarray([s for _, s in rows])
-    curve = pr_curve(y, scores)
+    curve = pr_curve(y, scores, threshold=0.5)
     assert 1 <= len(curve) <= CURVE_POINTS
+    predicted = scores >= 0.5
+    if (
+        predicted.any()
+    ):  # the operating point of 0.5 survives the thinning: "score >= 0.5"'s precision, recall
+        tp = int((predicted & (y == 1)).sum())
+        precision, recall = tp / int(predicted.sum()), tp / int(y.sum())
+        assert any(abs(p - precision) < 1e-9 and abs(r - recall) < 1e-9 for t, p, r in curve if t >= 0.5)
     thresholds = [t for t, _, _ in curve]
     recalls = [r for _, _, r in curve]
     assert thresholds == sorted(thresholds, reverse=True)

@@ -122,12 +122,15 @@ function labeling(form) {
   form.addEventListener("submit", () => {
     try { localStorage.removeItem(key); } catch (e) { /* nothing kept */ }
   });
+  // Open at the first set still to do, its first record without a group focused: a keyboard user starts at once.
   const firstOpen = sets.findIndex((set) => inputs(set).some((input) => !input.value));
   show(firstOpen < 0 ? 0 : firstOpen, false);
+  if (firstOpen >= 0) inputs(sets[firstOpen]).find((input) => !input.value)?.focus();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   for (const element of document.querySelectorAll("[data-status-url]")) pollStatus(element);
   formHelpers();
   for (const form of document.querySelectorAll("form[data-labeling]")) labeling(form);
+  document.documentElement.dataset.jsReady = "true";  // the handlers are attached (tests wait for it)
 });
