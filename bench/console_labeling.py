@@ -83,9 +83,9 @@ def launch(playwright: Any) -> Browser:
 def create_transform(page: Page, database: str, table: str) -> str:
     page.goto("/console/transforms/new")
     with page.expect_navigation():
-        page.locator("select#database").select_option(database)
+        page.get_by_test_id("database").select_option(database)
     with page.expect_navigation():
-        page.locator("select#table").select_option(table)
+        page.get_by_test_id("table").select_option(table)
     page.get_by_test_id("name").fill("people-bench")
     page.get_by_test_id("primary-key").select_option("id")
     page.get_by_test_id("create").click()

@@ -61,9 +61,9 @@ def create_transform(page: Page, database: str, table: str, name: str) -> str:
     page.wait_for_url("**/console/transforms/new")
     js_ready(page)
     with page.expect_navigation():
-        page.locator("select#database").select_option(database)
+        page.get_by_test_id("database").select_option(database)
     with page.expect_navigation():
-        page.locator("select#table").select_option(table)
+        page.get_by_test_id("table").select_option(table)
     page.get_by_test_id("name").fill(name)
     page.get_by_test_id("primary-key").select_option("id")
     page.get_by_test_id("create").click()

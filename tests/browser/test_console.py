@@ -39,7 +39,7 @@ def _signed_in_transform(page: Page, region: str, table: PeopleTable) -> str:
 
 
 def _back_to_transform(page: Page, transform_id: str) -> None:
-    page.get_by_role("link", name="←").first.click()
+    page.get_by_test_id("back-to-transform").click()
     page.wait_for_url(f"**/console/transforms/{transform_id}")
 
 
@@ -79,7 +79,7 @@ def test_teach_two_rounds_by_mouse_then_keyboard(
         for field, record_id in zip(labeling_set.inputs.all(), labeling_set.record_ids, strict=True):
             field.click()
             field.fill(truth[record_id])
-        labeling_set.section.get_by_role("button", name="Next set").click()
+        labeling_set.section.get_by_test_id("next-set").click()
     first_round = sum(len(s.record_ids) for s in sets)
     page.get_by_test_id("submit-labels").click()
     assert wait_import(page) == first_round
