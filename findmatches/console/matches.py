@@ -12,6 +12,10 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
 from findmatches.aws.errors import ApiError, EntityNotFoundException
 from findmatches.console.labeling_files import console_folder
 from findmatches.console.sessions import Session
@@ -44,44 +48,64 @@ class Group:
 
 @dataclass(frozen=True)
 class MatchOutput:
-    """The records of a run's output: the source ``columns`` (without match_id and the score), and the
-    groups largest first (then by match_id)."""
+    """A run's output read with Arrow (every column as text): the source ``columns`` (without match_id and
+    the score), the records, and the group ids largest first (then by id). Only the groups a page shows
+    become Python rows."""
 
     columns: tuple[str, ...]
-    groups: tuple[Group, ...]
+    table: pa.Table
+    primary_key: str
+    order: pa.Array  # match ids, largest group first
     records: int
+
+    @property
+    def group_count(self) -> int:
+        return len(self.order)
+
+    def page(self, number: int, size: int = GROUPS_PER_PAGE) -> tuple[Group, ...]:
+        """The groups of page ``number`` (from 1)."""
+        return self._groups(self.order[(number - 1) * size : number * size])
+
+    def of_key(self, key: str) -> tuple[Group, ...]:
+        """The group of the record whose primary key is ``key`` (none if no record has it)."""
+        found = self.table.filter(pc.equal(self.table.column(self.primary_key), key))
+        return self._groups(found.column(MATCH_ID).unique()) if found.num_rows else ()
+
+    def _groups(self, ids: pa.Array | pa.ChunkedArray) -> tuple[Group, ...]:
+        rows = self.table.filter(pc.is_in(self.table.column(MATCH_ID), value_set=pa.array(ids, pa.string())))
+        by_id: dict[str, list[dict[str, str]]] = {}
+        for row in rows.to_pylist():
+            by_id.setdefault(row[MATCH_ID], []).append(row)
+        return tuple(
+            Group(
+                match_id,
+                tuple(tuple(r[c] or "" for c in self.columns) for r in by_id[match_id]),
+                tuple(r[self.primary_key] or "" for r in by_id[match_id]),
+                tuple(r.get(SCORE) or "" for r in by_id[match_id]),
+            )
+            for match_id in ids.to_pylist()
+            if match_id in by_id
+        )
 
 
 def read_output(data: bytes, primary_key: str) -> MatchOutput:
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
-    header = next(reader, [])
+    """Parse a run's CSV output (every column as text) and order its groups, largest first."""
+    header = next(csv.reader(io.StringIO(data[:65536].decode("utf-8-sig", errors="replace"))), [])
     if MATCH_ID not in header or primary_key not in header:
         raise OutputError(
             f"the output needs {MATCH_ID} and {primary_key} columns; it has: {', '.join(header)}"
         )
-    i_id, i_key = header.index(MATCH_ID), header.index(primary_key)
-    i_score = header.index(SCORE) if SCORE in header else None
-    shown = [j for j, name in enumerate(header) if name not in (MATCH_ID, SCORE)]
-    grouped: dict[str, list[list[str]]] = {}
-    count = 0
-    for row in reader:
-        if not any(row):
-            continue
-        if len(row) != len(header):
-            raise OutputError(f"row {count + 2} has {len(row)} fields; the header has {len(header)}")
-        grouped.setdefault(row[i_id], []).append(row)
-        count += 1
-    groups = [
-        Group(
-            match_id,
-            tuple(tuple(r[j] for j in shown) for r in rows),
-            tuple(r[i_key] for r in rows),
-            tuple(r[i_score] if i_score is not None else "" for r in rows),
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header}),
         )
-        for match_id, rows in grouped.items()
-    ]
-    groups.sort(key=lambda g: (-len(g.rows), g.match_id))
-    return MatchOutput(tuple(header[j] for j in shown), tuple(groups), count)
+    except pa.ArrowInvalid as e:
+        raise OutputError(str(e)) from e
+    sizes = table.group_by(MATCH_ID).aggregate([(MATCH_ID, "count")])
+    ordered = sizes.sort_by([(f"{MATCH_ID}_count", "descending"), (MATCH_ID, "ascending")])
+    columns = tuple(name for name in header if name not in (MATCH_ID, SCORE))
+    return MatchOutput(columns, table, primary_key, ordered.column(MATCH_ID).combine_chunks(), table.num_rows)
 
 
 def _folder_uri(app: ConsoleApp, session: Session, transform_id: str) -> str:
@@ -176,11 +200,11 @@ async def run_page(app: ConsoleApp, request: Request, session: Session) -> Respo
     pages = 1
     if output is not None:
         if key:
-            groups = tuple(g for g in output.groups if key in g.keys)
+            groups = output.of_key(key)
         else:
-            pages = max(1, -(-len(output.groups) // GROUPS_PER_PAGE))
+            pages = max(1, -(-output.group_count // GROUPS_PER_PAGE))
             page_no = min(page_no, pages)
-            groups = output.groups[(page_no - 1) * GROUPS_PER_PAGE : page_no * GROUPS_PER_PAGE]
+            groups = output.page(page_no)
     return app.page(
         session,
         "match_run.html",
