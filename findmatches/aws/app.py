@@ -102,7 +102,9 @@ class GlueApp:
             path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
             query = scope.get("query_string", b"").decode("latin-1")
             url = f"http://{host}{path}" + (f"?{query}" if query else "")
-            target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+            # Security: a repeated X-Amz-Target is one comma-joined value, as SigV4 signs it (and so no
+            # operation), not its first copy: which operation was signed must not depend on the copy read.
+            target = ",".join(v for k, v in headers if k.lower() == "x-amz-target")
             name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target or "-"
             principal = authenticate(self.keys, scope["method"], url, headers, body)
             account = principal.account_id

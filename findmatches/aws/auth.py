@@ -32,6 +32,10 @@ _ALGORITHM = "AWS4-HMAC-SHA256"
 _AUTH_FIELD = re.compile(r"(\w+)=([^,\s]*)")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
+# A region as the console accepts one (us-east-1, test-abc): the scope's region names the caller's namespace.
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$", re.ASCII)
+# Headers that decide how a request is checked: sent twice, it would be unclear which one was meant.
+_SINGLE_HEADERS = ("authorization", "x-amz-date", "x-amz-content-sha256")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,10 @@ def authenticate(
         return values[0] if values else None
 
     header = first("authorization")
+    # Security: only the first of repeated headers used to be read, the rest ignored; refuse the ambiguity.
+    for name in _SINGLE_HEADERS:
+        if len(lowered.get(name, ())) > 1:
+            raise IncompleteSignatureException(f"The request has more than one {name} header.")
     if not header:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     algorithm, _, rest = header.strip().partition(" ")
@@ -152,6 +160,9 @@ def authenticate(
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     if service != "glue":
         raise InvalidSignatureException("Credential should be scoped to correct service: 'glue'.")
+    if not _REGION.fullmatch(region):
+        # Security: any string used to become the caller's region (an empty one, spaces, markup, in ARNs).
+        raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'.")
     amz_date = first("x-amz-date")
     if not amz_date:
         raise IncompleteSignatureException("Signature requires an X-Amz-Date header.")
@@ -177,6 +188,9 @@ def authenticate(
     signed = [h for h in fields["SignedHeaders"].lower().split(";") if h]
     if "host" not in signed:
         raise InvalidSignatureException("'Host' must be a signed header.")
+    if "x-amz-target" in lowered and "x-amz-target" not in signed:
+        # Security: an unsigned target let a captured request be replayed as another operation on its body.
+        raise InvalidSignatureException("'X-Amz-Target' must be a signed header.")
     claimed_hash = first("x-amz-content-sha256")
     if claimed_hash and claimed_hash != hashlib.sha256(body).hexdigest():
         raise InvalidSignatureException("The provided x-amz-content-sha256 header does not match the body.")

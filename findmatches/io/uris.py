@@ -14,6 +14,8 @@ from findmatches.io.errors import InvalidPathError, PathNotAllowedError
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?")
 # S3 bucket names: 3-63 chars of lowercase letters, digits, dots and hyphens (legacy buckets allow more).
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+# Security: S3 refuses bucket names formatted as an IP address; here they could read as a host to reach.
+_IP_BUCKET = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def parse_uri(uri: str) -> S3Uri | LocalUri:
         bucket, _, key = uri[match.end() :].partition("/")
         if not bucket:
             raise InvalidPathError(f"Malformed S3 path {uri!r}: no bucket name.", uri)
-        if not _BUCKET.match(bucket):
+        # Security: fullmatch, as `$` alone let a trailing newline into the bucket ("s3://bucket\n/key").
+        if not _BUCKET.fullmatch(bucket) or _IP_BUCKET.fullmatch(bucket):
             raise InvalidPathError(f"Malformed S3 path {uri!r}: invalid bucket name {bucket!r}.", uri)
         return S3Uri(bucket, key)
     if scheme == "file":
@@ -75,7 +78,12 @@ def resolve_roots(roots: Sequence[Path | str]) -> tuple[Path, ...]:
 
 def confine(path: Path, roots: Sequence[Path], uri: str = "") -> Path:
     """Resolve ``path`` (following symlinks) and return it if it lies under one of ``roots``."""
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (RuntimeError, OSError) as e:
+        # Security: a symlink loop (RuntimeError "Symlink loop") escaped as an internal error, a 500.
+        shown = uri or str(path)
+        raise InvalidPathError(f"The path {shown} cannot be resolved: {e}", shown) from e
     for root in roots:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
