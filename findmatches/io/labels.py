@@ -26,6 +26,10 @@ LABEL_SCHEMA = pa.schema(
 _BAD_BYTE = re.compile("[\udc80-\udcff]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
+_FIELD = re.compile(r'"[^"]*(?:""[^"]*)*"?|[^,"\r\n]*')
+#: The most columns a label file may have: wider is not a label file (a million-column header would become a
+#: million-entry record per row).
+MAX_COLUMNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,16 @@ def _locate_csv_error(text: str, start: int, line: int) -> tuple[int, int, str]:
     return quote_line, field, "unterminated quoted field (a '\"' opens a value that never closes)"
 
 
+def _long_field(text: str, start: int) -> int:
+    """The 1-based field of the record at ``start`` that is longer than ``csv.field_size_limit()``."""
+    column, i, limit = 1, start, csv.field_size_limit()
+    while (match := _FIELD.match(text, i)) is not None and match.end() - i <= limit:
+        if not text.startswith(",", match.end()):
+            break
+        column, i = column + 1, match.end() + 1
+    return column
+
+
 def _records(text: str, names: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, fields) for each record; LabelFileError (column named from ``names``)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -112,7 +126,13 @@ def _records(text: str, names: Sequence[str]) -> Iterator[tuple[int, list[str]]]
             return
         except csv.Error as e:
             starts = _line_starts(text)
-            line, column, problem = _locate_csv_error(text, starts[min(first, len(starts)) - 1], first)
+            start = starts[min(first, len(starts)) - 1]
+            if "field larger than field limit" in str(e):  # csv.field_size_limit(): memory stays bounded
+                # (found by the regex engine: a character loop over a 10 MB line takes seconds)
+                line, column = first, _long_field(text, start)
+                problem = f"a value longer than the limit of {csv.field_size_limit():,} characters"
+            else:
+                line, column, problem = _locate_csv_error(text, start, first)
             name = names[column - 1] if column <= len(names) else None
             raise LabelFileError(f"{problem} ({e})", line, column, name) from e
         yield first, row
@@ -149,11 +169,22 @@ def parse_label_file(data: bytes, primary_key: str) -> ParsedLabels:
     text, has_bad_bytes = _decode(data)
     if not text.strip():
         raise LabelFileError("the file is empty", 1)
+    nul = text.find("\x00")
+    if nul >= 0:  # the csv module reads NUL as text: a binary file (or UTF-16 without a BOM) would be stored
+        raise LabelFileError(
+            "a NUL byte: the file is binary, or UTF-16 without a byte-order mark; save it as UTF-8 CSV",
+            len(_LINE_BREAK.findall(text, 0, nul)) + 1,
+        )
     header: list[str] = []
     records = _records(text, header)
     header_line, raw_header = next(((n, r) for n, r in records if any(v.strip() for v in r)), (1, []))
     if has_bad_bytes:
         _check_encoding(header_line, raw_header, None)
+    if len(raw_header) > MAX_COLUMNS:
+        raise LabelFileError(
+            f"the header has {len(raw_header):,} columns; a label file may have at most {MAX_COLUMNS:,}",
+            header_line,
+        )
     header.extend(h.strip() for h in raw_header)
     seen: dict[str, int] = {}
     for j, name in enumerate(header):

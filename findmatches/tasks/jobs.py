@@ -105,6 +105,7 @@ class Jobs:
             raise TaskFailed(f"No records found at {location}.")
         run.log(f"{role}: {len(paths)} {fmt} file(s) from {location}")
         if fmt != "csv":
+            _check_files(paths, fmt, None)
             return RecordSource(paths=tuple(paths), format=fmt)
         # CSV records (the table's, or others given to a FIND_MATCHES run) are laid out as the table says,
         # when the table is CSV itself; otherwise they have a header row and the engine detects the rest.
@@ -113,6 +114,7 @@ class Jobs:
         except TableFormatError:
             table_format = None
         options = _csv_options(table) if table_format == "csv" else tables.CsvOptions()
+        _check_files(paths, fmt, options)
         return RecordSource(paths=tuple(paths), format=fmt, csv=_engine_csv(options))
 
     def _labels(self, transform_id: str) -> pa.Table:
@@ -289,6 +291,14 @@ class Jobs:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(f"Cannot write to {uri}: {e}") from e
+
+
+def _check_files(paths: list[Path], fmt: tables.TableFormat, options: tables.CsvOptions | None) -> None:
+    """Refuse binary, UTF-16 and oversized-line files before a parser takes them whole (``check_files``)."""
+    try:
+        tables.check_files(paths, fmt, options)
+    except TableFormatError as e:
+        raise TaskFailed(f"Cannot read the records: {e}") from e
 
 
 # -- the table's CSV layout ------------------------------------------------------------------------

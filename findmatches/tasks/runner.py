@@ -65,6 +65,25 @@ class RunContext:
 TaskFn = Callable[[RunContext], None]
 
 
+#: The most an ErrorString holds, per line and in all: a reader's error may quote the offending line of a
+#: hostile file (DuckDB's "Original Line: …", before the line that names the problem), and every
+#: GetMLTaskRun(s) returns the ErrorString.
+MAX_ERROR_LINE_CHARS = 300
+MAX_ERROR_CHARS = 4000
+
+
+def bounded_error(message: str) -> str:
+    """``message`` with each line cut to MAX_ERROR_LINE_CHARS and the whole to MAX_ERROR_CHARS."""
+    lines = [
+        line
+        if len(line) <= MAX_ERROR_LINE_CHARS
+        else f"{line[:MAX_ERROR_LINE_CHARS]}… ({len(line):,} characters)"
+        for line in message.split("\n")
+    ]
+    message = "\n".join(lines)
+    return message if len(message) <= MAX_ERROR_CHARS else f"{message[:MAX_ERROR_CHARS]}…"
+
+
 def curve_path(log_path: Path) -> Path:
     """Where an evaluation run keeps its precision-recall curve (JSON: threshold, [threshold, precision, recall]
     points): beside its log."""
@@ -270,10 +289,10 @@ class TaskRunner:
                 return "STOPPED", None
             return "TIMEOUT", "The task run exceeded the transform's Timeout and was stopped."
         except TaskFailed as e:
-            return "FAILED", str(e)
+            return "FAILED", bounded_error(str(e))
         except Exception as e:  # an engine or I/O error: report it, keep the service up
             ctx.log(traceback.format_exc())
             message = getattr(e, "message", None) or str(e) or type(e).__name__
-            return "FAILED", f"{type(e).__name__}: {message}"
+            return "FAILED", bounded_error(f"{type(e).__name__}: {message}")
         finally:
             shutil.rmtree(ctx.work.root, ignore_errors=True)

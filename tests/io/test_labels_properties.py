@@ -16,11 +16,13 @@ from findmatches.io import LABEL_SCHEMA, LabelFileError, ParsedLabels, parse_lab
 _BREAK = re.compile(r"\r\n|\r|\n")
 RESERVED = {"labeling_set_id", "label"}
 
-column_names = st.text(min_size=1, max_size=8).filter(
+# Any text but NUL, which a label file may not hold (the mark of a binary or UTF-16 file: tests/bad_files.py).
+TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+column_names = st.text(TEXT, min_size=1, max_size=8).filter(
     lambda s: s == s.strip() and s.casefold() not in RESERVED
 )
-values = st.text(max_size=10)
-nonblank = st.text(min_size=1, max_size=6).filter(lambda s: s.strip() != "")
+values = st.text(TEXT, max_size=10)
+nonblank = st.text(TEXT, min_size=1, max_size=6).filter(lambda s: s.strip() != "")
 
 
 @dataclass

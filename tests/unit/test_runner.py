@@ -135,6 +135,25 @@ def test_an_unexpected_error_fails_the_run_not_the_service(
     assert wait_done(db, "r2") == "SUCCEEDED"
 
 
+def test_an_error_quoting_a_hostile_line_stays_short(
+    db: Database, tmp_path: Path, runners: list[TaskRunner]
+) -> None:
+    """A reader's error may quote the file's line (DuckDB: "Original Line: …") before naming the problem."""
+    add_transform(db)
+
+    def quote_the_line(ctx: RunContext) -> None:
+        raise TaskFailed("CSV Error on Line: 2\nOriginal Line: " + "x" * 10_000 + "\nnot utf-8 encoded")
+
+    runner = TaskRunner(db, tmp_path, {"T": quote_the_line})
+    runners.append(runner)
+    add_run(db, "r1")
+    runner.submit("r1")
+    assert wait_done(db, "r1") == "FAILED"
+    error = str(run_state(db, "r1")[1]["ErrorString"])
+    assert len(error) < 400 and error.endswith("\nnot utf-8 encoded"), error
+    assert "… (10,015 characters)" in error
+
+
 def test_cancel_stops_work_in_progress(db: Database, tmp_path: Path, runners: list[TaskRunner]) -> None:
     add_transform(db)
     working, finished = threading.Event(), threading.Event()

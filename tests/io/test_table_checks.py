@@ -1,0 +1,73 @@
+"""``tables.check_files``: hostile table files are refused before a parser reads them, valid ones pass."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from findmatches.io import CsvOptions, TableFormatError
+from findmatches.io.tables import MAX_LINE_BYTES, check_files
+
+GOOD = b'id,name\r\n1,ann\r\n2,"bob\r\nby"\r\n'
+
+
+def _file(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD,
+        b"\xef\xbb\xbf" + GOOD,
+        GOOD.replace(b"\r\n", b"\r"),  # old Mac line ends
+        # the longest line allowed, across a chunk boundary
+        b"id,name\n1," + b"x" * (MAX_LINE_BYTES - 10) + b"\n2,y\n" + b"3,z\n" * 1000,
+    ],
+)
+def test_valid_csv_passes(tmp_path: Path, data: bytes) -> None:
+    check_files([_file(tmp_path, "t.csv", data)], "csv")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "error"),
+    [
+        ("t.csv", GOOD + b"3,a\x00b\r\n", r"t\.csv, line 5: a NUL byte"),
+        ("t.csv.gz", GOOD + b"3,a\x00b\r\n", r"t\.csv\.gz, line 5: a NUL byte"),
+        ("t.csv", GOOD.decode().encode("utf-16"), r"t\.csv is UTF-16 encoded"),
+        ("t.csv", GOOD + b"x" * (2 * MAX_LINE_BYTES) + b"\n", r"line 5: a line longer than 2,097,152 bytes"),
+        (
+            "t.csv",
+            b"a" + b";a" * 10_000 + b"\n1\n",
+            r"line 1: 10,001 fields; a table may have at most 10,000",
+        ),
+    ],
+)
+def test_hostile_csv_is_refused(tmp_path: Path, name: str, data: bytes, error: str) -> None:
+    with pytest.raises(TableFormatError, match=error):
+        check_files([_file(tmp_path, name, data)], "csv")
+
+
+def test_the_table_delimiter_counts_the_fields(tmp_path: Path) -> None:
+    wide = _file(tmp_path, "t.csv", b"a" + b"|a" * 10_000 + b"\n")
+    check_files([wide], "csv", CsvOptions(delimiter=","))  # one field, by the table's delimiter
+    with pytest.raises(TableFormatError, match="10,001 fields"):
+        check_files([wide], "csv", CsvOptions(delimiter="|"))
+
+
+def test_json_lines_may_be_long_but_not_binary(tmp_path: Path) -> None:
+    long_array = _file(tmp_path, "t.json", b"[" + b'{"id": "1"},' * 300_000 + b'{"id": "2"}]')
+    check_files([long_array], "json")
+    with pytest.raises(TableFormatError, match="NUL byte"):
+        check_files([_file(tmp_path, "u.json", '{"id": "1"}\n'.encode("utf-16-le"))], "json")
+    check_files(
+        [_file(tmp_path, "t.parquet", b"\x00" * 10)], "parquet"
+    )  # Parquet is binary: its reader checks
