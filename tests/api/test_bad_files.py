@@ -94,6 +94,17 @@ def _label_cases() -> list[BadFile]:
 LABEL_CASES = _label_cases()
 
 
+def _find_matches(glue_m: Any, people: SampleTransform, folder: Path) -> dict[str, Any]:
+    """A find-matches run of the taught transform on ``folder/table``, written to ``folder/matches``."""
+    run_id = glue_m.start_find_matches_task_run(
+        TransformId=people.transform_id,
+        OutputS3Path=str(folder / "matches"),
+        InputS3Path=str(folder / "table"),
+    )["TaskRunId"]
+    run: dict[str, Any] = wait_run(glue_m, people.transform_id, run_id)
+    return run
+
+
 @pytest.mark.parametrize("bad", LABEL_CASES, ids=[b.name for b in LABEL_CASES])
 def test_a_bad_label_file_fails_the_import_and_changes_nothing(
     glue_m: Any, s3_m: Any, taught: tuple[SampleTransform, str], bad: BadFile
@@ -273,12 +284,7 @@ def test_a_header_only_table_has_no_records_to_label_and_none_to_match(
     assert run["Status"] == "FAILED" and "The input has no records" in run["ErrorString"], run
     assert _written(folder / "labeling") == []
     people = taught[0]
-    run_id = glue_m.start_find_matches_task_run(
-        TransformId=people.transform_id,
-        OutputS3Path=str(folder / "matches"),
-        InputS3Path=str(folder / "table"),
-    )["TaskRunId"]
-    run = wait_run(glue_m, people.transform_id, run_id)
+    run = _find_matches(glue_m, people, folder)
     assert run["Status"] == "SUCCEEDED", run
     (part,) = (folder / "matches").glob("part-*.csv")
     assert part.read_text() == header + ",match_id\n"
@@ -300,12 +306,7 @@ def test_spreadsheet_ways_in_an_input_table_are_read_as_written(
     assert run["Status"] == "SUCCEEDED", run
 
     people = taught[0]
-    run_id = glue_m.start_find_matches_task_run(
-        TransformId=people.transform_id,
-        OutputS3Path=str(folder / "matches"),
-        InputS3Path=str(folder / "table"),
-    )["TaskRunId"]
-    run = wait_run(glue_m, people.transform_id, run_id)
+    run = _find_matches(glue_m, people, folder)
     assert run["Status"] == "SUCCEEDED", run
     (part,) = (folder / "matches").glob("part-*.csv")
     with open(part, encoding="utf-8", newline="") as f:
