@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             s3_endpoint_url=args.s3_endpoint_url,
             allowed_paths=tuple(args.allow_path),
             task_start_delay_s=float(os.environ.get("FINDMATCHES_TASK_START_DELAY_S", "0")),
+            body_timeout_s=float(os.environ.get("FINDMATCHES_BODY_TIMEOUT_S", "30")),
         )
         try:
             serve(settings)

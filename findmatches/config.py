@@ -24,6 +24,8 @@ class Settings:
     workers: int = 4
     #: Seconds every task run waits (cancellable) before its work: lets tests hold runs RUNNING.
     task_start_delay_s: float = 0.0
+    #: Seconds without a byte of request body before the API answers 408 (tests shorten it).
+    body_timeout_s: float = 30.0
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

@@ -28,7 +28,12 @@ def build_app(settings: Settings) -> GlueApp:
             "pass --credentials-file with keys of your own"
         )
     provider = GlueProvider(Database(settings.data_dir), settings)
-    return GlueApp(provider, keys, mounts={CONSOLE_PREFIX: ConsoleApp(provider, keys, settings.data_dir)})
+    return GlueApp(
+        provider,
+        keys,
+        body_timeout_s=settings.body_timeout_s,
+        mounts={CONSOLE_PREFIX: ConsoleApp(provider, keys, settings.data_dir)},
+    )
 
 
 def serve(settings: Settings) -> None:

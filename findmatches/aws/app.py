@@ -22,6 +22,10 @@ from findmatches.service.context import RequestContext
 
 log = logging.getLogger("findmatches.access")
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# uvicorn has no read timeout for a request body, so a Content-Length (or chunk size) longer than what is sent
+# held the connection and its task forever. The app stops waiting after this many seconds without a byte of
+# body and answers 408 with Connection: close (`Settings.body_timeout_s`).
+BODY_TIMEOUT_S = 30.0
 TARGET_PREFIX = "AWSGlue."
 # Unauthenticated liveness and readiness (as LocalStack's /_localstack/health): no account data in it.
 HEALTH_PATH = "/_findmatches/health"
@@ -71,11 +75,13 @@ class GlueApp:
         provider: object,
         keys: KeyStore,
         max_body_bytes: int = MAX_BODY_BYTES,
+        body_timeout_s: float = BODY_TIMEOUT_S,
         mounts: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.provider = provider
         self.keys = keys
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.mounts = dict(mounts or {})
         glue_model()  # load the model once, before the first request
 
@@ -139,6 +145,8 @@ class GlueApp:
         ]
         if error_type:
             response_headers.append((b"x-amzn-errortype", error_type.encode()))
+        if status == errors.RequestTimeoutException.status:
+            response_headers.append((b"connection", b"close"))  # the rest of the body may yet arrive
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})
         elapsed = (time.perf_counter() - started) * 1000
@@ -165,7 +173,12 @@ class GlueApp:
             raise _BodyTooLarge
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+            except TimeoutError:
+                raise errors.RequestTimeoutException(
+                    f"No request body received for {self.body_timeout_s:g} seconds."
+                ) from None
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")

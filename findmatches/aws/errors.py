@@ -138,6 +138,13 @@ class RequestEntityTooLargeException(ApiError):
     status = 413
 
 
+class RequestTimeoutException(ApiError):
+    """The request body stopped arriving (a Content-Length or chunk size that lies): the connection closes."""
+
+    code = "RequestTimeoutException"
+    status = 408
+
+
 class NotImplementedOperationException(ApiError):
     """Glue's ``NotImplementedOperationException``."""
 
