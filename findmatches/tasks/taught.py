@@ -31,7 +31,9 @@ def missing_labelled_records(
 ) -> tuple[RecordSource | None, list[str]]:
     """The labelled records of the table that the input lacks, as Parquet at ``dest`` (None when there are
     none), and their primary keys. The engine matches them with the input and leaves them out of the output."""
-    con = duckdb.connect()
+    # An in-memory DuckDB spills to ``.tmp`` under the server's working directory unless told otherwise: spill
+    # into the run's work dir instead (``dest``'s folder), which the runner removes when the attempt ends.
+    con = duckdb.connect(config={"temp_directory": str(dest.parent / "spill")})
     try:
         con.execute(f"CREATE VIEW input AS SELECT * FROM {_scan(input_records)}")
         columns = [row[0] for row in con.execute("DESCRIBE input").fetchall()]
