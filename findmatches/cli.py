@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--s3-endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)"
     )
     serve.add_argument(
+        "--account-rate",
+        type=float,
+        default=1000.0,
+        help="API requests a second per account before ThrottlingException (0: no limit; default %(default)s)",
+    )
+    serve.add_argument(
         "--allow-path",
         type=Path,
         action="append",
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_paths=tuple(args.allow_path),
             task_start_delay_s=float(os.environ.get("FINDMATCHES_TASK_START_DELAY_S", "0")),
             body_timeout_s=float(os.environ.get("FINDMATCHES_BODY_TIMEOUT_S", "30")),
+            account_rate=args.account_rate,
         )
         try:
             serve(settings)

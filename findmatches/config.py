@@ -26,6 +26,9 @@ class Settings:
     task_start_delay_s: float = 0.0
     #: Seconds without a byte of request body before the API answers 408 (tests shorten it).
     body_timeout_s: float = 30.0
+    #: API requests a second each account may make (bursts of twice that) before ThrottlingException; 0: no
+    #: limit. The default is far above what a person or a pipeline sends, and stops one runaway client.
+    account_rate: float = 1000.0
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

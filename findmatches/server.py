@@ -9,6 +9,7 @@ import uvicorn
 
 from findmatches.aws.app import GlueApp
 from findmatches.aws.auth import KeyStore
+from findmatches.aws.throttle import AccountThrottle
 from findmatches.config import Settings, is_loopback
 from findmatches.console import CONSOLE_PREFIX, ConsoleApp
 from findmatches.service.provider import GlueProvider
@@ -32,6 +33,7 @@ def build_app(settings: Settings) -> GlueApp:
         provider,
         keys,
         body_timeout_s=settings.body_timeout_s,
+        throttle=AccountThrottle(settings.account_rate),
         mounts={CONSOLE_PREFIX: ConsoleApp(provider, keys, settings.data_dir)},
     )
 

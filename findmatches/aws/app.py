@@ -18,6 +18,7 @@ from findmatches.aws import errors
 from findmatches.aws.auth import KeyStore, authenticate
 from findmatches.aws.protocol import CONTENT_TYPE, parse_request, serialize_error, serialize_result
 from findmatches.aws.spec import glue_model, operation
+from findmatches.aws.throttle import AccountThrottle
 from findmatches.service.context import RequestContext
 
 log = logging.getLogger("findmatches.access")
@@ -77,12 +78,14 @@ class GlueApp:
         max_body_bytes: int = MAX_BODY_BYTES,
         body_timeout_s: float = BODY_TIMEOUT_S,
         mounts: Mapping[str, ASGIApp] | None = None,
+        throttle: AccountThrottle | None = None,
     ) -> None:
         self.provider = provider
         self.keys = keys
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.mounts = dict(mounts or {})
+        self.throttle = throttle or AccountThrottle(0)
         glue_model()  # load the model once, before the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +117,8 @@ class GlueApp:
             name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target or "-"
             principal = authenticate(self.keys, scope["method"], url, headers, body)
             account = principal.account_id
+            if not self.throttle.take(account):
+                raise errors.ThrottlingException("Rate exceeded")
             if scope["method"] != "POST" or scope["path"] != "/":
                 raise errors.UnknownOperationException(
                     "Only POST / with an X-Amz-Target header is supported."

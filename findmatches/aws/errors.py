@@ -138,6 +138,12 @@ class RequestEntityTooLargeException(ApiError):
     status = 413
 
 
+class ThrottlingException(ApiError):
+    """Glue's ``ThrottlingException``: the account's request rate is over its limit."""
+
+    code = "ThrottlingException"
+
+
 class RequestTimeoutException(ApiError):
     """The request body stopped arriving (a Content-Length or chunk size that lies): the connection closes."""
 
