@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -107,6 +108,24 @@ def client(url: str) -> Any:
     return glue_client(url, region="us-east-1")
 
 
+def catalog_table(
+    glue: Any, table: str, location: str, columns: Sequence[str], classification: str = "csv"
+) -> None:
+    """Database ``bench`` and in it ``table``: text columns over the files at ``location``."""
+    glue.create_database(DatabaseInput={"Name": "bench"})
+    glue.create_table(
+        DatabaseName="bench",
+        TableInput={
+            "Name": table,
+            "Parameters": {"classification": classification},
+            "StorageDescriptor": {
+                "Location": location,
+                "Columns": [{"Name": c, "Type": "string"} for c in columns],
+            },
+        },
+    )
+
+
 def wait_run(glue: Any, transform_id: str, run_id: str, timeout: float = 3600) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -143,6 +162,13 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     print(f"\nwrote {path}")
     return path
+
+
+def shuffled_records(rows: Mapping[str, list[str | None]], rng: np.random.Generator) -> pa.Table:
+    """A generator's columns as a text table in random order, with an ``id`` column (r0, r1, …) first."""
+    n = len(next(iter(rows.values())))
+    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
+    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
 
 
 def generator_main(doc: str, generate: Callable[[int, int], pa.Table], records: int) -> None:

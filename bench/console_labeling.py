@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, Server, client, print_table, write_json
+from bench.common import RESULTS, Server, catalog_table, client, print_table, write_json
 from findmatches import sample
 
 GOAL = 1.5
@@ -181,18 +181,7 @@ def run(records: int, entities: int, screenshots: Path | None = None) -> dict[st
         server = Server(root / "data", allow=[root])
         try:
             glue = client(server.url)
-            glue.create_database(DatabaseInput={"Name": "bench"})
-            glue.create_table(
-                DatabaseName="bench",
-                TableInput={
-                    "Name": "people",
-                    "StorageDescriptor": {
-                        "Location": str(root / "people") + "/",
-                        "Columns": [{"Name": c, "Type": "string"} for c in COLUMNS],
-                    },
-                    "Parameters": {"classification": "csv"},
-                },
-            )
+            catalog_table(glue, "people", str(root / "people") + "/", COLUMNS)
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 context = browser.new_context(base_url=server.url)

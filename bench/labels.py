@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, client, print_table, wait_run, write_json
+from bench.common import Server, catalog_table, client, print_table, wait_run, write_json
 
 COLUMNS = ["id", "first_name", "last_name", "city", "zip"]
 
@@ -57,18 +57,7 @@ def main() -> None:
         server = Server(root / "data", allow=[root])
         try:
             glue = client(server.url)
-            glue.create_database(DatabaseInput={"Name": "bench"})
-            glue.create_table(
-                DatabaseName="bench",
-                TableInput={
-                    "Name": "people",
-                    "Parameters": {"classification": "csv"},
-                    "StorageDescriptor": {
-                        "Location": str(data_dir),
-                        "Columns": [{"Name": c, "Type": "string"} for c in COLUMNS],
-                    },
-                },
-            )
+            catalog_table(glue, "people", str(data_dir), COLUMNS)
             tid = glue.create_ml_transform(
                 Name="bench",
                 Role="arn:aws:iam::000000000000:role/x",

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, Server, client, print_table, wait_run, write_json
+from bench.common import RESULTS, Server, catalog_table, client, print_table, wait_run, write_json
 from bench.synth import generate_chunks
 from bench.teach_loop import answer
 from findmatches.engine.metrics import clustering_scores
@@ -148,18 +148,7 @@ def teach(
     server = Server(root / "data", allow=[root, CACHE])
     try:
         glue = client(server.url)
-        glue.create_database(DatabaseInput={"Name": "bench"})
-        glue.create_table(
-            DatabaseName="bench",
-            TableInput={
-                "Name": "people",
-                "Parameters": {"classification": "parquet"},
-                "StorageDescriptor": {
-                    "Location": str(table_dir),
-                    "Columns": [{"Name": c, "Type": "string"} for c in COLUMNS],
-                },
-            },
-        )
+        catalog_table(glue, "people", str(table_dir), COLUMNS, "parquet")
         tid = glue.create_ml_transform(
             Name="scale",
             Role="arn:aws:iam::000000000000:role/bench",

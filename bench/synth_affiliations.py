@@ -34,7 +34,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.common import generator_main
+from bench.common import generator_main, shuffled_records
 from bench.synth_orgs import _pick, _typo, entity_sizes
 
 LANGS = ["en", "de", "fr", "it", "es", "nl", "sv"]
@@ -930,9 +930,7 @@ def generate_table(records: int = 2300, seed: int = 0, entities: int | None = No
         for _ in range(size):
             rows["affiliation"].append(_affiliation(inst, institutions, rng))
             rows["entity_id"].append(f"a{e}")
-    n = len(rows["affiliation"])
-    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
-    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    return shuffled_records(rows, rng)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.common import generator_main
+from bench.common import generator_main, shuffled_records
 from bench.synth_orgs import _pick, _typo
 
 GIVEN = ["John", "Mary", "David", "Sarah", "Michael", "Elizabeth", "Thomas", "Anna", "Peter", "Catherine"]
@@ -470,9 +470,7 @@ def generate_table(records: int = 4900, seed: int = 0, works: int | None = None)
             rows["isbn"].append(_isbn(work, library, rng))
             rows["pages"].append(_pages(work, library, rng))
             rows["entity_id"].append(f"w{e}")
-    n = len(rows["title"])
-    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
-    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    return shuffled_records(rows, rng)
 
 
 def main() -> None:

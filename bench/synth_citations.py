@@ -28,7 +28,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.common import generator_main
+from bench.common import generator_main, shuffled_records
 from bench.synth_orgs import _pick, entity_sizes
 
 T = TypeVar("T")
@@ -316,9 +316,7 @@ def generate_table(records: int = 1900, seed: int = 0, entities: int | None = No
             rows["year"].append(_year(paper, rng))
             rows["pages"].append(_pages(paper, rng))
             rows["entity_id"].append(f"c{e}")
-    n = len(rows["title"])
-    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
-    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    return shuffled_records(rows, rng)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.common import generator_main
+from bench.common import generator_main, shuffled_records
 from bench.synth_orgs import _pick
 from bench.synth_products import _typo
 
@@ -635,9 +635,7 @@ def generate_table(records: int = 9800, seed: int = 0, albums: int | None = None
             rows["year"].append(_year(album, rng))
             rows["tracks"].append(_tracks(album, rng))
             rows["entity_id"].append(f"d{e}")
-    n = len(rows["title"])
-    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
-    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    return shuffled_records(rows, rng)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.common import generator_main
+from bench.common import generator_main, shuffled_records
 
 T = TypeVar("T")
 
@@ -356,9 +356,7 @@ def generate_table(records: int = 2400, seed: int = 0, entities: int | None = No
                 category = f"{category} {int(rng.integers(1, 99))}/{int(rng.integers(0, 999)):02d}"
             rows["category"].append(None if rng.random() < 0.1 else category)
             rows["entity_id"].append(f"o{e}")
-    n = len(rows["name"])
-    shuffled = pa.table({k: pa.array(v, pa.string()) for k, v in rows.items()}).take(rng.permutation(n))
-    return shuffled.add_column(0, "id", pa.array([f"r{i}" for i in range(n)]))
+    return shuffled_records(rows, rng)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, client, print_table, wait_run, write_json
+from bench.common import Server, catalog_table, client, print_table, wait_run, write_json
 from bench.engine_quality import LOADERS, Dataset
 from findmatches.engine.metrics import clustering_scores
 
@@ -57,18 +57,7 @@ def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
         glue = client(server.url)
-        glue.create_database(DatabaseInput={"Name": "bench"})
-        glue.create_table(
-            DatabaseName="bench",
-            TableInput={
-                "Name": "records",
-                "Parameters": {"classification": "csv"},
-                "StorageDescriptor": {
-                    "Location": str(folder / "table"),
-                    "Columns": [{"Name": c, "Type": "string"} for c in data.table.column_names],
-                },
-            },
-        )
+        catalog_table(glue, "records", str(folder / "table"), data.table.column_names)
         tid = glue.create_ml_transform(
             Name=data.name,
             Role="arn:aws:iam::000000000000:role/bench",

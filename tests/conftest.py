@@ -205,6 +205,33 @@ class SampleTransform:
         return {r["id"]: r["entity"] for r in self.rows}
 
 
+def catalog_people(
+    glue: Any,
+    s3: Any,
+    bucket: str,
+    database: str,
+    rows: list[dict[str, str]],
+    columns: list[str] = SAMPLE_COLUMNS,
+) -> None:
+    """``rows`` as CSV with a header in a new bucket (``people/``), catalogued as ``<database>.people``."""
+    from findmatches import sample
+
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=f"people/{PART_CSV}", Body=sample.to_csv(rows, columns).encode())
+    glue.create_database(DatabaseInput={"Name": database})
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {
+                "Location": f"s3://{bucket}/people/",
+                "Columns": [{"Name": c, "Type": "string"} for c in columns],
+            },
+            "Parameters": {"classification": "csv"},
+        },
+    )
+
+
 def create_sample_transform(
     glue: Any, s3: Any, name: str, rows: list[dict[str, str]] | None = None, **transform_args: Any
 ) -> SampleTransform:
@@ -213,21 +240,8 @@ def create_sample_transform(
 
     rows = rows if rows is not None else sample.generate()
     bucket = name.lower().replace("_", "-")[:50]
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=f"people/{PART_CSV}", Body=sample.to_csv(rows, SAMPLE_COLUMNS).encode())
     database = f"db_{name}".lower()
-    glue.create_database(DatabaseInput={"Name": database})
-    glue.create_table(
-        DatabaseName=database,
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {
-                "Location": f"s3://{bucket}/people/",
-                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
-            },
-            "Parameters": {"classification": "csv"},
-        },
-    )
+    catalog_people(glue, s3, bucket, database, rows)
     transform_id = glue.create_ml_transform(
         Name=name,
         Role="arn:aws:iam::000000000000:role/findmatches",

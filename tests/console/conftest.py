@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PART_CSV, SAMPLE_COLUMNS, ServerProcess, client
+from tests.conftest import SAMPLE_COLUMNS, ServerProcess, catalog_people, client
 from tests.console.support import Browser
 
 
@@ -50,20 +50,7 @@ def people_table(
 
     rows = rows if rows is not None else sample.generate()
     name = "c" + uuid.uuid4().hex[:12]
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key=f"people/{PART_CSV}", Body=sample.to_csv(rows, columns).encode())
-    glue.create_database(DatabaseInput={"Name": f"db_{name}"})
-    glue.create_table(
-        DatabaseName=f"db_{name}",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {
-                "Location": f"s3://{name}/people/",
-                "Columns": [{"Name": c, "Type": "string"} for c in columns],
-            },
-            "Parameters": {"classification": "csv"},
-        },
-    )
+    catalog_people(glue, s3, name, f"db_{name}", rows, columns)
     return PeopleTable(f"db_{name}", "people", rows)
 
 
