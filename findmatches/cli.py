@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
         help="API requests a second per account before ThrottlingException (0: no limit; default %(default)s)",
     )
     serve.add_argument(
+        "--run-memory-mb",
+        type=int,
+        default=int(os.environ["FINDMATCHES_RUN_MEMORY_MB"])
+        if os.environ.get("FINDMATCHES_RUN_MEMORY_MB")
+        else None,
+        help="the most memory (MiB) one task run may use before it is stopped and fails "
+        "(default: FINDMATCHES_RUN_MEMORY_MB, else 80%% of the machine's memory)",
+    )
+    serve.add_argument(
         "--allow-path",
         type=Path,
         action="append",
@@ -63,6 +72,31 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--region", help="AWS region of the credentials (default: the AWS configuration)")
     apply.add_argument("--profile", help="AWS profile for the credentials")
     apply.add_argument("--quiet", action="store_true", help="no progress bar")
+    apply.add_argument(
+        "--explain", action="store_true", help="add match_explanation (why each record is in its group)"
+    )
+    explain = commands.add_parser(
+        "explain", help="show why a record is in its group: its match explanation as a waterfall"
+    )
+    explain.add_argument(
+        "--endpoint-url", required=True, help="the findmatches server, e.g. http://127.0.0.1:8080"
+    )
+    explain.add_argument("--transform-id", required=True)
+    explain.add_argument("--record-id", required=True, help="the record's primary key value")
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--output",
+        help="run FIND_MATCHES with explanations into this folder (or .parquet path), s3:// or a local path, "
+        "then explain the record from it",
+    )
+    source.add_argument(
+        "--matches",
+        help="explain from an existing output with match_explanation (.csv, .parquet, or a folder of part-* "
+        "files), s3:// or a local path; starts no run",
+    )
+    explain.add_argument("--region", help="AWS region of the credentials (default: the AWS configuration)")
+    explain.add_argument("--profile", help="AWS profile for the credentials")
+    explain.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -81,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             task_start_delay_s=float(os.environ.get("FINDMATCHES_TASK_START_DELAY_S", "0")),
             body_timeout_s=float(os.environ.get("FINDMATCHES_BODY_TIMEOUT_S", "30")),
             account_rate=args.account_rate,
+            run_memory_mb=args.run_memory_mb,
+            worker_hold_s=float(os.environ.get("FINDMATCHES_TEST_WORKER_HOLD_S", "0")),
         )
         try:
             serve(settings)
@@ -89,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     elif args.command == "apply":
         return _apply(args)
+    elif args.command == "explain":
+        return _explain(args)
     return 0
 
 
@@ -100,7 +138,13 @@ def _apply(args: argparse.Namespace) -> int:
     try:
         client = glue_client(args.endpoint_url, args.region, args.profile)
         run = apply(
-            client, args.transform_id, args.output, args.input, args.confidence, progress=not args.quiet
+            client,
+            args.transform_id,
+            args.output,
+            args.input,
+            args.confidence,
+            progress=not args.quiet,
+            explanations=args.explain,
         )
     except (ClientError, BotoCoreError) as e:
         print(f"findmatches apply: {e}", file=sys.stderr)
@@ -115,6 +159,46 @@ def _apply(args: argparse.Namespace) -> int:
     print(
         f"{run['TaskRunId']} SUCCEEDED in {run.get('ExecutionTime', 0)} s: matches written to {args.output}"
     )
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from findmatches.apply import apply, glue_client
+    from findmatches.explain import ExplainError, find_explanation, waterfall
+
+    try:
+        client = glue_client(args.endpoint_url, args.region, args.profile)
+        transform = client.get_ml_transform(TransformId=args.transform_id)
+        primary_key = transform["Parameters"]["FindMatchesParameters"]["PrimaryKeyColumnName"]
+        location, run_id = args.matches, None
+        if args.output:
+            run = apply(
+                client,
+                args.transform_id,
+                args.output,
+                confidence=True,
+                progress=not args.quiet,
+                explanations=True,
+            )
+            if run["Status"] != "SUCCEEDED":
+                print(
+                    f"findmatches explain: task run {run['TaskRunId']} ended {run['Status']}: "
+                    f"{run.get('ErrorString', '')}",
+                    file=sys.stderr,
+                )
+                return 1
+            location = args.output
+            run_id = None if args.output.rstrip("/").endswith(".parquet") else run["TaskRunId"]
+        row = find_explanation(location, primary_key, args.record_id, run_id)
+    except (ClientError, BotoCoreError, ExplainError, OSError) as e:
+        print(f"findmatches explain: {e}", file=sys.stderr)
+        return 1
+    if row is None:
+        print(f"findmatches explain: no record has {primary_key} {args.record_id}", file=sys.stderr)
+        return 1
+    print(waterfall(args.record_id, row), end="")
     return 0
 
 

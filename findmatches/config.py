@@ -29,6 +29,11 @@ class Settings:
     #: API requests a second each account may make (bursts of twice that) before ThrottlingException; 0: no
     #: limit. The default is far above what a person or a pipeline sends, and stops one runaway client.
     account_rate: float = 1000.0
+    #: The most memory (MiB) one task run's worker process may use before it is stopped; None: 80 % of the
+    #: machine's physical memory.
+    run_memory_mb: int | None = None
+    #: Test-only: seconds a run's worker process waits (stoppable) before its work, so tests can kill it.
+    worker_hold_s: float = 0.0
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

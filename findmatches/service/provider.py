@@ -12,6 +12,7 @@ from findmatches.service.transforms import TransformOperations
 from findmatches.store.database import Database
 from findmatches.tasks.jobs import Jobs
 from findmatches.tasks.runner import TaskRunner
+from findmatches.tasks.workers import Workers
 
 
 class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
@@ -22,7 +23,10 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         self.settings = settings
         self.storage = Storage(settings.s3_endpoint_url, settings.allowed_roots)
         runner_ref: list[TaskRunner] = []
-        jobs = Jobs(db, self.storage, runner_ref)
+        workers = Workers(
+            settings.run_memory_mb << 20 if settings.run_memory_mb else None, hold_s=settings.worker_hold_s
+        )
+        jobs = Jobs(db, self.storage, runner_ref, workers)
         self.runner = TaskRunner(
             db,
             settings.data_dir,
@@ -32,8 +36,8 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         )
         runner_ref.append(self.runner)
         self.runner.recover()
-        # The engine (scikit-learn, SciPy) takes seconds to import: load it now, beside serving, so that the
-        # first task run does not wait for it. A run that needs it sooner waits on the import lock.
+        # The engine (scikit-learn, SciPy) takes seconds to import: the workers' fork server loads it now,
+        # beside serving, so that the first task run does not wait for it.
         # ``engine_ready`` is set once it is loaded (the health endpoint reports it).
         self.engine_ready = threading.Event()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from findmatches.engine.types import CsvFormat, EngineError, MatchParams, RecordSource
+from findmatches.engine.types import CsvFormat, EngineError, EvaluationResult, MatchParams, RecordSource
 from findmatches.io import labels as label_files
 from findmatches.io import tables
 from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
@@ -25,14 +25,20 @@ from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks import taught
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
 from findmatches.tasks.workdir import FetchRole
+from findmatches.tasks.workers import WorkerFailed, Workers
+
+ENGINE = "findmatches.engine.api"
 
 
 class Jobs:
     """The task functions the runner executes, keyed by TaskType in ``table()``."""
 
-    def __init__(self, db: Database, storage: Storage, runner_ref: list[TaskRunner]) -> None:
+    def __init__(
+        self, db: Database, storage: Storage, runner_ref: list[TaskRunner], workers: Workers
+    ) -> None:
         self.db = db
         self.storage = storage
+        self.workers = workers
         self._runner_ref = runner_ref  # the runner is built after the jobs it runs
 
     def table(self) -> dict[str, Any]:
@@ -62,10 +68,20 @@ class Jobs:
             enforce_provided_labels=bool(fm.get("EnforceProvidedLabels", False)),
         )
 
-    @staticmethod
-    def load_engine() -> None:
-        """Import the engine (heavy: scikit-learn); runs import it on first use otherwise."""
-        from findmatches.engine import api  # noqa: F401
+    def load_engine(self) -> None:
+        """Start the workers' fork server, which imports the engine (heavy: scikit-learn); the first run
+        would wait for it otherwise."""
+        self.workers.warm()
+
+    def _engine(self, run: RunContext, entry: str, **kwargs: Any) -> Any:
+        """The engine's ``entry`` point, run in a worker process (`Workers`) with the run's log and stop check;
+        what the engine refuses, and a worker that dies, fail the run with their message."""
+        try:
+            return self.workers.call(
+                f"{ENGINE}:{entry}", kwargs, log_path=run.log_path, should_stop=run.should_stop
+            )
+        except (EngineError, WorkerFailed) as e:
+            raise TaskFailed(str(e)) from e
 
     def _records(
         self, run: RunContext, transform: dict[str, Any], location: str | None = None
@@ -158,45 +174,35 @@ class Jobs:
         run.log(f"exported {labels.num_rows} labelled records as {name}")
 
     def generate_labeling_set(self, run: RunContext) -> None:
-        from findmatches.engine import api as engine  # heavy (scikit-learn): loaded on first use
-
         out = run.properties["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
         transform = self._transform(run)
         records = self._records(run, transform)
         local = run.work.output("labeling_set.csv")
-        try:
-            count = engine.generate_labeling_set(
-                records,
-                self._params(transform),
-                self._labels(run.transform_id),
-                out_path=local,
-                seed=uuid.UUID(run.task_run_id).int % 2**31,
-                log=run.log,
-                should_stop=run.should_stop,
-                temp_dir=run.work.spill,
-            )
-        except EngineError as e:
-            raise TaskFailed(str(e)) from e
+        count = self._engine(
+            run,
+            "generate_labeling_set",
+            source=records,
+            params=self._params(transform),
+            labels=self._labels(run.transform_id),
+            out_path=local,
+            seed=uuid.UUID(run.task_run_id).int % 2**31,
+            temp_dir=run.work.spill,
+        )
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
         self._upload(out, f"{run.transform_id}_labeling_set_{stamp}_{run.task_run_id}.csv", local)
         run.log(f"labeling set: {count} records")
 
     def evaluate(self, run: RunContext) -> None:
-        from findmatches.engine import api as engine
-
         transform = self._transform(run)
         records = self._records(run, transform)
-        try:
-            result = engine.evaluate(
-                records,
-                self._params(transform),
-                self._labels(run.transform_id),
-                log=run.log,
-                should_stop=run.should_stop,
-                temp_dir=run.work.spill,
-            )
-        except EngineError as e:
-            raise TaskFailed(str(e)) from e
+        result: EvaluationResult = self._engine(
+            run,
+            "evaluate",
+            source=records,
+            params=self._params(transform),
+            labels=self._labels(run.transform_id),
+            temp_dir=run.work.spill,
+        )
         metrics = {
             "TransformType": "FIND_MATCHES",
             "FindMatchesMetrics": {
@@ -233,8 +239,6 @@ class Jobs:
         run.log(f"evaluation: F1={result.f1:.4f} AUPRC={result.area_under_pr_curve:.4f}")
 
     def find_matches(self, run: RunContext) -> None:
-        from findmatches.engine import api as engine
-
         args = run.arguments
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
@@ -253,21 +257,19 @@ class Jobs:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work.output("matches.parquet" if parquet else "matches.csv")
-        try:
-            count = engine.find_matches(
-                records,
-                params,
-                labels,
-                out_path=local,
-                out_format="parquet" if parquet else "csv",
-                compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
-                log=run.log,
-                should_stop=run.should_stop,
-                temp_dir=run.work.spill,
-                extra=extra,
-            )
-        except EngineError as e:
-            raise TaskFailed(str(e)) from e
+        count = self._engine(
+            run,
+            "find_matches",
+            source=records,
+            params=params,
+            labels=labels,
+            out_path=local,
+            out_format="parquet" if parquet else "csv",
+            compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
+            compute_explanations=bool(args.get("ComputeMatchExplanations")),
+            temp_dir=run.work.spill,
+            extra=extra,
+        )
         run.check()
         if parquet:
             self._upload_to(out.rstrip("/"), local, move=True)

@@ -24,6 +24,7 @@ from findmatches.aws.protocol import timestamp_now
 from findmatches.engine.types import Cancelled
 from findmatches.store.database import Database
 from findmatches.tasks.workdir import WorkDir
+from findmatches.tasks.workers import append_log
 
 log = logging.getLogger("findmatches.tasks")
 
@@ -63,8 +64,7 @@ class RunContext:
             raise Cancelled("stopped")
 
     def log(self, message: str) -> None:
-        with open(self.log_path, "a", encoding="utf-8") as out:
-            out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+        append_log(self.log_path, message)
 
 
 TaskFn = Callable[[RunContext], None]

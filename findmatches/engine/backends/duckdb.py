@@ -23,7 +23,13 @@ import pyarrow as pa
 from findmatches.engine.backend import quote_ident, quote_literal, typed_records
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
-DEFAULT_MEMORY_LIMIT = os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT", "2GB")
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def memory_limit_setting() -> str:
+    """DuckDB's memory limit: ``FINDMATCHES_ENGINE_MEMORY_LIMIT`` (read when a backend opens, so that a task
+    run's worker can set it) or ``DEFAULT_MEMORY_LIMIT``."""
+    return os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
 
 
 def csv_read_options(csv: CsvFormat) -> str:
@@ -48,7 +54,7 @@ class DuckDBBackend:
     def __init__(
         self,
         *,
-        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        memory_limit: str | None = None,
         threads: int | None = None,
         temp_dir: Path | None = None,
     ) -> None:
@@ -56,7 +62,7 @@ class DuckDBBackend:
         base.mkdir(parents=True, exist_ok=True)
         self._dir = Path(tempfile.mkdtemp(prefix="findmatches-engine-", dir=base))
         self._con = duckdb.connect(":memory:")
-        self._con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        self._con.execute(f"SET memory_limit = {quote_literal(memory_limit or memory_limit_setting())}")
         self._con.execute(f"SET temp_directory = {quote_literal(str(self._dir / 'spill'))}")
         self._con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
         self._con.execute("SET preserve_insertion_order = true")
