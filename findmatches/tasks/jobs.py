@@ -22,7 +22,6 @@ from findmatches.io.storage import Storage
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
-from findmatches.tasks import taught
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
@@ -74,11 +73,15 @@ class Jobs:
         self.workers.warm()
 
     def _engine(self, run: RunContext, entry: str, **kwargs: Any) -> Any:
-        """The engine's ``entry`` point, run in a worker process (`Workers`) with the run's log and stop check;
-        what the engine refuses, and a worker that dies, fail the run with their message."""
+        """The engine's ``entry`` point, run in a worker process with the run's log and stop check."""
+        return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, **kwargs)
+
+    def _in_worker(self, run: RunContext, target: str, *, engine_style: bool, **kwargs: Any) -> Any:
+        """``target`` run in a worker process (`Workers`); what the engine refuses, and a worker that dies,
+        fail the run with their message."""
         try:
             return self.workers.call(
-                f"{ENGINE}:{entry}", kwargs, log_path=run.log_path, should_stop=run.should_stop
+                target, kwargs, log_path=run.log_path, should_stop=run.should_stop, engine_style=engine_style
             )
         except (EngineError, WorkerFailed) as e:
             raise TaskFailed(str(e)) from e
@@ -246,12 +249,16 @@ class Jobs:
         records = self._records(run, transform, args.get("InputS3Path"))
         extra: RecordSource | None = None
         if args.get("InputS3Path") and labels.num_rows:
-            extra, added = taught.missing_labelled_records(
-                records,
-                self._records(run, transform),
-                params.primary_key,
-                labels.column("primary_key").to_pylist(),
-                run.work.labels / "labelled.parquet",
+            # A scan of the whole input: in a worker, as the engine's work is.
+            extra, added = self._in_worker(
+                run,
+                "findmatches.tasks.taught:missing_labelled_records",
+                engine_style=False,
+                input_records=records,
+                table_records=self._records(run, transform),
+                key=params.primary_key,
+                labelled=labels.column("primary_key").to_pylist(),
+                dest=run.work.labels / "labelled.parquet",
             )
             if added:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")

@@ -28,6 +28,8 @@ from findmatches.engine.types import Cancelled, EngineError
 
 #: Imported once by the fork server, so that every worker starts with them loaded.
 PRELOAD = ("findmatches.engine.api",)
+#: How much lower than the server's a worker's CPU priority is (nice(2) increment).
+WORKER_NICENESS = 10
 #: The most memory the embedded DuckDB of a run may hold before it spills (its own default elsewhere).
 ENGINE_MEMORY_ENV = "FINDMATCHES_ENGINE_MEMORY_LIMIT"
 
@@ -84,9 +86,10 @@ class Workers:
         *,
         log_path: Path,
         should_stop: Callable[[], bool],
+        engine_style: bool = True,
     ) -> Any:
-        """Run ``target`` (``"module:function"``, taking ``log`` and ``should_stop`` besides ``kwargs``) in a
-        worker and return its result. Raises `Cancelled` when ``should_stop`` turned true, `EngineError` as
+        """Run ``target`` (``"module:function"``; with ``engine_style``, it takes ``log`` and ``should_stop``
+        besides ``kwargs``, as the engine's entry points do) in a worker and return its result. Raises `Cancelled` when ``should_stop`` turned true, `EngineError` as
         the engine raised it, `WorkerFailed` otherwise."""
         ours, theirs = self._ctx.Pipe()
         # DuckDB spills before the watchdog would kill the run: at most half of the run's limit.
@@ -95,7 +98,7 @@ class Workers:
         )
         proc = self._ctx.Process(
             target=_work,
-            args=(theirs, target, kwargs, str(log_path), engine_limit, self.hold_s),
+            args=(theirs, target, kwargs, str(log_path), engine_limit, self.hold_s, engine_style),
             name="findmatches-run",
         )
         proc.start()
@@ -181,10 +184,18 @@ def _noop() -> None:
 
 
 def _work(
-    conn: Connection, target: str, kwargs: dict[str, Any], log_path: str, engine_limit: str, hold_s: float
+    conn: Connection,
+    target: str,
+    kwargs: dict[str, Any],
+    log_path: str,
+    engine_limit: str,
+    hold_s: float,
+    engine_style: bool,
 ) -> None:
     """The worker's side: run ``target`` and send back ("ok", result) or what went wrong."""
     os.environ[ENGINE_MEMORY_ENV] = engine_limit
+    # Below the API in the scheduler's eyes: on a busy machine a request waits less for a core than a run does.
+    os.nice(WORKER_NICENESS)
     stop = threading.Event()
 
     def listen() -> None:
@@ -203,7 +214,9 @@ def _work(
             raise Cancelled("stopped")
         module, _, name = target.partition(":")
         fn = getattr(importlib.import_module(module), name)
-        result = fn(**kwargs, log=lambda m: append_log(path, m), should_stop=stop.is_set)
+        if engine_style:
+            kwargs = {**kwargs, "log": lambda m: append_log(path, m), "should_stop": stop.is_set}
+        result = fn(**kwargs)
         reply: tuple[str, Any] = ("ok", result)
     except Cancelled:
         reply = ("cancelled", "")
