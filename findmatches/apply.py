@@ -31,6 +31,7 @@ def apply(
     input_path: str | None = None,
     confidence: bool = False,
     poll_s: float = 0.5,
+    explanations: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the transform over its table (or ``input_path``) into ``output``; return the finished task run."""
@@ -41,6 +42,8 @@ def apply(
     }
     if input_path:
         args["InputS3Path"] = input_path
+    if explanations:
+        args["ComputeMatchExplanations"] = True
     run_id = client.start_find_matches_task_run(**args)["TaskRunId"]
     bar = tqdm(
         desc=f"find matches {run_id[:8]}",

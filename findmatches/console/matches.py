@@ -1,14 +1,17 @@
 """Find matches: start a FIND_MATCHES run, watch it, browse its groups of records, download its file.
 
-The run writes ``part-00000-<run id>.csv`` (with ``match_confidence_score``) into the console's ``matches``
-folder in the data dir, so the console finds a run's output by its id and serves only that file. Why two
-records were matched (per-pair column contributions) is left to a later issue on explanations.
+The run writes ``part-00000-<run id>.csv`` (with ``match_confidence_score`` and ``match_explanation``) into
+the console's ``matches`` folder in the data dir, so the console finds a run's output by its id and serves
+only that file. Each record's explanation (`findmatches.engine.explain`: the pair that tied it to its group,
+per column a level and a weight in the log-odds score) is drawn as a waterfall of bars.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +30,9 @@ if TYPE_CHECKING:
     from findmatches.console.app import ConsoleApp
 
 FIND_MATCHES = "FIND_MATCHES"
-MATCH_ID, SCORE = "match_id", "match_confidence_score"
+MATCH_ID, SCORE, EXPLANATION = "match_id", "match_confidence_score", "match_explanation"
+# A waterfall bar's SVG: the weights of one explanation scaled to half this width either side of the centre.
+BAR_WIDTH = 200
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 GROUPS_PER_PAGE = 20
 RECENT_RUNS = 10
@@ -38,18 +43,76 @@ class OutputError(Exception):
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One line of a waterfall: a comparison (the prior, a column, the total), its level and its weight,
+    and the bar's place in an SVG `BAR_WIDTH` wide (zero at the centre)."""
+
+    label: str
+    level: str
+    weight: float
+    x: float
+    width: float
+
+    @property
+    def positive(self) -> bool:
+        return self.weight >= 0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A record's ``match_explanation``: the pair (with ``partner``) that tied it to its group, or its best
+    candidate when ``same_group`` is false, as bars: the prior, one per column, and the score."""
+
+    partner: str
+    same_group: bool
+    prior: Bar
+    columns: tuple[Bar, ...]
+    score: Bar
+    probability: float
+    match_probability: float
+
+
+def parse_explanation(text: str | None) -> Explanation | None:
+    """The explanation in a ``match_explanation`` value (None for an empty or unreadable one)."""
+    if not text:
+        return None
+    try:
+        doc = json.loads(text)
+        entries = [("prior", "", float(doc["prior"]))]
+        entries += [
+            (str(name), str(level), float(weight)) for name, (level, weight) in doc["columns"].items()
+        ]
+        entries.append(("score", "", float(doc["score"])))
+        partner, same = str(doc["partner"]), bool(doc["same_group"])
+        probability, calibrated = float(doc["probability"]), float(doc["match_probability"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not all(math.isfinite(w) for _, _, w in entries):
+        return None
+    scale = max(abs(w) for _, _, w in entries) or 1.0
+    half = BAR_WIDTH / 2
+    bars = []
+    for label, level, weight in entries:
+        width = round(abs(weight) / scale * half, 2)
+        bars.append(Bar(label, level, weight, half if weight >= 0 else half - width, width))
+    return Explanation(partner, same, bars[0], tuple(bars[1:-1]), bars[-1], probability, calibrated)
+
+
+@dataclass(frozen=True)
 class Group:
     match_id: str
     #: One row per record, its values in ``MatchOutput.columns`` order.
     rows: tuple[tuple[str, ...], ...]
     keys: tuple[str, ...]
     scores: tuple[str, ...]
+    #: Per record, its explanation (None when the run computed none for it).
+    explanations: tuple[Explanation | None, ...] = ()
 
 
 @dataclass(frozen=True)
 class MatchOutput:
-    """A run's output read with Arrow (every column as text): the source ``columns`` (without match_id and
-    the score), the records, and the group ids largest first (then by id). Only the groups a page shows
+    """A run's output read with Arrow (every column as text): the source ``columns`` (without match_id,
+    the score and the explanation), the records, and the group ids largest first (then by id). Only the groups a page shows
     become Python rows."""
 
     columns: tuple[str, ...]
@@ -82,6 +145,7 @@ class MatchOutput:
                 tuple(tuple(r[c] or "" for c in self.columns) for r in by_id[match_id]),
                 tuple(r[self.primary_key] or "" for r in by_id[match_id]),
                 tuple(r.get(SCORE) or "" for r in by_id[match_id]),
+                tuple(parse_explanation(r.get(EXPLANATION)) for r in by_id[match_id]),
             )
             for match_id in ids.to_pylist()
             if match_id in by_id
@@ -104,7 +168,7 @@ def read_output(data: bytes, primary_key: str) -> MatchOutput:
         raise OutputError(str(e)) from e
     sizes = table.group_by(MATCH_ID).aggregate([(MATCH_ID, "count")])
     ordered = sizes.sort_by([(f"{MATCH_ID}_count", "descending"), (MATCH_ID, "ascending")])
-    columns = tuple(name for name in header if name not in (MATCH_ID, SCORE))
+    columns = tuple(name for name in header if name not in (MATCH_ID, SCORE, EXPLANATION))
     return MatchOutput(columns, table, primary_key, ordered.column(MATCH_ID).combine_chunks(), table.num_rows)
 
 
@@ -147,6 +211,7 @@ async def start(app: ConsoleApp, request: Request, session: Session) -> Response
         "TransformId": transform_id,
         "OutputS3Path": _folder_uri(app, session, transform_id),
         "ComputeMatchConfidenceScores": True,
+        "ComputeMatchExplanations": True,
     }
     try:
         started = await app.glue(session, "StartFindMatchesTaskRun", params)
@@ -220,6 +285,7 @@ async def run_page(app: ConsoleApp, request: Request, session: Session) -> Respo
         pages=pages,
         primary_key=primary_key,
         active=ACTIVE_STATUSES,
+        bar_width=BAR_WIDTH,
     )
 
 

@@ -66,6 +66,17 @@ class StepAdditive:
             out += add
         return out
 
+    def contributions(self, x: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        """The weighted sum of the members' raw scores (``raw(x) @ weights``) split by feature: its bias and
+        each feature's term, shape (rows, width); a feature no member splits on adds 0."""
+        out = np.zeros((len(x), x.shape[1]))
+        for j, t, v, nv in zip(self.features, self.thresholds, self.values, self.nan_values, strict=True):
+            col = np.asarray(x[:, j], dtype=np.float64)
+            add = (v @ weights)[np.searchsorted(t, col, side="left")]
+            add[np.isnan(col)] = float(nv @ weights)
+            out[:, j] = add
+        return float(self.bias @ weights), out
+
 
 @dataclass(frozen=True)
 class LinearAdditive:
@@ -90,3 +101,13 @@ class LinearAdditive:
         missing = np.isnan(x)
         filled = np.where(missing, 0.0, x)
         return np.asarray(self.bias + filled @ self.slopes + missing @ self.nan_values)
+
+    def contributions(self, x: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        """The weighted sum of the members' raw scores (``raw(x) @ weights``) split by feature: its bias and
+        each feature's term, shape (rows, width). As in `StepAdditive`, a term is relative to a missing value
+        (which adds 0), and the bias is the score of a row of missing values."""
+        missing = np.isnan(x)
+        filled = np.where(missing, 0.0, x).astype(np.float64)
+        nan_terms = self.nan_values @ weights
+        out = np.where(missing, 0.0, filled * (self.slopes @ weights) - nan_terms)
+        return float(self.bias @ weights + nan_terms.sum()), np.asarray(out, dtype=np.float64)

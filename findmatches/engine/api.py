@@ -16,6 +16,7 @@ from findmatches.engine.active import seed_order, select_sets, set_sizes
 from findmatches.engine.backend import quote_ident, typed_records
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import PairScorer, cluster
+from findmatches.engine.explain import explain_matches
 from findmatches.engine.features import (
     FeatureSpec,
     agreement_patterns,
@@ -353,13 +354,15 @@ def find_matches(
     out_path: Path,
     out_format: Literal["csv", "parquet"],
     compute_confidence: bool,
+    compute_explanations: bool = False,
     log: LogFn | None = None,
     should_stop: StopFn | None = None,
     extra: RecordSource | None = None,
     temp_dir: Path | None = None,
 ) -> int:
     """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
-    (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE); return the row count.
+    (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE) and ``match_explanation`` (JSON text,
+    `findmatches.engine.explain`); return the row count.
     The ``extra`` records (the labelled records an input lacks) are matched with the input, so that the labels
     hold, but not written."""
     started = time.monotonic()
@@ -417,17 +420,27 @@ def find_matches(
             )
         session.check()
         out = session.num_output
-        assign = {
+        assign: dict[str, np.ndarray | pa.Array] = {
             "_rid": np.arange(out, dtype=np.int64),
             "match_id": _match_ids(session, clusters.representative[:out]),
         }
         if compute_confidence:
             assign["conf"] = np.round(clusters.confidence[:out], 6)
+        if compute_explanations:
+            explain_started = time.monotonic()
+            assign["explanation"] = explain_matches(
+                session, spec, model, left, right, prob, clusters.representative
+            )
+            session.log(f"Explained the matches in {time.monotonic() - explain_started:.1f}s.")
         session.backend.register("fm_assign", pa.table(assign))
         session.backend.execute(f"DROP TABLE IF EXISTS {NORM}")
-        keep = [c for c in session.columns if c not in ("match_id", "match_confidence_score")]
+        keep = [
+            c for c in session.columns if c not in ("match_id", "match_confidence_score", "match_explanation")
+        ]
         cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
         score = ", a.conf AS match_confidence_score" if compute_confidence else ""
+        if compute_explanations:
+            score += ", a.explanation AS match_explanation"
         session.backend.write(
             # From the assignments to the records: a left join, so that DuckDB's Parquet writer marks the input's
             # columns optional (as Spark and Glue write them), not required wherever a column has no null.

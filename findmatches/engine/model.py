@@ -176,6 +176,23 @@ class MatchModel:
             probs = [m.predict_proba(x)[:, 1] for m in self._members]
         return _agreement(np.column_stack(probs))
 
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """The additive score that `explain` splits: the mean of the main members' raw log-odds (the boosted
+        trees' and the regression's decision functions, each averaged over its cross-validation folds, before
+        Platt calibration). `predict` combines the calibrated probabilities instead, so its log-odds differ
+        from this score (zeros for the unsupervised fallback)."""
+        if not self.supervised or len(x) == 0:
+            return np.zeros(len(x))
+        return self._main.log_odds(x)
+
+    def explain(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """`log_odds` split into a bias (the prior) and one additive weight per feature, shape (rows,
+        features): ``bias + weights.sum(axis=1) == log_odds(x)``. None for the unsupervised fallback, which
+        has no additive model."""
+        if not self.supervised:
+            return None
+        return self._main.contributions(x)
+
     def committee(self, x: np.ndarray) -> np.ndarray:
         """Each committee member's match probabilities, shape (members, rows)."""
         if not self.supervised or len(x) == 0:
@@ -222,6 +239,38 @@ class _Compiled:
             if linear:
                 out.linear = LinearAdditive.probe([p.decision_function for p in linear], width)
         return out
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        """Per compiled kind, each raw-score column's weight in the mean over members of their folds' mean."""
+        weights = {
+            "steps": np.zeros(0 if self.steps is None else len(self.steps.bias)),
+            "linear": np.zeros(0 if self.linear is None else len(self.linear.bias)),
+        }
+        for folds in self.members:
+            for kind, column, _ in folds:
+                weights[kind][column] += 1.0 / (len(self.members) * len(folds))
+        return weights
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """The mean over members of their folds' mean raw score (uncalibrated log-odds)."""
+        weights = self._weights()
+        out = np.zeros(len(x))
+        if self.steps is not None:
+            out += self.steps.raw(x) @ weights["steps"]
+        if self.linear is not None:
+            out += self.linear.raw(x) @ weights["linear"]
+        return out
+
+    def contributions(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """`log_odds` as a bias and one term per feature (rows, features)."""
+        weights = self._weights()
+        bias, out = 0.0, np.zeros(x.shape)
+        for part, kind in ((self.steps, "steps"), (self.linear, "linear")):
+            if part is not None:
+                b, terms = part.contributions(x, weights[kind])
+                bias += b
+                out += terms
+        return bias, out
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         raw = {

@@ -174,6 +174,7 @@ class TaskRunOperations:
         output_s3_path: str,
         input_s3_path: str | None = None,
         compute_match_confidence_scores: bool = False,
+        compute_match_explanations: bool = False,
     ) -> dict[str, Any]:
         load_transform(self.db.conn, ctx, transform_id)
         self._check_output_path(output_s3_path)
@@ -189,6 +190,7 @@ class TaskRunOperations:
             "OutputS3Path": output_s3_path,
             "InputS3Path": input_s3_path,
             "ComputeMatchConfidenceScores": bool(compute_match_confidence_scores),
+            "ComputeMatchExplanations": bool(compute_match_explanations),
         }
         return self._start(
             ctx,

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from tests.conftest import ServerProcess, client
 from tests.console.conftest import another_accounts_transform, create_transform, people_table
-from tests.console.support import Browser
+from tests.console.support import Browser, Page
 
 EVIL_STREET = "<script>alert(1)</script>"
 EVIL_ID = 'x"><b>bold</b>'
@@ -121,6 +121,7 @@ def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) 
     assert sizes == sorted(sizes, reverse=True) and sizes[0] >= 2
     records = shown.testids("match-record")
     assert len(records) == sum(sizes)
+    explained = _check_explanations(shown, {r["data-record-id"] for r in records})
     assert shown.testids("next-page")  # the sample has more than 20 groups
     second = browser.get(f"{location}?page=2").testids("match-group")
     assert second and int(second[0]["data-size"]) <= sizes[-1]
@@ -135,6 +136,8 @@ def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) 
         group = found.testid("match-group")
         assert key in [r["data-record-id"] for r in found.testids("match-record")]
         assert group["data-size"] == str(len(found.testids("match-record")))
+        shown_why = {e["data-record-id"]: "open" in e.attrs for e in found.testids("explanation")}
+        assert [k for k, opened in shown_why.items() if opened] == ([key] if key in shown_why else [])
     assert browser.get(f"{location}?key=no-such-key").testids("no-group")
 
     # the download is the run's output file
@@ -143,14 +146,43 @@ def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) 
     assert "attachment" in download.headers["content-disposition"]
     out = list(csv.DictReader(io.StringIO(download.text)))
     assert len(out) == len(rows)
-    assert {"match_id", "match_confidence_score", "id"} <= set(out[0])
+    assert {"match_id", "match_confidence_score", "match_explanation", "id"} <= set(out[0])
     assert {r["id"] for r in out} == {r["id"] for r in rows}
+    # a waterfall for exactly the shown records that the output explains (not those in no candidate pair)
+    shown_keys = {r["data-record-id"] for r in records}
+    assert explained == {r["id"] for r in out if r["match_explanation"] and r["id"] in shown_keys}
+    assert len(explained) >= len(shown_keys) // 2
 
     # a run of another type is no find-matches run, neither page nor download
     other = region_glue.get_ml_task_runs(TransformId=transform_id, Filter={"TaskRunType": "EVALUATION"})
     other_id = other["TaskRuns"][0]["TaskRunId"]
     assert browser.get(f"{matches_path}/{other_id}").status == 404
     assert browser.get(f"{matches_path}/{other_id}/download").status == 404
+
+
+def _check_explanations(page: Page, keys: set[str]) -> set[str]:
+    """Each waterfall shown (one per explained record): the prior, one bar per column, the score, the weights
+    adding up. Returns the records that have one."""
+    explanations = page.testids("explanation")
+    explained = [e["data-record-id"] for e in explanations]
+    assert len(set(explained)) == len(explained) and set(explained) <= keys
+    assert all(e.tag == "details" for e in explanations)
+    bars = page.testids("explanation-column")
+    per = len(bars) // len(explanations)
+    assert per * len(explanations) == len(bars)
+    for i in range(len(explanations)):
+        rows = bars[i * per : (i + 1) * per]
+        assert rows[0]["data-column"] == "prior" and rows[-1]["data-column"] == "score"
+        assert [r["data-column"] for r in rows[1:-1]][-1] == "(whole record)"
+        assert {r["data-level"] for r in rows[1:-1]} <= {"exact", "close", "different", "missing"}
+        total = sum(float(r["data-weight"]) for r in rows[:-1])
+        assert abs(total - float(rows[-1]["data-weight"])) < 1e-4
+    rects = [e for e in page.elements if e.tag == "rect"]
+    assert {r["class"] for r in rects} <= {"positive", "negative"} and "positive" in {
+        r["class"] for r in rects
+    }
+    assert not [e for e in page.elements if "style" in e.attrs]  # the CSP allows no inline style
+    return set(explained)
 
 
 def test_not_ready_transform_cannot_be_evaluated_or_matched(

@@ -34,6 +34,12 @@ def test_every_apply_flag_is_documented() -> None:
     assert not missing, f"README.md / docs/api.md do not document: {missing}"
 
 
+def test_every_explain_flag_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [flag for flag in _flags("explain") if flag not in readme]
+    assert not missing, f"README.md does not document: {missing}"
+
+
 def test_every_implemented_operation_is_listed_in_docs_api() -> None:
     docs = (ROOT / "docs" / "api.md").read_text()
     implemented = [op for op in glue_model().operation_names if hasattr(GlueProvider, xform_name(op))]
