@@ -1,5 +1,6 @@
 """The console in a real browser (headless Chromium through Playwright): sign in, create a transform with
-the form, teach it by mouse and by keyboard, keep a draft across a reload, and show hostile records as text.
+the form, teach it by mouse and by keyboard, keep a draft across a reload, show hostile records as text, and
+evaluate, find matches and open a group's explanation.
 
 Each test signs in to a region of its own on the session's server, so the lists hold only its things.
 """
@@ -7,12 +8,14 @@ Each test signs in to a region of its own on the session's server, so the lists 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.browser.support import (
+    RUN_TIMEOUT_MS,
     create_transform,
     label_by_keyboard,
     labeling_sets,
@@ -189,3 +192,42 @@ def test_group_by_click(page: Page, region: str, region_glue: Any, s3: Any) -> N
     assert "picked" in (rows.nth(1).get_attribute("class") or "")
     rows.nth(1).locator(cell).click()  # a second click unpicks it
     assert "picked" not in (rows.nth(1).get_attribute("class") or "")
+
+
+def test_evaluate_find_matches_and_open_a_group(
+    page: Page, region: str, region_glue: Any, s3: Any, seen: Seen
+) -> None:
+    table = people_table(region_glue, s3)
+    truth = table.truth()
+    transform_id = _signed_in_transform(page, region, table)
+    teach(page)
+    page.get_by_test_id("label-input").first.focus()
+    label_by_keyboard(page, labeling_sets(page), truth)
+    page.keyboard.press("Enter")
+    wait_import(page)
+    _back_to_transform(page, transform_id)
+
+    # Quality: evaluate, and the page shows the figures and the curve once the run ends.
+    page.get_by_test_id("quality-link").click()
+    page.get_by_test_id("evaluate").click()
+    page.get_by_test_id("f1").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert 0.0 <= float(page.get_by_test_id("f1").inner_text()) <= 1.0
+    assert page.get_by_test_id("pr-curve").is_visible()
+    _back_to_transform(page, transform_id)
+
+    # Matches: find them, then open the largest group's first explanation: its bars show.
+    page.get_by_test_id("matches-link").click()
+    page.get_by_test_id("find-matches").click()
+    page.wait_for_url(re.compile(r"/matches/[^/?]+$"))
+    group = page.get_by_test_id("match-group").first
+    group.wait_for(timeout=RUN_TIMEOUT_MS)
+    records = group.get_by_test_id("match-record")
+    assert int(group.get_attribute("data-size") or 0) == records.count() >= 2
+    assert {truth[r.get_attribute("data-record-id") or ""] for r in records.all()}  # keys of the sample
+    explanation = group.get_by_test_id("explanation").first
+    bars = explanation.get_by_test_id("explanation-column")
+    assert not bars.first.is_visible()  # closed until asked
+    explanation.locator("summary").click()
+    assert bars.first.is_visible()
+    assert bars.first.get_attribute("data-column") == "prior"
+    assert not seen.page_errors and not seen.dialogs
