@@ -19,6 +19,7 @@ from findmatches.aws.auth import KeyStore, authenticate
 from findmatches.aws.protocol import CONTENT_TYPE, parse_request, serialize_error, serialize_result
 from findmatches.aws.spec import glue_model, operation
 from findmatches.aws.throttle import AccountThrottle
+from findmatches.io.errors import disk_full
 from findmatches.service.context import RequestContext
 
 log = logging.getLogger("findmatches.access")
@@ -44,6 +45,10 @@ class Provider(Protocol):
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+#: Bodies up to this size are parsed on the event loop; larger ones in a thread.
+INLINE_PARSE_BYTES = 64 * 1024
+
+
 async def call_operation(
     provider: object, op: OperationModel, ctx: RequestContext, body: bytes
 ) -> dict[str, Any]:
@@ -56,7 +61,13 @@ async def call_operation(
         raise errors.NotImplementedOperationException(
             f"The Glue operation {op.name} is not implemented by findmatches."
         )
-    kwargs = parse_request(op, body)
+    # A large body takes a tenth of a second or more to parse and validate: off the event loop, which meanwhile
+    # answers other requests.
+    kwargs = (
+        parse_request(op, body)
+        if len(body) <= INLINE_PARSE_BYTES
+        else await asyncio.to_thread(parse_request, op, body)
+    )
     if getattr(handler, "inline", False):  # a quick read of the store: a thread hop costs more
         result: dict[str, Any] = handler(ctx, **kwargs)
     else:
@@ -137,9 +148,12 @@ class GlueApp:
                 f"Request body is larger than the limit of {self.max_body_bytes} bytes."
             )
             status, payload, error_type = e2.status, serialize_error(e2), e2.code
-        except Exception:
+        except Exception as e:
             log.exception("internal error in %s", name)
-            e3 = errors.InternalServiceException("Internal service error. The request id is " + request_id)
+            what = "Internal service error."
+            if disk_full(e):  # SQLite's "database or disk is full": reads go on, changes wait for space
+                what = "Internal service error: the service's disk is full, so it cannot store changes now."
+            e3 = errors.InternalServiceException(f"{what} The request id is {request_id}")
             status, payload, error_type = e3.status, serialize_error(e3), e3.code
         else:
             error_type = ""

@@ -36,6 +36,13 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
     their PascalCase model names. Timestamps become epoch seconds (float).
     """
     try:
+        return _parse(op, body)
+    except RecursionError:  # JSON nested about a thousand deep: Python's parser (or a walk of it) runs out
+        raise SerializationException("The request body is nested too deeply.") from None
+
+
+def _parse(op: OperationModel, body: bytes) -> dict[str, Any]:
+    try:
         text = body.decode("utf-8") if body else "{}"
         params = json.loads(text or "{}", parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as e:

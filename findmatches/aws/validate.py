@@ -10,6 +10,7 @@ import functools
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -35,14 +36,23 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+#: The most of a value an error message quotes: a multi-MiB string would otherwise come back in the error
+#: (twice its size as JSON), to every client that sent it.
+MAX_SHOWN_CHARS = 1024
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
+        text = value
+    elif isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}… ({len(text):,} characters)"
 
 
 class _Collector:
@@ -137,7 +147,7 @@ def _check(shape: Shape, value: Any, path: str, found: _Collector) -> None:
             return
         _check_range(value, meta, path, found)
     elif kind in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite_double(value):
             found.add(value, path, "Member must be of type number")
             return
         _check_range(value, meta, path, found)
@@ -149,6 +159,13 @@ def _check(shape: Shape, value: Any, path: str, found: _Collector) -> None:
             found.add(value, path, "Member must be a timestamp")
     elif kind == "blob" and not isinstance(value, str):
         found.add(value, path, "Member must be a base64-encoded string")
+
+
+def _finite_double(value: float) -> bool:
+    """A finite number that a double holds (``math.isfinite`` overflows on an integer such as 10**400)."""
+    if isinstance(value, int):
+        return abs(value) <= sys.float_info.max
+    return math.isfinite(value)
 
 
 def _check_size(value: Any, size: int, meta: dict[str, Any], path: str, found: _Collector) -> None:

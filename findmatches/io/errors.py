@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+
+#: A local file system that is full (or over its quota).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_DISK_FULL_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
 
 class StorageError(Exception):
     """A storage operation failed; ``uri`` is the path involved and ``reason`` the underlying cause."""
@@ -62,3 +68,28 @@ class LabelFileError(Exception):
         self.column_name = column_name
         self.source = source
         self.detail = message
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether ``e``, or an error it was raised from, says that a local disk is full: ENOSPC or EDQUOT,
+    SQLite's SQLITE_FULL ("database or disk is full"), or a message with "No space left on device" (DuckDB's
+    and pyarrow's I/O errors carry the OS's words, not its errno)."""
+    seen: BaseException | None = e
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(words in str(seen).lower() for words in _DISK_FULL_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_message(e: BaseException, where: str) -> str:
+    """An ErrorString for a task run that failed because the server's disk (``where``: the data dir) is full."""
+    detail = getattr(e, "message", None) or str(e) or type(e).__name__
+    return (
+        f"The server's disk is full ({where}): {detail}. Nothing of this run was kept; free space there "
+        "and start the task run again."
+    )

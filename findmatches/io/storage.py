@@ -11,12 +11,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import RetriesExceededError, S3TransferFailedError, S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from findmatches.io.errors import (
+    DISK_FULL_ERRNOS,
     AccessError,
     InvalidPathError,
     ObjectNotFoundError,
@@ -30,6 +40,17 @@ if TYPE_CHECKING:
 
 DEFAULT_REGION = "us-east-1"
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+#: Attempts at reading one object's body when the connection breaks mid-body (s3transfer's downloads make 5).
+BODY_ATTEMPTS = 5
+_BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError)
+#: What boto3's transfers (upload_file, download_file) raise: their own types, around botocore's error.
+_TRANSFER_ERRORS = (
+    ClientError,
+    BotoCoreError,
+    S3UploadFailedError,
+    S3TransferFailedError,
+    RetriesExceededError,
+)
 
 
 @dataclass(frozen=True)
@@ -131,9 +152,7 @@ class Storage:
         limit = -1 if max_bytes is None else max_bytes + 1
         if isinstance(parsed, S3Uri):
             try:
-                body = self.s3.get_object(Bucket=parsed.bucket, Key=parsed.key)["Body"]
-                data = body.read() if limit < 0 else body.read(limit)
-                body.close()
+                data = self._s3_get(parsed, limit)
             except (ClientError, BotoCoreError) as e:
                 raise self._s3_error(e, info.uri, "read") from e
         else:
@@ -156,9 +175,7 @@ class Storage:
         parsed = self.check(uri)
         if isinstance(parsed, S3Uri):
             try:
-                body = self.s3.get_object(Bucket=parsed.bucket, Key=parsed.key, Range="bytes=0-0")["Body"]
-                body.read()
-                body.close()
+                self._s3_get(parsed, -1, Range="bytes=0-0")
             except (ClientError, BotoCoreError) as e:
                 raise self._s3_error(e, uri, "read") from e
             return
@@ -191,7 +208,7 @@ class Storage:
         if isinstance(parsed, S3Uri):
             try:
                 self.s3.upload_file(str(local_path), parsed.bucket, parsed.key)
-            except (ClientError, BotoCoreError) as e:
+            except _TRANSFER_ERRORS as e:  # a failed multipart upload is aborted by s3transfer
                 raise self._s3_error(e, uri, "write") from e
             return
         try:
@@ -219,14 +236,33 @@ class Storage:
                         self.s3.download_file(parsed.bucket, parsed.key, str(tmp))
                     else:
                         shutil.copyfile(parsed.path, tmp)
-            except (ClientError, BotoCoreError) as e:
+            except _TRANSFER_ERRORS as e:
                 raise self._s3_error(e, info.uri, "read") from e
             except OSError as e:
+                if e.errno in DISK_FULL_ERRNOS:  # the local copy, not the source, failed
+                    raise self._os_error(e, str(dest_root), "write") from e
                 raise self._os_error(e, info.uri, "read") from e
             paths.append(dest)
         return paths
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _s3_get(self, loc: S3Uri, limit: int, **extra: Any) -> bytes:
+        """The object's body (its first ``limit`` bytes when ``limit`` >= 0). botocore's retries end when an
+        answer's headers arrive; a connection that breaks while the body streams is retried here, as
+        s3transfer's downloads retry it."""
+        for attempt in range(1, BODY_ATTEMPTS + 1):
+            try:
+                body = self.s3.get_object(Bucket=loc.bucket, Key=loc.key, **extra)["Body"]
+                try:
+                    data: bytes = body.read() if limit < 0 else body.read(limit)
+                    return data
+                finally:
+                    body.close()
+            except _BODY_ERRORS:
+                if attempt == BODY_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _single(self, uri: str) -> ObjectInfo:
         objects = self.list_objects(uri)
@@ -303,6 +339,7 @@ class Storage:
 
     @staticmethod
     def _s3_error(e: Exception, uri: str, action: str) -> StorageError:
+        e = _botocore_error(e)
         if isinstance(e, ClientError):
             error: dict[str, Any] = dict(e.response.get("Error", {}))
             code = str(error.get("Code", ""))
@@ -310,15 +347,45 @@ class Storage:
             if code in _NOT_FOUND_CODES:
                 what = "bucket" if code == "NoSuchBucket" else "object"
                 return ObjectNotFoundError(f"Cannot {action} {uri}: no such {what}.", uri, reason)
-            return AccessError(f"Cannot {action} {uri}: {code}: {reason}", uri, f"{code}: {reason}")
+            attempts = int(e.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0) + 1
+            tried = f" ({attempts} attempts)" if attempts > 1 else ""
+            return AccessError(f"Cannot {action} {uri}: {code}: {reason}{tried}", uri, f"{code}: {reason}")
+        if isinstance(e, (ResponseStreamingError, IncompleteReadError)):
+            reason = f"the connection broke while the object was being read ({e})"
+            return AccessError(f"Cannot {action} {uri}: {reason}", uri, reason)
+        if isinstance(e, (ConnectionClosedError, ReadTimeoutError)):  # botocore's message repeats the key
+            timeout = isinstance(e, ReadTimeoutError)
+            what = (
+                "No answer within the read timeout" if timeout else "Connection was closed before S3 answered"
+            )
+            endpoint = urlsplit(str(e.kwargs.get("endpoint_url", "")))
+            reason = f"{what} (endpoint {endpoint.scheme}://{endpoint.netloc})"
+            return AccessError(f"Cannot {action} {uri}: {reason}", uri, reason)
         return AccessError(f"Cannot {action} {uri}: {e}", uri, str(e))
 
     @staticmethod
     def _os_error(e: OSError, uri: str, action: str) -> StorageError:
         if isinstance(e, FileNotFoundError):
             return ObjectNotFoundError(f"Cannot {action} {uri}: no such file.", uri, e.strerror or str(e))
+        if e.errno in DISK_FULL_ERRNOS:
+            reason = f"the disk is full ({e.strerror or e})"
+            return AccessError(f"Cannot {action} {uri}: {reason}.", uri, reason)
         return AccessError(f"Cannot {action} {uri}: {e.strerror or e}", uri, e.strerror or str(e))
 
 
 def _raise(e: OSError) -> None:
     raise e
+
+
+def _botocore_error(e: BaseException) -> Exception:
+    """The botocore error inside boto3's and s3transfer's wrappers (``S3UploadFailedError`` names the local
+    file and loses the error's code; ``RetriesExceededError`` says only "Max Retries Exceeded")."""
+    seen: BaseException = e
+    for _ in range(10):
+        if isinstance(seen, (ClientError, BotoCoreError)):
+            return seen
+        inner = getattr(seen, "last_exception", None) or seen.__cause__ or seen.__context__
+        if not isinstance(inner, BaseException):
+            break
+        seen = inner
+    return e if isinstance(e, Exception) else Exception(str(e))

@@ -76,6 +76,9 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite ends the transaction itself after some errors (SQLITE_FULL: "database or disk is
+                # full"); a ROLLBACK then fails and would hide the error that matters.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            conn.execute("COMMIT")  # on SQLITE_FULL, SQLite rolls the transaction back and this raises

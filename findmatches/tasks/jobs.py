@@ -299,7 +299,7 @@ class Jobs:
         try:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
-            raise TaskFailed(f"Cannot write to {uri}: {e}") from e
+            raise TaskFailed(str(e)) from e  # e names the URI and S3's error
 
 
 def _check_files(paths: list[Path], fmt: tables.TableFormat, options: tables.CsvOptions | None) -> None:

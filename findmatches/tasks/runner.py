@@ -7,10 +7,12 @@ A run's work polls ``should_stop`` between steps, so a cancel or a timeout reall
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 import traceback
@@ -22,6 +24,7 @@ from typing import Any
 
 from findmatches.aws.protocol import timestamp_now
 from findmatches.engine.types import Cancelled
+from findmatches.io.errors import disk_full, disk_full_message
 from findmatches.store.database import Database
 from findmatches.tasks.workdir import WorkDir
 from findmatches.tasks.workers import append_log
@@ -34,6 +37,8 @@ TIMEOUT_MINUTE_S = float(os.environ.get("FINDMATCHES_TEST_TIMEOUT_MINUTE_S", "60
 
 ACTIVE = ("STARTING", "RUNNING", "STOPPING")
 TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED", "TIMEOUT")
+#: Seconds between tries at recording a run's end while the data dir's disk is full.
+DISK_FULL_RETRY_S = 1.0
 
 
 class TaskFailed(Exception):
@@ -268,21 +273,30 @@ class TaskRunner:
                     )
                 continue
             break
-        with self.db.write() as conn:
-            current = conn.execute(
-                "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
-            ).fetchone()
-            if current is None:  # the transform was deleted meanwhile
-                return
-            if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
-                status, error = "STOPPED", None
-            self._finish(conn, task_run_id, status, error, timestamp_now())
-        ctx.log(f"finished: {status}" + (f": {error}" if error else ""))
+        while True:  # a full disk: keep the run's end until it can be written (the API shows it RUNNING)
+            try:
+                with self.db.write() as conn:
+                    current = conn.execute(
+                        "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
+                    ).fetchone()
+                    if current is None:  # the transform was deleted meanwhile
+                        return
+                    if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
+                        status, error = "STOPPED", None
+                    self._finish(conn, task_run_id, status, error, timestamp_now())
+                break
+            except sqlite3.OperationalError as e:
+                if not disk_full(e) or self._closed:
+                    raise
+                log.error("task run %s: cannot record its end, the disk is full; retrying", task_run_id)
+                time.sleep(DISK_FULL_RETRY_S)
+        with contextlib.suppress(OSError):  # the log is on the same disk
+            ctx.log(f"finished: {status}" + (f": {error}" if error else ""))
 
     def _attempt(self, task_type: str, ctx: RunContext) -> tuple[str, str | None]:
-        ctx.work.root.mkdir(parents=True, exist_ok=True)
-        ctx.log(f"{task_type} started")
         try:
+            ctx.work.root.mkdir(parents=True, exist_ok=True)
+            ctx.log(f"{task_type} started")
             if self.start_delay_s:  # fault-injection knob for tests: hold the run RUNNING, cancellable
                 ctx.cancel.wait(self.start_delay_s)
                 ctx.check()
@@ -294,9 +308,14 @@ class TaskRunner:
                 return "STOPPED", None
             return "TIMEOUT", "The task run exceeded the transform's Timeout and was stopped."
         except TaskFailed as e:
+            if disk_full(e) and "disk is full" not in str(e):
+                return "FAILED", bounded_error(disk_full_message(e, str(self.work_root.parent)))
             return "FAILED", bounded_error(str(e))
         except Exception as e:  # an engine or I/O error: report it, keep the service up
-            ctx.log(traceback.format_exc())
+            with contextlib.suppress(OSError):  # the log is on the data dir's disk, which may be full
+                ctx.log(traceback.format_exc())
+            if disk_full(e):
+                return "FAILED", bounded_error(disk_full_message(e, str(self.work_root.parent)))
             message = getattr(e, "message", None) or str(e) or type(e).__name__
             return "FAILED", bounded_error(f"{type(e).__name__}: {message}")
         finally:

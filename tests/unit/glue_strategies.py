@@ -19,9 +19,7 @@ MAX_ITEMS = 2
 MAX_TEXT = 12
 MAX_DEPTH = 4
 
-_SINGLE_LINE = st.characters(
-    min_codepoint=0x20, exclude_categories=("Cs",), exclude_characters="\ufffe\uffff"
-)
+_SINGLE_LINE = st.characters(min_codepoint=0x20, exclude_categories=["Cs"], exclude_characters="\ufffe\uffff")
 _ALPHABETS = {
     "[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\t]*": st.one_of(
         _SINGLE_LINE, st.just("\t")
@@ -75,7 +73,7 @@ def values(shape: Shape, *, for_request: bool = True, depth: int = 0) -> st.Sear
     meta = shape.metadata
     if kind == "structure":
         members = shape.members  # type: ignore[attr-defined]
-        required = set(shape.required_members)  # type: ignore[attr-defined]
+        required = set(shape.required_members)
         must = {
             n: values(m, for_request=for_request, depth=depth + 1)
             for n, m in members.items()

@@ -234,3 +234,11 @@ def test_at_most_ten_errors_are_listed_but_all_are_counted() -> None:
     )
     assert message.startswith("12 validation errors detected: ")
     assert message.count("failed to satisfy constraint") == 10
+
+
+def test_a_huge_value_is_quoted_only_in_part() -> None:
+    huge = "x" * 3_000_000
+    message = _errors("GetMLTransform", {"TransformId": huge})
+    assert len(message) < 3000
+    assert f"'{'x' * 1024}… (3,000,000 characters)'" in message
+    assert "Member must have length less than or equal to 255" in message
