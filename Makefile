@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .findmatches
 PYTEST_ARGS ?=
+EXTRAS ?=
+comma := ,
 
 .PHONY: install serve test lint typecheck check bench clean
 
@@ -14,10 +16,10 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("findmatches needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser,spark$(if $(EXTRAS),$(comma)$(EXTRAS))]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools (Playwright among them)
+install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools (Playwright and PySpark among them; EXTRAS=bench adds more)
 
 serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
 	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples

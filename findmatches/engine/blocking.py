@@ -438,7 +438,7 @@ def _key_pairs_sql(key: BlockingKey) -> str:
         f"WHERE x.n <= {w + 1}), "
         f"big AS (SELECT b._rid, b.k, b.n, row_number() OVER (PARTITION BY b.k ORDER BY {key.sort}, b._rid) "
         f"AS rn FROM b JOIN {BASE} t ON t._rid = b._rid WHERE b.n > {w + 1}), "
-        f"o AS (SELECT _rid, k, rn + unnest(range(1, least({w}, n - rn) + 1)) AS rn2 FROM big WHERE rn < n) "
+        f"o AS (SELECT _rid, k, unnest(range(rn + 1, least(rn + {w}, n) + 1)) AS rn2 FROM big WHERE rn < n) "
         f"SELECT l, r FROM small UNION ALL "
         f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM o JOIN big e ON e.k = o.k AND e.rn = o.rn2"
     )

@@ -279,7 +279,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
             cols.append(
                 f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 "
                 f"WHEN NOT contains({x}, ' ') AND NOT contains({y}, ' ') THEN 0.0 "
-                f"ELSE len(list_intersect({xs}, {ys})) / len(list_distinct(list_concat({xs}, {ys}))) END "
+                f"ELSE array_length(list_intersect({xs}, {ys})) / array_length(list_distinct(list_concat({xs}, {ys}))) END "
                 f"AS n_{p.alias}"
             )
         if p.kind == ColumnKind.NUMBER:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
-from findmatches.engine.backends import DuckDBBackend
+from findmatches.engine.backends import open_backend
 from findmatches.engine.profile import (
     ColumnKind,
     ColumnProfile,
@@ -102,7 +102,7 @@ def open_session(
     not part of the output) and map the labels onto them; close the backend afterwards (one made here
     spills under ``temp_dir``)."""
     owned = backend is None
-    be: Backend = backend if backend is not None else DuckDBBackend(temp_dir=temp_dir)
+    be: Backend = backend if backend is not None else open_backend(temp_dir)
     done = threading.Event()
     if should_stop is not None:
         threading.Thread(target=_watch, args=(be, should_stop, done), name="engine-stop", daemon=True).start()

@@ -1,5 +1,32 @@
 """Execution backends behind `findmatches.engine.backend.Backend`."""
 
-from findmatches.engine.backends.duckdb import DuckDBBackend
+from __future__ import annotations
 
-__all__ = ["DuckDBBackend"]
+import os
+from pathlib import Path
+
+from findmatches.engine.backend import Backend
+from findmatches.engine.backends.duckdb import DuckDBBackend
+from findmatches.engine.types import EngineError
+
+__all__ = ["ENGINES", "DuckDBBackend", "engine_name", "open_backend"]
+
+#: The backends a session may run on: embedded DuckDB (the default) and Apache Spark.
+ENGINES = ("duckdb", "spark")
+
+
+def engine_name() -> str:
+    """The engine ``FINDMATCHES_ENGINE`` names (``duckdb`` when unset)."""
+    name = (os.environ.get("FINDMATCHES_ENGINE") or "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise EngineError(f"Unknown engine {name!r} (FINDMATCHES_ENGINE): use one of {', '.join(ENGINES)}.")
+    return name
+
+
+def open_backend(temp_dir: Path | None = None) -> Backend:
+    """A new backend of the configured engine (`engine_name`); one of DuckDB spills under ``temp_dir``."""
+    if engine_name() == "spark":
+        from findmatches.engine.backends.spark import SparkBackend  # PySpark: imported only when asked for
+
+        return SparkBackend(temp_dir=temp_dir)
+    return DuckDBBackend(temp_dir=temp_dir)

@@ -1,0 +1,393 @@
+"""The Apache Spark backend: the engine's SQL, written in DuckDB's dialect, rendered for Spark SQL by sqlglot.
+
+Tables the engine creates (``CREATE TABLE … AS``) become temporary views over locally checkpointed data frames
+(materialised once, their lineage cut), in a Spark session of the backend's own (`SparkSession.newSession`:
+its own views, the cluster shared). Functions that Spark lacks run as vectorised pandas UDFs over rapidfuzz
+(`jaro_winkler_similarity`) or the standard library (`strip_accents`); DuckDB's 64-bit ``hash`` becomes
+``xxhash64`` kept non-negative.
+
+Needs ``pip install 'findmatches[spark]'`` (PySpark, sqlglot) and Java 17.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import threading
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from findmatches.engine.backend import typed_records
+from findmatches.engine.types import Cancelled, EngineError, RecordSource
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: The master a backend uses unless told: FINDMATCHES_SPARK_MASTER, else two local cores.
+DEFAULT_MASTER = "local[2]"
+_lock = threading.Lock()
+_root: SparkSession | None = None
+
+
+def spark_session(master: str | None = None) -> SparkSession:
+    """The process's Spark session (started once; the first caller's master wins)."""
+    global _root
+    with _lock:
+        if _root is None:
+            try:
+                from pyspark.sql import SparkSession
+            except ImportError as e:  # pragma: no cover - the extra is not installed
+                raise EngineError("The Spark engine needs PySpark: pip install 'findmatches[spark]'.") from e
+            if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+                raise EngineError("The Spark engine needs Java 17 (java on PATH, or JAVA_HOME).")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = (
+                SparkSession.builder.master(
+                    master or os.environ.get("FINDMATCHES_SPARK_MASTER", DEFAULT_MASTER)
+                )
+                .appName("findmatches")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", os.environ.get("FINDMATCHES_SPARK_PARTITIONS", "8"))
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.sql.ansi.enabled", "false")
+            )
+            _root = builder.getOrCreate()
+            _root.sparkContext.setLogLevel("ERROR")
+        return _root
+
+
+def _register_functions(spark: SparkSession) -> None:
+    import pandas as pd
+    from pyspark.sql.pandas.functions import pandas_udf
+    from rapidfuzz.distance import JaroWinkler
+
+    def jaro_winkler_similarity(a: pd.Series, b: pd.Series) -> pd.Series:
+        out = [
+            None if x is None or y is None else JaroWinkler.normalized_similarity(x, y)
+            for x, y in zip(a.tolist(), b.tolist(), strict=True)
+        ]
+        return pd.Series(out, dtype="float64")
+
+    def strip_accents(a: pd.Series) -> pd.Series:
+        return a.map(
+            lambda s: (
+                None
+                if s is None
+                else "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+            )
+        )
+
+    # pandas_udf reads the type hints, which `from __future__ import annotations` leaves as strings.
+    jaro_winkler_similarity.__annotations__ = {"a": pd.Series, "b": pd.Series, "return": pd.Series}
+    strip_accents.__annotations__ = {"a": pd.Series, "return": pd.Series}
+    vectorised: Any = pandas_udf  # its overloads do not cover a function given with its return type
+    spark.udf.register("jaro_winkler_similarity", vectorised(jaro_winkler_similarity, "double"))
+    spark.udf.register("strip_accents", vectorised(strip_accents, "string"))
+
+
+def to_spark_sql(sql: str) -> str:
+    """``sql`` (DuckDB's dialect, as the engine writes it) in Spark SQL."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
+            node.set("this", _RENAMED[node.name.lower()])
+        if isinstance(
+            node, exp.TableSample
+        ):  # Spark samples rows without a seed (its ROWS sample is a limit)
+            node.set("seed", None)
+        if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
+            node.set("materialized", None)
+        if isinstance(node, exp.Anonymous) and node.name.lower() in ("try_strptime", "strptime"):
+            value, fmt = node.expressions
+            java = _java_time_format(fmt.name) if isinstance(fmt, exp.Literal) else None
+            if java is None:
+                raise EngineError(f"The Spark backend has no translation of {node.sql('duckdb')}")
+            fn = "try_to_timestamp" if node.name.lower().startswith("try") else "to_timestamp"
+            return exp.Anonymous(this=fn, expressions=[value, exp.Literal.string(java)])
+        if isinstance(node, exp.Glob):
+            pattern = node.expression
+            if not isinstance(pattern, exp.Literal):
+                raise EngineError(f"The Spark backend has no translation of {node.sql('duckdb')}")
+            return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_glob_regex(pattern.name)))
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
+            return sqlglot.parse_one(
+                f"(xxhash64({', '.join(a.sql('spark') for a in node.expressions)}) & 9223372036854775807)",
+                read="spark",
+            )
+        return node
+
+    return str(_unique_ctes(tree.transform(rewrite)).sql(dialect="spark"))
+
+
+def _unique_ctes(tree: Any) -> Any:
+    """Give every nested WITH's names a suffix of their own: the engine unions subqueries that each define
+    ``v``, ``b``, … (DuckDB scopes them), and Spark lifts CTEs to one namespace. A reference keeps its old
+    name as its alias, so qualified columns still resolve."""
+    from sqlglot import exp
+
+    for i, with_ in enumerate(list(tree.find_all(exp.With))):
+        if with_.parent is tree:
+            continue
+        scope = with_.parent
+        names = {cte.alias: f"{cte.alias}__w{i}" for cte in with_.expressions}
+        for cte in with_.expressions:
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(names[cte.alias])))
+        for table in scope.find_all(exp.Table):
+            if table.name in names and not table.args.get("db"):
+                alias = table.alias or table.name
+                table.set("this", exp.to_identifier(names[table.name]))
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return tree
+
+
+def _col(name: str) -> Any:
+    """A column by its exact name (any characters), for the DataFrame API."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+#: DuckDB functions that Spark has under another name (sqlglot leaves these as they are).
+_RENAMED = {"list_intersect": "array_intersect", "list_concat": "concat", "array_equal": "array_equal"}
+
+_STRPTIME = {
+    "%Y": "yyyy",
+    "%y": "yy",
+    "%m": "MM",
+    "%d": "dd",
+    "%H": "HH",
+    "%M": "mm",
+    "%S": "ss",
+    "%b": "MMM",
+    "%B": "MMMM",
+    "%j": "DDD",
+}
+
+
+def _java_time_format(fmt: str) -> str | None:
+    """A strptime format as Java's DateTimeFormatter pattern (None where a directive has no equivalent)."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            java = _STRPTIME.get(fmt[i : i + 2])
+            if java is None:
+                return None
+            out.append(java)
+            i += 2
+        else:
+            out.append(fmt[i] if fmt[i].isalnum() is False else f"'{fmt[i]}'")
+            i += 1
+    return "".join(out)
+
+
+def _glob_regex(pattern: str) -> str:
+    """A GLOB pattern (``*``, ``?``, ``[...]``, ``[!...]``) as an anchored regular expression."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out) + "$"
+
+
+class SparkBackend:
+    """Runs the engine's SQL on Spark (see the module's docstring)."""
+
+    def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
+        self._spark = (spark or spark_session()).newSession()
+        _register_functions(self._spark)  # functions, like views, belong to a session
+        self._views: dict[str, DataFrame] = {}
+        self._tag = f"findmatches-{uuid.uuid4().hex}"
+        self._spark.addTag(self._tag)
+        self._interrupted = False
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> DataFrame:
+        if self._interrupted:
+            raise Cancelled()
+        try:
+            return self._spark.sql(to_spark_sql(sql))
+        except Exception as e:
+            raise self._error(e) from e
+
+    def _error(self, e: Exception) -> Exception:
+        if self._interrupted:
+            return Cancelled()
+        lines = [line for line in str(e).splitlines() if line.strip()]
+        return EngineError(f"Spark: {lines[0] if lines else type(e).__name__}")
+
+    def _materialise(self, name: str, df: DataFrame) -> None:
+        try:
+            kept = df.localCheckpoint(eager=True)
+        except Exception as e:
+            raise self._error(e) from e
+        self._define(name, kept)
+
+    def _define(self, name: str, df: DataFrame) -> None:
+        old = self._views.pop(name, None)
+        df.createOrReplaceTempView(name)
+        self._views[name] = df
+        if old is not None:
+            old.unpersist()
+
+    # -- Backend ---------------------------------------------------------------------------------
+
+    def load_records(
+        self, source: RecordSource, table: str, extra: RecordSource | None = None
+    ) -> tuple[list[str], int]:
+        """As `DuckDBBackend.load_records`: ``table`` holds every column as text and a dense ``_rid`` in input
+        order, the ``extra`` records after the source's; `typed_records` keeps the columns' own types."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.window import Window
+
+        src = self._read(source)
+        columns = list(src.columns)
+        if not columns:
+            raise EngineError("The input has no columns.")
+        # Input order: the file scan's order, numbered densely (one sorted pass over a monotonic id).
+        ordered = Window.orderBy("_mono")
+        numbered = src.withColumn("_mono", F.monotonically_increasing_id())
+        numbered = numbered.withColumn("_rid", (F.row_number().over(ordered) - 1).cast("bigint")).drop(
+            "_mono"
+        )
+        self._materialise(typed_records(table), numbered.select("_rid", *columns))
+        typed = self._views[typed_records(table)]
+        num = typed.count()
+        text = typed.select("_rid", *[_col(c).cast("string").alias(c) for c in columns])
+        if extra is not None:
+            more = self._read(extra)
+            have = set(more.columns)
+            more = more.select(
+                *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns]
+            )
+            more = more.withColumn("_mono", F.monotonically_increasing_id())
+            more = more.withColumn("_rid", (F.row_number().over(ordered) - 1 + num).cast("bigint")).drop(
+                "_mono"
+            )
+            text = text.unionByName(more.select("_rid", *columns))
+        self._materialise(table, text)
+        return columns, int(num)
+
+    def _read(self, source: RecordSource) -> DataFrame:
+        try:
+            if source.table is not None:
+                return self._spark.createDataFrame(source.table)
+            paths = [str(p) for p in source.paths]
+            if not paths:
+                raise EngineError("No input files were given.")
+            if source.format == "parquet":
+                return self._spark.read.parquet(*paths)
+            if source.format == "json":
+                return self._spark.read.json(paths)
+            csv = source.csv
+            reader = self._spark.read.option("header", csv.header).option("inferSchema", False)
+            for name, value in (("sep", csv.delimiter), ("quote", csv.quote), ("escape", csv.escape)):
+                if value is not None:
+                    reader = reader.option(name, value)
+            reader = reader.option("multiLine", True)
+            df = reader.csv(paths)
+            if csv.names and not csv.header:
+                df = df.toDF(*csv.names, *[f"column{i}" for i in range(len(csv.names), len(df.columns))])
+            return df
+        except EngineError:
+            raise
+        except Exception as e:
+            raise EngineError(f"Cannot read the input records: {str(e).splitlines()[0]}") from e
+
+    def execute(self, sql: str) -> None:
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if isinstance(tree, exp.Create):
+            name = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+            kind = tree.args.get("kind", "").upper()
+            query = tree.expression
+            if query is None:  # CREATE TABLE t (columns): an empty table of that schema
+                schema = ", ".join(f"`{c.name}` {c.args['kind'].sql('spark')}" for c in tree.this.expressions)
+                self._define(name, self._spark.createDataFrame([], schema))
+                return
+            df = self._sql(query.sql(dialect="duckdb"))
+            if kind == "VIEW":
+                self._define(name, df)
+            else:
+                self._materialise(name, df)
+            return
+        if isinstance(tree, exp.Drop):
+            for table in tree.args.get("tables") or [tree.this]:
+                old = self._views.pop(table.name, None)
+                self._spark.catalog.dropTempView(table.name)
+                if old is not None:
+                    old.unpersist()
+            return
+        if isinstance(tree, exp.Insert):
+            name = tree.this.name
+            added = self._sql(tree.expression.sql(dialect="duckdb"))
+            base = self._views[name]
+            self._materialise(name, base.unionByName(added.toDF(*base.columns)))
+            return
+        raise EngineError(f"The Spark backend cannot run this statement: {sql[:80]}")
+
+    def query(self, sql: str) -> pa.Table:
+        df = self._sql(sql)
+        try:
+            return df.toArrow()
+        except Exception as e:
+            raise self._error(e) from e
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        yield from self.query(sql).to_batches(max_chunksize=batch_rows)
+
+    def register(self, name: str, data: pa.Table) -> None:
+        try:
+            df = self._spark.createDataFrame(data) if data.num_rows else self._empty(data.schema)
+        except Exception as e:
+            raise self._error(e) from e
+        self._materialise(name, df)
+
+    def _empty(self, schema: pa.Schema) -> DataFrame:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return self._spark.createDataFrame([], from_arrow_schema(schema))
+
+    def write(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        table = self.query(sql)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if file_format == "csv":
+            pacsv.write_csv(table, path)
+        else:
+            pq.write_table(table, path)
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self._spark.interruptTag(self._tag)
+
+    def close(self) -> None:
+        for name, df in list(self._views.items()):
+            self._spark.catalog.dropTempView(name)
+            df.unpersist()
+        self._views.clear()

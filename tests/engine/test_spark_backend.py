@@ -1,0 +1,155 @@
+"""The Spark backend (issue 18): the engine's SQL rendered for Spark, and the same answers as DuckDB.
+
+The translation tests need only sqlglot. The others run Spark ``local[2]`` (one session for the test process)
+and need PySpark and Java; they are skipped, saying so, where either is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from findmatches import sample
+from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
+from findmatches.engine.types import MatchParams, RecordSource
+
+sqlglot = pytest.importorskip("sqlglot")
+
+from findmatches.engine.backends.spark import _glob_regex, _java_time_format, to_spark_sql  # noqa: E402
+
+PARAMS = MatchParams(primary_key="id")
+
+
+def test_hash_is_a_non_negative_64_bit_hash() -> None:
+    sql = to_spark_sql("SELECT hash(_rid) % 1000000 AS h FROM t")
+    assert "XXHASH64(_rid) & 9223372036854775807" in sql
+
+
+def test_materialised_ctes_and_seeded_samples_are_plain() -> None:
+    sql = to_spark_sql(
+        "WITH b AS MATERIALIZED (SELECT * FROM t USING SAMPLE 10 ROWS REPEATABLE (0)) SELECT * FROM b"
+    )
+    assert "MATERIALIZED" not in sql and "SEED" not in sql and "TABLESAMPLE (10 ROWS)" in sql
+
+
+def test_nested_ctes_get_names_of_their_own() -> None:
+    sql = to_spark_sql(
+        "SELECT l FROM (WITH v AS (SELECT 1 AS l) SELECT v.l FROM v) UNION ALL "
+        "SELECT l FROM (WITH v AS (SELECT 2 AS l) SELECT v.l FROM v)"
+    )
+    assert "v__w0" in sql and "v__w1" in sql and "AS v" in sql
+
+
+def test_globs_dates_and_renamed_functions() -> None:
+    assert _glob_regex("*[!0-9]*") == "^.*[^0-9].*$"
+    assert _glob_regex("a?.b") == "^a.\\.b$"
+    assert _java_time_format("%Y-%m-%d") == "yyyy-MM-dd"
+    assert _java_time_format("%q") is None
+    sql = to_spark_sql("SELECT try_strptime(x, '%d/%m/%Y'), x GLOB '*[0-9]', list_intersect(a, b) FROM t")
+    assert sql == (
+        "SELECT TRY_TO_TIMESTAMP(x, 'dd/MM/yyyy'), x RLIKE '^.*[0-9]$', ARRAY_INTERSECT(a, b) FROM t"
+    )
+
+
+# -- on Spark ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'findmatches[spark]'")
+    if shutil.which("java") is None:
+        pytest.skip("the Spark tests need Java 17 on PATH")
+    from findmatches.engine.backends.spark import spark_session
+
+    yield spark_session("local[2]")
+
+
+@pytest.fixture(scope="module")
+def people() -> tuple[RecordSource, dict[str, str], pa.Table]:
+    """The sample people, their truth, and labels: a DuckDB labeling set answered from the truth."""
+    rows = sample.generate()
+    columns = [c for c in rows[0] if c != "entity"]
+    table = pa.table({c: [r[c] for r in rows] for c in columns})
+    truth = {r["id"]: r["entity"] for r in rows}
+    source = RecordSource(table=table)
+    empty = pa.table({c: pa.array([], pa.string()) for c in ("labeling_set_id", "label", "primary_key")})
+    labels = [empty]
+    for seed in (1, 2):
+        out = Path(pytest.importorskip("tempfile").mkdtemp()) / "set.csv"
+        generate_labeling_set(source, PARAMS, pa.concat_tables(labels), out_path=out, seed=seed)
+        with open(out, encoding="utf-8") as f:
+            got = list(csv.DictReader(f))
+        labels.append(
+            pa.table(
+                {
+                    "labeling_set_id": [r["labeling_set_id"] for r in got],
+                    "label": [truth[r["id"]] for r in got],
+                    "primary_key": [r["id"] for r in got],
+                }
+            )
+        )
+    return source, truth, pa.concat_tables(labels)
+
+
+def _partition(path: Path) -> set[frozenset[str]]:
+    out = pq.read_table(path)
+    groups: dict[int, set[str]] = {}
+    for key, match_id in zip(out.column("id").to_pylist(), out.column("match_id").to_pylist(), strict=True):
+        groups.setdefault(match_id, set()).add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _run(
+    engine: str, monkeypatch: pytest.MonkeyPatch, fn: Any, *args: Any, **kwargs: Any
+) -> tuple[Any, list[str]]:
+    lines: list[str] = []
+    monkeypatch.setenv("FINDMATCHES_ENGINE", engine)
+    result = fn(*args, log=lines.append, **kwargs)
+    return result, lines
+
+
+@pytest.mark.spark
+def test_find_matches_gives_the_same_candidates_and_groups(
+    spark: Any,
+    people: tuple[RecordSource, dict[str, str], pa.Table],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source, truth, labels = people
+    logs = {}
+    for engine in ("duckdb", "spark"):
+        _, logs[engine] = _run(
+            engine,
+            monkeypatch,
+            find_matches,
+            source,
+            PARAMS,
+            labels,
+            out_path=tmp_path / f"{engine}.parquet",
+            out_format="parquet",
+            compute_confidence=True,
+        )
+    blocking = {e: next(line for line in lines if line.startswith("Blocking:")) for e, lines in logs.items()}
+    assert blocking["spark"] == blocking["duckdb"]
+    assert _partition(tmp_path / "spark.parquet") == _partition(tmp_path / "duckdb.parquet")
+    spark_out = pq.read_table(tmp_path / "spark.parquet")
+    assert spark_out.column_names == [*source.table.column_names, "match_id", "match_confidence_score"]  # type: ignore[union-attr]
+    assert sorted(spark_out.column("id").to_pylist()) == sorted(truth)
+
+
+@pytest.mark.spark
+def test_evaluation_is_the_same(
+    spark: Any, people: tuple[RecordSource, dict[str, str], pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _, labels = people
+    duck, _ = _run("duckdb", monkeypatch, evaluate, source, PARAMS, labels)
+    on_spark, _ = _run("spark", monkeypatch, evaluate, source, PARAMS, labels)
+    assert on_spark.f1 == pytest.approx(duck.f1) and on_spark.precision == pytest.approx(duck.precision)
+    assert on_spark.area_under_pr_curve == pytest.approx(duck.area_under_pr_curve, abs=1e-9)
