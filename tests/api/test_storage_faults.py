@@ -194,6 +194,8 @@ PERSISTENT: dict[str, tuple[Fault, str]] = {
     "labeling_set": (Fault("drop", method="PUT"), "Connection was closed before S3 answered"),
     "find_matches": (Fault("internal", method="GET", path=r"/people/"), "InternalError: We encountered"),
 }
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_persistent_faults_fail_the_run_with_a_clear_error_and_change_nothing(
     kind: str, faulty_server: ServerProcess, s3_server: S3Server, proxy: FaultProxy, labelled: SampleTransform
