@@ -51,6 +51,19 @@ def _parser() -> argparse.ArgumentParser:
         "(default: FINDMATCHES_RUN_MEMORY_MB, else 80%% of the machine's memory)",
     )
     serve.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default=os.environ.get("FINDMATCHES_ENGINE") or "duckdb",
+        help="where task runs match records: embedded DuckDB, or Apache Spark (pip install "
+        "'findmatches[spark]', Java 17) (default: FINDMATCHES_ENGINE, else %(default)s)",
+    )
+    serve.add_argument(
+        "--spark-master",
+        default=os.environ.get("FINDMATCHES_SPARK_MASTER"),
+        help="the Spark master for --engine spark: spark://host:7077 or local[N] "
+        "(default: FINDMATCHES_SPARK_MASTER, else local[2])",
+    )
+    serve.add_argument(
         "--allow-path",
         type=Path,
         action="append",
@@ -116,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             body_timeout_s=float(os.environ.get("FINDMATCHES_BODY_TIMEOUT_S", "30")),
             account_rate=args.account_rate,
             run_memory_mb=args.run_memory_mb,
+            engine=args.engine,
+            spark_master=args.spark_master,
             worker_hold_s=float(os.environ.get("FINDMATCHES_TEST_WORKER_HOLD_S", "0")),
         )
         try:

@@ -32,6 +32,10 @@ class Settings:
     #: The most memory (MiB) one task run's worker process may use before it is stopped; None: 80 % of the
     #: machine's physical memory.
     run_memory_mb: int | None = None
+    #: The engine task runs use: "duckdb" (embedded, the default) or "spark".
+    engine: str = "duckdb"
+    #: The Spark master for the Spark engine (``spark://host:7077``, ``local[N]``); None: local[2].
+    spark_master: str | None = None
     #: Test-only: seconds a run's worker process waits (stoppable) before its work, so tests can kill it.
     worker_hold_s: float = 0.0
 

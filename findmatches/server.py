@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib.util
 import logging
+import os
+import shutil
 import signal
 
 import uvicorn
@@ -58,9 +61,28 @@ def return_large_buffers() -> bool:
         return False
 
 
+def check_engine(settings: Settings) -> None:
+    """Refuse to start with an engine that cannot run here; tell the task runs' workers which engine to use
+    (they read it from the environment, which the fork server inherits)."""
+    if settings.engine == "spark":
+        if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
+            raise ConfigError("--engine spark needs PySpark and sqlglot: pip install 'findmatches[spark]'")
+        java = shutil.which(
+            "java", path=os.path.join(os.environ["JAVA_HOME"], "bin") if os.environ.get("JAVA_HOME") else None
+        )
+        if java is None:
+            raise ConfigError("--engine spark needs Java 17: install it (java on PATH) or set JAVA_HOME")
+        if settings.spark_master:
+            os.environ["FINDMATCHES_SPARK_MASTER"] = settings.spark_master
+    elif settings.engine != "duckdb":
+        raise ConfigError(f"unknown engine {settings.engine!r}: use duckdb or spark")
+    os.environ["FINDMATCHES_ENGINE"] = settings.engine
+
+
 def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM; uvicorn finishes in-flight requests, then the provider stops its work."""
     return_large_buffers()
+    check_engine(settings)
     app = build_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(

@@ -158,7 +158,10 @@ class TaskRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def recover(self) -> None:
-        """After a restart: runs left STARTING/RUNNING by a dead process are retried or failed."""
+        """After a restart: runs left STARTING/RUNNING by a dead process are retried or failed, and the work
+        dirs the dead process left (no run is working yet) are removed, so a retry starts from nothing."""
+        for stale in self.work_root.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
         with self.db.write() as conn:
             rows = conn.execute(
                 "SELECT r.task_run_id, r.status, r.attempt, t.doc FROM task_runs r "

@@ -209,3 +209,22 @@ def test_recovery_after_a_crash(db: Database, tmp_path: Path, runners: list[Task
     assert run_state(db, "starting")[0] == "FAILED"
     assert run_state(db, "stopping")[0] == "STOPPED"
     assert run_state(db, "done")[0] == "SUCCEEDED"
+
+
+def test_a_retry_after_a_crash_starts_from_a_clean_work_dir(
+    db: Database, tmp_path: Path, runners: list[TaskRunner]
+) -> None:
+    """A run killed mid-fetch left its work dir; its retry after the restart makes the same folders again."""
+    add_transform(db, max_retries=1)
+    add_run(db, "killed", status="RUNNING")
+    (tmp_path / "work" / "killed" / "fetch" / "000-table").mkdir(parents=True)
+    (tmp_path / "work" / "gone-long-ago" / "spill").mkdir(parents=True)
+
+    def fetch(ctx: RunContext) -> None:
+        ctx.work.fetch("table")  # the first fetch's folder: the one the dead attempt left
+
+    runner = TaskRunner(db, tmp_path, {"T": fetch})
+    runners.append(runner)
+    runner.recover()
+    assert wait_done(db, "killed") == "SUCCEEDED"
+    assert not list((tmp_path / "work").iterdir())
