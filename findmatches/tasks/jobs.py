@@ -162,6 +162,7 @@ class Jobs:
         with self._runner_ref[0].label_lock(run.transform_id), self.db.write() as conn:
             run.check()  # a cancel that arrives before the commit leaves the labels as they were
             label_store.write_labels(conn, run.transform_id, parsed.table, replace)
+            run.succeed_in(conn)  # the labels and the run's success: one transaction
         run.log(f"imported {parsed.table.num_rows} labelled records (replace={replace})")
 
     def export_labels(self, run: RunContext) -> None:
@@ -239,6 +240,7 @@ class Jobs:
             conn.execute(
                 "UPDATE transforms SET doc=? WHERE transform_id=?", (json.dumps(doc), run.transform_id)
             )
+            run.succeed_in(conn)
         run.log(f"evaluation: F1={result.f1:.4f} AUPRC={result.area_under_pr_curve:.4f}")
 
     def find_matches(self, run: RunContext) -> None:

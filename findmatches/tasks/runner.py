@@ -59,6 +59,10 @@ class RunContext:
     log_path: Path
     deadline: float
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: Records the run SUCCEEDED in a store transaction (set by the runner; see `succeed_in`).
+    record_success: Callable[[Any], None] | None = None
+    #: True once the run's success is in the store: nothing after that may change its status.
+    succeeded: bool = False
 
     def should_stop(self) -> bool:
         return self.cancel.is_set() or time.monotonic() > self.deadline
@@ -70,6 +74,15 @@ class RunContext:
 
     def log(self, message: str) -> None:
         append_log(self.log_path, message)
+
+    def succeed_in(self, conn: Any) -> None:
+        """Record the run SUCCEEDED inside ``conn``'s transaction, the one that stores the run's result (the
+        labels of an import, an evaluation's metrics): a crash then leaves both or neither, never labels kept
+        by a run that recovery reports FAILED."""
+        if self.record_success is None:
+            raise RuntimeError("this run's success cannot be recorded here")
+        self.record_success(conn)
+        self.succeeded = True
 
 
 TaskFn = Callable[[RunContext], None]
@@ -264,6 +277,9 @@ class TaskRunner:
                 self.log_path(task_run_id),
                 deadline,
                 cancel,
+                record_success=lambda conn: self._finish(
+                    conn, task_run_id, "SUCCEEDED", None, timestamp_now()
+                ),
             )
             status, error = self._attempt(run["task_type"], ctx)
             if status == "FAILED" and attempt < max_retries and not cancel.is_set():
@@ -284,6 +300,8 @@ class TaskRunner:
                     ).fetchone()
                     if current is None:  # the transform was deleted meanwhile
                         return
+                    if ctx.succeeded:  # recorded with the run's result, in the same transaction
+                        break
                     if status != "SUCCEEDED" and (current["status"] == "STOPPING" or cancel.is_set()):
                         status, error = "STOPPED", None
                     self._finish(conn, task_run_id, status, error, timestamp_now())
@@ -304,19 +322,26 @@ class TaskRunner:
                 ctx.cancel.wait(self.start_delay_s)
                 ctx.check()
             self.tasks[task_type](ctx)
-            ctx.check()
+            if not ctx.succeeded:
+                ctx.check()
             return "SUCCEEDED", None
         except Cancelled:
+            if ctx.succeeded:
+                return "SUCCEEDED", None
             if ctx.cancel.is_set():
                 return "STOPPED", None
             return "TIMEOUT", "The task run exceeded the transform's Timeout and was stopped."
         except TaskFailed as e:
+            if ctx.succeeded:
+                return "SUCCEEDED", None
             if disk_full(e) and "disk is full" not in str(e):
                 return "FAILED", bounded_error(disk_full_message(e, str(self.work_root.parent)))
             return "FAILED", bounded_error(str(e))
         except Exception as e:  # an engine or I/O error: report it, keep the service up
             with contextlib.suppress(OSError):  # the log is on the data dir's disk, which may be full
                 ctx.log(traceback.format_exc())
+            if ctx.succeeded:
+                return "SUCCEEDED", None
             if disk_full(e):
                 return "FAILED", bounded_error(disk_full_message(e, str(self.work_root.parent)))
             message = getattr(e, "message", None) or str(e) or type(e).__name__

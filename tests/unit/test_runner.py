@@ -228,3 +228,28 @@ def test_a_retry_after_a_crash_starts_from_a_clean_work_dir(
     runner.recover()
     assert wait_done(db, "killed") == "SUCCEEDED"
     assert not list((tmp_path / "work").iterdir())
+
+
+def test_a_result_and_the_runs_success_are_one_transaction(
+    db: Database, tmp_path: Path, runners: list[TaskRunner]
+) -> None:
+    """A crash just after a run stores its result must not leave a RUNNING run (which recovery fails) whose
+    result was kept: the success is written in the result's own transaction."""
+    add_transform(db)
+    add_run(db, "stores")
+    seen: list[str] = []
+
+    def store_then_stop(ctx: RunContext) -> None:
+        with db.write() as conn:
+            conn.execute("UPDATE transforms SET name='changed' WHERE transform_id=?", (TRANSFORM,))
+            ctx.succeed_in(conn)
+        seen.append(run_state(db, "stores")[0])  # committed: what a crash here would leave
+        ctx.cancel.set()  # a cancel, or anything else, after the commit changes nothing
+        raise TaskFailed("too late")
+
+    runner = TaskRunner(db, tmp_path, {"T": store_then_stop})
+    runners.append(runner)
+    runner.submit("stores")
+    assert wait_done(db, "stores") == "SUCCEEDED"
+    assert seen == ["SUCCEEDED"]
+    assert "ErrorString" not in run_state(db, "stores")[1]
