@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
-CREDENTIALS = Credentials("test", "test")
+sys.path.insert(0, str(ROOT))
+
+from bench.common import signed_headers  # noqa: E402
 
 
 def free_port() -> int:
@@ -112,17 +111,6 @@ def setup(url: str) -> str:
     return transform_id
 
 
-def signed(port: int, target: str, body: bytes) -> dict[str, str]:
-    request = AWSRequest(
-        method="POST",
-        url=f"http://127.0.0.1:{port}/",
-        data=body,
-        headers={"X-Amz-Target": f"AWSGlue.{target}", "Content-Type": "application/x-amz-json-1.1"},
-    )
-    SigV4Auth(CREDENTIALS, "glue", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
-
-
 def client_thread(
     port: int,
     target: str,
@@ -135,7 +123,7 @@ def client_thread(
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     start.wait()
     for _ in range(count):
-        headers = signed(port, target, body)  # signing is the client's work, outside the timed part
+        headers = signed_headers(port, target, body)  # signing is the client's work, outside the timed part
         began = time.perf_counter()
         conn.request("POST", "/", body=body, headers=headers)
         response = conn.getresponse()

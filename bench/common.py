@@ -47,12 +47,19 @@ def free_port() -> int:
 
 
 class Server:
-    """``findmatches serve`` in a subprocess on a free loopback port."""
+    """``findmatches serve`` in a subprocess on a free loopback port, with ``args`` (more flags) and ``env``."""
 
-    def __init__(self, data_dir: Path, allow: Sequence[Path] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        allow: Sequence[Path] = (),
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        log_path: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [
+        command = [
             sys.executable,
             "-m",
             "findmatches.cli",
@@ -61,17 +68,21 @@ class Server:
             str(self.port),
             "--data-dir",
             str(data_dir),
+            *args,
         ]
         for root in allow:
-            args += ["--allow-path", str(root)]
-        self.log = open(data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+            command += ["--allow-path", str(root)]
+        self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
         # Ready once the health check says the engine is loaded (a long-running server's state: a run on a
         # server started a moment ago would otherwise wait for the engine's import).
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log_path}")
             try:
                 with urllib.request.urlopen(self.url + "/_findmatches/health", timeout=1) as resp:
                     if json.loads(resp.read()).get("engine") == "ready":
@@ -94,10 +105,47 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         self.log.close()
+
+
+def signed_headers(
+    port: int, target: str, body: bytes, key: str = "test", secret: str = "test"
+) -> dict[str, str]:
+    """Headers of a SigV4-signed JSON 1.1 request for ``AWSGlue.<target>`` (botocore's signer)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=f"http://127.0.0.1:{port}/",
+        data=body,
+        headers={"X-Amz-Target": f"AWSGlue.{target}", "Content-Type": "application/x-amz-json-1.1"},
+    )
+    SigV4Auth(Credentials(key, secret), "glue", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def create_transform(glue: Any, name: str, table: str = "people", **extra: Any) -> str:
+    """A FIND_MATCHES transform over ``bench.<table>`` (primary key ``id``); its id."""
+    transform_id: str = glue.create_ml_transform(
+        Name=name,
+        Role="arn:aws:iam::000000000000:role/bench",
+        InputRecordTables=[{"DatabaseName": "bench", "TableName": table}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+        **extra,
+    )["TransformId"]
+    return transform_id
 
 
 def client(url: str) -> Any:

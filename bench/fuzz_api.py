@@ -25,14 +25,11 @@ import datetime as dt
 import http.client
 import json
 import math
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +47,7 @@ from botocore.model import Shape, StructureShape
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from bench.common import free_port, print_table, write_json
+from bench.common import Server, free_port, print_table, write_json
 from findmatches.aws import errors
 from findmatches.aws.app import MAX_BODY_BYTES
 from findmatches.aws.spec import glue_model
@@ -800,76 +797,28 @@ def exchange(sender: Sender, port: int, request: Request, seed: int, hang_s: flo
 # -- the server and its seeds -----------------------------------------------------------------------
 
 
-class FuzzServer:
+class FuzzServer(Server):
+    """The server under fuzz: no per-account rate limit, a local root of its own, and an S3 endpoint where
+    nothing listens (S3 calls are refused at once)."""
+
     def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.files = root / "files"
         self.files.mkdir()
-        dead_s3 = free_port()  # nothing listens there: S3 calls are refused at once
-        self.log_path = root / "server.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the server
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "findmatches.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(root / "data"),
-                "--allow-path",
-                str(self.files),
-                "--s3-endpoint-url",
-                f"http://127.0.0.1:{dead_s3}",
-                "--account-rate",
-                "0",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "AWS_ACCESS_KEY_ID": "x",
-                "AWS_SECRET_ACCESS_KEY": "x",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                **(env or {}),
-            },
+        dead_s3 = free_port()
+        creds = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+        super().__init__(
+            root / "data",
+            allow=[self.files],
+            env={**creds, **(env or {})},
+            args=["--s3-endpoint-url", f"http://127.0.0.1:{dead_s3}", "--account-rate", "0"],
+            log_path=root / "server.log",
         )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "/_findmatches/health", timeout=1) as resp:
-                    if json.loads(resp.read()).get("engine") == "ready":
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit("server did not start")
 
     def rss_kib(self) -> int | None:
         try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except OSError:
+            return int(self.rss_mib() * 1024)
+        except (OSError, ValueError):
             return None
-        return None
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def call(port: int, operation: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -37,19 +37,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, catalog_table, client, machine, print_table, wait_run, write_json
+from bench.common import (
+    Server,
+    catalog_table,
+    client,
+    create_transform,
+    machine,
+    print_table,
+    signed_headers,
+    wait_run,
+    write_json,
+)
 from bench.scale import CACHE, COLUMNS, DATA_SEED, TEACH_RECORDS, TEACH_SEED, data_files
 
 LABELS = Path(__file__).resolve().parent / "results" / "scale-1m-labels"
 TRANSFORMS = 20
 BIG_RECORDS = 100_000
-CREDENTIALS = Credentials("test", "test")
 #: The mix: operation → weight (per 1,000 requests); a start, where no transform is free of a bench run, polls.
 MIX = {
     "GetMLTransform": 250,
@@ -113,17 +119,6 @@ def _request(shared: Shared, rng: random.Random) -> tuple[str, dict[str, Any], s
     return "GetMLTransform", {"TransformId": tid}, None
 
 
-def _signed(port: int, target: str, body: bytes) -> dict[str, str]:
-    request = AWSRequest(
-        method="POST",
-        url=f"http://127.0.0.1:{port}/",
-        data=body,
-        headers={"X-Amz-Target": f"AWSGlue.{target}", "Content-Type": "application/x-amz-json-1.1"},
-    )
-    SigV4Auth(CREDENTIALS, "glue", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
-
-
 def _client(port: int, shared: Shared, rate: float, until: float, seed: int) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -131,7 +126,7 @@ def _client(port: int, shared: Shared, rate: float, until: float, seed: int) -> 
     while due < until:
         op, args, starts = _request(shared, rng)
         body = json.dumps(args).encode()
-        headers = _signed(port, op, body)
+        headers = signed_headers(port, op, body)
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -271,6 +266,17 @@ def _phase(
     }
 
 
+def _teach(glue: Any, transform_id: str, label_files: list[Path]) -> None:
+    """Import the kept label files into the transform, one after another."""
+    for labels in label_files:
+        run_id = glue.start_import_labels_task_run(TransformId=transform_id, InputS3Path=str(labels))[
+            "TaskRunId"
+        ]
+        run = wait_run(glue, transform_id, run_id)
+        if run["Status"] != "SUCCEEDED":
+            raise SystemExit(f"import of {labels} failed: {run.get('ErrorString')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -295,41 +301,10 @@ def main() -> None:
     try:
         glue = client(server.url)
         catalog_table(glue, "people", str(root / "table"), COLUMNS, "parquet")
-        transforms = []
-        for i in range(TRANSFORMS):
-            tid = glue.create_ml_transform(
-                Name=f"load-{i}",
-                Role="arn:aws:iam::000000000000:role/bench",
-                InputRecordTables=[{"DatabaseName": "bench", "TableName": "people"}],
-                Parameters={
-                    "TransformType": "FIND_MATCHES",
-                    "FindMatchesParameters": {"PrimaryKeyColumnName": "id"},
-                },
-            )["TransformId"]
-            for labels in sorted(root.glob("labels*.csv")):
-                run = wait_run(
-                    glue,
-                    tid,
-                    glue.start_import_labels_task_run(TransformId=tid, InputS3Path=str(labels))["TaskRunId"],
-                )
-                if run["Status"] != "SUCCEEDED":
-                    raise SystemExit(f"import of {labels} failed: {run.get('ErrorString')}")
-            transforms.append(tid)
-        big_tid = glue.create_ml_transform(
-            Name="load-big",
-            Role="arn:aws:iam::000000000000:role/bench",
-            InputRecordTables=[{"DatabaseName": "bench", "TableName": "people"}],
-            Parameters={
-                "TransformType": "FIND_MATCHES",
-                "FindMatchesParameters": {"PrimaryKeyColumnName": "id"},
-            },
-        )["TransformId"]
-        for labels in sorted(root.glob("labels*.csv")):
-            wait_run(
-                glue,
-                big_tid,
-                glue.start_import_labels_task_run(TransformId=big_tid, InputS3Path=str(labels))["TaskRunId"],
-            )
+        transforms = [create_transform(glue, f"load-{i}") for i in range(TRANSFORMS)]
+        big_tid = create_transform(glue, "load-big")
+        for tid in [*transforms, big_tid]:
+            _teach(glue, tid, sorted(root.glob("labels*.csv")))
         shared = Shared(root, transforms)
         # Runs to poll in the quiet phase: one ended export per transform.
         for tid in transforms:

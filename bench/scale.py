@@ -49,7 +49,16 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, Server, catalog_table, client, print_table, wait_run, write_json
+from bench.common import (
+    RESULTS,
+    Server,
+    catalog_table,
+    client,
+    create_transform,
+    print_table,
+    wait_run,
+    write_json,
+)
 from bench.synth import generate_chunks
 from bench.teach_loop import answer
 from findmatches.engine.metrics import clustering_scores
@@ -149,15 +158,7 @@ def teach(
     try:
         glue = client(server.url)
         catalog_table(glue, "people", str(table_dir), COLUMNS, "parquet")
-        tid = glue.create_ml_transform(
-            Name="scale",
-            Role="arn:aws:iam::000000000000:role/bench",
-            InputRecordTables=[{"DatabaseName": "bench", "TableName": "people"}],
-            Parameters={
-                "TransformType": "FIND_MATCHES",
-                "FindMatchesParameters": {"PrimaryKeyColumnName": "id"},
-            },
-        )["TransformId"]
+        tid = create_transform(glue, "scale")
         labelled: set[str] = set()
         for r in range(1, rounds + 1):
             if reuse is not None:
