@@ -61,8 +61,10 @@ class RunContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     #: Records the run SUCCEEDED in a store transaction (set by the runner; see `succeed_in`).
     record_success: Callable[[Any], None] | None = None
-    #: True once the run's success is in the store: nothing after that may change its status.
-    succeeded: bool = False
+    #: Whether the store holds the run as SUCCEEDED (set by the runner).
+    recorded: Callable[[], bool] | None = None
+    #: Whether `succeed_in` was called: then the store decides (`succeeded`), its transaction may have failed.
+    success_written: bool = False
 
     def should_stop(self) -> bool:
         return self.cancel.is_set() or time.monotonic() > self.deadline
@@ -82,7 +84,12 @@ class RunContext:
         if self.record_success is None:
             raise RuntimeError("this run's success cannot be recorded here")
         self.record_success(conn)
-        self.succeeded = True
+        self.success_written = True
+
+    @property
+    def succeeded(self) -> bool:
+        """True once the run's success is committed to the store: nothing after that changes its status."""
+        return self.success_written and self.recorded is not None and self.recorded()
 
 
 TaskFn = Callable[[RunContext], None]
@@ -205,6 +212,13 @@ class TaskRunner:
         for task_run_id in retry:
             self.submit(task_run_id)
 
+    def _status(self, task_run_id: str) -> str | None:
+        """The run's status as committed to the store."""
+        row = self.db.conn.execute(
+            "SELECT status FROM task_runs WHERE task_run_id=?", (task_run_id,)
+        ).fetchone()
+        return None if row is None else str(row["status"])
+
     def _finish(self, conn: Any, task_run_id: str, status: str, error: str | None, now: float) -> None:
         row = conn.execute("SELECT doc FROM task_runs WHERE task_run_id=?", (task_run_id,)).fetchone()
         doc = json.loads(row["doc"])
@@ -280,6 +294,7 @@ class TaskRunner:
                 record_success=lambda conn: self._finish(
                     conn, task_run_id, "SUCCEEDED", None, timestamp_now()
                 ),
+                recorded=lambda: self._status(task_run_id) == "SUCCEEDED",
             )
             status, error = self._attempt(run["task_type"], ctx)
             if status == "FAILED" and attempt < max_retries and not cancel.is_set():

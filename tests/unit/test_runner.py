@@ -253,3 +253,25 @@ def test_a_result_and_the_runs_success_are_one_transaction(
     assert wait_done(db, "stores") == "SUCCEEDED"
     assert seen == ["SUCCEEDED"]
     assert "ErrorString" not in run_state(db, "stores")[1]
+
+
+def test_a_success_whose_transaction_fails_is_no_success(
+    db: Database, tmp_path: Path, runners: list[TaskRunner]
+) -> None:
+    """The run's SUCCEEDED belongs to its result's transaction: when that transaction fails (a full disk at
+    its COMMIT), the run fails too, and does not stay RUNNING."""
+    add_transform(db)
+    add_run(db, "rolled-back")
+
+    def commit_fails(ctx: RunContext) -> None:
+        with db.write() as conn:
+            conn.execute("UPDATE transforms SET name='changed' WHERE transform_id=?", (TRANSFORM,))
+            ctx.succeed_in(conn)
+            raise OSError("database or disk is full")
+
+    runner = TaskRunner(db, tmp_path, {"T": commit_fails})
+    runners.append(runner)
+    runner.submit("rolled-back")
+    assert wait_done(db, "rolled-back") == "FAILED"
+    assert "disk is full" in str(run_state(db, "rolled-back")[1]["ErrorString"])
+    assert db.conn.execute("SELECT name FROM transforms").fetchone()["name"] == "n"
