@@ -72,17 +72,18 @@ def _register_functions(spark: SparkSession) -> None:
 
     def jaro_winkler_similarity(a: pd.Series, b: pd.Series) -> pd.Series:
         out = [
-            None if x is None or y is None else JaroWinkler.normalized_similarity(x, y)
+            JaroWinkler.normalized_similarity(x, y) if isinstance(x, str) and isinstance(y, str) else None
             for x, y in zip(a.tolist(), b.tolist(), strict=True)
         ]
         return pd.Series(out, dtype="float64")
 
     def strip_accents(a: pd.Series) -> pd.Series:
+        # A missing value arrives as None or as NaN, as the pandas version has it.
         return a.map(
             lambda s: (
-                None
-                if s is None
-                else "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+                "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+                if isinstance(s, str)
+                else None
             )
         )
 
