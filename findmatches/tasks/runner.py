@@ -83,6 +83,8 @@ class RunContext:
         by a run that recovery reports FAILED."""
         if self.record_success is None:
             raise RuntimeError("this run's success cannot be recorded here")
+        # Its work is done: its scratch goes first, so that a client that sees SUCCEEDED finds nothing left.
+        shutil.rmtree(self.work.root, ignore_errors=True)
         self.record_success(conn)
         self.success_written = True
 
