@@ -56,7 +56,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port, print_table, write_json
+from bench.common import free_port, print_table, stop_process, write_json
 from findmatches import sample
 
 KINDS = ("import-merge", "import-replace", "export", "labeling-set", "evaluation", "find-matches")
@@ -125,12 +125,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
 
 
 def session_members(session: int) -> list[dict[str, Any]]:
