@@ -25,11 +25,20 @@ from findmatches.engine.features import (
     pairs_sql,
     session_spec,
 )
+from findmatches.engine.incremental import Assignment, assign_ids, group_links, load_existing
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
-from findmatches.engine.types import EngineError, EvaluationResult, LogFn, MatchParams, RecordSource, StopFn
+from findmatches.engine.types import (
+    EngineError,
+    EvaluationResult,
+    ExistingMatches,
+    LogFn,
+    MatchParams,
+    RecordSource,
+    StopFn,
+)
 
 ACTIVE_MAX_PAIRS = 3_000_000
 SCORE_THREADS = 2
@@ -346,6 +355,42 @@ def _match_ids(session: Session, representative: np.ndarray) -> np.ndarray:
     return np.asarray(ids[representative], dtype=np.int64)
 
 
+# Salted forms of a record's id hash, tried in turn until no two clusters, nor an existing group, share one.
+_FRESH_SALTS = ("", "#1", "#2", "#3")
+
+
+def _fresh_ids(session: Session, representative: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """Ids for new records' clusters (per record, its cluster's ``representative``): the hash of the
+    representative's primary key, as `_match_ids` gives, unless that collides with another cluster's or an
+    id in ``taken`` (the existing groups'), then an MD5 of it salted."""
+    reps, inverse = np.unique(representative, return_inverse=True)
+    session.backend.register("fm_reps", pa.table({"_rid": reps.astype(np.int64)}))
+    for salt in _FRESH_SALTS:
+        expr = (
+            "CAST(hash(n._pk) >> 1 AS BIGINT)"
+            if not salt
+            else f"CAST(md5_number(n._pk || '{salt}') >> 65 AS BIGINT)"
+        )
+        got = session.backend.query(
+            f"SELECT r._rid, {expr} AS h FROM fm_reps r JOIN {NORM} n USING (_rid) ORDER BY r._rid"
+        )
+        h = got.column("h").to_numpy().astype(np.int64)
+        if len(np.unique(h)) == len(h) and not np.isin(h, taken).any():
+            return np.asarray(h[inverse], dtype=np.int64)
+    raise EngineError("Could not find new match ids that no existing group has.")  # pragma: no cover
+
+
+def _write_merges(assigned: Assignment, path: Path | None) -> None:
+    """The retired ids and their successors as CSV (a header only when nothing merged)."""
+    if path is None:
+        return
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(
+        pa.table({"retired_match_id": assigned.retired, "match_id": assigned.successors}), str(path)
+    )
+
+
 def find_matches(
     source: RecordSource,
     params: MatchParams,
@@ -359,14 +404,28 @@ def find_matches(
     should_stop: StopFn | None = None,
     extra: RecordSource | None = None,
     temp_dir: Path | None = None,
+    existing: ExistingMatches | None = None,
+    merges_path: Path | None = None,
 ) -> int:
     """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
     (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE) and ``match_explanation`` (JSON text,
     `findmatches.engine.explain`); return the row count.
     The ``extra`` records (the labelled records an input lacks) are matched with the input, so that the labels
-    hold, but not written."""
+    hold, but not written.
+
+    Incremental matching: with ``existing`` (records with the ``match_id`` a previous run gave them), the input
+    holds new records only, matched against those (`findmatches.engine.incremental`); existing groups keep
+    their ids, and the retired ids of groups that new records joined together are written to ``merges_path``
+    (CSV: retired_match_id, match_id)."""
     started = time.monotonic()
-    with open_session(source, params, labels, log, should_stop, extra=extra, temp_dir=temp_dir) as session:
+    extras = [e for e in (existing.records if existing else None, extra) if e is not None]
+    with open_session(source, params, labels, log, should_stop, extras=extras, temp_dir=temp_dir) as session:
+        groups = load_existing(session, existing) if existing is not None else None  # existing groups
+        if groups is not None:
+            session.log(
+                f"Matching {session.num_output} new records against {len(groups.rids)} existing ones in "
+                f"{len(np.unique(groups.ids))} groups."
+            )
         spec = session_spec(session)
         x, y = _label_features(session, spec)
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
@@ -401,6 +460,18 @@ def find_matches(
             ll = lp.column("l").to_numpy().astype(np.int64)
             lr = lp.column("r").to_numpy().astype(np.int64)
             must, cannot = (ll[ly == 1], lr[ly == 1]), (ll[ly == 0], lr[ly == 0])
+        members = ids = np.zeros(0, np.int64)
+        if groups is not None:
+            # The existing groups that a new record links to enter whole, held together (a group that only
+            # weak pairs reach stays apart from every new record whatever clustering does, as weak pairs
+            # join no component).
+            linked = prob >= t
+            members, ids = groups.touched(left[linked], right[linked])
+            tie_l, tie_r = group_links(members, ids)
+            must = (np.concatenate([must[0], tie_l]), np.concatenate([must[1], tie_r]))
+            session.log(
+                f"New records link to {len(np.unique(ids))} existing groups ({len(members)} records)."
+            )
         scorer = _scorer(session, spec, model)
         clusters = cluster(
             session.num_records,
@@ -412,17 +483,29 @@ def find_matches(
             cannot=cannot,
             score_pairs=scorer,
         )
-        groups = int(np.count_nonzero(np.bincount(clusters.representative)))
-        session.log(f"Clustered {session.num_records} records into {groups} match groups.")
+        found = int(np.count_nonzero(np.bincount(clusters.representative)))
+        session.log(f"Clustered {session.num_records} records into {found} match groups.")
         if clusters.dropped_cannot_links:
             session.log(
                 f"{clusters.dropped_cannot_links} labelled non-matches contradict labelled matches; kept the matches."
             )
         session.check()
         out = session.num_output
+        if groups is not None:
+            fresh = _fresh_ids(session, clusters.representative[:out], groups.ids)
+            assigned = assign_ids(clusters.representative, members, ids, out, fresh)
+            match_ids = assigned.new_ids
+            _write_merges(assigned, merges_path)
+            joined = int(np.isin(match_ids, groups.ids).sum())
+            session.log(
+                f"{joined} new records joined existing groups, {out - joined} are in new groups; "
+                f"{len(assigned.retired)} existing groups were merged into others."
+            )
+        else:
+            match_ids = _match_ids(session, clusters.representative[:out])
         assign: dict[str, np.ndarray | pa.Array] = {
             "_rid": np.arange(out, dtype=np.int64),
-            "match_id": _match_ids(session, clusters.representative[:out]),
+            "match_id": match_ids,
         }
         if compute_confidence:
             assign["conf"] = np.round(clusters.confidence[:out], 6)

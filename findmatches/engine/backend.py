@@ -7,7 +7,7 @@ The embedded DuckDB backend is the default; a Spark backend implements the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -36,12 +36,16 @@ class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
     def load_records(
-        self, source: RecordSource, table: str, extra: RecordSource | None = None
+        self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
     ) -> tuple[list[str], int]:
         """Load the records as all-VARCHAR columns plus a dense BIGINT ``_rid`` (input order), then the
-        ``extra`` records with the same columns; keep the source's records with their own column types as
-        `typed_records` (``table``). Return the source column names in source order and the source's number
-        of records."""
+        ``extras``' records, source after source, with the same columns; keep the source's records with their
+        own column types as `typed_records` (``table``). Return the source column names in source order and
+        the source's number of records."""
+        ...
+
+    def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
+        """Load the named columns of ``source`` as VARCHAR into ``table`` (`EngineError` if one is missing)."""
         ...
 
     def execute(self, sql: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +51,10 @@ class Session:
     num_output: int = 0
     # SQL over the normalised table's columns: a record's sort value inside large blocks.
     signature: str = "''"
+    # Incremental matching: records ``_rid < new_below`` are new, and every candidate pair holds one; records
+    # ``_rid >= pair_below`` (labelled records neither new nor matched before) only train the model.
+    new_below: int | None = None
+    pair_below: int | None = None
     label_pairs: pa.Table = field(default_factory=lambda: pa.table({}))
     labelled_rids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -95,11 +99,11 @@ def open_session(
     log: LogFn | None,
     should_stop: StopFn | None,
     backend: Backend | None = None,
-    extra: RecordSource | None = None,
+    extras: Sequence[RecordSource] = (),
     temp_dir: Path | None = None,
 ) -> Iterator[Session]:
-    """Load, profile and normalise the records (then the ``extra`` ones, which take part in matching but are
-    not part of the output) and map the labels onto them; close the backend afterwards (one made here
+    """Load, profile and normalise the records (then the ``extras``' records, which take part in matching but
+    are not part of the output) and map the labels onto them; close the backend afterwards (one made here
     spills under ``temp_dir``)."""
     owned = backend is None
     be: Backend = backend if backend is not None else open_backend(temp_dir)
@@ -107,7 +111,7 @@ def open_session(
     if should_stop is not None:
         threading.Thread(target=_watch, args=(be, should_stop, done), name="engine-stop", daemon=True).start()
     try:
-        yield _prepare(be, source, params, labels, log, should_stop, extra)
+        yield _prepare(be, source, params, labels, log, should_stop, extras)
     finally:
         done.set()
         if owned:
@@ -134,9 +138,9 @@ def _prepare(
     labels: pa.Table,
     log: LogFn | None,
     should_stop: StopFn | None,
-    extra: RecordSource | None = None,
+    extras: Sequence[RecordSource] = (),
 ) -> Session:
-    columns, num_output = be.load_records(source, RECORDS, extra)
+    columns, num_output = be.load_records(source, RECORDS, extras)
     if params.primary_key not in columns:
         raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
     num = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())

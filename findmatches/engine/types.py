@@ -47,6 +47,15 @@ class RecordSource:
 
 
 @dataclass(frozen=True)
+class ExistingMatches:
+    """Records matched before (incremental matching), each with the ``match_id`` a previous run gave it, and
+    the merges recorded since: ``merges`` (retired_match_id, match_id: its successor), applied first."""
+
+    records: RecordSource
+    merges: pa.Table | None = None
+
+
+@dataclass(frozen=True)
 class MatchParams:
     """The transform's FindMatchesParameters, with Glue's defaults."""
 

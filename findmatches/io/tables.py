@@ -129,10 +129,23 @@ def csv_options(
     )
 
 
-def fetch_table(storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str) -> list[Path]:
-    """Local paths of the table's data files: local files as they are, S3 objects downloaded to ``dest_dir``."""
+def fetch_table(
+    storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str, exclude: str | None = None
+) -> list[Path]:
+    """Local paths of the table's data files: local files as they are, S3 objects downloaded to ``dest_dir``.
+    Objects at or under ``exclude`` (a run's own output: a folder, or a file and its ``.merges.csv``) are
+    left out."""
     del fmt  # every visible, non-empty object under the location is data (Hive/Glue behaviour)
-    objects = [o for o in storage.list_objects(location) if o.size > 0]
+    own: tuple[str, ...] = ()
+    if exclude:
+        local = storage.local_path(exclude)
+        base = (str(local) if local is not None else exclude).rstrip("/")
+        own = (base, base + ".merges.csv")
+    objects = [
+        o
+        for o in storage.list_objects(location)
+        if o.size > 0 and not (own and (o.uri in own or o.uri.startswith(own[0] + "/")))
+    ]
     if not objects:
         raise TableFormatError(f"The table location {location} holds only empty files.")
     if storage.local_path(location) is not None:

@@ -175,20 +175,36 @@ class TaskRunOperations:
         input_s3_path: str | None = None,
         compute_match_confidence_scores: bool = False,
         compute_match_explanations: bool = False,
+        existing_matches_s3_path: str | None = None,
     ) -> dict[str, Any]:
         load_transform(self.db.conn, ctx, transform_id)
         self._check_output_path(output_s3_path)
-        if input_s3_path is not None:
+        if existing_matches_s3_path is not None and input_s3_path is None:
+            raise InvalidInputException(
+                "ExistingMatchesS3Path needs InputS3Path: the new records to match against the existing ones."
+            )
+        if existing_matches_s3_path is not None and (
+            output_s3_path.rstrip("/") == existing_matches_s3_path.rstrip("/")
+        ):
+            raise InvalidInputException(
+                f"OutputS3Path is ExistingMatchesS3Path ({output_s3_path}): each run's merges.csv would replace "
+                "the last one's. Write each run to a folder of its own (one inside the existing matches' folder "
+                "is read by the next run, not by this one)."
+            )
+        for what, path in (("input", input_s3_path), ("existing matches", existing_matches_s3_path)):
+            if path is None:
+                continue
             try:
-                if not self.storage.list_objects(input_s3_path):
-                    raise ObjectNotFoundError(f"no object at {input_s3_path}")
+                if not self.storage.list_objects(path):
+                    raise ObjectNotFoundError(f"no object at {path}")
             except (InvalidPathError, PathNotAllowedError) as e:
-                raise InvalidInputException(f"Invalid input path {input_s3_path}: {e}") from e
+                raise InvalidInputException(f"Invalid {what} path {path}: {e}") from e
             except StorageError as e:
-                raise InvalidInputException(f"Cannot access the input at {input_s3_path}. {e}") from e
+                raise InvalidInputException(f"Cannot access the {what} at {path}. {e}") from e
         arguments = {
             "OutputS3Path": output_s3_path,
             "InputS3Path": input_s3_path,
+            "ExistingMatchesS3Path": existing_matches_s3_path,
             "ComputeMatchConfidenceScores": bool(compute_match_confidence_scores),
             "ComputeMatchExplanations": bool(compute_match_explanations),
         }

@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
-from findmatches.engine.types import CsvFormat, EngineError, EvaluationResult, MatchParams, RecordSource
+from findmatches.engine.types import (
+    CsvFormat,
+    EngineError,
+    EvaluationResult,
+    ExistingMatches,
+    MatchParams,
+    RecordSource,
+)
 from findmatches.io import labels as label_files
 from findmatches.io import tables
 from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
@@ -27,6 +35,9 @@ from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
 
 ENGINE = "findmatches.engine.api"
+# The file of an incremental run that names each retired match_id's successor.
+MERGES = "merges.csv"
+_MERGE_TYPES = {"retired_match_id": pa.int64(), "match_id": pa.int64()}
 
 
 class Jobs:
@@ -249,6 +260,11 @@ class Jobs:
         transform = self._transform(run)
         params, labels = self._params(transform), self._labels(run.transform_id)
         records = self._records(run, transform, args.get("InputS3Path"))
+        existing = (
+            self._existing(run, args["ExistingMatchesS3Path"], out)
+            if args.get("ExistingMatchesS3Path")
+            else None
+        )
         extra: RecordSource | None = None
         if args.get("InputS3Path") and labels.num_rows:
             # A scan of the whole input: in a worker, as the engine's work is.
@@ -261,11 +277,13 @@ class Jobs:
                 key=params.primary_key,
                 labelled=labels.column("primary_key").to_pylist(),
                 dest=run.work.labels / "labelled.parquet",
+                also=existing.records if existing else None,
             )
             if added:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work.output("matches.parquet" if parquet else "matches.csv")
+        merges = run.work.output(MERGES) if existing else None
         count = self._engine(
             run,
             "find_matches",
@@ -278,13 +296,49 @@ class Jobs:
             compute_explanations=bool(args.get("ComputeMatchExplanations")),
             temp_dir=run.work.spill,
             extra=extra,
+            existing=existing,
+            merges_path=merges,
         )
         run.check()
+        if merges is not None:
+            # The merges go first: a reader that sees the matches can follow them.
+            target = out.rstrip("/") + "." + MERGES if parquet else self.storage.join(out, MERGES)
+            self._upload_to(target, merges, move=True)
         if parquet:
             self._upload_to(out.rstrip("/"), local, move=True)
         else:
             self._upload(out, f"part-00000-{run.task_run_id}.csv", local, move=True)
         run.log(f"find matches: wrote {count} records to {out}")
+
+    def _existing(self, run: RunContext, location: str, output: str) -> ExistingMatches:
+        """The records previous runs matched (their output: CSV with a header, or Parquet, by file name) and
+        the merges files found beside them (``merges.csv``, ``*.merges.csv``); this run's own ``output``, which
+        may lie inside, is not read (a retry would find its first attempt's)."""
+        try:
+            paths = tables.fetch_table(
+                self.storage, location, "csv", run.work.fetch("existing"), exclude=output
+            )
+        except (StorageError, TableFormatError) as e:
+            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
+        merges = [p for p in paths if p.name == MERGES or p.name.endswith("." + MERGES)]
+        data = [p for p in paths if p not in merges]
+        if not data:
+            raise TaskFailed(f"No matched records found at {location}.")
+        formats = {tables.format_from_extension(p.name) or "csv" for p in data}
+        if len(formats) > 1:
+            raise TaskFailed(
+                f"The existing matches at {location} mix file formats: {', '.join(sorted(formats))}."
+            )
+        fmt = formats.pop()
+        if fmt == "json":
+            raise TaskFailed(
+                f"The existing matches at {location} must be CSV or Parquet, as find-matches writes."
+            )
+        _check_files(data, fmt, tables.CsvOptions() if fmt == "csv" else None)
+        run.log(
+            f"existing matches: {len(data)} {fmt} file(s) and {len(merges)} merges file(s) from {location}"
+        )
+        return ExistingMatches(RecordSource(paths=tuple(data), format=fmt), _read_merges(merges))
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -302,6 +356,22 @@ class Jobs:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(str(e)) from e  # e names the URI and S3's error
+
+
+def _read_merges(paths: list[Path]) -> pa.Table | None:
+    """The merges files' rows (retired_match_id, match_id), all files together; None when there are none."""
+    if not paths:
+        return None
+    try:
+        parts = [
+            pa_csv.read_csv(p, convert_options=pa_csv.ConvertOptions(column_types=_MERGE_TYPES)).select(
+                list(_MERGE_TYPES)
+            )
+            for p in paths
+        ]
+    except (pa.ArrowInvalid, KeyError) as e:
+        raise TaskFailed(f"Cannot read the existing merges: {e}") from e
+    return pa.concat_tables(parts)
 
 
 def _check_files(paths: list[Path], fmt: tables.TableFormat, options: tables.CsvOptions | None) -> None:

@@ -27,10 +27,16 @@ def _scan(source: RecordSource) -> str:
 
 
 def missing_labelled_records(
-    input_records: RecordSource, table_records: RecordSource, key: str, labelled: list[str], dest: Path
+    input_records: RecordSource,
+    table_records: RecordSource,
+    key: str,
+    labelled: list[str],
+    dest: Path,
+    also: RecordSource | None = None,
 ) -> tuple[RecordSource | None, list[str]]:
-    """The labelled records of the table that the input lacks, as Parquet at ``dest`` (None when there are
-    none), and their primary keys. The engine matches them with the input and leaves them out of the output."""
+    """The labelled records of the table that the input (and ``also``: an incremental run's existing
+    matches) lacks, as Parquet at ``dest`` (None when there are none), and their primary keys. The engine
+    matches them with the input and leaves them out of the output."""
     # An in-memory DuckDB spills to ``.tmp`` under the server's working directory unless told otherwise: spill
     # into the run's work dir instead (``dest``'s folder), which the runner removes when the attempt ends.
     con = duckdb.connect(config={"temp_directory": str(dest.parent / "spill")})
@@ -43,9 +49,14 @@ def missing_labelled_records(
             return None, []
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
         k = quote_ident(key)
+        known = f"SELECT CAST({k} AS VARCHAR) FROM input"
+        if also is not None:
+            con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(also)}")
+            if key in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
+                known += f" UNION ALL SELECT CAST({k} AS VARCHAR) FROM also"
         con.execute(
             f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled) "
-            f"AND CAST({k} AS VARCHAR) NOT IN (SELECT CAST({k} AS VARCHAR) FROM input)"
+            f"AND CAST({k} AS VARCHAR) NOT IN ({known})"
         )
         added = [str(row[0]) for row in con.execute(f"SELECT CAST({k} AS VARCHAR) FROM extra").fetchall()]
         if not added:

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-FetchRole = Literal["input", "table"]
+FetchRole = Literal["input", "table", "existing"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

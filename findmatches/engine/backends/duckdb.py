@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -92,12 +92,12 @@ class DuckDBBackend:
                     con.interrupt()
 
     def load_records(
-        self, source: RecordSource, table: str, extra: RecordSource | None = None
+        self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
     ) -> tuple[list[str], int]:
         """Load the records into ``table``: a view of every column as VARCHAR with a dense ``_rid`` in input
-        order, the ``extra`` records following with the source's columns (NULL where they lack one). The
-        source's own rows keep their own column types in ``typed_records(table)``, which the output reads.
-        Returns the source's column names and its number of records."""
+        order, the ``extras``' records following, one source after another, with the source's columns (NULL
+        where they lack one). The source's own rows keep their own column types in ``typed_records(table)``,
+        which the output reads. Returns the source's column names and its number of records."""
         registered: list[str] = []
         try:
             relation = self._relation(source, "_fm_src", registered)
@@ -115,23 +115,22 @@ class DuckDBBackend:
                 quote_ident(c) if t else _as_text(c) for c, t in zip(columns, is_text, strict=True)
             )
             records = f"SELECT CAST(rowid AS BIGINT) AS _rid, {text} FROM {raw}"
-            if extra is not None:
-                more = self._relation(extra, "_fm_extra", registered)
-                have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
-                cols = ", ".join(
-                    _as_text(c) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}"
-                    for c in columns
+            if extras and all(is_text):
+                # All text (CSV): the extra records join the one table, which every query reads whole
+                # (a union in the view cost a 1M apply about 0.7 CPU-s); the output reads the first rows.
+                for i, extra in enumerate(extras):
+                    cols = self._extra_columns(extra, f"_fm_extra{i}", columns, registered)
+                    self._con.execute(f"INSERT INTO {raw} {cols}")
+            elif extras:
+                extra_raw = quote_ident(table + "_extra")
+                selects = [
+                    self._extra_columns(extra, f"_fm_extra{i}", columns, registered)
+                    for i, extra in enumerate(extras)
+                ]
+                self._con.execute(f"CREATE OR REPLACE TABLE {extra_raw} AS {' UNION ALL '.join(selects)}")
+                records += (
+                    f" UNION ALL SELECT CAST(rowid AS BIGINT) + {source_rows} AS _rid, * FROM {extra_raw}"
                 )
-                if all(is_text):
-                    # All text (CSV): the extra records join the one table, which every query reads whole
-                    # (a union in the view cost a 1M apply about 0.7 CPU-s); the output reads the first rows.
-                    self._con.execute(f"INSERT INTO {raw} SELECT {cols} FROM {more}")
-                else:
-                    extra_raw = quote_ident(table + "_extra")
-                    self._con.execute(f"CREATE OR REPLACE TABLE {extra_raw} AS SELECT {cols} FROM {more}")
-                    records += (
-                        f" UNION ALL SELECT CAST(rowid AS BIGINT) + {source_rows} AS _rid, * FROM {extra_raw}"
-                    )
             self._con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS {records}")
             self._con.execute(
                 f"CREATE OR REPLACE VIEW {quote_ident(typed_records(table))} AS "
@@ -145,6 +144,39 @@ class DuckDBBackend:
             for name in registered:
                 self._con.unregister(name)
         return columns, source_rows
+
+    def _extra_columns(
+        self, extra: RecordSource, name: str, columns: list[str], registered: list[str]
+    ) -> str:
+        """A SELECT of ``extra``'s records with the source's ``columns`` as text (NULL where it lacks one)."""
+        more = self._relation(extra, name, registered)
+        have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
+        cols = ", ".join(
+            _as_text(c) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}" for c in columns
+        )
+        return f"SELECT {cols} FROM {more}"
+
+    def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
+        """Load the named columns of ``source``, as text, into ``table``."""
+        registered: list[str] = []
+        try:
+            relation = self._relation(source, "_fm_cols", registered)
+            have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+            missing = [c for c in columns if c not in have]
+            if missing:
+                raise EngineError(f"The records lack the column(s): {', '.join(missing)}.")
+            self._con.execute(
+                f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
+                + ", ".join(_as_text(c) for c in columns)
+                + f" FROM {relation}"
+            )
+        except duckdb.InterruptException as e:
+            raise Cancelled() from e
+        except duckdb.Error as e:
+            raise EngineError(f"Cannot read the records: {e}") from e
+        finally:
+            for name in registered:
+                self._con.unregister(name)
 
     def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
         """The SQL relation reading ``source`` (an Arrow table is registered as ``name``)."""

@@ -18,7 +18,7 @@ import sys
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -258,10 +258,10 @@ class SparkBackend:
     # -- Backend ---------------------------------------------------------------------------------
 
     def load_records(
-        self, source: RecordSource, table: str, extra: RecordSource | None = None
+        self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
     ) -> tuple[list[str], int]:
         """As `DuckDBBackend.load_records`: ``table`` holds every column as text and a dense ``_rid`` in input
-        order, the ``extra`` records after the source's; `typed_records` keeps the columns' own types."""
+        order, the ``extras``' records after the source's; `typed_records` keeps the columns' own types."""
         from pyspark.sql import functions as F
         from pyspark.sql.window import Window
 
@@ -279,19 +279,31 @@ class SparkBackend:
         typed = self._views[typed_records(table)]
         num = typed.count()
         text = typed.select("_rid", *[_col(c).cast("string").alias(c) for c in columns])
-        if extra is not None:
+        offset = num
+        for i, extra in enumerate(extras):
             more = self._read(extra)
             have = set(more.columns)
             more = more.select(
                 *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns]
             )
             more = more.withColumn("_mono", F.monotonically_increasing_id())
-            more = more.withColumn("_rid", (F.row_number().over(ordered) - 1 + num).cast("bigint")).drop(
+            more = more.withColumn("_rid", (F.row_number().over(ordered) - 1 + offset).cast("bigint")).drop(
                 "_mono"
             )
-            text = text.unionByName(more.select("_rid", *columns))
+            self._materialise(f"{table}_extra{i}", more.select("_rid", *columns))
+            part = self._views[f"{table}_extra{i}"]
+            offset += part.count()
+            text = text.unionByName(part)
         self._materialise(table, text)
         return columns, int(num)
+
+    def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
+        """As `DuckDBBackend.load_columns`."""
+        df = self._read(source)
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise EngineError(f"The records lack the column(s): {', '.join(missing)}.")
+        self._materialise(table, df.select(*[_col(c).cast("string").alias(c) for c in columns]))
 
     def _read(self, source: RecordSource) -> DataFrame:
         try:

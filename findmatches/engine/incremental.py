@@ -1,0 +1,154 @@
+"""Incremental matching: new records matched against records already matched, keeping their ``match_id``s.
+
+The existing records are loaded after the new ones (new records have the lowest ids) with the ids a previous
+run gave them. Only pairs holding a new record are proposed and scored; every existing group that such a pair
+touches enters clustering whole (its members must-linked), so an existing group is never split, and new
+records join it, or join two of them into one, only on the evidence of their own pairs. A merged group keeps
+the id of the group that comes first in the existing matches (the older one, where runs append their output)
+and each retired id is reported with its successor. Groups no new record touched are not read again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from findmatches.engine.backend import quote_ident
+from findmatches.engine.session import NORM, Session
+from findmatches.engine.types import EngineError, ExistingMatches
+
+EXISTING = "fm_existing"
+MATCH_ID = "match_id"
+# How many offending keys an error message names.
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ExistingGroups:
+    """The existing records' ids: ``rids`` (ascending: the existing matches' order) and their ``ids``."""
+
+    rids: np.ndarray
+    ids: np.ndarray
+
+    def touched(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The members (ascending) of every group that a pair (``left``, ``right``) touches, and their ids."""
+        if len(self.rids) == 0:
+            return self.rids, self.ids
+        ends = np.concatenate([left, right])
+        pos = np.minimum(np.searchsorted(self.rids, ends), len(self.rids) - 1)
+        member = np.isin(self.ids, self.ids[pos[self.rids[pos] == ends]])
+        return self.rids[member], self.ids[member]
+
+
+def _examples(table: pa.Table) -> str:
+    return ", ".join(repr(str(v)) for v in table.column(0).to_pylist()[:EXAMPLES])
+
+
+def follow_merges(ids: np.ndarray, merges: pa.Table | None) -> np.ndarray:
+    """Each id replaced by its last successor along the merges (retired id → successor, in any order)."""
+    if merges is None or merges.num_rows == 0:
+        return ids
+    try:
+        retired = merges.column("retired_match_id").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        successor = merges.column("match_id").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    except (KeyError, pa.ArrowInvalid) as e:
+        raise EngineError(
+            f"The existing merges need integer columns retired_match_id and match_id: {e}"
+        ) from e
+    order = np.argsort(retired, kind="stable")
+    retired, successor = retired[order], successor[order]
+    out = ids.copy()
+    # Chains are short (one link per merge day); each pass follows one link, and a cycle cannot last.
+    for _ in range(len(retired) + 1):
+        pos = np.minimum(np.searchsorted(retired, out), len(retired) - 1)
+        hit = retired[pos] == out
+        if not hit.any():
+            return out
+        out[hit] = successor[pos[hit]]
+    raise EngineError("The existing merges form a cycle of retired ids.")
+
+
+def load_existing(session: Session, existing: ExistingMatches) -> ExistingGroups:
+    """Read the existing records' primary keys and ``match_id``s (with the recorded merges followed), and map
+    them to the session's records that follow the new ones (loaded from ``existing`` first among the
+    extras); set the session's ``new_below`` and ``pair_below``. Refuses existing matches without ids, with a
+    key twice, or holding a new record's key."""
+    be = session.backend
+    new = int(session.num_output)
+    pk = session.params.primary_key
+    try:
+        be.load_columns(existing.records, EXISTING, [pk, MATCH_ID])
+    except EngineError as e:
+        raise EngineError(f"The existing matches cannot be used: {e}") from e
+    key = quote_ident(pk)
+    twice = be.query(f"SELECT {key} FROM {EXISTING} GROUP BY {key} HAVING count(*) > 1 LIMIT {EXAMPLES}")
+    if twice.num_rows:
+        raise EngineError(f"The existing matches hold the primary key(s) {_examples(twice)} more than once.")
+    bad = be.query(
+        f"SELECT {key} FROM {EXISTING} WHERE TRY_CAST({MATCH_ID} AS BIGINT) IS NULL LIMIT {EXAMPLES}"
+    )
+    if bad.num_rows:
+        raise EngineError(
+            f"Existing records have no integer {MATCH_ID} (primary key(s) {_examples(bad)}): give the records "
+            "with their match_id as a previous find-matches run wrote them."
+        )
+    again = be.query(
+        f"SELECT _pk FROM {NORM} WHERE _rid < {new} AND _pk IN (SELECT {key} FROM {EXISTING}) LIMIT {EXAMPLES}"
+    )
+    if again.num_rows:
+        raise EngineError(
+            f"New records have primary key(s) the existing matches already hold: {_examples(again)}."
+        )
+    num = int(be.query(f"SELECT count(*) AS n FROM {EXISTING}").column("n")[0].as_py())
+    got = be.query(
+        f"SELECT n._rid, CAST(e.{MATCH_ID} AS BIGINT) AS id FROM {NORM} n JOIN {EXISTING} e "
+        f"ON e.{key} = n._pk WHERE n._rid >= {new} AND n._rid < {new + num} ORDER BY n._rid"
+    )
+    session.new_below, session.pair_below = new, new + num
+    be.execute(f"DROP TABLE IF EXISTS {EXISTING}")
+    rids = got.column("_rid").to_numpy().astype(np.int64)
+    ids = follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges)
+    return ExistingGroups(rids, ids)
+
+
+def group_links(members: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Must-links that hold each group together: every member to the next member of its group."""
+    order = np.lexsort((members, ids))
+    m, g = members[order], ids[order]
+    same = g[1:] == g[:-1]
+    return m[:-1][same], m[1:][same]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Ids for the new records (``_rid < new_below``), and the retired ids with their successors."""
+
+    new_ids: np.ndarray
+    retired: np.ndarray
+    successors: np.ndarray
+
+
+def assign_ids(
+    representative: np.ndarray, members: np.ndarray, ids: np.ndarray, new_below: int, fresh: np.ndarray
+) -> Assignment:
+    """The new records' ids given the clusters (``representative`` per record): the id of the first existing
+    group in their cluster (``members`` ascending is the existing order), else ``fresh`` (per new record, an
+    id no existing group has). Every other existing group in a cluster is retired in favour of that id."""
+    if len(members):
+        cluster_of = representative[members]
+        # Per cluster, its first member in the existing order: lexsort by cluster, then record id.
+        order = np.lexsort((members, cluster_of))
+        first = np.r_[True, cluster_of[order][1:] != cluster_of[order][:-1]]
+        keeper_cluster, keeper_id = cluster_of[order][first], ids[order][first]
+    else:
+        cluster_of = keeper_cluster = keeper_id = np.zeros(0, np.int64)
+    new_rep = representative[:new_below]
+    pos = np.minimum(np.searchsorted(keeper_cluster, new_rep), max(len(keeper_cluster) - 1, 0))
+    joins = (keeper_cluster[pos] == new_rep) if len(keeper_cluster) else np.zeros(new_below, bool)
+    new_ids = np.where(joins, keeper_id[pos] if len(keeper_cluster) else 0, fresh).astype(np.int64)
+    successor = keeper_id[np.searchsorted(keeper_cluster, cluster_of)] if len(members) else cluster_of
+    retired = ids != successor
+    pairs = np.unique(np.stack([ids[retired], successor[retired]], axis=1), axis=0).reshape(-1, 2)
+    return Assignment(new_ids, pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64))

@@ -1,0 +1,221 @@
+"""Incremental matching through the API: ``ExistingMatchesS3Path`` beside ``InputS3Path``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from findmatches import sample
+from tests.api.test_run_files import _label_file, _teach
+from tests.conftest import PART_CSV, SAMPLE_COLUMNS, create_sample_transform, wait_run
+
+
+def _rows(s3: Any, bucket: str, prefix: str, name: str = ".csv") -> list[dict[str, str]]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    out: list[dict[str, str]] = []
+    for key in keys:
+        if key.endswith(name) and not key.endswith("merges.csv"):
+            out += csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()))
+    return out
+
+
+def _merges(s3: Any, bucket: str, key: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())))
+
+
+def _find(glue: Any, transform_id: str, **args: Any) -> dict[str, Any]:
+    run_id = glue.start_find_matches_task_run(TransformId=transform_id, **args)["TaskRunId"]
+    return wait_run(glue, transform_id, run_id)
+
+
+@pytest.fixture
+def split(glue: Any, s3: Any) -> tuple[str, str, list[dict[str, str]], list[dict[str, str]]]:
+    """A taught transform over most of the sample people, and new records: later records of entities the
+    table holds, and records of entities it does not."""
+    rows = sample.generate()
+    entities: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        entities.setdefault(r["entity"], []).append(r)
+    new: list[dict[str, str]] = []
+    for e, members in entities.items():
+        if len(members) > 1 and int(e) % 4 == 0:
+            new.append(members[-1])  # an entity the table has
+        elif int(e) % 10 == 1:
+            new += members  # an entity the table lacks
+    new_ids = {r["id"] for r in new}
+    table = [r for r in rows if r["id"] not in new_ids]
+    name = "t" + uuid.uuid4().hex[:12]
+    t = create_sample_transform(glue, s3, name, rows=table)
+    s3.put_object(Bucket=t.bucket, Key="labels.csv", Body=_label_file(table, sets=40))
+    _teach(glue, t.transform_id, f"s3://{t.bucket}/labels.csv")
+    s3.put_object(Bucket=t.bucket, Key=f"new/{PART_CSV}", Body=sample.to_csv(new, SAMPLE_COLUMNS).encode())
+    return t.transform_id, t.bucket, table, new
+
+
+def test_new_records_join_existing_groups_and_a_third_run_reads_both(
+    glue: Any, s3: Any, split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]]
+) -> None:
+    transform_id, bucket, table, new = split
+    first = _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/matches/day1/")
+    assert first["Status"] == "SUCCEEDED", first
+    day1 = _rows(s3, bucket, "matches/day1/")
+    assert len(day1) == len(table)
+    existing_id = {r["id"]: r["match_id"] for r in day1}
+    entity = {r["id"]: r["entity"] for r in (*table, *new)}
+    id_of_entity: dict[str, set[str]] = {}
+    for pk, mid in existing_id.items():
+        id_of_entity.setdefault(entity[pk], set()).add(mid)
+
+    second = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/new/",
+        ExistingMatchesS3Path=f"s3://{bucket}/matches/day1/",
+        OutputS3Path=f"s3://{bucket}/matches/day2/",
+    )
+    assert second["Status"] == "SUCCEEDED", second
+    day2 = _rows(s3, bucket, "matches/day2/")
+    assert sorted(r["id"] for r in day2) == sorted(r["id"] for r in new)
+    assert list(day2[0]) == [*SAMPLE_COLUMNS, "match_id"]
+    assert _merges(s3, bucket, "matches/day2/merges.csv") == []  # the header, and nothing merged
+    joined = [r for r in day2 if entity[r["id"]] in id_of_entity]
+    fresh = [r for r in day2 if entity[r["id"]] not in id_of_entity]
+    assert joined and fresh
+    # Records of entities the table has take that entity's existing id (nearly all: the model may miss one).
+    hits = sum(r["match_id"] in id_of_entity[entity[r["id"]]] for r in joined)
+    assert hits >= 0.9 * len(joined)
+    all_existing = set(existing_id.values())
+    assert not {r["match_id"] for r in fresh} & all_existing
+    by_entity: dict[str, set[str]] = {}
+    for r in fresh:
+        by_entity.setdefault(entity[r["id"]], set()).add(r["match_id"])
+    assert sum(len(ids) == 1 for ids in by_entity.values()) >= 0.9 * len(by_entity)
+
+    # A third run over both earlier outputs (its own output folder inside them is not read): a record whose
+    # entity is in day2 only joins day2's id.
+    late = dict(new[-1], id="late-1")
+    s3.put_object(Bucket=bucket, Key=f"late/{PART_CSV}", Body=sample.to_csv([late], SAMPLE_COLUMNS).encode())
+    third = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/late/",
+        ExistingMatchesS3Path=f"s3://{bucket}/matches/",
+        OutputS3Path=f"s3://{bucket}/matches/day3/",
+    )
+    assert third["Status"] == "SUCCEEDED", third
+    (row,) = _rows(s3, bucket, "matches/day3/")
+    assert row["match_id"] == {r["id"]: r["match_id"] for r in day2}[new[-1]["id"]]
+    # Run again into the same folder: its first output there is not read as existing matches (no clash of keys).
+    again = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/late/",
+        ExistingMatchesS3Path=f"s3://{bucket}/matches/",
+        OutputS3Path=f"s3://{bucket}/matches/day3/",
+    )
+    assert again["Status"] == "SUCCEEDED", again
+
+
+def test_merges_are_written_and_followed(
+    glue: Any, s3: Any, split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]]
+) -> None:
+    """Existing matches where one entity is two groups: a new record of it merges them into the first, the
+    merges file says so, and the next run reads the merges and treats both as one group."""
+    transform_id, bucket, table, new = split
+    first = _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/m/day1/")
+    assert first["Status"] == "SUCCEEDED", first
+    day1 = _rows(s3, bucket, "m/day1/")
+    entity = {r["id"]: r["entity"] for r in (*table, *new)}
+    newcomer = next(r for r in new if sum(entity[d["id"]] == r["entity"] for d in day1) >= 2)
+    members = [k for k, d in enumerate(day1) if entity[d["id"]] == newcomer["entity"]]
+    kept = day1[members[0]]["match_id"]
+    assert all(day1[k]["match_id"] == kept for k in members), "day 1 keeps the entity whole"
+    day1[members[-1]]["match_id"] = "424242"  # the entity's last record: a group of its own, later on
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"m2/day1/{PART_CSV}",
+        Body=sample.to_csv(day1, [*SAMPLE_COLUMNS, "match_id"]).encode(),
+    )
+    s3.put_object(
+        Bucket=bucket, Key=f"one/{PART_CSV}", Body=sample.to_csv([newcomer], SAMPLE_COLUMNS).encode()
+    )
+    run = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/one/",
+        ExistingMatchesS3Path=f"s3://{bucket}/m2/day1/",
+        OutputS3Path=f"s3://{bucket}/m2/day2/",
+    )
+    assert run["Status"] == "SUCCEEDED", run
+    (row,) = _rows(s3, bucket, "m2/day2/")
+    assert row["match_id"] == kept
+    assert _merges(s3, bucket, "m2/day2/merges.csv") == [{"retired_match_id": "424242", "match_id": kept}]
+    # The next run reads day1 and day2 with the merges: a record matching the retired group's record joins
+    # the surviving id, and nothing is merged again.
+    twin = dict(day1[members[-1]], id="twin-1")
+    s3.put_object(Bucket=bucket, Key=f"two/{PART_CSV}", Body=sample.to_csv([twin], SAMPLE_COLUMNS).encode())
+    run = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/two/",
+        ExistingMatchesS3Path=f"s3://{bucket}/m2/",
+        OutputS3Path=f"s3://{bucket}/m3/",
+    )
+    assert run["Status"] == "SUCCEEDED", run
+    (row,) = _rows(s3, bucket, "m3/")
+    assert row["match_id"] == kept
+    assert _merges(s3, bucket, "m3/merges.csv") == []
+
+
+def test_bad_requests_and_bad_existing_matches(
+    glue: Any, s3: Any, split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]]
+) -> None:
+    transform_id, bucket, table, _ = split
+    s3.put_object(
+        Bucket=bucket, Key=f"plain/{PART_CSV}", Body=sample.to_csv(table[:50], SAMPLE_COLUMNS).encode()
+    )
+    refused = [
+        {"ExistingMatchesS3Path": f"s3://{bucket}/plain/", "OutputS3Path": f"s3://{bucket}/o1/"},
+        {
+            "InputS3Path": f"s3://{bucket}/new/",
+            "ExistingMatchesS3Path": f"s3://{bucket}/plain/",
+            "OutputS3Path": f"s3://{bucket}/plain/",
+        },
+        {
+            "InputS3Path": f"s3://{bucket}/new/",
+            "ExistingMatchesS3Path": f"s3://{bucket}/nothing-here/",
+            "OutputS3Path": f"s3://{bucket}/o2/",
+        },
+    ]
+    runs_before = glue.get_ml_task_runs(TransformId=transform_id)["TaskRuns"]
+    for args in refused:
+        with pytest.raises(ClientError) as e:
+            glue.start_find_matches_task_run(TransformId=transform_id, **args)
+        assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    assert glue.get_ml_task_runs(TransformId=transform_id)["TaskRuns"] == runs_before
+    # Records without match_id: the run fails and says what is missing.
+    run = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/new/",
+        ExistingMatchesS3Path=f"s3://{bucket}/plain/",
+        OutputS3Path=f"s3://{bucket}/o3/",
+    )
+    assert run["Status"] == "FAILED" and "match_id" in run["ErrorString"], run
+    # New records already among the existing ones.
+    first = _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/all/")
+    assert first["Status"] == "SUCCEEDED"
+    run = _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/plain/",
+        ExistingMatchesS3Path=f"s3://{bucket}/all/",
+        OutputS3Path=f"s3://{bucket}/o4/",
+    )
+    assert run["Status"] == "FAILED" and "already hold" in run["ErrorString"], run
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="o4/")
