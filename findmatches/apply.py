@@ -33,8 +33,10 @@ def apply(
     poll_s: float = 0.5,
     explanations: bool = False,
     progress: bool = True,
+    existing: str | None = None,
 ) -> dict[str, Any]:
-    """Run the transform over its table (or ``input_path``) into ``output``; return the finished task run."""
+    """Run the transform over its table (or ``input_path``) into ``output``; return the finished task run.
+    With ``existing`` (earlier matches), ``input_path``'s records are matched against those incrementally."""
     args: dict[str, Any] = {
         "TransformId": transform_id,
         "OutputS3Path": output,
@@ -44,6 +46,8 @@ def apply(
         args["InputS3Path"] = input_path
     if explanations:
         args["ComputeMatchExplanations"] = True
+    if existing:
+        args["ExistingMatchesS3Path"] = existing
     run_id = client.start_find_matches_task_run(**args)["TaskRunId"]
     bar = tqdm(
         desc=f"find matches {run_id[:8]}",

@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the matched .csv (or a .parquet path), s3:// or a local path",
     )
     apply.add_argument("--input", help="records to match (default: the transform's input table)")
+    apply.add_argument(
+        "--existing",
+        help="incremental matching: records matched before, with their match_id (earlier outputs); --input "
+        "then holds the new records, written with the existing ids, and merges.csv under --output",
+    )
     apply.add_argument("--confidence", action="store_true", help="add match_confidence_score")
     apply.add_argument("--region", help="AWS region of the credentials (default: the AWS configuration)")
     apply.add_argument("--profile", help="AWS profile for the credentials")
@@ -160,6 +165,7 @@ def _apply(args: argparse.Namespace) -> int:
             args.confidence,
             progress=not args.quiet,
             explanations=args.explain,
+            existing=args.existing,
         )
     except (ClientError, BotoCoreError) as e:
         print(f"findmatches apply: {e}", file=sys.stderr)

@@ -12,7 +12,14 @@ from botocore.exceptions import ClientError
 
 from findmatches import sample
 from tests.api.test_run_files import _label_file, _teach
-from tests.conftest import PART_CSV, SAMPLE_COLUMNS, create_sample_transform, wait_run
+from tests.conftest import (
+    PART_CSV,
+    SAMPLE_COLUMNS,
+    ServerProcess,
+    apply_cli,
+    create_sample_transform,
+    wait_run,
+)
 
 
 def _rows(s3: Any, bucket: str, prefix: str, name: str = ".csv") -> list[dict[str, str]]:
@@ -58,7 +65,10 @@ def split(glue: Any, s3: Any) -> tuple[str, str, list[dict[str, str]], list[dict
 
 
 def test_new_records_join_existing_groups_and_a_third_run_reads_both(
-    glue: Any, s3: Any, split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]]
+    server: ServerProcess,
+    glue: Any,
+    s3: Any,
+    split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]],
 ) -> None:
     transform_id, bucket, table, new = split
     first = _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/matches/day1/")
@@ -119,6 +129,23 @@ def test_new_records_join_existing_groups_and_a_third_run_reads_both(
         OutputS3Path=f"s3://{bucket}/matches/day3/",
     )
     assert again["Status"] == "SUCCEEDED", again
+    # The same from the command line.
+    done = apply_cli(
+        server.url,
+        "--transform-id",
+        transform_id,
+        "--input",
+        f"s3://{bucket}/late/",
+        "--existing",
+        f"s3://{bucket}/matches/day1/",
+        "--output",
+        f"s3://{bucket}/cli/",
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    (row,) = _rows(s3, bucket, "cli/")
+    assert row["id"] == "late-1" and row["match_id"] not in all_existing
+    assert _merges(s3, bucket, "cli/merges.csv") == []
 
 
 def test_merges_are_written_and_followed(
