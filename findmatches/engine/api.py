@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from findmatches.engine.active import seed_order, select_sets, set_sizes
-from findmatches.engine.backend import quote_ident, typed_records
+from findmatches.engine.backend import Backend, quote_ident, typed_records
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import PairScorer, cluster
 from findmatches.engine.explain import explain_matches
@@ -406,6 +406,7 @@ def find_matches(
     temp_dir: Path | None = None,
     existing: ExistingMatches | None = None,
     merges_path: Path | None = None,
+    backend: Backend | None = None,
 ) -> int:
     """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
     (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE) and ``match_explanation`` (JSON text,
@@ -416,10 +417,12 @@ def find_matches(
     Incremental matching: with ``existing`` (records with the ``match_id`` a previous run gave them), the input
     holds new records only, matched against those (`findmatches.engine.incremental`); existing groups keep
     their ids, and the retired ids of groups that new records joined together are written to ``merges_path``
-    (CSV: retired_match_id, match_id)."""
+    (CSV: retired_match_id, match_id). ``backend``: run on this backend (left open) instead of a new one."""
     started = time.monotonic()
     extras = [e for e in (existing.records if existing else None, extra) if e is not None]
-    with open_session(source, params, labels, log, should_stop, extras=extras, temp_dir=temp_dir) as session:
+    with open_session(
+        source, params, labels, log, should_stop, backend=backend, extras=extras, temp_dir=temp_dir
+    ) as session:
         groups = load_existing(session, existing) if existing is not None else None  # existing groups
         if groups is not None:
             session.log(

@@ -427,8 +427,11 @@ def _key_pairs_sql(key: BlockingKey, new_below: int | None = None, pair_below: i
         values = f"SELECT _rid, hash({key.expr}) AS k FROM {BASE} WHERE ({key.expr}) IS NOT NULL{only}"
     cap = f" AND count(*) <= {int(key.max_block)}" if key.max_block else ""
     if new_below is not None:
-        # New records have the lowest ids: a block holds one when its smallest id is new.
-        cap += f" AND min(_rid) < {int(new_below)}"
+        # Only the blocks of the new records' values (few) are counted: a semi-join, not an aggregate of all.
+        values = (
+            f"SELECT * FROM ({values}) a WHERE a.k IN "
+            f"(SELECT k FROM ({values}) z WHERE z._rid < {int(new_below)})"
+        )
     if key.sizes is not None and not key.tokens:
         touched = (
             f" AND {key.expr} IN (SELECT {key.expr} FROM {BASE} WHERE _rid < {int(new_below)})"
