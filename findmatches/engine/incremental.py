@@ -25,20 +25,38 @@ MATCH_ID = "match_id"
 EXAMPLES = 3
 
 
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each value is in ``sorted_set`` (ascending): a binary search, where ``np.isin`` would hash
+    or sort a million ids again (NumPy 2's hashing unique took a second on a million)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return np.asarray(sorted_set[pos] == values, dtype=bool)
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending (by a sort: see `in_sorted`)."""
+    s = np.sort(values)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
 @dataclass(frozen=True)
 class ExistingGroups:
-    """The existing records' ids: ``rids`` (ascending: the existing matches' order) and their ``ids``."""
+    """The existing records' ids: ``rids`` (ascending: the existing matches' order) and their ``ids``;
+    ``groups``: the distinct ids, ascending."""
 
     rids: np.ndarray
     ids: np.ndarray
+    groups: np.ndarray
 
     def touched(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members (ascending) of every group that a pair (``left``, ``right``) touches, and their ids."""
         if len(self.rids) == 0:
             return self.rids, self.ids
         ends = np.concatenate([left, right])
-        pos = np.minimum(np.searchsorted(self.rids, ends), len(self.rids) - 1)
-        member = np.isin(self.ids, self.ids[pos[self.rids[pos] == ends]])
+        hit = in_sorted(ends, self.rids)
+        pos = np.searchsorted(self.rids, ends[hit])
+        member = in_sorted(self.ids, distinct_sorted(self.ids[pos]))
         return self.rids[member], self.ids[member]
 
 
@@ -110,7 +128,7 @@ def load_existing(session: Session, existing: ExistingMatches) -> ExistingGroups
     be.execute(f"DROP TABLE IF EXISTS {EXISTING}")
     rids = got.column("_rid").to_numpy().astype(np.int64)
     ids = follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges)
-    return ExistingGroups(rids, ids)
+    return ExistingGroups(rids, ids, distinct_sorted(ids))
 
 
 def group_links(members: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

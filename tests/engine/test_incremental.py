@@ -105,9 +105,21 @@ def _labels(table: pa.Table, truth: dict[str, str], sets: int = 12) -> pa.Table:
 
 
 def _run(
-    tmp: Path, name: str, records: pa.Table, labels: pa.Table, existing: pa.Table | None = None
+    population: pa.Table,
+    tmp: Path,
+    name: str,
+    records: pa.Table,
+    labels: pa.Table,
+    existing: pa.Table | None = None,
+    retired: dict[int, int] | None = None,
 ) -> tuple[pa.Table, pa.Table | None]:
     out, merges = tmp / f"{name}.parquet", tmp / f"{name}-merges.csv"
+    # As the server does: the labelled records that neither input holds come from the transform's table.
+    held = set(records.column("id").to_pylist()) | set(
+        existing.column("id").to_pylist() if existing is not None else []
+    )
+    labelled = set(labels.column("primary_key").to_pylist()) - held
+    extra = population.filter(pa.array([pk in labelled for pk in population.column("id").to_pylist()]))
     find_matches(
         RecordSource(table=records),
         PARAMS,
@@ -115,8 +127,19 @@ def _run(
         out_path=out,
         out_format="parquet",
         compute_confidence=False,
-        existing=ExistingMatches(RecordSource(table=existing)) if existing is not None else None,
+        existing=ExistingMatches(
+            RecordSource(table=existing),
+            pa.table(
+                {
+                    "retired_match_id": pa.array(list(retired or {}), pa.int64()),
+                    "match_id": pa.array(list((retired or {}).values()), pa.int64()),
+                }
+            ),
+        )
+        if existing is not None
+        else None,
         merges_path=merges if existing is not None else None,
+        extra=RecordSource(table=extra) if extra.num_rows else None,
     )
     return pq.read_table(out), pa_csv.read_csv(merges) if existing is not None else None
 
@@ -141,13 +164,13 @@ def test_batches_keep_ids_and_end_like_matching_everything_at_once(
     order = np.random.default_rng(seed).permutation(table.num_rows)
     cuts = np.array_split(order, batches + 1)
     first = table.take(np.concatenate(cuts[:2]))
-    existing, _ = _run(tmp, "first", first, labels)
+    existing, _ = _run(table, tmp, "first", first, labels)
     merges: dict[int, int] = {}
     for b, cut in enumerate(cuts[2:]):
         before = dict(
             zip(existing.column("id").to_pylist(), existing.column("match_id").to_pylist(), strict=True)
         )
-        got, merged = _run(tmp, f"b{b}", table.take(cut), labels, existing)
+        got, merged = _run(table, tmp, f"b{b}", table.take(cut), labels, existing, merges)
         assert merged is not None
         assert got.num_rows == len(cut) and set(got.column("id").to_pylist()) == set(
             table.take(cut).column("id").to_pylist()
@@ -170,7 +193,7 @@ def test_batches_keep_ids_and_end_like_matching_everything_at_once(
     final = _follow(existing.column("match_id").to_pylist(), merges)
     pks = existing.column("id").to_pylist()
     incremental = clustering_scores(np.asarray(final), np.asarray([truth[p] for p in pks]))
-    at_once, _ = _run(tmp, "all", table, labels)
+    at_once, _ = _run(table, tmp, "all", table, labels)
     full = clustering_scores(
         at_once.column("match_id").to_numpy(),
         np.asarray([truth[p] for p in at_once.column("id").to_pylist()]),
@@ -192,7 +215,7 @@ def test_a_new_record_joining_two_groups_merges_them_into_the_older(
     big = next(rows for rows in sizes.values() if len(rows) >= 3)
     newcomer = big[-1]
     rest = [i for i in range(table.num_rows) if i != newcomer]
-    existing, _ = _run(tmp_path, "first", table.take(rest), labels)
+    existing, _ = _run(table, tmp_path, "first", table.take(rest), labels)
     pks = existing.column("id").to_pylist()
     split = {str(table.column("id")[i].as_py()) for i in big[:-1]}
     ids = existing.column("match_id").to_pylist()
@@ -203,7 +226,7 @@ def test_a_new_record_joining_two_groups_merges_them_into_the_older(
     existing = existing.set_column(
         existing.column_names.index("match_id"), "match_id", pa.array(ids, pa.int64())
     )
-    got, merged = _run(tmp_path, "new", table.take([newcomer]), labels, existing)
+    got, merged = _run(table, tmp_path, "new", table.take([newcomer]), labels, existing)
     assert merged is not None
     assert got.column("match_id").to_pylist() == [ids[positions[0]]]
     assert merged.to_pylist() == [{"retired_match_id": 424242, "match_id": ids[positions[0]]}]
@@ -213,15 +236,15 @@ def test_bad_existing_matches_are_refused(people: tuple[pa.Table, dict[str, str]
     table, truth = people
     labels = _labels(table, truth)
     old, new = table.slice(0, 500), table.slice(500)
-    existing, _ = _run(tmp_path, "first", old, labels)
+    existing, _ = _run(table, tmp_path, "first", old, labels)
     with pytest.raises(EngineError, match="match_id"):
-        _run(tmp_path, "no-ids", new, labels, existing.drop_columns(["match_id"]))
+        _run(table, tmp_path, "no-ids", new, labels, existing.drop_columns(["match_id"]))
     with pytest.raises(EngineError, match="already hold"):
-        _run(tmp_path, "again", table.slice(490), labels, existing)
+        _run(table, tmp_path, "again", table.slice(490), labels, existing)
     with pytest.raises(EngineError, match="more than once"):
-        _run(tmp_path, "twice", new, labels, pa.concat_tables([existing, existing.slice(0, 2)]))
+        _run(table, tmp_path, "twice", new, labels, pa.concat_tables([existing, existing.slice(0, 2)]))
     blank = existing.set_column(
         existing.column_names.index("match_id"), "match_id", pa.array([None] * existing.num_rows, pa.int64())
     )
     with pytest.raises(EngineError, match="no integer match_id"):
-        _run(tmp_path, "blank", new, labels, blank)
+        _run(table, tmp_path, "blank", new, labels, blank)
