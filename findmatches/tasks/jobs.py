@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from findmatches.engine.backends import SPARK_CONF_ENV
 from findmatches.engine.types import (
     CsvFormat,
     EngineError,
@@ -30,6 +31,7 @@ from findmatches.io.storage import Storage
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
+from findmatches.tasks.capacity import spark_conf
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
@@ -84,15 +86,31 @@ class Jobs:
         self.workers.warm()
 
     def _engine(self, run: RunContext, entry: str, **kwargs: Any) -> Any:
-        """The engine's ``entry`` point, run in a worker process with the run's log and stop check."""
-        return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, **kwargs)
+        """The engine's ``entry`` point, run in a worker process with the run's log and stop check, and (for
+        the Spark engine) the executors the transform's capacity asks for."""
+        transform = self._transform(run)
+        env = {SPARK_CONF_ENV: json.dumps(spark_conf(transform))}
+        return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
 
-    def _in_worker(self, run: RunContext, target: str, *, engine_style: bool, **kwargs: Any) -> Any:
+    def _in_worker(
+        self,
+        run: RunContext,
+        target: str,
+        *,
+        engine_style: bool,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """``target`` run in a worker process (`Workers`); what the engine refuses, and a worker that dies,
         fail the run with their message."""
         try:
             return self.workers.call(
-                target, kwargs, log_path=run.log_path, should_stop=run.should_stop, engine_style=engine_style
+                target,
+                kwargs,
+                log_path=run.log_path,
+                should_stop=run.should_stop,
+                engine_style=engine_style,
+                env=env,
             )
         except (EngineError, WorkerFailed) as e:
             raise TaskFailed(str(e)) from e

@@ -87,10 +87,11 @@ class Workers:
         log_path: Path,
         should_stop: Callable[[], bool],
         engine_style: bool = True,
+        env: dict[str, str] | None = None,
     ) -> Any:
         """Run ``target`` (``"module:function"``; with ``engine_style``, it takes ``log`` and ``should_stop``
         besides ``kwargs``, as the engine's entry points do) in a worker and return its result. Raises `Cancelled` when ``should_stop`` turned true, `EngineError` as
-        the engine raised it, `WorkerFailed` otherwise."""
+        the engine raised it, `WorkerFailed` otherwise. ``env``: variables set in the worker's environment."""
         ours, theirs = self._ctx.Pipe()
         # DuckDB spills before the watchdog would kill the run: at most half of the run's limit.
         engine_limit = (
@@ -98,7 +99,7 @@ class Workers:
         )
         proc = self._ctx.Process(
             target=_work,
-            args=(theirs, target, kwargs, str(log_path), engine_limit, self.hold_s, engine_style),
+            args=(theirs, target, kwargs, str(log_path), engine_limit, self.hold_s, engine_style, env or {}),
             name="findmatches-run",
         )
         proc.start()
@@ -191,8 +192,10 @@ def _work(
     engine_limit: str,
     hold_s: float,
     engine_style: bool,
+    env: dict[str, str],
 ) -> None:
     """The worker's side: run ``target`` and send back ("ok", result) or what went wrong."""
+    os.environ.update(env)
     os.environ[ENGINE_MEMORY_ENV] = engine_limit
     # Below the API in the scheduler's eyes: on a busy machine a request waits less for a core than a run does.
     os.nice(WORKER_NICENESS)

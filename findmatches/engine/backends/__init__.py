@@ -9,8 +9,10 @@ from findmatches.engine.backend import Backend
 from findmatches.engine.backends.duckdb import DuckDBBackend
 from findmatches.engine.types import EngineError
 
-__all__ = ["ENGINES", "DuckDBBackend", "engine_name", "open_backend"]
+__all__ = ["ENGINES", "SPARK_CONF_ENV", "DuckDBBackend", "engine_name", "open_backend"]
 
+#: Spark settings for the sessions a process starts (JSON object): what a run's capacity asks for.
+SPARK_CONF_ENV = "FINDMATCHES_SPARK_CONF"
 #: The backends a session may run on: embedded DuckDB (the default) and Apache Spark.
 ENGINES = ("duckdb", "spark")
 

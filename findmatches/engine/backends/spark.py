@@ -50,19 +50,37 @@ def spark_session(master: str | None = None) -> SparkSession:
             if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
                 raise EngineError("The Spark engine needs Java 17 (java on PATH, or JAVA_HOME).")
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            master = master or os.environ.get("FINDMATCHES_SPARK_MASTER", DEFAULT_MASTER)
             builder = (
-                SparkSession.builder.master(
-                    master or os.environ.get("FINDMATCHES_SPARK_MASTER", DEFAULT_MASTER)
-                )
+                SparkSession.builder.master(master)
                 .appName("findmatches")
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.shuffle.partitions", os.environ.get("FINDMATCHES_SPARK_PARTITIONS", "8"))
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.sql.ansi.enabled", "false")
             )
+            for key, value in _extra_conf(master).items():
+                builder = builder.config(key, value)
             _root = builder.getOrCreate()
             _root.sparkContext.setLogLevel("ERROR")
         return _root
+
+
+def _extra_conf(master: str) -> dict[str, str]:
+    """Settings from ``FINDMATCHES_SPARK_CONF`` (a JSON object; a task run's worker sets it from the
+    transform's capacity), for a master with executors (not ``local``)."""
+    import json
+
+    from findmatches.engine.backends import SPARK_CONF_ENV
+
+    raw = os.environ.get(SPARK_CONF_ENV)
+    if not raw or master.startswith("local"):
+        return {}
+    try:
+        conf = json.loads(raw)
+    except ValueError as e:
+        raise EngineError(f"{SPARK_CONF_ENV} is not a JSON object: {e}") from e
+    return {str(k): str(v) for k, v in conf.items()}
 
 
 def _register_functions(spark: SparkSession) -> None:

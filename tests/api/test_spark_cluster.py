@@ -1,0 +1,177 @@
+"""The server on a standalone Spark cluster on loopback (issue 18): a master and a worker started from the
+scripts inside the PySpark package, a transform taught and applied, and the master's JSON status page showing
+that the application ran there, with the executors the transform's capacity asked for."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_run_files import _label_file, _teach
+from tests.conftest import SAMPLE_COLUMNS, ServerProcess, client, create_sample_transform, free_port, wait_run
+from tests.fixtures_s3 import S3Server
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="the Spark tests need PySpark: pip install 'findmatches[spark]'"
+)
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("java") is None, reason="the Spark tests need Java 17"),
+]
+
+
+def _partition(rows: list[dict[str, str]]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for r in rows:
+        groups.setdefault(str(r["match_id"]), set()).add(r["id"])
+    return {frozenset(g) for g in groups.values()}
+
+
+def _on_duckdb(rows: list[dict[str, str]], labels: bytes, tmp: Path) -> list[dict[str, str]]:
+    """``find_matches`` in-process on the embedded DuckDB engine."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from findmatches.engine.api import find_matches
+    from findmatches.engine.types import MatchParams, RecordSource
+
+    table = pa.table({c: [r[c] for r in rows] for c in SAMPLE_COLUMNS})
+    labelled = list(csv.DictReader(io.StringIO(labels.decode())))
+    label_table = pa.table(
+        {
+            "labeling_set_id": [r["labeling_set_id"] for r in labelled],
+            "label": [r["label"] for r in labelled],
+            "primary_key": [r["id"] for r in labelled],
+        }
+    )
+    out = tmp / "duckdb.parquet"
+    find_matches(
+        RecordSource(table=table),
+        MatchParams(primary_key="id"),
+        label_table,
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=False,
+    )
+    return [{k: str(v) for k, v in r.items()} for r in pq.read_table(out).to_pylist()]
+
+
+def _status(web_port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/json/", timeout=5) as response:
+        got: dict[str, Any] = json.load(response)
+        return got
+
+
+def _wait(check: Any, what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got = check()
+        except OSError:
+            got = None
+        if got:
+            return got
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A standalone master and one worker (2 cores, 10 GB to give) on loopback: (master URL, web UI port)."""
+    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    logs = tmp_path_factory.mktemp("spark-cluster")
+    port, web = free_port(), free_port()
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_WORKER_DIR": str(logs / "work"),
+    }
+    master_url = f"spark://127.0.0.1:{port}"
+    master = ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port)]
+    worker = [
+        "org.apache.spark.deploy.worker.Worker",
+        "--host",
+        "127.0.0.1",
+        "--cores",
+        "2",
+        "--memory",
+        "10g",
+    ]
+    commands = [
+        [str(spark_class), *master, "--webui-port", str(web)],
+        [str(spark_class), *worker, "--webui-port", str(free_port()), master_url],
+    ]
+    procs = []
+    try:
+        for i, command in enumerate(commands):
+            with open(logs / f"{i}.log", "wb") as log:
+                procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
+            if i == 0:
+                _wait(lambda: _status(web), "the Spark master")
+        _wait(lambda: _status(web).get("aliveworkers", 0) >= 1, "a Spark worker")
+        yield master_url, web
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_a_transform_taught_and_applied_on_a_standalone_cluster(
+    cluster: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
+) -> None:
+    master_url, web = cluster
+    creds = tmp_path / "credentials.toml"
+    creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
+    server = ServerProcess(
+        tmp_path / "data",
+        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", master_url],
+        env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"},
+    )
+    server.start()
+    try:
+        glue = client(server.url)
+        # G.1X × 3: one worker for the driver, two executors of 1 core and 4 GB (docs/spark.md).
+        people = create_sample_transform(
+            glue, s3, "t" + uuid.uuid4().hex[:12], WorkerType="G.1X", NumberOfWorkers=3
+        )
+        labels = _label_file(people.rows, sets=30)
+        s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=labels)
+        _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/matches/"
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=400)
+        assert run["Status"] == "SUCCEEDED", (run, server.log()[-3000:])
+        (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="matches/")["Contents"]]
+        text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == len(people.rows)
+        # The same groups as the embedded DuckDB engine makes from the same records and labels.
+        assert _partition(rows) == _partition(_on_duckdb(people.rows, labels, tmp_path))
+    finally:
+        server.stop()
+    apps = _wait(
+        lambda: [a for a in _status(web).get("completedapps", []) if a.get("name") == "findmatches"],
+        "the application to finish on the master",
+    )
+    app = apps[-1]
+    assert app["state"] == "FINISHED"
+    assert app.get("memoryperexecutor", app.get("memoryperslave")) == 4096
