@@ -34,9 +34,11 @@ def apply(
     explanations: bool = False,
     progress: bool = True,
     existing: str | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Run the transform over its table (or ``input_path``) into ``output``; return the finished task run.
-    With ``existing`` (earlier matches), ``input_path``'s records are matched against those incrementally."""
+    With ``existing`` (earlier matches), ``input_path``'s records are matched against those incrementally;
+    ``engine`` (duckdb, spark) runs it on that engine instead of the server's."""
     args: dict[str, Any] = {
         "TransformId": transform_id,
         "OutputS3Path": output,
@@ -48,6 +50,8 @@ def apply(
         args["ComputeMatchExplanations"] = True
     if existing:
         args["ExistingMatchesS3Path"] = existing
+    if engine:
+        args["Engine"] = engine
     run_id = client.start_find_matches_task_run(**args)["TaskRunId"]
     bar = tqdm(
         desc=f"find matches {run_id[:8]}",

@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         "then holds the new records, written with the existing ids, and merges.csv under --output",
     )
     apply.add_argument("--confidence", action="store_true", help="add match_confidence_score")
+    apply.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        help="run this apply on the embedded DuckDB or on the server's Spark master (default: the server's engine)",
+    )
     apply.add_argument("--region", help="AWS region of the credentials (default: the AWS configuration)")
     apply.add_argument("--profile", help="AWS profile for the credentials")
     apply.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -166,6 +171,7 @@ def _apply(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             explanations=args.explain,
             existing=args.existing,
+            engine=args.engine,
         )
     except (ClientError, BotoCoreError) as e:
         print(f"findmatches apply: {e}", file=sys.stderr)

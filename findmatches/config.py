@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,3 +56,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def spark_unavailable() -> str | None:
+    """Why the Spark engine cannot run in this environment (PySpark, sqlglot or Java missing), or None."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
+        return "the Spark engine needs PySpark and sqlglot: pip install 'findmatches[spark]'"
+    home = os.environ.get("JAVA_HOME")
+    if shutil.which("java", path=os.path.join(home, "bin") if home else None) is None:
+        return "the Spark engine needs Java 17: install it (java on PATH) or set JAVA_HOME"
+    return None

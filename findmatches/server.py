@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import importlib.util
 import logging
 import os
-import shutil
 import signal
 
 import uvicorn
@@ -15,7 +13,7 @@ import uvicorn
 from findmatches.aws.app import GlueApp
 from findmatches.aws.auth import KeyStore
 from findmatches.aws.throttle import AccountThrottle
-from findmatches.config import Settings, is_loopback
+from findmatches.config import Settings, is_loopback, spark_unavailable
 from findmatches.console import CONSOLE_PREFIX, ConsoleApp
 from findmatches.service.provider import GlueProvider
 from findmatches.store.database import Database
@@ -65,13 +63,9 @@ def check_engine(settings: Settings) -> None:
     """Refuse to start with an engine that cannot run here; tell the task runs' workers which engine to use
     (they read it from the environment, which the fork server inherits)."""
     if settings.engine == "spark":
-        if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
-            raise ConfigError("--engine spark needs PySpark and sqlglot: pip install 'findmatches[spark]'")
-        java = shutil.which(
-            "java", path=os.path.join(os.environ["JAVA_HOME"], "bin") if os.environ.get("JAVA_HOME") else None
-        )
-        if java is None:
-            raise ConfigError("--engine spark needs Java 17: install it (java on PATH) or set JAVA_HOME")
+        reason = spark_unavailable()
+        if reason is not None:
+            raise ConfigError("--engine spark: " + reason)
         if settings.spark_master:
             os.environ["FINDMATCHES_SPARK_MASTER"] = settings.spark_master
     elif settings.engine != "duckdb":

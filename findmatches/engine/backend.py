@@ -35,6 +35,9 @@ def typed_records(table: str) -> str:
 class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
+    #: The engine's name, as ``FINDMATCHES_ENGINE`` spells it.
+    name: str
+
     def load_records(
         self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
     ) -> tuple[list[str], int]:

@@ -147,6 +147,7 @@ def _prepare(
     profiles = profile_columns(be, RECORDS, columns, exclude={params.primary_key})
     session = Session(be, params, columns, profiles, num, log, should_stop, num_output=num_output)
     session.check()
+    session.log(f"Engine: {be.name}.")
     session.log(
         f"Loaded {num} records; columns: "
         + ", ".join(

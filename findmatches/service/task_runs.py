@@ -15,6 +15,7 @@ from findmatches.aws.errors import (
     ResourceNumberLimitExceededException,
 )
 from findmatches.aws.protocol import timestamp_now
+from findmatches.config import spark_unavailable
 from findmatches.io.errors import InvalidPathError, ObjectNotFoundError, PathNotAllowedError, StorageError
 from findmatches.io.storage import Storage
 from findmatches.service.context import RequestContext
@@ -176,9 +177,15 @@ class TaskRunOperations:
         compute_match_confidence_scores: bool = False,
         compute_match_explanations: bool = False,
         existing_matches_s3_path: str | None = None,
+        engine: str | None = None,
     ) -> dict[str, Any]:
         load_transform(self.db.conn, ctx, transform_id)
         self._check_output_path(output_s3_path)
+        if engine is not None:
+            if engine not in ("duckdb", "spark"):
+                raise InvalidInputException(f"Engine must be duckdb or spark, not {engine[:100]!r}.")
+            if engine == "spark" and (reason := spark_unavailable()) is not None:
+                raise InvalidInputException(f"This server cannot run Engine spark: {reason}.")
         if existing_matches_s3_path is not None and input_s3_path is None:
             raise InvalidInputException(
                 "ExistingMatchesS3Path needs InputS3Path: the new records to match against the existing ones."
@@ -205,6 +212,7 @@ class TaskRunOperations:
             "OutputS3Path": output_s3_path,
             "InputS3Path": input_s3_path,
             "ExistingMatchesS3Path": existing_matches_s3_path,
+            "Engine": engine,
             "ComputeMatchConfidenceScores": bool(compute_match_confidence_scores),
             "ComputeMatchExplanations": bool(compute_match_explanations),
         }

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from findmatches.engine.backends import SPARK_CONF_ENV
+from findmatches.engine.backends import ENGINE_ENV, SPARK_CONF_ENV
 from findmatches.engine.types import (
     CsvFormat,
     EngineError,
@@ -90,6 +90,8 @@ class Jobs:
         the Spark engine) the executors the transform's capacity asks for."""
         transform = self._transform(run)
         env = {SPARK_CONF_ENV: json.dumps(spark_conf(transform))}
+        if run.arguments.get("Engine"):  # this run asked for an engine other than the server's
+            env[ENGINE_ENV] = str(run.arguments["Engine"])
         return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
 
     def _in_worker(

@@ -9,8 +9,17 @@ from findmatches.engine.backend import Backend
 from findmatches.engine.backends.duckdb import DuckDBBackend
 from findmatches.engine.types import EngineError
 
-__all__ = ["ENGINES", "SPARK_CONF_ENV", "DuckDBBackend", "engine_name", "open_backend"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_ENV",
+    "SPARK_CONF_ENV",
+    "DuckDBBackend",
+    "engine_name",
+    "open_backend",
+]
 
+#: The engine a process's runs use (a worker's may differ from the server's: a run can ask for one).
+ENGINE_ENV = "FINDMATCHES_ENGINE"
 #: Spark settings for the sessions a process starts (JSON object): what a run's capacity asks for.
 SPARK_CONF_ENV = "FINDMATCHES_SPARK_CONF"
 #: The backends a session may run on: embedded DuckDB (the default) and Apache Spark.
@@ -19,7 +28,7 @@ ENGINES = ("duckdb", "spark")
 
 def engine_name() -> str:
     """The engine ``FINDMATCHES_ENGINE`` names (``duckdb`` when unset)."""
-    name = (os.environ.get("FINDMATCHES_ENGINE") or "duckdb").strip().lower()
+    name = (os.environ.get(ENGINE_ENV) or "duckdb").strip().lower()
     if name not in ENGINES:
         raise EngineError(f"Unknown engine {name!r} (FINDMATCHES_ENGINE): use one of {', '.join(ENGINES)}.")
     return name

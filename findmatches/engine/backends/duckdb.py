@@ -51,6 +51,8 @@ def _as_text(column: str) -> str:
 class DuckDBBackend:
     """Runs the engine's SQL in DuckDB; spills to a private temp directory that `close` removes."""
 
+    name = "duckdb"
+
     def __init__(
         self,
         *,

@@ -235,6 +235,8 @@ def _glob_regex(pattern: str) -> str:
 class SparkBackend:
     """Runs the engine's SQL on Spark (see the module's docstring)."""
 
+    name = "spark"
+
     def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
         self._spark = (spark or spark_session()).newSession()
         _register_functions(self._spark)  # functions, like views, belong to a session
