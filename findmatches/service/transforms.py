@@ -21,6 +21,7 @@ from findmatches.service.inline import inline
 from findmatches.service.paging import page
 from findmatches.store.database import Database
 from findmatches.store.documents import transform_document, transform_with_state
+from findmatches.tasks.capacity import DPU_PER_WORKER
 
 MAX_TRANSFORMS_PER_ACCOUNT = 100
 MAX_SCHEMA_COLUMNS = 100
@@ -28,22 +29,6 @@ MAX_TAGS = 50
 DEFAULT_GLUE_VERSION = "0.9"
 DEFAULT_MAX_CAPACITY = 10.0
 DEFAULT_TIMEOUT_MINUTES = 2880
-#: DPUs per worker, by worker type; MaxCapacity is derived from them when workers are given.
-DPU_PER_WORKER = {
-    "Standard": 1.0,
-    "G.025X": 0.25,
-    "G.1X": 1.0,
-    "G.2X": 2.0,
-    "G.4X": 4.0,
-    "G.8X": 8.0,
-    "G.12X": 12.0,
-    "G.16X": 16.0,
-    "Z.2X": 2.0,
-    "R.1X": 1.0,
-    "R.2X": 2.0,
-    "R.4X": 4.0,
-    "R.8X": 8.0,
-}
 _ARN = re.compile(r"^arn:aws[a-z-]*:glue:([a-z0-9-]+):(\d{12}):mlTransform/(.+)$")
 _SORT_COLUMNS = {
     "NAME": "name",

@@ -14,8 +14,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from findmatches.service.transforms import DPU_PER_WORKER
-
+#: DPUs per worker, by worker type; MaxCapacity is derived from them when workers are given.
+DPU_PER_WORKER = {
+    "Standard": 1.0,
+    "G.025X": 0.25,
+    "G.1X": 1.0,
+    "G.2X": 2.0,
+    "G.4X": 4.0,
+    "G.8X": 8.0,
+    "G.12X": 12.0,
+    "G.16X": 16.0,
+    "Z.2X": 2.0,
+    "R.1X": 1.0,
+    "R.2X": 2.0,
+    "R.4X": 4.0,
+    "R.8X": 8.0,
+}
 #: Memory per DPU of an executor, in MiB.
 MIB_PER_DPU = 4096
 
