@@ -40,6 +40,19 @@ def _find(glue: Any, transform_id: str, **args: Any) -> dict[str, Any]:
     return wait_run(glue, transform_id, run_id)
 
 
+def _increment(
+    glue: Any, transform_id: str, bucket: str, new: str, existing: str, out: str
+) -> dict[str, Any]:
+    """An incremental run: the records under ``new`` against those under ``existing``, into ``out``."""
+    return _find(
+        glue,
+        transform_id,
+        InputS3Path=f"s3://{bucket}/{new}",
+        ExistingMatchesS3Path=f"s3://{bucket}/{existing}",
+        OutputS3Path=f"s3://{bucket}/{out}",
+    )
+
+
 @pytest.fixture
 def split(glue: Any, s3: Any) -> tuple[str, str, list[dict[str, str]], list[dict[str, str]]]:
     """A taught transform over most of the sample people, and new records: later records of entities the
@@ -81,13 +94,7 @@ def test_new_records_join_existing_groups_and_a_third_run_reads_both(
     for pk, mid in existing_id.items():
         id_of_entity.setdefault(entity[pk], set()).add(mid)
 
-    second = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/new/",
-        ExistingMatchesS3Path=f"s3://{bucket}/matches/day1/",
-        OutputS3Path=f"s3://{bucket}/matches/day2/",
-    )
+    second = _increment(glue, transform_id, bucket, "new/", "matches/day1/", "matches/day2/")
     assert second["Status"] == "SUCCEEDED", second
     day2 = _rows(s3, bucket, "matches/day2/")
     assert sorted(r["id"] for r in day2) == sorted(r["id"] for r in new)
@@ -110,24 +117,12 @@ def test_new_records_join_existing_groups_and_a_third_run_reads_both(
     # entity is in day2 only joins day2's id.
     late = dict(new[-1], id="late-1")
     s3.put_object(Bucket=bucket, Key=f"late/{PART_CSV}", Body=sample.to_csv([late], SAMPLE_COLUMNS).encode())
-    third = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/late/",
-        ExistingMatchesS3Path=f"s3://{bucket}/matches/",
-        OutputS3Path=f"s3://{bucket}/matches/day3/",
-    )
+    third = _increment(glue, transform_id, bucket, "late/", "matches/", "matches/day3/")
     assert third["Status"] == "SUCCEEDED", third
     (row,) = _rows(s3, bucket, "matches/day3/")
     assert row["match_id"] == {r["id"]: r["match_id"] for r in day2}[new[-1]["id"]]
     # Run again into the same folder: its first output there is not read as existing matches (no clash of keys).
-    again = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/late/",
-        ExistingMatchesS3Path=f"s3://{bucket}/matches/",
-        OutputS3Path=f"s3://{bucket}/matches/day3/",
-    )
+    again = _increment(glue, transform_id, bucket, "late/", "matches/", "matches/day3/")
     assert again["Status"] == "SUCCEEDED", again
     # The same from the command line.
     done = apply_cli(
@@ -171,13 +166,7 @@ def test_merges_are_written_and_followed(
     s3.put_object(
         Bucket=bucket, Key=f"one/{PART_CSV}", Body=sample.to_csv([newcomer], SAMPLE_COLUMNS).encode()
     )
-    run = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/one/",
-        ExistingMatchesS3Path=f"s3://{bucket}/m2/day1/",
-        OutputS3Path=f"s3://{bucket}/m2/day2/",
-    )
+    run = _increment(glue, transform_id, bucket, "one/", "m2/day1/", "m2/day2/")
     assert run["Status"] == "SUCCEEDED", run
     (row,) = _rows(s3, bucket, "m2/day2/")
     assert row["match_id"] == kept
@@ -186,13 +175,7 @@ def test_merges_are_written_and_followed(
     # the surviving id, and nothing is merged again.
     twin = dict(day1[members[-1]], id="twin-1")
     s3.put_object(Bucket=bucket, Key=f"two/{PART_CSV}", Body=sample.to_csv([twin], SAMPLE_COLUMNS).encode())
-    run = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/two/",
-        ExistingMatchesS3Path=f"s3://{bucket}/m2/",
-        OutputS3Path=f"s3://{bucket}/m3/",
-    )
+    run = _increment(glue, transform_id, bucket, "two/", "m2/", "m3/")
     assert run["Status"] == "SUCCEEDED", run
     (row,) = _rows(s3, bucket, "m3/")
     assert row["match_id"] == kept
@@ -226,23 +209,11 @@ def test_bad_requests_and_bad_existing_matches(
         assert e.value.response["Error"]["Code"] == "InvalidInputException"
     assert glue.get_ml_task_runs(TransformId=transform_id)["TaskRuns"] == runs_before
     # Records without match_id: the run fails and says what is missing.
-    run = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/new/",
-        ExistingMatchesS3Path=f"s3://{bucket}/plain/",
-        OutputS3Path=f"s3://{bucket}/o3/",
-    )
+    run = _increment(glue, transform_id, bucket, "new/", "plain/", "o3/")
     assert run["Status"] == "FAILED" and "match_id" in run["ErrorString"], run
     # New records already among the existing ones.
     first = _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/all/")
     assert first["Status"] == "SUCCEEDED"
-    run = _find(
-        glue,
-        transform_id,
-        InputS3Path=f"s3://{bucket}/plain/",
-        ExistingMatchesS3Path=f"s3://{bucket}/all/",
-        OutputS3Path=f"s3://{bucket}/o4/",
-    )
+    run = _increment(glue, transform_id, bucket, "plain/", "all/", "o4/")
     assert run["Status"] == "FAILED" and "already hold" in run["ErrorString"], run
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="o4/")

@@ -100,8 +100,7 @@ class DuckDBBackend:
         order, the ``extras``' records following, one source after another, with the source's columns (NULL
         where they lack one). The source's own rows keep their own column types in ``typed_records(table)``,
         which the output reads. Returns the source's column names and its number of records."""
-        registered: list[str] = []
-        try:
+        with self._reading("Cannot read the input records") as registered:
             relation = self._relation(source, "_fm_src", registered)
             described = self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
             columns = [str(r[0]) for r in described]
@@ -138,14 +137,22 @@ class DuckDBBackend:
                 f"CREATE OR REPLACE VIEW {quote_ident(typed_records(table))} AS "
                 f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw} WHERE rowid < {source_rows}"
             )
+        return columns, source_rows
+
+    @contextmanager
+    def _reading(self, failure: str) -> Iterator[list[str]]:
+        """Around a load: yields the list of names registered meanwhile (unregistered after); an interrupt
+        becomes `Cancelled`, DuckDB's other errors `EngineError` after ``failure``."""
+        registered: list[str] = []
+        try:
+            yield registered
         except duckdb.InterruptException as e:
             raise Cancelled() from e
         except duckdb.Error as e:
-            raise EngineError(f"Cannot read the input records: {e}") from e
+            raise EngineError(f"{failure}: {e}") from e
         finally:
             for name in registered:
                 self._con.unregister(name)
-        return columns, source_rows
 
     def _extra_columns(
         self, extra: RecordSource, name: str, columns: list[str], registered: list[str]
@@ -160,8 +167,7 @@ class DuckDBBackend:
 
     def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
         """Load the named columns of ``source``, as text, into ``table``."""
-        registered: list[str] = []
-        try:
+        with self._reading("Cannot read the records") as registered:
             relation = self._relation(source, "_fm_cols", registered)
             have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
             missing = [c for c in columns if c not in have]
@@ -172,13 +178,6 @@ class DuckDBBackend:
                 + ", ".join(_as_text(c) for c in columns)
                 + f" FROM {relation}"
             )
-        except duckdb.InterruptException as e:
-            raise Cancelled() from e
-        except duckdb.Error as e:
-            raise EngineError(f"Cannot read the records: {e}") from e
-        finally:
-            for name in registered:
-                self._con.unregister(name)
 
     def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
         """The SQL relation reading ``source`` (an Arrow table is registered as ``name``)."""
