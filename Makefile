@@ -25,13 +25,13 @@ serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_D
 	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples
 
 test: install  ## lint, type-check and run the whole test suite
-	$(BIN)/ruff check findmatches tests bench
+	$(BIN)/ruff check findmatches awsglueml tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q -rs $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check findmatches tests bench
-	$(BIN)/ruff format --check findmatches tests bench
+	$(BIN)/ruff check findmatches awsglueml tests bench
+	$(BIN)/ruff format --check findmatches awsglueml tests bench
 
 typecheck: install
 	$(BIN)/mypy

@@ -239,6 +239,9 @@ class SparkBackend:
 
     def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
         self._spark = (spark or spark_session()).newSession()
+        # The engine's SQL relies on non-ANSI casts (a text that is no number casts to NULL); Spark 4 turns ANSI
+        # on by default, and a session given by a caller (a Glue script's) keeps its own setting.
+        self._spark.conf.set("spark.sql.ansi.enabled", "false")
         _register_functions(self._spark)  # functions, like views, belong to a session
         self._views: dict[str, DataFrame] = {}
         self._tag = f"findmatches-{uuid.uuid4().hex}"
