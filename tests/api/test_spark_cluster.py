@@ -30,6 +30,8 @@ pyspark = pytest.importorskip(
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.slow,
+    # Executors start on the worker, and a run on Spark is many small stages: minutes on a busy 2-core machine.
+    pytest.mark.timeout(900),
     pytest.mark.skipif(shutil.which("java") is None, reason="the Spark tests need Java 17"),
 ]
 

@@ -101,6 +101,7 @@ def _find_matches(glue: Any, transform_id: str, out: Path, records: Path | None 
 
 
 @pytest.mark.slow  # two matching runs on Spark: about two minutes on two cores
+@pytest.mark.timeout(900)
 def test_a_glue_script_finds_matches_under_spark_submit(
     server: ServerProcess, glue: Any, s3: Any, files_root: Path, tmp_path: Path
 ) -> None:
@@ -156,7 +157,7 @@ def test_a_glue_script_finds_matches_under_spark_submit(
         (work / "new.csv").as_uri(),
         out.as_uri(),
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stderr[-4000:]
     assert not list((work / "exports").iterdir())  # each label export was removed after reading
 
