@@ -35,6 +35,7 @@ from findmatches.engine.incremental import (
 )
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
+from findmatches.engine.neighbourhood import Agreement, Neighbourhoods
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
@@ -215,6 +216,47 @@ def _prefilter_cutoff(
     return cutoff
 
 
+def _out_of_fold(session: Session, spec: FeatureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """The labelled pairs' out-of-fold probabilities (folds by labeling set); None without both classes."""
+    if y.sum() == 0 or y.sum() == len(y):
+        return None
+    sets = session.label_pairs.column("set_id").to_pylist()
+    _, groups = np.unique(np.asarray(sets, dtype=str), return_inverse=True)
+    _, oof = cross_validate(spec, x, y, groups, 0.5)
+    return oof
+
+
+def _agreement(
+    session: Session,
+    y: np.ndarray,
+    oof: np.ndarray | None,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    t: float,
+) -> Agreement | None:
+    """The recalibration by neighbourhood overlap (`findmatches.engine.neighbourhood`), fitted on the labelled
+    pairs' out-of-fold probabilities ``oof``; None where it does not apply."""
+    if oof is None:
+        return None
+    neighbourhoods = Neighbourhoods.of(session.num_records, left, right, prob, t)
+    if neighbourhoods is None:
+        return None
+    pairs = session.label_pairs
+    ll = pairs.column("l").to_numpy().astype(np.int64)
+    lr = pairs.column("r").to_numpy().astype(np.int64)
+    return Agreement.fit(neighbourhoods, ll, lr, oof, y)
+
+
+def _agreeing(scorer: PairScorer, agreement: Agreement) -> PairScorer:
+    """``scorer`` recalibrated by ``agreement``."""
+
+    def score(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return agreement.predict(left, right, scorer(left, right))
+
+    return score
+
+
 def generate_labeling_set(
     source: RecordSource,
     params: MatchParams,
@@ -375,12 +417,16 @@ def _cluster_records(
     cannot: _Links,
     scorer: PairScorer,
     include: np.ndarray | None = None,
+    evidence: np.ndarray | None = None,
 ) -> Clusters:
     """`cluster` over the ``n`` records; with ``include``, over only the records the pairs and constraints
     reach and those, every other record its own cluster (the same result, at a cost that follows the pairs:
-    a million untouched existing records took half a second). Representatives stay the smallest record id."""
+    a million untouched existing records took half a second). Representatives stay the smallest record id.
+    ``evidence``: as `cluster` takes it."""
     if include is None:
-        return cluster(n, left, right, prob, t, must=must, cannot=cannot, score_pairs=scorer)
+        return cluster(
+            n, left, right, prob, t, must=must, cannot=cannot, score_pairs=scorer, evidence=evidence
+        )
     nodes = distinct_sorted(np.concatenate([left, right, *must, *cannot, include]).astype(np.int64))
 
     def at(x: np.ndarray) -> np.ndarray:
@@ -395,6 +441,7 @@ def _cluster_records(
         must=(at(must[0]), at(must[1])),
         cannot=(at(cannot[0]), at(cannot[1])),
         score_pairs=lambda a, b: scorer(nodes[a], nodes[b]),
+        evidence=evidence,
     )
     representative = np.arange(n, dtype=np.int64)
     representative[nodes] = nodes[part.representative]
@@ -479,28 +526,42 @@ def find_matches(
             )
         spec = session_spec(session)
         x, y = _label_features(session, spec)
-        # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend,
+        # then the labels' out-of-fold probabilities (for `_agreement`) while the candidates are scored.
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
             fitting = pool.submit(MatchModel(spec, 0).fit, x, y, committee=False)
+            held_out = pool.submit(_out_of_fold, session, spec, x, y)
             blocked = build_candidates(session)
             model = fitting.result()
-        _log_trained(session, model, y)
-        t = threshold(params) if model.supervised else 0.64
-        cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
-        # Every scored pair is kept, the low ones too: inside a large component they are the evidence that
-        # two of its parts differ (clustering reads no other pairs there).
-        left, right, prob, _, _ = _score_candidates(
-            session, spec, model, 0.0, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
-        )
-        session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
+            _log_trained(session, model, y)
+            t = threshold(params) if model.supervised else 0.64
+            cutoff = _prefilter_cutoff(session, spec, model, t, blocked.num_candidates)
+            # Every scored pair is kept, the low ones too: inside a large component they are the evidence that
+            # two of its parts differ (clustering reads no other pairs there).
+            left, right, prob, _, _ = _score_candidates(
+                session, spec, model, 0.0, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
+            )
+            session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
+            oof = held_out.result()
+        finally:  # a stop does not wait for work not yet started
+            pool.shutdown(cancel_futures=True)
         sources = detect_sources(session) if model.supervised else None
-        if sources is not None:
-            assign_at = assignment_threshold(session, spec, sources, x, y, (left, right, prob), t)
+        agreement, evidence = None, None
+        if sources is not None and oof is not None:
+            assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
             prob = one_to_one(sources, left, right, prob, t, assign_at)
             session.log(
                 f"The labels link the sources in column {sources.column!r} one to one: each record links to its "
                 f"mutual best partner scoring at least {assign_at:.2f}; {int((prob >= t).sum())} links."
             )
+        elif model.supervised:
+            agreement = _agreement(session, y, oof, left, right, prob, t)
+            if agreement is not None:
+                evidence, prob = prob, agreement.predict(left, right, prob)
+                session.log(
+                    f"Recalibrated by neighbourhood overlap: {int((prob >= t).sum())} pairs score at least {t:.2f}."
+                )
         # The candidates are scored: free their memory (and disk, at 10M records) for the stages left.
         session.backend.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
         session.check()
@@ -524,9 +585,13 @@ def find_matches(
                 f"New records link to {len(np.unique(ids))} existing groups ({len(members)} records)."
             )
         scorer = _scorer(session, spec, model)
+        if agreement is not None:
+            scorer = _agreeing(scorer, agreement)
         # An incremental run clusters only the records its pairs and constraints reach (and the new ones).
         only = None if groups is None else np.arange(session.num_output, dtype=np.int64)
-        clusters = _cluster_records(session.num_records, left, right, prob, t, must, cannot, scorer, only)
+        clusters = _cluster_records(
+            session.num_records, left, right, prob, t, must, cannot, scorer, only, evidence
+        )
         found = int(np.count_nonzero(np.bincount(clusters.representative)))
         session.log(f"Clustered {session.num_records} records into {found} match groups.")
         if clusters.dropped_cannot_links:

@@ -166,9 +166,12 @@ def cluster(
     cannot: tuple[np.ndarray, np.ndarray] = (EMPTY, EMPTY),
     score_pairs: PairScorer | None = None,
     complete_limit: int = 60,
+    evidence: np.ndarray | None = None,
 ) -> Clusters:
     """Cluster ``n`` records given scored pairs; ``must``/``cannot`` are constraints the result respects.
-    Components of more than ``complete_limit`` records are resolved on the known pairs alone."""
+    Components of more than ``complete_limit`` records are resolved on the known pairs alone, weighed by
+    ``evidence`` where given (each pair's probability before neighbourhood agreement, which correlation
+    clustering would count twice: it sums the links of shared neighbours itself), else by ``prob``."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     prob = np.asarray(prob, np.float64)
     must_l, must_r = np.asarray(must[0], np.int64), np.asarray(must[1], np.int64)
@@ -182,16 +185,19 @@ def cluster(
     all_l = np.concatenate([left, must_l, cannot_l])
     all_r = np.concatenate([right, must_r, cannot_r])
     all_p = np.concatenate([prob, np.ones(len(must_l)), np.zeros(len(cannot_l))])
+    all_e = np.concatenate(
+        [prob if evidence is None else evidence, np.ones(len(must_l)), np.zeros(len(cannot_l))]
+    )
     keys = _pair_keys(n, all_l, all_r)
     _, last = np.unique(keys[::-1], return_index=True)
     pick = len(keys) - 1 - last
-    all_l, all_r, all_p = all_l[pick], all_r[pick], all_p[pick]
+    all_l, all_r, all_p, all_e = all_l[pick], all_r[pick], all_p[pick], all_e[pick]
     strong = all_p >= threshold
     labels = _components(n, all_l[strong], all_r[strong])
     large = (np.bincount(labels) > complete_limit)[labels] if n else np.zeros(0, bool)
     if large.any():
         cannot_pair = np.isin(keys[pick], _pair_keys(n, cannot_l, cannot_r))
-        weight = np.where(cannot_pair, CANNOT, pair_weights(all_p, threshold))
+        weight = np.where(cannot_pair, CANNOT, pair_weights(all_e, threshold))
         labels = _resolve_large(labels, large, all_l, all_r, weight, must_groups)
     lookup = _PairLookup(n, all_l, all_r, all_p)
     sizes = np.bincount(labels)

@@ -31,7 +31,7 @@ def cross_validate(
     y = np.asarray(y, dtype=np.int64)
     oof = np.zeros(len(y))
     for train, test in _folds(y, groups, seed):
-        model = MatchModel(spec, seed).fit(x[train], y[train])
+        model = MatchModel(spec, seed).fit(x[train], y[train], committee=False)
         oof[test] = model.predict(x[test])
     predicted = oof >= threshold
     tp = int((predicted & (y == 1)).sum())

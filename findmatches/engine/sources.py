@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from findmatches.engine.features import FeatureSpec
-from findmatches.engine.metrics import cross_validate
 from findmatches.engine.profile import ColumnKind
 from findmatches.engine.session import LABELS, NORM, Session
 
@@ -88,22 +86,19 @@ def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np
 
 def assignment_threshold(
     session: Session,
-    spec: FeatureSpec,
     sources: Sources,
-    x: np.ndarray,
     y: np.ndarray,
+    oof: np.ndarray,
     scored: tuple[np.ndarray, np.ndarray, np.ndarray],
     threshold: float,
 ) -> float:
     """The score a mutual best partnership needs: of ASSIGN_SHARES of ``threshold``, the one under which
     "mutual best and at least it" rebuilds the labelled pairs across sources best (F1 of their out-of-fold
-    scores; ties to the higher threshold). Mutual best is judged among the scored candidates and the labelled
-    pairs together."""
+    scores ``oof``, folds by labeling set, labels ``y``; ties to the higher threshold). Mutual best is judged
+    among the scored candidates and the labelled pairs together."""
     pairs = session.label_pairs
     ll = pairs.column("l").to_numpy().astype(np.int64)
     lr = pairs.column("r").to_numpy().astype(np.int64)
-    _, set_ids = np.unique(np.asarray(pairs.column("set_id").to_pylist(), dtype=str), return_inverse=True)
-    _, oof = cross_validate(spec, x, y, set_ids, threshold)
     left, right, prob = scored
     # Labelled pairs that blocking did not propose compete with their out-of-fold scores.
     all_l, all_r = np.concatenate([left, ll]), np.concatenate([right, lr])
