@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 EXTRAS ?=
 comma := ,
 
-.PHONY: install serve test lint typecheck check bench clean
+.PHONY: install serve test test-slow lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("findmatches needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -24,10 +24,13 @@ install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console sc
 serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
 	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples
 
-test: install  ## lint, type-check and run the whole test suite
+test: install  ## lint, type-check and run the test suite (all but the tests marked slow)
 	$(BIN)/ruff check findmatches awsglueml tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -q -rs $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -q -rs -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install  ## the tests marked slow: Spark end to end (a standalone cluster, a Glue script under spark-submit)
+	$(BIN)/python -m pytest -n 2 -q -rs -m slow $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check findmatches awsglueml tests bench
