@@ -100,10 +100,25 @@ class Server:
         return float("nan")
 
     def cpu_seconds(self) -> float:
-        """CPU seconds (user + system, all threads) the server has used so far; unlike wall time, a busy
-        neighbour on the shared cores does not inflate it."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system, all threads) the server and its processes have used so far: the
+        server's own, and each live descendant's with the children it has reaped (the fork server reaps the
+        runs' workers). Unlike wall time, a busy neighbour on the shared cores does not inflate it."""
+        total = sum(_stat(self.proc.pid)[11:13])
+        for pid in descendants(self.proc.pid):
+            total += sum(_stat(pid)[11:15])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def tree_rss_mib(self) -> float:
+        """The resident memory now of the server and every process under it (the runs' workers), in MiB."""
+        total = 0.0
+        for pid in (self.proc.pid, *descendants(self.proc.pid)):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:  # gone meanwhile
+                continue
+        return total
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -111,6 +126,33 @@ class Server:
     def stop(self) -> None:
         stop_process(self.proc)
         self.log.close()
+
+
+def _stat(pid: int) -> list[int]:
+    """The numeric fields of /proc/<pid>/stat after the command name (zeros for a process gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return [0] * 20
+    return [int(f) if f.lstrip("-").isdigit() else 0 for f in fields]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under ``pid`` (children, their children …), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 30) -> None:
