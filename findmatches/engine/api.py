@@ -26,12 +26,14 @@ from findmatches.engine.features import (
     session_spec,
 )
 from findmatches.engine.incremental import (
-    Assignment,
+    ID_EXPRESSIONS,
     assign_ids,
     distinct_sorted,
+    fresh_ids,
     group_links,
     in_sorted,
     load_existing,
+    write_merges,
 )
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
@@ -396,7 +398,7 @@ def _match_ids(session: Session, representative: np.ndarray) -> np.ndarray:
     so should two representatives share one, every id comes from MD5 instead."""
     # (NumPy 2.4's plain np.unique takes a second on a million ids: counting and sorting take 30 ms.)
     reps = np.flatnonzero(np.bincount(representative))
-    for expr in ("CAST(hash(_pk) >> 1 AS BIGINT)", "CAST(md5_number(_pk) >> 65 AS BIGINT)"):
+    for expr in ID_EXPRESSIONS[:2]:
         ids = session.backend.query(f"SELECT {expr} AS h FROM {NORM} ORDER BY _rid").column("h").to_numpy()
         taken = np.sort(ids[reps])
         if not (taken[1:] == taken[:-1]).any():
@@ -448,42 +450,6 @@ def _cluster_records(
     confidence = np.ones(n)
     confidence[nodes] = part.confidence
     return Clusters(representative, confidence, part.dropped_cannot_links)
-
-
-# Salted forms of a record's id hash, tried in turn until no two clusters, nor an existing group, share one.
-_FRESH_SALTS = ("", "#1", "#2", "#3")
-
-
-def _fresh_ids(session: Session, representative: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """Ids for new records' clusters (per record, its cluster's ``representative``): the hash of the
-    representative's primary key, as `_match_ids` gives, unless that collides with another cluster's or an
-    id in ``taken`` (the existing groups', ascending), then an MD5 of it salted."""
-    reps, inverse = np.unique(representative, return_inverse=True)
-    session.backend.register("fm_reps", pa.table({"_rid": reps.astype(np.int64)}))
-    for salt in _FRESH_SALTS:
-        expr = (
-            "CAST(hash(n._pk) >> 1 AS BIGINT)"
-            if not salt
-            else f"CAST(md5_number(n._pk || '{salt}') >> 65 AS BIGINT)"
-        )
-        got = session.backend.query(
-            f"SELECT r._rid, {expr} AS h FROM fm_reps r JOIN {NORM} n USING (_rid) ORDER BY r._rid"
-        )
-        h = got.column("h").to_numpy().astype(np.int64)
-        if len(distinct_sorted(h)) == len(h) and not in_sorted(h, taken).any():
-            return np.asarray(h[inverse], dtype=np.int64)
-    raise EngineError("Could not find new match ids that no existing group has.")  # pragma: no cover
-
-
-def _write_merges(assigned: Assignment, path: Path | None) -> None:
-    """The retired ids and their successors as CSV (a header only when nothing merged)."""
-    if path is None:
-        return
-    import pyarrow.csv as pacsv
-
-    pacsv.write_csv(
-        pa.table({"retired_match_id": assigned.retired, "match_id": assigned.successors}), str(path)
-    )
 
 
 def find_matches(
@@ -601,10 +567,10 @@ def find_matches(
         session.check()
         out = session.num_output
         if groups is not None:
-            fresh = _fresh_ids(session, clusters.representative[:out], groups.groups)
+            fresh = fresh_ids(session, clusters.representative[:out], groups.groups)
             assigned = assign_ids(clusters.representative, members, ids, out, fresh)
             match_ids = assigned.new_ids
-            _write_merges(assigned, merges_path)
+            write_merges(assigned, merges_path)
             joined = int(in_sorted(match_ids, groups.groups).sum())
             session.log(
                 f"{joined} new records joined existing groups, {out - joined} are in new groups; "

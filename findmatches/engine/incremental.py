@@ -11,14 +11,22 @@ and each retired id is reported with its successor. Groups no new record touched
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.session import NORM, Session
 from findmatches.engine.types import EngineError, ExistingMatches
 
+#: A record's match id from its primary key, in the order tried: DuckDB's fast string hash, MD5 (where two
+#: clusters' fast hashes collide), then salted MD5 (where an existing group already has the id).
+ID_EXPRESSIONS = tuple(
+    ["CAST(hash(_pk) >> 1 AS BIGINT)", "CAST(md5_number(_pk) >> 65 AS BIGINT)"]
+    + [f"CAST(md5_number(_pk || '#{i}') >> 65 AS BIGINT)" for i in (1, 2, 3)]
+)
 EXISTING = "fm_existing"
 MATCH_ID = "match_id"
 # How many offending keys an error message names.
@@ -170,3 +178,27 @@ def assign_ids(
     retired = ids != successor
     pairs = np.unique(np.stack([ids[retired], successor[retired]], axis=1), axis=0).reshape(-1, 2)
     return Assignment(new_ids, pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64))
+
+
+def fresh_ids(session: Session, representative: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """Ids for new records' clusters (per record, its cluster's ``representative``): the first of
+    `ID_EXPRESSIONS` of the representatives' primary keys under which no two clusters share an id and none is
+    in ``taken`` (the existing groups' ids, ascending); a full run's first choice is the same hash."""
+    reps, inverse = np.unique(representative, return_inverse=True)
+    session.backend.register("fm_reps", pa.table({"_rid": reps.astype(np.int64)}))
+    for expr in ID_EXPRESSIONS:
+        got = session.backend.query(
+            f"SELECT r._rid, {expr} AS h FROM fm_reps r JOIN {NORM} USING (_rid) ORDER BY r._rid"
+        )
+        h = got.column("h").to_numpy().astype(np.int64)
+        if len(distinct_sorted(h)) == len(h) and not in_sorted(h, taken).any():
+            return np.asarray(h[inverse], dtype=np.int64)
+    raise EngineError("Could not find new match ids that no existing group has.")  # pragma: no cover
+
+
+def write_merges(assigned: Assignment, path: Path | None) -> None:
+    """The retired ids and their successors as CSV at ``path`` (a header only when nothing merged)."""
+    if path is not None:
+        pa_csv.write_csv(
+            pa.table({"retired_match_id": assigned.retired, "match_id": assigned.successors}), str(path)
+        )

@@ -85,10 +85,9 @@ class Jobs:
         would wait for it otherwise."""
         self.workers.warm()
 
-    def _engine(self, run: RunContext, entry: str, **kwargs: Any) -> Any:
+    def _engine(self, run: RunContext, entry: str, transform: dict[str, Any], **kwargs: Any) -> Any:
         """The engine's ``entry`` point, run in a worker process with the run's log and stop check, and (for
-        the Spark engine) the executors the transform's capacity asks for."""
-        transform = self._transform(run)
+        the Spark engine) the executors the ``transform``'s capacity asks for."""
         env = {SPARK_CONF_ENV: json.dumps(spark_conf(transform))}
         if run.arguments.get("Engine"):  # this run asked for an engine other than the server's
             env[ENGINE_ENV] = str(run.arguments["Engine"])
@@ -216,6 +215,7 @@ class Jobs:
         count = self._engine(
             run,
             "generate_labeling_set",
+            transform,
             source=records,
             params=self._params(transform),
             labels=self._labels(run.transform_id),
@@ -233,6 +233,7 @@ class Jobs:
         result: EvaluationResult = self._engine(
             run,
             "evaluate",
+            transform,
             source=records,
             params=self._params(transform),
             labels=self._labels(run.transform_id),
@@ -307,6 +308,7 @@ class Jobs:
         count = self._engine(
             run,
             "find_matches",
+            transform,
             source=records,
             params=params,
             labels=labels,
