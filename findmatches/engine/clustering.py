@@ -2,7 +2,8 @@
 
 1. Connected components over confident links (probability ≥ threshold) and must-links.
 2. Components of up to ``complete_limit`` records: pieces of three or more get every missing pair scored, then a
-   constrained average-linkage pass merges only groups whose average link is at least the threshold;
+   constrained average-linkage pass merges only groups whose average link is at least the threshold (or the
+   lower cut that rebuilds the labelled groups best, `choose_link_cut`);
    cannot-linked groups never merge and must-linked records always do. A chain of weak links therefore no
    longer glues two entities together.
 3. Larger components (a company's hundreds of name variants, a much-cited paper) are resolved on the pairs
@@ -132,7 +133,7 @@ def _average_linkage(
         avg = sums / np.outer(sizes, sizes)
         mask = ~(active[:, None] & active[None, :]) | forbid
         np.fill_diagonal(mask, True)
-        avg[mask] = -1.0
+        avg[mask] = -np.inf
         flat = int(np.argmax(avg))
         i, j = divmod(flat, k)
         if avg[i, j] < threshold:
@@ -167,11 +168,13 @@ def cluster(
     score_pairs: PairScorer | None = None,
     complete_limit: int = 60,
     evidence: np.ndarray | None = None,
+    link_cut: float | None = None,
 ) -> Clusters:
     """Cluster ``n`` records given scored pairs; ``must``/``cannot`` are constraints the result respects.
     Components of more than ``complete_limit`` records are resolved on the known pairs alone, weighed by
     ``evidence`` where given (each pair's probability before neighbourhood agreement, which correlation
-    clustering would count twice: it sums the links of shared neighbours itself), else by ``prob``."""
+    clustering would count twice: it sums the links of shared neighbours itself), else by ``prob``. Average
+    linkage in the smaller components merges groups down to ``link_cut`` (default: the threshold)."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     prob = np.asarray(prob, np.float64)
     must_l, must_r = np.asarray(must[0], np.int64), np.asarray(must[1], np.int64)
@@ -246,7 +249,7 @@ def cluster(
         forbid[j[cut], i[cut]] = True
         tie = is_must[lo:hi]
         must_pairs = list(zip(i[tie].tolist(), j[tie].tolist(), strict=True))
-        groups = _average_linkage(mat, forbid, must_pairs, threshold)
+        groups = _average_linkage(mat, forbid, must_pairs, threshold if link_cut is None else link_cut)
         for g in np.unique(groups)[1:]:
             final[members[groups == g]] = next_label
             next_label += 1
@@ -275,3 +278,49 @@ def _finish(
     multi = sizes > 1
     confidence[multi] = np.where(counts[multi] > 0, sums[multi] / np.maximum(counts[multi], 1), 0.5)
     return representative, np.clip(confidence, 0.0, 1.0)
+
+
+#: The average-linkage cuts `choose_link_cut` tries, as shares of the threshold.
+LINK_CUTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+
+
+def _pairwise_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Pairwise F1 of a partition (labels per record) against the true one."""
+
+    def pairs(counts: np.ndarray) -> float:
+        return float(np.sum(counts * (counts - 1) / 2))
+
+    _, both = np.unique(np.stack([predicted, truth], axis=1), axis=0, return_counts=True)
+    shared = pairs(both)
+    found, true = (
+        pairs(np.unique(predicted, return_counts=True)[1]),
+        pairs(np.unique(truth, return_counts=True)[1]),
+    )
+    return 2 * shared / (found + true) if found + true else 1.0
+
+
+def choose_link_cut(
+    left: np.ndarray, right: np.ndarray, y: np.ndarray, prob: np.ndarray, threshold: float
+) -> tuple[float, dict[float, float]]:
+    """The average-linkage cut that best rebuilds the labelled groups, and the pairwise F1 of each cut tried.
+
+    The labelled pairs (every pair of a labeling set, ``y`` 1 for a match) are clustered as `cluster` clusters
+    the candidates, from their held-out probabilities ``prob``: components of links at the ``threshold``, then
+    average linkage inside them down to each cut of `LINK_CUTS`. The labelled groups show how unlike each other
+    the records of one entity are: the variants of a free-text entity score low to each other though each
+    links strongly to its common forms, and merging groups whose average link is under the threshold rebuilds
+    them; persons' duplicates score high to each other, and a lower cut only merges namesakes. Ties keep the
+    higher cut, and the threshold itself unless a lower cut rebuilds the groups better."""
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    nodes, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    if len(nodes) == 0 or not np.any(y == 1):
+        return threshold, {}
+    a, b = inverse[: len(left)], inverse[len(left) :]
+    truth = _components(len(nodes), a[y == 1], b[y == 1])
+    scores: dict[float, float] = {}
+    for share in LINK_CUTS:
+        cut = threshold * share
+        got = cluster(len(nodes), a, b, prob, threshold, link_cut=cut).representative
+        scores[cut] = _pairwise_f1(got, truth)
+    best = max(scores.values())
+    return max(c for c, f in scores.items() if f >= best - 1e-9), scores

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from findmatches.engine.clustering import cluster, pair_weights
+from findmatches.engine.clustering import choose_link_cut, cluster, pair_weights
 from findmatches.engine.correlation import CANNOT, correlation_clusters, objective
 
 
@@ -213,3 +213,82 @@ def test_correlation_clustering_gains_weight_and_keeps_cannot_links_apart(
     positive = set(left[weight > 0].tolist()) | set(right[weight > 0].tolist())
     for node in set(range(25)) - positive:
         assert np.count_nonzero(group == group[node]) == 1
+
+
+# -- the average-linkage cut learnt from the labelled groups --------------------------------------------
+
+
+def _labelled_sets(
+    sets: list[tuple[list[int], dict[tuple[int, int], float]]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of each labeling set (records numbered apart per set), with ``y`` from the sets' groups
+    and the probability given for the pair (0.05 for pairs not given)."""
+    left, right, y, prob = [], [], [], []
+    base = 0
+    for groups, scores in sets:
+        n = len(groups)
+        for i in range(n):
+            for j in range(i + 1, n):
+                left.append(base + i)
+                right.append(base + j)
+                y.append(int(groups[i] == groups[j]))
+                prob.append(scores.get((i, j), 0.05))
+        base += n
+    return np.array(left), np.array(right), np.array(y), np.array(prob)
+
+
+def _star(size: int) -> dict[tuple[int, int], float]:
+    """A free-text entity: record 0 (its common form) links strongly to each variant, the variants score
+    0.3 to each other."""
+    scores = {(0, k): 0.95 for k in range(1, size)}
+    scores.update({(i, j): 0.3 for i in range(1, size) for j in range(i + 1, size)})
+    return scores
+
+
+def test_a_lower_cut_is_learnt_where_the_labelled_entities_are_stars() -> None:
+    # Six labeling sets: a five-record star entity and three singletons each.
+    left, right, y, prob = _labelled_sets([([0, 0, 0, 0, 0, 1, 2, 3], _star(5))] * 6)
+    cut, tried = choose_link_cut(left, right, y, prob, 0.5)
+    assert cut < 0.5 and tried[cut] == 1.0 and tried[0.5] < 1.0
+    # And on the candidates, the star stays whole at that cut; at the threshold average linkage breaks it.
+    n = 5
+    i, j = np.triu_indices(n, 1)
+    p = np.array([_star(n).get((a, b), 0.05) for a, b in zip(i.tolist(), j.tolist(), strict=True)])
+    assert len(set(cluster(n, i, j, p, 0.5, link_cut=cut).representative.tolist())) == 1
+    assert len(set(cluster(n, i, j, p, 0.5).representative.tolist())) > 1
+
+
+def test_the_threshold_stays_where_a_lower_cut_merges_namesakes() -> None:
+    # Two duplicate pairs of namesakes per set: each pair scores 0.95, one bridge 0.6, the rest 0.3.
+    scores = {(0, 1): 0.95, (2, 3): 0.95, (1, 2): 0.6, (0, 2): 0.3, (0, 3): 0.3, (1, 3): 0.3}
+    left, right, y, prob = _labelled_sets([([0, 0, 1, 1, 2], scores)] * 6)
+    cut, tried = choose_link_cut(left, right, y, prob, 0.5)
+    assert cut == 0.5 and tried[0.5] == 1.0 and min(tried.values()) < 1.0
+
+
+def test_no_labelled_match_keeps_the_threshold() -> None:
+    left, right, y, prob = _labelled_sets([([0, 1, 2], {})])
+    assert choose_link_cut(left, right, y, prob, 0.6) == (0.6, {})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 3), min_size=2, max_size=7), st.integers(0, 10_000)), max_size=5
+    ),
+    st.floats(0.2, 0.8),
+)
+def test_the_cut_learnt_rebuilds_the_labels_at_least_as_well_as_the_threshold(
+    sets: list[tuple[list[int], int]], t: float
+) -> None:
+    drawn = []
+    for groups, seed in sets:
+        rng = np.random.default_rng(seed)
+        n = len(groups)
+        drawn.append((groups, {(i, j): float(rng.random()) for i in range(n) for j in range(i + 1, n)}))
+    left, right, y, prob = _labelled_sets(drawn)
+    cut, tried = choose_link_cut(left, right, y, prob, t)
+    assert cut <= t
+    if tried:
+        assert t in tried and tried[cut] >= tried[t]
+        assert all(f <= tried[cut] for f in tried.values())
