@@ -65,10 +65,7 @@ PREFILTER_LINK_LOSS = 0.002
 
 def _label_features(session: Session, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """The labelled pairs' features and 0/1 labels."""
-    pairs = session.label_pairs
-    left = pairs.column("l").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
-    right = pairs.column("r").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
-    y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+    left, right, y = session.labelled
     x = features_for(session, spec, left, right)
     session.check()
     return x, y
@@ -246,9 +243,7 @@ def _agreement(
     and overlaps (and the fit on them) are not those a full run sees."""
     if oof is None:
         return None
-    pairs = session.label_pairs
-    ll = pairs.column("l").to_numpy().astype(np.int64)
-    lr = pairs.column("r").to_numpy().astype(np.int64)
+    ll, lr, _ = session.labelled
     known = None
     if groups is not None:
         known = groups.links_within(np.concatenate([left, right, ll, lr]).astype(np.int64), MAX_PATHS)
@@ -267,9 +262,7 @@ def _link_cut(
     (recalibrated as the candidates are), by `choose_link_cut`; None (the threshold) without them."""
     if oof is None:
         return None
-    pairs = session.label_pairs
-    ll = pairs.column("l").to_numpy().astype(np.int64)
-    lr = pairs.column("r").to_numpy().astype(np.int64)
+    ll, lr, _ = session.labelled
     held = agreement.predict(ll, lr, oof) if agreement is not None else oof
     cut, tried = choose_link_cut(ll, lr, y, held, t)
     if cut < t:
@@ -388,8 +381,7 @@ def evaluate(
 ) -> EvaluationResult:
     """Cross-validated quality of a model trained on the labels, with per-column importances."""
     with open_session(source, params, labels, log, should_stop, temp_dir=temp_dir) as session:
-        pairs = session.label_pairs
-        y = pairs.column("y").to_numpy().astype(np.int64) if pairs.num_rows else np.zeros(0, np.int64)
+        y = session.labelled[2]
         if y.sum() == 0 or y.sum() == len(y):
             raise EngineError(
                 "The labels need at least one matching pair and one non-matching pair "
@@ -397,7 +389,7 @@ def evaluate(
             )
         spec = session_spec(session)
         model, x, y = _train(session, spec, committee=False)
-        groups = np.asarray(pairs.column("set_id").to_pylist(), dtype=object)
+        groups = np.asarray(session.label_pairs.column("set_id").to_pylist(), dtype=object)
         _, group_ids = np.unique(groups.astype(str), return_inverse=True)
         result, _ = cross_validate(spec, x, y, group_ids, threshold(params))
         session.check()
@@ -575,10 +567,7 @@ def find_matches(
         session.check()
         must = cannot = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         if params.enforce_provided_labels and session.label_pairs.num_rows:
-            lp = session.label_pairs
-            ly = lp.column("y").to_numpy()
-            ll = lp.column("l").to_numpy().astype(np.int64)
-            lr = lp.column("r").to_numpy().astype(np.int64)
+            ll, lr, ly = session.labelled
             must, cannot = (ll[ly == 1], lr[ly == 1]), (ll[ly == 0], lr[ly == 0])
         members = ids = np.zeros(0, np.int64)
         if groups is not None:

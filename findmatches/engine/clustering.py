@@ -23,6 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from findmatches.engine.correlation import CANNOT, correlation_clusters
+from findmatches.engine.metrics import clustering_scores
 
 PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -284,21 +285,6 @@ def _finish(
 LINK_CUTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 
 
-def _pairwise_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """Pairwise F1 of a partition (labels per record) against the true one."""
-
-    def pairs(counts: np.ndarray) -> float:
-        return float(np.sum(counts * (counts - 1) / 2))
-
-    _, both = np.unique(np.stack([predicted, truth], axis=1), axis=0, return_counts=True)
-    shared = pairs(both)
-    found, true = (
-        pairs(np.unique(predicted, return_counts=True)[1]),
-        pairs(np.unique(truth, return_counts=True)[1]),
-    )
-    return 2 * shared / (found + true) if found + true else 1.0
-
-
 def choose_link_cut(
     left: np.ndarray, right: np.ndarray, y: np.ndarray, prob: np.ndarray, threshold: float
 ) -> tuple[float, dict[float, float]]:
@@ -321,6 +307,6 @@ def choose_link_cut(
     for share in LINK_CUTS:
         cut = threshold * share
         got = cluster(len(nodes), a, b, prob, threshold, link_cut=cut).representative
-        scores[cut] = _pairwise_f1(got, truth)
+        scores[cut] = clustering_scores(got, truth)["pairwise_f1"]
     best = max(scores.values())
     return max(c for c, f in scores.items() if f >= best - 1e-9), scores

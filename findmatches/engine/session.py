@@ -69,14 +69,18 @@ class Session:
             raise Cancelled()
 
     @property
+    def labelled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The labelled pairs as (left rids, right rids, 0/1 labels), left < right."""
+        if self.label_pairs.num_rows == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        left, right, y = (self.label_pairs.column(c).to_numpy().astype(np.int64) for c in ("l", "r", "y"))
+        return left, right, y
+
+    @property
     def match_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Labelled match pairs as (left rids, right rids), left < right."""
-        if self.label_pairs.num_rows == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        y = self.label_pairs.column("y").to_numpy()
-        left = self.label_pairs.column("l").to_numpy()[y == 1]
-        right = self.label_pairs.column("r").to_numpy()[y == 1]
-        return left, right
+        left, right, y = self.labelled
+        return left[y == 1], right[y == 1]
 
     @property
     def feature_profiles(self) -> list[ColumnProfile]:
@@ -273,7 +277,7 @@ def _map_labels(session: Session, labels: pa.Table) -> None:
         .to_numpy()
         .astype(np.int64)
     )
-    y = session.label_pairs.column("y").to_numpy() if session.label_pairs.num_rows else np.zeros(0)
+    y = session.labelled[2]
     session.log(
         f"Labels: {len(session.labelled_rids)} labelled records, {int(y.sum())} match pairs, "
         f"{int(len(y) - y.sum())} non-match pairs."

@@ -96,9 +96,7 @@ def assignment_threshold(
     "mutual best and at least it" rebuilds the labelled pairs across sources best (F1 of their out-of-fold
     scores ``oof``, folds by labeling set, labels ``y``; ties to the higher threshold). Mutual best is judged
     among the scored candidates and the labelled pairs together."""
-    pairs = session.label_pairs
-    ll = pairs.column("l").to_numpy().astype(np.int64)
-    lr = pairs.column("r").to_numpy().astype(np.int64)
+    ll, lr, _ = session.labelled
     left, right, prob = scored
     # Labelled pairs that blocking did not propose compete with their out-of-fold scores.
     all_l, all_r = np.concatenate([left, ll]), np.concatenate([right, lr])
