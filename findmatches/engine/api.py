@@ -33,6 +33,7 @@ from findmatches.engine.incremental import (
     fresh_ids,
     group_links,
     in_sorted,
+    keep_snapshot,
     load_existing,
     write_merges,
 )
@@ -40,11 +41,13 @@ from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.neighbourhood import MAX_PATHS, Agreement, Neighbourhoods
 from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
+from findmatches.engine.snapshot import kept_keys, key_fingerprint, read_snapshot
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
     EngineError,
     EvaluationResult,
     ExistingMatches,
+    KeepSnapshots,
     LogFn,
     MatchParams,
     RecordSource,
@@ -501,6 +504,7 @@ def find_matches(
     existing: ExistingMatches | None = None,
     merges_path: Path | None = None,
     backend: Backend | None = None,
+    keep: KeepSnapshots | None = None,
 ) -> int:
     """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
     (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE) and ``match_explanation`` (JSON text,
@@ -511,12 +515,27 @@ def find_matches(
     Incremental matching: with ``existing`` (records with the ``match_id`` a previous run gave them), the input
     holds new records only, matched against those (`findmatches.engine.incremental`); existing groups keep
     their ids, and the retired ids of groups that new records joined together are written to ``merges_path``
-    (CSV: retired_match_id, match_id). ``backend``: run on this backend (left open) instead of a new one."""
+    (CSV: retired_match_id, match_id). Existing records given as snapshots are not normalised again;
+    ``keep`` names where to keep snapshots of this run's output and of the existing records it read from
+    files (`findmatches.engine.snapshot`; `SnapshotMismatch` when the given ones do not fit the input).
+    ``backend``: run on this backend (left open) instead of a new one."""
     started = time.monotonic()
     extras = [e for e in (existing.records if existing else None, extra) if e is not None]
+    snapshots = [read_snapshot(folder) for folder in existing.snapshots] if existing else []
     with open_session(
-        source, params, labels, log, should_stop, backend=backend, extras=extras, temp_dir=temp_dir
+        source,
+        params,
+        labels,
+        log,
+        should_stop,
+        backend=backend,
+        extras=extras,
+        temp_dir=temp_dir,
+        snapshots=snapshots,
     ) as session:
+        session.key_fingerprint = key_fingerprint(labels, params)
+        if snapshots:
+            session.kept_keys = kept_keys(snapshots, session.key_fingerprint, session.num_records)
         groups = load_existing(session, existing) if existing is not None else None  # existing groups
         if groups is not None:
             session.log(
@@ -527,7 +546,7 @@ def find_matches(
         x, y = _label_features(session, spec)
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend,
         # then the labels' out-of-fold probabilities (for `_agreement`) while the candidates are scored.
-        pool = ThreadPoolExecutor(max_workers=1)
+        pool = ThreadPoolExecutor(max_workers=2)
         try:
             fitting = pool.submit(MatchModel(spec, 0).fit, x, y, committee=False)
             held_out = pool.submit(_out_of_fold, session, spec, x, y)
@@ -609,6 +628,11 @@ def find_matches(
             )
         else:
             match_ids = _match_ids(session, clusters.representative[:out])
+        if keep is not None and keep.output is not None:
+            keep_snapshot(session, keep.output, 0, match_ids, blocked.keys, spec.swaps)
+        if keep is not None and keep.existing is not None and groups is not None and not snapshots:
+            # Every existing record follows the new ones, in the existing matches' order (`load_existing`).
+            keep_snapshot(session, keep.existing, out, groups.ids, blocked.keys, spec.swaps)
         assign: dict[str, np.ndarray | pa.Array] = {
             "_rid": np.arange(out, dtype=np.int64),
             "match_id": match_ids,
@@ -623,10 +647,10 @@ def find_matches(
             session.log(f"Explained the matches in {time.monotonic() - explain_started:.1f}s.")
         session.backend.register("fm_assign", pa.table(assign))
         session.backend.execute(f"DROP TABLE IF EXISTS {NORM}")
-        keep = [
+        written = [
             c for c in session.columns if c not in ("match_id", "match_confidence_score", "match_explanation")
         ]
-        cols = ", ".join(f"r.{quote_ident(c)}" for c in keep)
+        cols = ", ".join(f"r.{quote_ident(c)}" for c in written)
         score = ", a.conf AS match_confidence_score" if compute_confidence else ""
         if compute_explanations:
             score += ", a.explanation AS match_explanation"

@@ -51,6 +51,10 @@ class Backend(Protocol):
         """Load the named columns of ``source`` as VARCHAR into ``table`` (`EngineError` if one is missing)."""
         ...
 
+    def load_parquet(self, path: Path, table: str) -> None:
+        """Make a Parquet file that `write` wrote readable as ``table``, with its own column types."""
+        ...
+
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing (CREATE TABLE … AS, DROP …)."""
         ...

@@ -486,37 +486,15 @@ def build_candidates(session: Session) -> BlockingResult:
             pa.table({"i": np.arange(len(left), dtype=np.int64), "l": left, "r": right}),
         )
     keys = blocking_keys(session)
-    rate = _estimate_rate(session.num_records)
-    sample = BASE
-    if rate < 1.0:
-        sample = f"{BASE}_sample"
-        be.execute(
-            f"CREATE OR REPLACE TABLE {sample} AS SELECT {', '.join(_key_columns(session))} FROM {BASE} "
-            f"WHERE hash(_rid) % 1000000 < {round(rate * 1_000_000)}"
-        )
-    costs = _key_costs(session, keys, sample, rate)
-    session.check()
-    cover = _coverage(session, keys, rate)
-    if sample != BASE:
-        be.execute(f"DROP TABLE {sample}")
-    be.execute(f"DROP TABLE IF EXISTS {TOKEN_COUNTS}")
-    budget = pair_budget(session)
     index = {k.name: i for i, k in enumerate(keys)}
-    within = [[index[name] for name in k.within if name in index] for k in keys]
-    act = float(session.params.accuracy_cost_tradeoff)
-    modelled = simulated_cover(keys, _agreement_states(session, keys))
-    order = choose_keys(
-        costs,
-        cover,
-        budget,
-        within,
-        blind_budget(session),
-        modelled=modelled,
-        min_gain=MIN_RECALL_GAIN * (1.0 - act),
-        records=session.num_records,
-    )
-    chosen = [keys[i] for i in order]
-    estimated = int(sum(int(costs[i]) for i in order))
+    budget = pair_budget(session)
+    kept = session.kept_keys
+    if kept is not None and all(name in index for name in kept):
+        # A snapshot's run chose these for the same labels on a like population (an incremental run's
+        # records are mostly that population): choosing again would cost as much as the blocking itself.
+        chosen, estimated = [keys[index[name]] for name in kept], None
+    else:
+        chosen, estimated = _choose(session, keys, budget)
     # All keys' pairs in one statement, one aggregate keeping each pair once: DuckDB runs the keys' pipelines
     # side by side (one at a time, a key's query kept about 1.5 of 2 cores busy), and its aggregate spills to
     # disk, so memory stays bounded however many pairs the keys repeat.
@@ -539,8 +517,11 @@ def build_candidates(session: Session) -> BlockingResult:
         recall = float(_covered(CANDIDATES, session)[judged].mean())
     names = [k.name for k in chosen]
     session.log(
-        f"Blocking: {total} candidate pairs (estimated {estimated}, budget {budget}) from {len(names)} of "
-        f"{len(keys)} keys ({', '.join(names)})"
+        f"Blocking: {total} candidate pairs "
+        + (f"(estimated {estimated}, budget {budget}) " if estimated is not None else "")
+        + f"from {len(names)} of {len(keys)} keys "
+        + ("kept from the snapshots " if estimated is None else "")
+        + f"({', '.join(names)})"
         + (
             f"; blocking recall on {int(judged.sum())} labelled matches: {recall:.3f}"
             if recall is not None
@@ -548,3 +529,37 @@ def build_candidates(session: Session) -> BlockingResult:
         )
     )
     return BlockingResult(names, total, recall)
+
+
+def _choose(session: Session, keys: list[BlockingKey], budget: int) -> tuple[list[BlockingKey], int]:
+    """The keys worth their pairs (`choose_keys`) and their estimated pair count."""
+    be = session.backend
+    rate = _estimate_rate(session.num_records)
+    sample = BASE
+    if rate < 1.0:
+        sample = f"{BASE}_sample"
+        be.execute(
+            f"CREATE OR REPLACE TABLE {sample} AS SELECT {', '.join(_key_columns(session))} FROM {BASE} "
+            f"WHERE hash(_rid) % 1000000 < {round(rate * 1_000_000)}"
+        )
+    costs = _key_costs(session, keys, sample, rate)
+    session.check()
+    cover = _coverage(session, keys, rate)
+    if sample != BASE:
+        be.execute(f"DROP TABLE {sample}")
+    be.execute(f"DROP TABLE IF EXISTS {TOKEN_COUNTS}")
+    index = {k.name: i for i, k in enumerate(keys)}
+    within = [[index[name] for name in k.within if name in index] for k in keys]
+    act = float(session.params.accuracy_cost_tradeoff)
+    modelled = simulated_cover(keys, _agreement_states(session, keys))
+    order = choose_keys(
+        costs,
+        cover,
+        budget,
+        within,
+        blind_budget(session),
+        modelled=modelled,
+        min_gain=MIN_RECALL_GAIN * (1.0 - act),
+        records=session.num_records,
+    )
+    return [keys[i] for i in order], int(sum(int(costs[i]) for i in order))

@@ -233,9 +233,11 @@ def feature_spec(
 
 
 def session_spec(session: Session) -> FeatureSpec:
-    """The feature spec of a session's columns, with their word weights and swappable column pairs."""
+    """The feature spec of a session's columns, with their word weights and swappable column pairs (those
+    its snapshots were found with, where it has them)."""
     profiles = session.feature_profiles
-    return feature_spec(profiles, word_weights(session, profiles), swapped_columns(session, profiles))
+    swaps = session.kept_swaps if session.kept_swaps is not None else swapped_columns(session, profiles)
+    return feature_spec(profiles, word_weights(session, profiles), swaps)
 
 
 def cheap_sql(spec: FeatureSpec) -> str:

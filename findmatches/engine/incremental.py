@@ -19,7 +19,8 @@ import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.clustering import pairs_within
-from findmatches.engine.session import NORM, Session
+from findmatches.engine.session import NORM, SNAPSHOTS, Session
+from findmatches.engine.snapshot import MATCH_ID, POSITION, RECORDS_FILE, write_meta
 from findmatches.engine.types import EngineError, ExistingMatches
 
 #: A record's match id from its primary key, in the order tried: DuckDB's fast string hash, MD5 (where two
@@ -29,7 +30,6 @@ ID_EXPRESSIONS = tuple(
     + [f"CAST(md5_number(_pk || '#{i}') >> 65 AS BIGINT)" for i in (1, 2, 3)]
 )
 EXISTING = "fm_existing"
-MATCH_ID = "match_id"
 # How many offending keys an error message names.
 EXAMPLES = 3
 
@@ -118,6 +118,8 @@ def load_existing(session: Session, existing: ExistingMatches) -> ExistingGroups
     key twice, or holding a new record's key."""
     be = session.backend
     new = int(session.num_output)
+    if existing.records is None:
+        return _snapshot_groups(session, existing)
     pk = session.params.primary_key
     try:
         be.load_columns(existing.records, EXISTING, [pk, MATCH_ID])
@@ -152,6 +154,69 @@ def load_existing(session: Session, existing: ExistingMatches) -> ExistingGroups
     rids = got.column("_rid").to_numpy().astype(np.int64)
     ids = follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges)
     return ExistingGroups(rids, ids, distinct_sorted(ids))
+
+
+def _snapshot_groups(session: Session, existing: ExistingMatches) -> ExistingGroups:
+    """`load_existing` for records read from snapshots: their ids are in the snapshots, and only keys held
+    twice (across snapshots) or by a new record are looked for."""
+    be = session.backend
+    new, num = int(session.num_output), int(session.snapshot_rows)
+    within = f"_rid >= {new} AND _rid < {new + num}"
+    twice = be.query(
+        f"SELECT _pk FROM {NORM} WHERE {within} GROUP BY _pk HAVING count(*) > 1 LIMIT {EXAMPLES}"
+    )
+    if twice.num_rows:
+        raise EngineError(f"The existing matches hold the primary key(s) {_examples(twice)} more than once.")
+    again = be.query(
+        f"SELECT _pk FROM {NORM} WHERE _rid < {new} AND _pk IN (SELECT _pk FROM {NORM} WHERE {within}) "
+        f"LIMIT {EXAMPLES}"
+    )
+    if again.num_rows:
+        raise EngineError(
+            f"New records have primary key(s) the existing matches already hold: {_examples(again)}."
+        )
+    got = be.query(f"SELECT _rid, {MATCH_ID} AS id FROM {SNAPSHOTS} ORDER BY _rid")
+    session.new_below, session.pair_below = new, new + num
+    rids = got.column("_rid").to_numpy().astype(np.int64)
+    ids = follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges)
+    return ExistingGroups(rids, ids, distinct_sorted(ids))
+
+
+def keep_snapshot(
+    session: Session,
+    folder: Path,
+    start: int,
+    ids: np.ndarray,
+    keys: list[str],
+    swaps: tuple[tuple[str, str], ...],
+) -> None:
+    """Keep the records ``start`` … ``start + len(ids) - 1`` as prepared, with ``ids`` as their match ids, as
+    a snapshot in ``folder`` (`findmatches.engine.snapshot`), with the blocking ``keys`` and the swapped
+    columns this run used."""
+    be = session.backend
+    folder.mkdir(parents=True, exist_ok=True)
+    be.register(
+        "fm_keep_ids", pa.table({"_rid": np.arange(start, start + len(ids), dtype=np.int64), "id": ids})
+    )
+    names = [n for n in be.query(f"SELECT * FROM {NORM} LIMIT 0").column_names if n != "_rid"]
+    be.write(
+        f"SELECT CAST(n._rid - {start} AS BIGINT) AS {POSITION}, {', '.join(f'n.{c}' for c in names)}, "
+        f"CAST(k.id AS BIGINT) AS {MATCH_ID} FROM {NORM} n JOIN fm_keep_ids k ON k._rid = n._rid ORDER BY n._rid",
+        folder / RECORDS_FILE,
+        "parquet",
+    )
+    be.execute("DROP TABLE fm_keep_ids")
+    write_meta(
+        folder,
+        columns=session.columns,
+        primary_key=session.params.primary_key,
+        profiles=session.profiles,
+        rows=len(ids),
+        population=session.num_records,
+        keys=keys,
+        fingerprint=session.key_fingerprint,
+        swaps=swaps,
+    )
 
 
 def group_links(members: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,12 +23,17 @@ from findmatches.engine.profile import (
     normalized_select,
     profile_columns,
 )
+from findmatches.engine.snapshot import MATCH_ID, POSITION, Snapshot, SnapshotMismatch, common_profiles
 from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
 
 RECORDS = "fm_records"
 NORM = "fm_norm"
 LABELS = "fm_labels"
 LABEL_PAIRS = "fm_label_pairs"
+# The snapshots' records (`findmatches.engine.snapshot`) with their ``_rid``s, and the records the run loaded,
+# normalised, before the two meet in ``NORM``.
+SNAPSHOTS = "fm_snapshots"
+LOADED = "fm_norm_loaded"
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
 # Columns with fewer distinct values than this share of the records are normalised per value.
 BY_VALUE_RATIO = 0.5
@@ -57,6 +62,14 @@ class Session:
     pair_below: int | None = None
     label_pairs: pa.Table = field(default_factory=lambda: pa.table({}))
     labelled_rids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Records ``num_output <= _rid < num_output + snapshot_rows`` come from kept snapshots (`SNAPSHOTS`).
+    snapshot_rows: int = 0
+    # Blocking keys to use instead of choosing (a snapshot's, chosen for the same labels), and what a key
+    # choice depends on besides the records (`findmatches.engine.snapshot.key_fingerprint`).
+    kept_keys: list[str] | None = None
+    key_fingerprint: str = ""
+    # The swapped column pairs found in the snapshots' records (`features.swapped_columns`), else None.
+    kept_swaps: tuple[tuple[str, str], ...] | None = None
 
     def log(self, message: str) -> None:
         """Send a progress line to the caller."""
@@ -105,17 +118,19 @@ def open_session(
     backend: Backend | None = None,
     extras: Sequence[RecordSource] = (),
     temp_dir: Path | None = None,
+    snapshots: Sequence[Snapshot] = (),
 ) -> Iterator[Session]:
     """Load, profile and normalise the records (then the ``extras``' records, which take part in matching but
     are not part of the output) and map the labels onto them; close the backend afterwards (one made here
-    spills under ``temp_dir``)."""
+    spills under ``temp_dir``). With ``snapshots``, their records follow the source's (before the extras'),
+    already normalised, and the loaded records are normalised with the snapshots' profiles."""
     owned = backend is None
     be: Backend = backend if backend is not None else open_backend(temp_dir)
     done = threading.Event()
     if should_stop is not None:
         threading.Thread(target=_watch, args=(be, should_stop, done), name="engine-stop", daemon=True).start()
     try:
-        yield _prepare(be, source, params, labels, log, should_stop, extras)
+        yield _prepare(be, source, params, labels, log, should_stop, extras, snapshots)
     finally:
         done.set()
         if owned:
@@ -143,13 +158,23 @@ def _prepare(
     log: LogFn | None,
     should_stop: StopFn | None,
     extras: Sequence[RecordSource] = (),
+    snapshots: Sequence[Snapshot] = (),
 ) -> Session:
     columns, num_output = be.load_records(source, RECORDS, extras)
     if params.primary_key not in columns:
         raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
-    num = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())
-    profiles = profile_columns(be, RECORDS, columns, exclude={params.primary_key})
-    session = Session(be, params, columns, profiles, num, log, should_stop, num_output=num_output)
+    loaded = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())
+    if snapshots:
+        profiles = common_profiles(list(snapshots), columns, params.primary_key)
+    else:
+        profiles = profile_columns(be, RECORDS, columns, exclude={params.primary_key})
+    kept = sum(s.rows for s in snapshots)
+    num = loaded + kept
+    session = Session(
+        be, params, columns, profiles, num, log, should_stop, num_output=num_output, snapshot_rows=kept
+    )
+    if snapshots:
+        session.kept_swaps = snapshots[0].swaps
     session.check()
     session.log(f"Engine: {be.name}.")
     session.log(
@@ -172,7 +197,11 @@ def _prepare(
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
-    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
+    if snapshots:
+        _join_snapshots(be, feats, keep, num_output, loaded, list(snapshots))
+        session.log(f"Read {kept} prepared records from {len(snapshots)} snapshot(s).")
+    else:
+        be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
     session.check()
     _map_labels(session, _validate_labels(labels))
     return session
@@ -247,6 +276,72 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
         joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
     return f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM b{''.join(joins)}"
+
+
+def _join_snapshots(
+    be: Backend,
+    profiles: list[ColumnProfile],
+    keep: list[tuple[str, str]],
+    num_output: int,
+    loaded: int,
+    snapshots: list[Snapshot],
+) -> None:
+    """``NORM`` from the loaded records, normalised (the source's keep their ``_rid``s, the extras' move past
+    the snapshots'), and the snapshots' prepared records (``_rid``s from ``num_output`` on, in order; also
+    kept as the view `SNAPSHOTS`, with their ``match_id``). A value's count is its largest count in any
+    snapshot plus its count among the loaded records (`findmatches.engine.snapshot`): only values that the
+    loaded records or a snapshot other than the largest hold are looked up, so the largest is read once."""
+    total = sum(s.rows for s in snapshots)
+    moved = [(f"CASE WHEN _rid < {num_output} THEN _rid ELSE _rid + {total} END", "_rid"), *keep[1:]]
+    be.execute(f"CREATE OR REPLACE TABLE {LOADED} AS {_normalize_sql(be, profiles, moved, loaded)}")
+    names = be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names
+    columns = [n for n in names if n != "_rid"]
+    parts, offset = [], num_output
+    largest = max(range(len(snapshots)), key=lambda i: snapshots[i].rows)
+    lo = hi = 0
+    for i, snap in enumerate(snapshots):
+        table = f"{SNAPSHOTS}{i}"
+        be.load_parquet(snap.records, table)
+        have = set(be.query(f"SELECT * FROM {table} LIMIT 0").column_names)
+        if have != {*columns, POSITION, MATCH_ID}:
+            raise SnapshotMismatch(
+                f"The snapshot {snap.folder} holds other prepared columns than this run's."
+            )
+        parts.append(
+            f"SELECT CAST({offset} + {POSITION} AS BIGINT) AS _rid, {', '.join(columns)}, {MATCH_ID} FROM {table}"
+        )
+        if i == largest:
+            lo, hi = offset, offset + snap.rows
+        offset += snap.rows
+    be.execute(f"CREATE OR REPLACE VIEW {SNAPSHOTS} AS {' UNION ALL '.join(parts)}")
+    counted = [p.alias for p in profiles if p.counts_values]
+    ctes, joins = [], []
+    select = {n: f"u.{n}" for n in names}
+    for a in counted:
+        ctes.append(
+            f"v_{a} AS (SELECT {a} AS v FROM {LOADED} WHERE {a} IS NOT NULL UNION SELECT {a} AS v "
+            f"FROM {SNAPSHOTS} WHERE {a} IS NOT NULL AND (_rid < {lo} OR _rid >= {hi}))"
+        )
+        ctes.append(
+            f"x_{a} AS (SELECT {a} AS v, max(f_{a}) AS n FROM {SNAPSHOTS} "
+            f"WHERE {a} IN (SELECT v FROM v_{a}) GROUP BY {a})"
+        )
+        ctes.append(
+            f"y_{a} AS (SELECT {a} AS v, max(f_{a}) AS n FROM {LOADED} WHERE {a} IS NOT NULL GROUP BY {a})"
+        )
+        joins.append(f" LEFT JOIN x_{a} ON x_{a}.v = u.{a} LEFT JOIN y_{a} ON y_{a}.v = u.{a}")
+        from_snapshot = f"u._rid >= {num_output} AND u._rid < {num_output + total}"
+        select[f"f_{a}"] = (
+            f"CAST(CASE WHEN u.{a} IS NULL THEN NULL WHEN {from_snapshot} THEN coalesce(x_{a}.n, u.f_{a}) + "
+            f"coalesce(y_{a}.n, 0) ELSE coalesce(x_{a}.n, 0) + u.f_{a} END AS INTEGER) AS f_{a}"
+        )
+    union = f"SELECT * FROM {LOADED} UNION ALL SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS}"
+    be.execute(
+        f"CREATE OR REPLACE TABLE {NORM} AS "
+        + (f"WITH {', '.join(ctes)} " if ctes else "")
+        + f"SELECT {', '.join(select[n] for n in names)} FROM ({union}) u{''.join(joins)}"
+    )
+    be.execute(f"DROP TABLE {LOADED}")
 
 
 def _map_labels(session: Session, labels: pa.Table) -> None:

@@ -49,10 +49,27 @@ class RecordSource:
 @dataclass(frozen=True)
 class ExistingMatches:
     """Records matched before (incremental matching), each with the ``match_id`` a previous run gave it, and
-    the merges recorded since: ``merges`` (retired_match_id, match_id: its successor), applied first."""
+    the merges recorded since: ``merges`` (retired_match_id, match_id: its successor), applied first.
 
-    records: RecordSource
+    The records come as files (``records``) or as the folders of snapshots that earlier runs kept of them
+    (``snapshots``, `findmatches.engine.snapshot`): already normalised, so not read and normalised again."""
+
+    records: RecordSource | None = None
     merges: pa.Table | None = None
+    snapshots: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.records is None) == (not self.snapshots):
+            raise ValueError("Existing matches come as records or as snapshots, one of the two.")
+
+
+@dataclass(frozen=True)
+class KeepSnapshots:
+    """Where a run keeps snapshots (`findmatches.engine.snapshot`): of the records it writes (``output``), and
+    of the existing records it read from files (``existing``); None: not kept."""
+
+    output: Path | None = None
+    existing: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,17 @@ _TRANSFER_ERRORS = (
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One object: its full URI, size in bytes and path relative to the listed location."""
+    """One object: its full URI, size in bytes and path relative to the listed location; ``version`` changes
+    whenever its content may have (S3's ETag; a local file's modification time and size)."""
 
     uri: str
     size: int
     name: str
+    version: str = ""
+
+
+def _local_version(stat: os.stat_result) -> str:
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
 
 
 def is_hidden(relative: str) -> bool:
@@ -284,7 +290,7 @@ class Storage:
             try:
                 head = self.s3.head_object(Bucket=loc.bucket, Key=loc.key)
                 name = loc.key.rsplit("/", 1)[-1]
-                return [ObjectInfo(str(loc), int(head["ContentLength"]), name)]
+                return [ObjectInfo(str(loc), int(head["ContentLength"]), name, str(head.get("ETag", "")))]
             except ClientError as e:
                 err = self._s3_error(e, uri, "read")
                 status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -304,7 +310,11 @@ class Storage:
                     relative = key[len(prefix) :]
                     if not relative or key.endswith(("/", "_$folder$")) or is_hidden(relative):
                         continue
-                    found.append(ObjectInfo(f"s3://{loc.bucket}/{key}", int(obj["Size"]), relative))
+                    found.append(
+                        ObjectInfo(
+                            f"s3://{loc.bucket}/{key}", int(obj["Size"]), relative, str(obj.get("ETag", ""))
+                        )
+                    )
         except (ClientError, BotoCoreError) as e:
             err = self._s3_error(e, uri, "list")
             raise (denied if denied is not None and isinstance(err, ObjectNotFoundError) else err) from e
@@ -317,7 +327,8 @@ class Storage:
     def _local_list(self, path: Path, uri: str) -> list[ObjectInfo]:
         try:
             if path.is_file():
-                return [ObjectInfo(str(path), path.stat().st_size, path.name)]
+                stat = path.stat()
+                return [ObjectInfo(str(path), stat.st_size, path.name, _local_version(stat))]
             if not path.is_dir():
                 raise ObjectNotFoundError(f"No file or folder exists at {uri}.", uri, "not found")
             found = []
@@ -330,7 +341,8 @@ class Storage:
                         continue
                     real = confine(full, self.allowed_roots, str(full))
                     if real.is_file():
-                        found.append(ObjectInfo(str(full), real.stat().st_size, relative))
+                        stat = real.stat()
+                        found.append(ObjectInfo(str(full), stat.st_size, relative, _local_version(stat)))
         except OSError as e:
             raise self._os_error(e, uri, "list") from e
         if not found:

@@ -16,7 +16,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from findmatches.io.errors import TableFormatError
-from findmatches.io.storage import Storage
+from findmatches.io.storage import ObjectInfo, Storage
 
 TableFormat = Literal["csv", "parquet", "json"]
 _FORMATS: tuple[TableFormat, ...] = ("csv", "parquet", "json")
@@ -129,13 +129,9 @@ def csv_options(
     )
 
 
-def fetch_table(
-    storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str, exclude: str | None = None
-) -> list[Path]:
-    """Local paths of the table's data files: local files as they are, S3 objects downloaded to ``dest_dir``.
-    Objects at or under ``exclude`` (a run's own output: a folder, or a file and its ``.merges.csv``) are
-    left out."""
-    del fmt  # every visible, non-empty object under the location is data (Hive/Glue behaviour)
+def list_table(storage: Storage, location: str, exclude: str | None = None) -> list[ObjectInfo]:
+    """The table's data objects: every visible, non-empty object under the location (Hive/Glue behaviour),
+    except those at or under ``exclude`` (a run's own output: a folder, or a file and its ``.merges.csv``)."""
     own: tuple[str, ...] = ()
     if exclude:
         local = storage.local_path(exclude)
@@ -148,6 +144,16 @@ def fetch_table(
     ]
     if not objects:
         raise TableFormatError(f"The table location {location} holds only empty files.")
+    return objects
+
+
+def fetch_table(
+    storage: Storage, location: str, fmt: TableFormat, dest_dir: Path | str, exclude: str | None = None
+) -> list[Path]:
+    """Local paths of the table's data files (`list_table`): local files as they are, S3 objects downloaded
+    to ``dest_dir``."""
+    del fmt  # every visible, non-empty object under the location is data
+    objects = list_table(storage, location, exclude)
     if storage.local_path(location) is not None:
         return [Path(o.uri) for o in objects]
     paths = []

@@ -12,6 +12,7 @@ from findmatches.service.transforms import TransformOperations
 from findmatches.store.database import Database
 from findmatches.tasks.jobs import Jobs
 from findmatches.tasks.runner import TaskRunner
+from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workers import Workers
 
 
@@ -26,7 +27,8 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         workers = Workers(
             settings.run_memory_mb << 20 if settings.run_memory_mb else None, hold_s=settings.worker_hold_s
         )
-        jobs = Jobs(db, self.storage, runner_ref, workers)
+        self.snapshots = SnapshotStore(settings.data_dir / "snapshots")
+        jobs = Jobs(db, self.storage, runner_ref, workers, self.snapshots)
         self.runner = TaskRunner(
             db,
             settings.data_dir,

@@ -24,6 +24,7 @@ from findmatches.service.paging import page
 from findmatches.service.transforms import load_transform
 from findmatches.store.database import Database
 from findmatches.tasks.runner import ACTIVE, TaskRunner
+from findmatches.tasks.snapshots import SnapshotStore
 
 MAX_RUNS_PER_TRANSFORM = 3
 MAX_RUNS_PER_ACCOUNT = 30
@@ -37,6 +38,7 @@ class TaskRunOperations:
     db: Database
     storage: Storage
     runner: TaskRunner
+    snapshots: SnapshotStore
 
     # -- starting runs ---------------------------------------------------------------------------
 
@@ -302,6 +304,7 @@ class TaskRunOperations:
         ).fetchall()
         for row in rows:
             self.runner.cancel(row["task_run_id"])
+        self.snapshots.drop_transform(transform_id)
 
 
 def task_run_view(row: sqlite3.Row) -> dict[str, Any]:

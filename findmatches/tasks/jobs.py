@@ -16,23 +16,26 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from findmatches.engine.backends import ENGINE_ENV, SPARK_CONF_ENV
+from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
     CsvFormat,
     EngineError,
     EvaluationResult,
     ExistingMatches,
+    KeepSnapshots,
     MatchParams,
     RecordSource,
 )
 from findmatches.io import labels as label_files
 from findmatches.io import tables
 from findmatches.io.errors import LabelFileError, StorageError, TableFormatError
-from findmatches.io.storage import Storage
+from findmatches.io.storage import ObjectInfo, Storage
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks.capacity import spark_conf
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
+from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
 
@@ -46,11 +49,17 @@ class Jobs:
     """The task functions the runner executes, keyed by TaskType in ``table()``."""
 
     def __init__(
-        self, db: Database, storage: Storage, runner_ref: list[TaskRunner], workers: Workers
+        self,
+        db: Database,
+        storage: Storage,
+        runner_ref: list[TaskRunner],
+        workers: Workers,
+        snapshots: SnapshotStore,
     ) -> None:
         self.db = db
         self.storage = storage
         self.workers = workers
+        self.snapshots = snapshots
         self._runner_ref = runner_ref  # the runner is built after the jobs it runs
 
     def table(self) -> dict[str, Any]:
@@ -113,6 +122,8 @@ class Jobs:
                 engine_style=engine_style,
                 env=env,
             )
+        except SnapshotMismatch:
+            raise  # `find_matches` reads the files instead
         except (EngineError, WorkerFailed) as e:
             raise TaskFailed(str(e)) from e
 
@@ -277,18 +288,48 @@ class Jobs:
 
     def find_matches(self, run: RunContext) -> None:
         args = run.arguments
+        location = args.get("ExistingMatchesS3Path")
+        if not location:
+            self._find_matches(run, None)
+            return
+        objects, merges = self._existing_objects(location, args["OutputS3Path"])
+        kept = self.snapshots.cover(run.transform_id, objects)
+        if kept is not None:
+            run.log(
+                f"existing matches: {len(objects)} file(s) at {location}, read from {len(kept)} kept snapshot(s)"
+            )
+            try:
+                self._find_matches(
+                    run, ExistingMatches(merges=self._merges(run, merges), snapshots=tuple(kept))
+                )
+                return
+            except SnapshotMismatch as e:
+                run.log(f"the kept snapshots do not fit this run ({e}); reading the existing files")
+                self.snapshots.drop(kept)
+        existing = self._existing(run, location, args["OutputS3Path"])
+        self._find_matches(run, existing, objects)
+
+    def _find_matches(
+        self,
+        run: RunContext,
+        existing: ExistingMatches | None,
+        existing_objects: list[ObjectInfo] | None = None,
+    ) -> None:
+        """A FIND_MATCHES run; an incremental one (``existing``) keeps snapshots of its output and, when it
+        read them from files (``existing_objects``), of the existing records (`SnapshotStore`)."""
+        args = run.arguments
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
         params, labels = self._params(transform), self._labels(run.transform_id)
         records = self._records(run, transform, args.get("InputS3Path"))
-        existing = (
-            self._existing(run, args["ExistingMatchesS3Path"], out)
-            if args.get("ExistingMatchesS3Path")
-            else None
-        )
         extra: RecordSource | None = None
         if args.get("InputS3Path") and labels.num_rows:
             # A scan of the whole input: in a worker, as the engine's work is.
+            known = existing.records if existing is not None else None
+            if existing is not None and existing.snapshots:
+                known = RecordSource(
+                    paths=tuple(Path(f) / RECORDS_FILE for f in existing.snapshots), format="parquet"
+                )
             extra, added = self._in_worker(
                 run,
                 "findmatches.tasks.taught:missing_labelled_records",
@@ -298,13 +339,20 @@ class Jobs:
                 key=params.primary_key,
                 labelled=labels.column("primary_key").to_pylist(),
                 dest=run.work.labels / "labelled.parquet",
-                also=existing.records if existing else None,
+                also=known,
+                also_key="_pk" if existing is not None and existing.snapshots else None,
             )
             if added:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work.output("matches.parquet" if parquet else "matches.csv")
         merges = run.work.output(MERGES) if existing else None
+        keep = None
+        if existing is not None:
+            keep = KeepSnapshots(
+                output=run.work.root / "snapshot-output",
+                existing=run.work.root / "snapshot-existing" if existing_objects else None,
+            )
         count = self._engine(
             run,
             "find_matches",
@@ -320,17 +368,54 @@ class Jobs:
             extra=extra,
             existing=existing,
             merges_path=merges,
+            keep=keep,
         )
         run.check()
         if merges is not None:
             # The merges go first: a reader that sees the matches can follow them.
             target = out.rstrip("/") + "." + MERGES if parquet else self.storage.join(out, MERGES)
             self._upload_to(target, merges, move=True)
-        if parquet:
-            self._upload_to(out.rstrip("/"), local, move=True)
-        else:
-            self._upload(out, f"part-00000-{run.task_run_id}.csv", local, move=True)
+        name = f"part-00000-{run.task_run_id}.csv"
+        target = out.rstrip("/") if parquet else self.storage.join(out, name)
+        self._upload_to(target, local, move=True)
         run.log(f"find matches: wrote {count} records to {out}")
+        if keep is not None:
+            self._keep_snapshots(run, keep, target, existing_objects or [])
+
+    def _keep_snapshots(
+        self, run: RunContext, keep: KeepSnapshots, output: str, existing: list[ObjectInfo]
+    ) -> None:
+        """Keep the snapshots the engine wrote; a failure to is logged, not the run's (they only save time)."""
+        try:
+            if keep.existing is not None and existing:
+                self.snapshots.keep(run.transform_id, keep.existing, existing)
+            if keep.output is not None:
+                self.snapshots.keep(run.transform_id, keep.output, self.storage.list_objects(output))
+        except (OSError, StorageError) as e:
+            run.log(f"kept no snapshot for later incremental runs: {e}")
+
+    def _existing_objects(self, location: str, output: str) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
+        """The existing matches' data objects and merges files (as `_existing` reads them), with versions."""
+        try:
+            objects = tables.list_table(self.storage, location, exclude=output)
+        except (StorageError, TableFormatError) as e:
+            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
+        merges = [o for o in objects if _is_merges(o.name)]
+        return [o for o in objects if o not in merges], merges
+
+    def _merges(self, run: RunContext, objects: list[ObjectInfo]) -> pa.Table | None:
+        """The merges files' rows, downloaded (`_read_merges`)."""
+        folder = run.work.fetch("existing")
+        paths: list[Path] = []
+        try:
+            for i, o in enumerate(objects):
+                local = self.storage.local_path(o.uri)
+                paths.extend(
+                    [local] if local is not None else self.storage.download(o.uri, folder / f"{i:05d}")
+                )
+        except StorageError as e:
+            raise TaskFailed(f"Cannot read the existing merges: {e}") from e
+        return _read_merges(paths)
 
     def _existing(self, run: RunContext, location: str, output: str) -> ExistingMatches:
         """The records previous runs matched (their output: CSV with a header, or Parquet, by file name) and
@@ -342,7 +427,7 @@ class Jobs:
             )
         except (StorageError, TableFormatError) as e:
             raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
-        merges = [p for p in paths if p.name == MERGES or p.name.endswith("." + MERGES)]
+        merges = [p for p in paths if _is_merges(p.name)]
         data = [p for p in paths if p not in merges]
         if not data:
             raise TaskFailed(f"No matched records found at {location}.")
@@ -378,6 +463,12 @@ class Jobs:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(str(e)) from e  # e names the URI and S3's error
+
+
+def _is_merges(name: str) -> bool:
+    """Whether a file of the existing matches is a merges file (``merges.csv``, ``*.merges.csv``)."""
+    base = name.rsplit("/", 1)[-1]
+    return base == MERGES or base.endswith("." + MERGES)
 
 
 def _read_merges(paths: list[Path]) -> pa.Table | None:

@@ -33,10 +33,12 @@ def missing_labelled_records(
     labelled: list[str],
     dest: Path,
     also: RecordSource | None = None,
+    also_key: str | None = None,
 ) -> tuple[RecordSource | None, list[str]]:
     """The labelled records of the table that the input (and ``also``: an incremental run's existing
-    matches) lacks, as Parquet at ``dest`` (None when there are none), and their primary keys. The engine
-    matches them with the input and leaves them out of the output."""
+    matches, keyed by ``also_key`` where not by ``key``: kept snapshots' ``_pk``) lacks, as Parquet at
+    ``dest`` (None when there are none), and their primary keys. The engine matches them with the input and
+    leaves them out of the output."""
     # An in-memory DuckDB spills to ``.tmp`` under the server's working directory unless told otherwise: spill
     # into the run's work dir instead (``dest``'s folder), which the runner removes when the attempt ends.
     con = duckdb.connect(config={"temp_directory": str(dest.parent / "spill")})
@@ -52,8 +54,9 @@ def missing_labelled_records(
         known = f"SELECT CAST({k} AS VARCHAR) FROM input"
         if also is not None:
             con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(also)}")
-            if key in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
-                known += f" UNION ALL SELECT CAST({k} AS VARCHAR) FROM also"
+            other = also_key or key
+            if other in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
+                known += f" UNION ALL SELECT CAST({quote_ident(other)} AS VARCHAR) FROM also"
         con.execute(
             f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled) "
             f"AND CAST({k} AS VARCHAR) NOT IN ({known})"

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from findmatches.engine.snapshot import SnapshotMismatch
 from findmatches.engine.types import Cancelled, EngineError
 
 #: Imported once by the fork server, so that every worker starts with them loaded.
@@ -155,6 +156,8 @@ def _result(message: tuple[str, Any]) -> Any:
         return value
     if kind == "cancelled":
         raise Cancelled("stopped")
+    if kind == "snapshot_mismatch":
+        raise SnapshotMismatch(str(value))
     if kind == "engine_error":
         raise EngineError(str(value))
     raise WorkerFailed(str(value))
@@ -223,6 +226,8 @@ def _work(
         reply: tuple[str, Any] = ("ok", result)
     except Cancelled:
         reply = ("cancelled", "")
+    except SnapshotMismatch as e:
+        reply = ("snapshot_mismatch", str(e))
     except EngineError as e:
         reply = ("engine_error", str(e))
     except Exception as e:  # reported to the server as the run's failure

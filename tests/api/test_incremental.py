@@ -217,3 +217,65 @@ def test_bad_requests_and_bad_existing_matches(
     run = _increment(glue, transform_id, bucket, "plain/", "all/", "o4/")
     assert run["Status"] == "FAILED" and "already hold" in run["ErrorString"], run
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="o4/")
+
+
+def _log(server: ServerProcess, run: dict[str, Any]) -> str:
+    return (server.data_dir / "logs" / f"{run['TaskRunId']}.log").read_text(encoding="utf-8")
+
+
+def test_later_runs_read_kept_snapshots_until_the_files_change(
+    server: ServerProcess,
+    glue: Any,
+    s3: Any,
+    split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]],
+) -> None:
+    transform_id, bucket, table, new = split
+    kept = server.data_dir / "snapshots" / transform_id
+    assert _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/m/day1/")["Status"] == "SUCCEEDED"
+    assert not kept.exists()  # a full run keeps none: nothing says an incremental one will follow
+
+    # The first incremental run reads the files, and keeps snapshots of them and of its own output.
+    cold = _increment(glue, transform_id, bucket, "new/", "m/day1/", "m/day2/")
+    assert cold["Status"] == "SUCCEEDED", cold
+    assert "kept snapshot" not in _log(server, cold)
+    assert len(list(kept.iterdir())) == 2
+    # The next reads the snapshot instead, and gives every record the same id.
+    warm = _increment(glue, transform_id, bucket, "new/", "m/day1/", "other/warm/")
+    assert warm["Status"] == "SUCCEEDED", warm
+    assert "read from 1 kept snapshot(s)" in _log(server, warm)
+    ids = {r["id"]: r["match_id"] for r in _rows(s3, bucket, "m/day2/")}
+    assert {r["id"]: r["match_id"] for r in _rows(s3, bucket, "other/warm/")} == ids
+    assert len(ids) == len(new)
+
+    # Both earlier outputs at once, each from its snapshot: a record whose entity only day2 holds joins
+    # day2's id.
+    late = dict(new[-1], id="late-1")
+    s3.put_object(Bucket=bucket, Key=f"late/{PART_CSV}", Body=sample.to_csv([late], SAMPLE_COLUMNS).encode())
+    both = _increment(glue, transform_id, bucket, "late/", "m/", "other/both/")
+    assert both["Status"] == "SUCCEEDED", both
+    assert "read from 2 kept snapshot(s)" in _log(server, both)
+    (row,) = _rows(s3, bucket, "other/both/")
+    assert row["match_id"] == ids[new[-1]["id"]]
+
+    # A changed file is read again, whole.
+    day1 = _rows(s3, bucket, "m/day1/")
+    body = io.StringIO()
+    writer = csv.DictWriter(body, fieldnames=list(day1[0]))
+    writer.writeheader()
+    writer.writerows(day1[1:])
+    s3.put_object(Bucket=bucket, Key=_key(s3, bucket, "m/day1/"), Body=body.getvalue().encode())
+    changed = _increment(glue, transform_id, bucket, "new/", "m/day1/", "other/changed/")
+    assert changed["Status"] == "SUCCEEDED", changed
+    assert "kept snapshot" not in _log(server, changed)
+    glue.delete_ml_transform(TransformId=transform_id)
+    assert not kept.exists()
+
+
+def _key(s3: Any, bucket: str, prefix: str) -> str:
+    """The one data file (not a merges file) under ``prefix``."""
+    (key,) = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+        if not o["Key"].endswith("merges.csv")
+    ]
+    return key

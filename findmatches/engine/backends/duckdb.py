@@ -179,6 +179,13 @@ class DuckDBBackend:
                 + f" FROM {relation}"
             )
 
+    def load_parquet(self, path: Path, table: str) -> None:
+        """A view of the Parquet file (read where it is used, no copy)."""
+        with self._reading(f"Cannot read {path}"):
+            self._con.execute(
+                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({quote_literal(str(path))})"
+            )
+
     def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
         """The SQL relation reading ``source`` (an Arrow table is registered as ``name``)."""
         if source.table is not None:

@@ -328,6 +328,13 @@ class SparkBackend:
             raise EngineError(f"The records lack the column(s): {', '.join(missing)}.")
         self._materialise(table, df.select(*[_col(c).cast("string").alias(c) for c in columns]))
 
+    def load_parquet(self, path: Path, table: str) -> None:
+        """As `DuckDBBackend.load_parquet`."""
+        try:
+            self._define(table, self._spark.read.parquet(str(path)))
+        except Exception as e:
+            raise EngineError(f"Cannot read {path}: {str(e).splitlines()[0]}") from e
+
     def _read(self, source: RecordSource) -> DataFrame:
         try:
             if source.table is not None:
