@@ -229,7 +229,7 @@ def test_later_runs_read_kept_snapshots_until_the_files_change(
     s3: Any,
     split: tuple[str, str, list[dict[str, str]], list[dict[str, str]]],
 ) -> None:
-    transform_id, bucket, table, new = split
+    transform_id, bucket, _, new = split
     kept = server.data_dir / "snapshots" / transform_id
     assert _find(glue, transform_id, OutputS3Path=f"s3://{bucket}/m/day1/")["Status"] == "SUCCEEDED"
     assert not kept.exists()  # a full run keeps none: nothing says an incremental one will follow

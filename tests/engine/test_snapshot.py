@@ -1,0 +1,128 @@
+"""Kept snapshots of matched records: read back, they stand for the records as the files would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+
+from findmatches.engine.api import find_matches
+from findmatches.engine.session import NORM, open_session
+from findmatches.engine.snapshot import META_FILE, SnapshotMismatch, read_snapshot
+from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
+from tests.engine.test_incremental import _labels
+
+PARAMS = MatchParams(primary_key="id")
+
+
+def _match(
+    records: pa.Table,
+    labels: pa.Table,
+    out: Path,
+    existing: ExistingMatches | None = None,
+    keep: KeepSnapshots | None = None,
+    log: list[str] | None = None,
+) -> pa.Table:
+    find_matches(
+        RecordSource(table=records),
+        PARAMS,
+        labels,
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=False,
+        existing=existing,
+        merges_path=out.with_suffix(".merges.csv") if existing is not None else None,
+        keep=keep,
+        log=log.append if log is not None else None,
+    )
+    return pq.read_table(out)
+
+
+def _counts_are_exact(records: pa.Table, labels: pa.Table, snapshots: tuple[Path, ...]) -> None:
+    """Every value count in the prepared table equals the value's count over all its records."""
+    with open_session(
+        RecordSource(table=records),
+        PARAMS,
+        labels,
+        None,
+        None,
+        snapshots=[read_snapshot(s) for s in snapshots],
+    ) as session:
+        counted = [p.alias for p in session.feature_profiles if p.counts_values]
+        assert counted
+        for a in counted:
+            wrong = session.backend.query(
+                f"SELECT count(*) AS n FROM (SELECT f_{a}, count(*) OVER (PARTITION BY {a}) AS c FROM {NORM} "
+                f"WHERE {a} IS NOT NULL) WHERE f_{a} <> c"
+            )
+            assert wrong.column("n")[0].as_py() == 0, a
+        assert session.num_records == records.num_rows + sum(read_snapshot(s).rows for s in snapshots)
+
+
+def test_a_snapshot_gives_the_ids_the_files_give(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path
+) -> None:
+    table, truth = people
+    labels = _labels(table.slice(0, 450), truth)
+    old, new = table.slice(0, 450), table.slice(450)
+    _match(old, labels, tmp_path / "old.parquet")
+    files = ExistingMatches(RecordSource(paths=(tmp_path / "old.parquet",), format="parquet"))
+    snap = tmp_path / "snap"
+    from_files = _match(new, labels, tmp_path / "a.parquet", files, KeepSnapshots(existing=snap))
+    log: list[str] = []
+    from_snapshot = _match(new, labels, tmp_path / "b.parquet", ExistingMatches(snapshots=(snap,)), log=log)
+    assert from_snapshot.equals(from_files)
+    merges = pa_csv.read_csv(tmp_path / "a.merges.csv")
+    assert pa_csv.read_csv(tmp_path / "b.merges.csv").equals(merges)
+    assert any("Read 450 prepared records from 1 snapshot(s)" in m for m in log)
+    assert any("kept from the snapshots" in m for m in log)
+    # Other labels: the keys are chosen again.
+    log.clear()
+    _match(
+        new,
+        _labels(table.slice(0, 450), truth, sets=8),
+        tmp_path / "c.parquet",
+        ExistingMatches(snapshots=(snap,)),
+        log=log,
+    )
+    assert not any("kept from the snapshots" in m for m in log)
+
+
+def test_counts_stay_exact_along_a_chain_of_snapshots(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path
+) -> None:
+    table, truth = people
+    labels = _labels(table.slice(0, 300), truth)
+    a, b, c = table.slice(0, 300), table.slice(300, 150), table.slice(450)
+    first = tmp_path / "first"
+    _match(a, labels, tmp_path / "a.parquet", keep=KeepSnapshots(output=first))
+    _counts_are_exact(b, labels, (first,))
+    second = tmp_path / "second"
+    _match(
+        b, labels, tmp_path / "b.parquet", ExistingMatches(snapshots=(first,)), KeepSnapshots(output=second)
+    )
+    assert read_snapshot(second).rows == b.num_rows
+    # The later snapshot counted the earlier one's records; the largest count and the new records' add up.
+    _counts_are_exact(c, labels, (first, second))
+
+
+def test_snapshots_that_do_not_fit_are_refused(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path
+) -> None:
+    table, truth = people
+    labels = _labels(table.slice(0, 450), truth)
+    snap = tmp_path / "snap"
+    _match(table.slice(0, 450), labels, tmp_path / "old.parquet", keep=KeepSnapshots(output=snap))
+    fewer = table.slice(450).drop_columns([table.column_names[-1]])
+    with pytest.raises(SnapshotMismatch, match="columns"):
+        _match(fewer, labels, tmp_path / "x.parquet", ExistingMatches(snapshots=(snap,)))
+    meta = json.loads((snap / META_FILE).read_text())
+    (snap / META_FILE).write_text(json.dumps({**meta, "version": 0}))
+    with pytest.raises(SnapshotMismatch, match="version"):
+        _match(table.slice(450), labels, tmp_path / "y.parquet", ExistingMatches(snapshots=(snap,)))
+    with pytest.raises(ValueError, match="one of the two"):
+        ExistingMatches()
