@@ -40,8 +40,8 @@ from findmatches.engine.incremental import (
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.neighbourhood import MAX_PATHS, Agreement, Neighbourhoods
-from findmatches.engine.session import NORM, RECORDS, Session, open_session, threshold
-from findmatches.engine.snapshot import kept_keys, key_fingerprint, read_snapshot
+from findmatches.engine.session import LABELS, NORM, RECORDS, Session, open_session, threshold
+from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
     EngineError,
@@ -72,6 +72,17 @@ def _label_features(session: Session, spec: FeatureSpec) -> tuple[np.ndarray, np
     x = features_for(session, spec, left, right)
     session.check()
     return x, y
+
+
+def _labelled_keys(session: Session) -> list[tuple[str, str]]:
+    """The labelled pairs' primary keys, the smaller first (as snapshots keep held-out probabilities)."""
+    left, right, _ = session.labelled
+    if len(left) == 0:
+        return []
+    got = session.backend.query(f"SELECT _rid, _pk FROM {NORM} WHERE _rid IN (SELECT _rid FROM {LABELS})")
+    pk = dict(zip(got.column("_rid").to_pylist(), got.column("_pk").to_pylist(), strict=True))
+    pairs = [(str(pk[int(a)]), str(pk[int(b)])) for a, b in zip(left, right, strict=True)]
+    return [(a, b) if a <= b else (b, a) for a, b in pairs]
 
 
 def _log_trained(session: Session, model: MatchModel, y: np.ndarray) -> None:
@@ -544,12 +555,24 @@ def find_matches(
             )
         spec = session_spec(session)
         x, y = _label_features(session, spec)
+        pair_keys = _labelled_keys(session)
+        kept_oof = (
+            kept_held_out(snapshots, session.key_fingerprint, session.num_records, pair_keys)
+            if snapshots
+            else None
+        )
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend,
-        # then the labels' out-of-fold probabilities (for `_agreement`) while the candidates are scored.
+        # and beside it the labels' out-of-fold probabilities (for `_agreement`), while the candidates are
+        # scored too.
         pool = ThreadPoolExecutor(max_workers=2)
         try:
             fitting = pool.submit(MatchModel(spec, 0).fit, x, y, committee=False)
-            held_out = pool.submit(_out_of_fold, session, spec, x, y)
+            held_out: Future[np.ndarray | None] = Future()
+            if kept_oof is None:
+                held_out = pool.submit(_out_of_fold, session, spec, x, y)
+            else:
+                held_out.set_result(kept_oof)
+                session.log("Held-out probabilities of the labelled pairs kept from the snapshots.")
             blocked = build_candidates(session)
             model = fitting.result()
             _log_trained(session, model, y)
@@ -628,11 +651,12 @@ def find_matches(
             )
         else:
             match_ids = _match_ids(session, clusters.representative[:out])
+        kept = [] if oof is None else [(a, b, float(p)) for (a, b), p in zip(pair_keys, oof, strict=True)]
         if keep is not None and keep.output is not None:
-            keep_snapshot(session, keep.output, 0, match_ids, blocked.keys, spec.swaps)
+            keep_snapshot(session, keep.output, 0, match_ids, blocked.keys, spec.swaps, kept)
         if keep is not None and keep.existing is not None and groups is not None and not snapshots:
             # Every existing record follows the new ones, in the existing matches' order (`load_existing`).
-            keep_snapshot(session, keep.existing, out, groups.ids, blocked.keys, spec.swaps)
+            keep_snapshot(session, keep.existing, out, groups.ids, blocked.keys, spec.swaps, kept)
         assign: dict[str, np.ndarray | pa.Array] = {
             "_rid": np.arange(out, dtype=np.int64),
             "match_id": match_ids,

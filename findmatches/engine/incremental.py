@@ -162,13 +162,17 @@ def _snapshot_groups(session: Session, existing: ExistingMatches) -> ExistingGro
     be = session.backend
     new, num = int(session.num_output), int(session.snapshot_rows)
     within = f"_rid >= {new} AND _rid < {new + num}"
-    twice = be.query(
-        f"SELECT _pk FROM {NORM} WHERE {within} GROUP BY _pk HAVING count(*) > 1 LIMIT {EXAMPLES}"
-    )
-    if twice.num_rows:
-        raise EngineError(f"The existing matches hold the primary key(s) {_examples(twice)} more than once.")
+    if len(existing.snapshots) > 1:  # each snapshot's keys were checked when it was kept
+        twice = be.query(
+            f"SELECT _pk FROM {NORM} WHERE {within} GROUP BY _pk HAVING count(*) > 1 LIMIT {EXAMPLES}"
+        )
+        if twice.num_rows:
+            raise EngineError(
+                f"The existing matches hold the primary key(s) {_examples(twice)} more than once."
+            )
+    # The few new keys are the hash table; the existing ones probe it.
     again = be.query(
-        f"SELECT _pk FROM {NORM} WHERE _rid < {new} AND _pk IN (SELECT _pk FROM {NORM} WHERE {within}) "
+        f"SELECT _pk FROM {NORM} WHERE {within} AND _pk IN (SELECT _pk FROM {NORM} WHERE _rid < {new}) "
         f"LIMIT {EXAMPLES}"
     )
     if again.num_rows:
@@ -189,11 +193,19 @@ def keep_snapshot(
     ids: np.ndarray,
     keys: list[str],
     swaps: tuple[tuple[str, str], ...],
+    held_out: list[tuple[str, str, float]],
 ) -> None:
     """Keep the records ``start`` … ``start + len(ids) - 1`` as prepared, with ``ids`` as their match ids, as
-    a snapshot in ``folder`` (`findmatches.engine.snapshot`), with the blocking ``keys`` and the swapped
-    columns this run used."""
+    a snapshot in ``folder`` (`findmatches.engine.snapshot`), with the blocking ``keys``, the swapped
+    columns and the labelled pairs' ``held_out`` probabilities (by primary keys) this run used."""
     be = session.backend
+    twice = be.query(
+        f"SELECT _pk FROM {NORM} WHERE _rid >= {start} AND _rid < {start + len(ids)} GROUP BY _pk "
+        "HAVING count(*) > 1 LIMIT 1"
+    )
+    if twice.num_rows:  # a snapshot stands for records with distinct keys (`_snapshot_groups`)
+        session.log("Kept no snapshot: the records hold a primary key more than once.")
+        return
     folder.mkdir(parents=True, exist_ok=True)
     be.register(
         "fm_keep_ids", pa.table({"_rid": np.arange(start, start + len(ids), dtype=np.int64), "id": ids})
@@ -216,6 +228,7 @@ def keep_snapshot(
         keys=keys,
         fingerprint=session.key_fingerprint,
         swaps=swaps,
+        held_out=held_out,
     )
 
 

@@ -317,23 +317,26 @@ def _join_snapshots(
     counted = [p.alias for p in profiles if p.counts_values]
     ctes, joins = [], []
     select = {n: f"u.{n}" for n in names}
+    from_snapshot = f"u._rid >= {num_output} AND u._rid < {num_output + total}"
     for a in counted:
-        ctes.append(
-            f"v_{a} AS (SELECT {a} AS v FROM {LOADED} WHERE {a} IS NOT NULL UNION SELECT {a} AS v "
-            f"FROM {SNAPSHOTS} WHERE {a} IS NOT NULL AND (_rid < {lo} OR _rid >= {hi}))"
+        # Per value that may differ between parts: its largest count in a snapshot, its loaded count.
+        others = (
+            f" UNION SELECT {a} AS v FROM {SNAPSHOTS} WHERE {a} IS NOT NULL AND (_rid < {lo} OR _rid >= {hi})"
+            if len(snapshots) > 1
+            else ""
         )
+        ctes.append(f"v_{a} AS (SELECT DISTINCT {a} AS v FROM {LOADED} WHERE {a} IS NOT NULL{others})")
         ctes.append(
-            f"x_{a} AS (SELECT {a} AS v, max(f_{a}) AS n FROM {SNAPSHOTS} "
-            f"WHERE {a} IN (SELECT v FROM v_{a}) GROUP BY {a})"
+            f"z_{a} AS (SELECT v.v, x.n AS most, y.n AS added FROM v_{a} v "
+            f"LEFT JOIN (SELECT {a} AS v, max(f_{a}) AS n FROM {SNAPSHOTS} WHERE {a} IN (SELECT v FROM v_{a}) "
+            f"GROUP BY {a}) x ON x.v = v.v "
+            f"LEFT JOIN (SELECT {a} AS v, max(f_{a}) AS n FROM {LOADED} WHERE {a} IS NOT NULL GROUP BY {a}) y "
+            "ON y.v = v.v)"
         )
-        ctes.append(
-            f"y_{a} AS (SELECT {a} AS v, max(f_{a}) AS n FROM {LOADED} WHERE {a} IS NOT NULL GROUP BY {a})"
-        )
-        joins.append(f" LEFT JOIN x_{a} ON x_{a}.v = u.{a} LEFT JOIN y_{a} ON y_{a}.v = u.{a}")
-        from_snapshot = f"u._rid >= {num_output} AND u._rid < {num_output + total}"
+        joins.append(f" LEFT JOIN z_{a} ON z_{a}.v = u.{a}")
         select[f"f_{a}"] = (
-            f"CAST(CASE WHEN u.{a} IS NULL THEN NULL WHEN {from_snapshot} THEN coalesce(x_{a}.n, u.f_{a}) + "
-            f"coalesce(y_{a}.n, 0) ELSE coalesce(x_{a}.n, 0) + u.f_{a} END AS INTEGER) AS f_{a}"
+            f"CAST(CASE WHEN u.{a} IS NULL THEN NULL WHEN {from_snapshot} THEN coalesce(z_{a}.most, u.f_{a}) + "
+            f"coalesce(z_{a}.added, 0) ELSE coalesce(z_{a}.most, 0) + u.f_{a} END AS INTEGER) AS f_{a}"
         )
     union = f"SELECT * FROM {LOADED} UNION ALL SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS}"
     be.execute(

@@ -3,10 +3,15 @@
 A snapshot is a folder: ``records.parquet`` holds records as the engine prepared them (the normalised table's
 columns: normalised values, coarse codes, digit runs, value counts) with their position (``_pos``) and the
 ``match_id`` they were given; ``snapshot.json`` holds what reading them back needs: the source's columns, the
-column profiles they were normalised with, the columns found swapped in them, the format version, and the
-blocking keys the writing run chose with the labels they were chosen for. An incremental run that is given snapshots of every existing record
-(`ExistingMatches.snapshots`) normalises only its new records, with the snapshots' profiles, and reuses the
-keys when its labels and parameters are those the keys were chosen for.
+column profiles they were normalised with, the columns found swapped in them, the format version, and, with
+the labels they were found for, the blocking keys the writing run chose and its labelled pairs' held-out
+probabilities. An incremental run that is given snapshots of every existing record (`ExistingMatches.snapshots`)
+normalises only its new records, with the snapshots' profiles. When its labels and parameters are those of
+the run that wrote them, on a like population, it also takes the keys instead of choosing them, and the
+held-out probabilities instead of the cross-validation behind them (five fits: the longest work of a run that
+matches few records). The model that scores the pairs is always fitted again. Features of the labelled pairs
+can differ a little from the writing run's (value counts grow), so these two are its decisions, reused, not
+ones recomputed.
 
 Value counts (``f_<alias>``) are kept as the writing run counted them, over everything it saw. Runs that
 continue one another count ever more records, so a value's count is its largest count in any snapshot plus
@@ -18,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from findmatches.engine.profile import ColumnKind, ColumnProfile
@@ -56,6 +62,8 @@ class Snapshot:
     key_fingerprint: str
     # Column pairs (aliases) found swapped in the writing run's records (`features.swapped_columns`).
     swaps: tuple[tuple[str, str], ...] = ()
+    # The labelled pairs' held-out probabilities, by the pair's primary keys (smaller first).
+    held_out: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def records(self) -> Path:
@@ -104,6 +112,7 @@ def read_snapshot(folder: Path) -> Snapshot:
             keys=tuple(str(k) for k in meta["keys"]),
             key_fingerprint=str(meta["key_fingerprint"]),
             swaps=tuple((str(a), str(b)) for a, b in meta["swaps"]),
+            held_out={(str(a), str(b)): float(p) for a, b, p in meta["held_out"]},
         )
     except SnapshotMismatch:
         raise
@@ -122,6 +131,7 @@ def write_meta(
     keys: list[str],
     fingerprint: str,
     swaps: tuple[tuple[str, str], ...],
+    held_out: list[tuple[str, str, float]],
 ) -> None:
     """Write ``snapshot.json`` (after ``records.parquet``: a folder without it is no snapshot)."""
     meta = {
@@ -134,6 +144,7 @@ def write_meta(
         "keys": keys,
         "key_fingerprint": fingerprint,
         "swaps": [list(pair) for pair in swaps],
+        "held_out": [list(entry) for entry in held_out],
     }
     tmp = folder / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta), encoding="utf-8")
@@ -160,14 +171,32 @@ def common_profiles(snapshots: list[Snapshot], columns: list[str], primary_key: 
     return list(first.profiles)
 
 
+def _like(snapshots: list[Snapshot], fingerprint: str, population: int) -> bool:
+    """Whether the snapshots' runs had this run's labels and parameters and a population near its own."""
+    if any(s.key_fingerprint != fingerprint for s in snapshots):
+        return False
+    largest = max(s.population for s in snapshots)
+    return largest / KEY_POPULATION_FACTOR <= population <= largest * KEY_POPULATION_FACTOR
+
+
 def kept_keys(snapshots: list[Snapshot], fingerprint: str, population: int) -> list[str] | None:
     """The blocking keys the snapshots' runs chose, when every one chose the same for the same labels and
     parameters, on a population near this run's; else None (choose again)."""
     keys = {s.keys for s in snapshots}
-    if len(keys) != 1 or any(s.key_fingerprint != fingerprint for s in snapshots):
-        return None
-    largest = max(s.population for s in snapshots)
-    if not largest / KEY_POPULATION_FACTOR <= population <= largest * KEY_POPULATION_FACTOR:
+    if len(keys) != 1 or not _like(snapshots, fingerprint, population):
         return None
     chosen = keys.pop()
     return list(chosen) if chosen else None
+
+
+def kept_held_out(
+    snapshots: list[Snapshot], fingerprint: str, population: int, pairs: list[tuple[str, str]]
+) -> np.ndarray | None:
+    """The labelled ``pairs``' held-out probabilities (by primary keys, smaller first) that the first
+    snapshot holding them all kept, under the conditions of `kept_keys`; else None (fit them again)."""
+    if not pairs or not _like(snapshots, fingerprint, population):
+        return None
+    for s in snapshots:
+        if all(p in s.held_out for p in pairs):
+            return np.asarray([s.held_out[p] for p in pairs], dtype=np.float64)
+    return None

@@ -13,7 +13,7 @@ import pytest
 from findmatches.engine.api import find_matches
 from findmatches.engine.session import NORM, open_session
 from findmatches.engine.snapshot import META_FILE, SnapshotMismatch, read_snapshot
-from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
+from findmatches.engine.types import EngineError, ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 from tests.engine.test_incremental import _labels
 
 PARAMS = MatchParams(primary_key="id")
@@ -126,3 +126,27 @@ def test_snapshots_that_do_not_fit_are_refused(
         _match(table.slice(450), labels, tmp_path / "y.parquet", ExistingMatches(snapshots=(snap,)))
     with pytest.raises(ValueError, match="one of the two"):
         ExistingMatches()
+
+
+def test_keys_held_twice_against_snapshots_are_refused(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path
+) -> None:
+    table, truth = people
+    labels = _labels(table.slice(0, 450), truth)
+    snap, once, again = tmp_path / "snap", tmp_path / "once", tmp_path / "again"
+    _match(table.slice(0, 400), labels, tmp_path / "old.parquet", keep=KeepSnapshots(output=snap))
+    with pytest.raises(EngineError, match="already hold"):
+        _match(table.slice(390), labels, tmp_path / "x.parquet", ExistingMatches(snapshots=(snap,)))
+    # The same new records matched twice, each run's output kept: read together, their keys repeat.
+    for out in (once, again):
+        _match(
+            table.slice(400, 100),
+            labels,
+            tmp_path / f"{out.name}.parquet",
+            ExistingMatches(snapshots=(snap,)),
+            KeepSnapshots(output=out),
+        )
+    with pytest.raises(EngineError, match="more than once"):
+        _match(
+            table.slice(500), labels, tmp_path / "y.parquet", ExistingMatches(snapshots=(snap, once, again))
+        )
