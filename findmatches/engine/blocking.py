@@ -447,7 +447,9 @@ def _key_pairs_sql(key: BlockingKey, new_below: int | None = None, pair_below: i
         )
     else:
         blocks = (
-            f"v AS ({values}), c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
+            # Incremental: the few values of blocks with a new record, computed once for both uses.
+            f"v AS {'MATERIALIZED ' if new_below is not None else ''}({values}), "
+            f"c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
             f"b AS (SELECT v._rid, v.k, c.n FROM v JOIN c ON c.k = v.k), "
         )
     return (

@@ -11,6 +11,7 @@ and each retired id is reported with its successor. Groups no new record touched
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +59,25 @@ class ExistingGroups:
     ids: np.ndarray
     groups: np.ndarray
 
+    @cached_property
+    def _by_id(self) -> np.ndarray:
+        """Positions of the records ordered by id (each group's members together)."""
+        return np.argsort(self.ids)
+
     def touched(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members (ascending) of every group that a pair (``left``, ``right``) touches, and their ids."""
         if len(self.rids) == 0:
             return self.rids, self.ids
         ends = np.concatenate([left, right])
         hit = in_sorted(ends, self.rids)
-        pos = np.searchsorted(self.rids, ends[hit])
-        member = in_sorted(self.ids, distinct_sorted(self.ids[pos]))
+        groups = distinct_sorted(self.ids[np.searchsorted(self.rids, ends[hit])])
+        # Each group's run in the records ordered by id: found by binary search, not a pass over every id.
+        by_id = self._by_id
+        ordered = self.ids[by_id]
+        starts = np.searchsorted(ordered, groups, side="left")
+        sizes = np.searchsorted(ordered, groups, side="right") - starts
+        first = np.repeat(starts - np.cumsum(np.r_[0, sizes[:-1]]), sizes)
+        member = np.sort(by_id[first + np.arange(int(sizes.sum()))])
         return self.rids[member], self.ids[member]
 
     def links_within(self, records: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -92,6 +92,25 @@ def test_links_within_pairs_every_member_of_the_groups_touched_only() -> None:
     assert groups.links_within(np.array([12]), most=11) is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), max_size=30),
+    st.lists(st.integers(0, 40), max_size=10),
+    st.lists(st.integers(0, 40), max_size=10),
+)
+def test_touched_finds_every_member_of_the_groups_a_pair_reaches(
+    ids: list[int], left: list[int], right: list[int]
+) -> None:
+    rids = np.arange(5, 5 + len(ids), dtype=np.int64)
+    groups = ExistingGroups(rids, np.asarray(ids, np.int64), np.unique(np.asarray(ids, np.int64)))
+    n = min(len(left), len(right))
+    members, got_ids = groups.touched(np.asarray(left[:n], np.int64), np.asarray(right[:n], np.int64))
+    reached = {ids[e - 5] for e in left[:n] + right[:n] if 5 <= e < 5 + len(ids)}
+    want = [r for r, g in zip(rids.tolist(), ids, strict=True) if g in reached]
+    assert members.tolist() == want
+    assert got_ids.tolist() == [ids[r - 5] for r in want]
+
+
 def test_follow_merges_follows_chains_and_refuses_cycles() -> None:
     merges = pa.table({"retired_match_id": [1, 2, 5], "match_id": [2, 3, 6]})
     assert follow_merges(np.array([1, 2, 3, 4, 5]), merges).tolist() == [3, 3, 3, 4, 6]
