@@ -18,7 +18,7 @@ import pytest
 
 from findmatches import sample
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
-from findmatches.engine.types import MatchParams, RecordSource
+from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 
 sqlglot = pytest.importorskip("sqlglot")
 
@@ -153,3 +153,65 @@ def test_evaluation_is_the_same(
     on_spark, _ = _run("spark", monkeypatch, evaluate, source, PARAMS, labels)
     assert on_spark.f1 == pytest.approx(duck.f1) and on_spark.precision == pytest.approx(duck.precision)
     assert on_spark.area_under_pr_curve == pytest.approx(duck.area_under_pr_curve, abs=1e-9)
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # three minutes of Spark local[2] on two cores
+def test_incremental_runs_on_kept_snapshots_agree(
+    spark: Any,
+    people: tuple[RecordSource, dict[str, str], pa.Table],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A snapshot kept by one backend reads back on the other: both give the ids the files give."""
+    source, _, labels = people
+    table = source.table
+    assert table is not None
+    old, new = RecordSource(table=table.slice(0, 500)), RecordSource(table=table.slice(500))
+    _run(
+        "duckdb",
+        monkeypatch,
+        find_matches,
+        old,
+        PARAMS,
+        labels,
+        out_path=tmp_path / "old.parquet",
+        out_format="parquet",
+        compute_confidence=False,
+    )
+    files = ExistingMatches(RecordSource(paths=(tmp_path / "old.parquet",), format="parquet"))
+    snapshots = {}
+    for engine in ("duckdb", "spark"):
+        snapshots[engine] = tmp_path / f"snap-{engine}"
+        _run(
+            engine,
+            monkeypatch,
+            find_matches,
+            new,
+            PARAMS,
+            labels,
+            out_path=tmp_path / f"files-{engine}.parquet",
+            out_format="parquet",
+            compute_confidence=False,
+            existing=files,
+            merges_path=tmp_path / f"files-{engine}.csv",
+            keep=KeepSnapshots(existing=snapshots[engine]),
+        )
+    assert _partition(tmp_path / "files-spark.parquet") == _partition(tmp_path / "files-duckdb.parquet")
+    for engine, other in (("spark", "duckdb"), ("duckdb", "spark")):
+        _, lines = _run(
+            engine,
+            monkeypatch,
+            find_matches,
+            new,
+            PARAMS,
+            labels,
+            out_path=tmp_path / f"snap-{engine}.parquet",
+            out_format="parquet",
+            compute_confidence=False,
+            existing=ExistingMatches(snapshots=(snapshots[other],)),
+            merges_path=tmp_path / f"snap-{engine}.csv",
+        )
+        assert any(line.startswith("Read 500 prepared records") for line in lines)
+        got = pq.read_table(tmp_path / f"snap-{engine}.parquet", columns=["id", "match_id"])
+        assert got.equals(pq.read_table(tmp_path / f"files-{engine}.parquet", columns=["id", "match_id"]))
