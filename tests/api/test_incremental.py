@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from typing import Any
 
@@ -257,6 +258,14 @@ def test_later_runs_read_kept_snapshots_until_the_files_change(
     (row,) = _rows(s3, bucket, "other/both/")
     assert row["match_id"] == ids[new[-1]["id"]]
 
+    # Kept snapshots the engine cannot use (here of another format version) are dropped and the files read.
+    for meta in kept.glob("*/snapshot.json"):
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 0}))
+    refused = _increment(glue, transform_id, bucket, "new/", "m/day1/", "other/refused/")
+    assert refused["Status"] == "SUCCEEDED", refused
+    assert "do not fit this run" in _log(server, refused)
+    assert {r["id"]: r["match_id"] for r in _rows(s3, bucket, "other/refused/")} == ids
+
     # A changed file is read again, whole.
     day1 = _rows(s3, bucket, "m/day1/")
     body = io.StringIO()
@@ -278,4 +287,4 @@ def _key(s3: Any, bucket: str, prefix: str) -> str:
         for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
         if not o["Key"].endswith("merges.csv")
     ]
-    return key
+    return str(key)
