@@ -51,12 +51,17 @@ def missing_labelled_records(
             return None, []
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
         k = quote_ident(key)
-        known = f"SELECT CAST({k} AS VARCHAR) FROM input"
+        # Only the labelled keys are looked for (the few labelled keys are the hash table, not the input's).
+        labelled_only = "IN (SELECT k FROM labelled)"
+        known = f"SELECT CAST({k} AS VARCHAR) FROM input WHERE CAST({k} AS VARCHAR) {labelled_only}"
         if also is not None:
             con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(also)}")
-            other = also_key or key
-            if other in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
-                known += f" UNION ALL SELECT CAST({quote_ident(other)} AS VARCHAR) FROM also"
+            other = quote_ident(also_key or key)
+            if (also_key or key) in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
+                known += (
+                    f" UNION ALL SELECT CAST({other} AS VARCHAR) FROM also "
+                    f"WHERE CAST({other} AS VARCHAR) {labelled_only}"
+                )
         con.execute(
             f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled) "
             f"AND CAST({k} AS VARCHAR) NOT IN ({known})"

@@ -244,6 +244,8 @@ def test_later_runs_read_kept_snapshots_until_the_files_change(
     warm = _increment(glue, transform_id, bucket, "new/", "m/day1/", "other/warm/")
     assert warm["Status"] == "SUCCEEDED", warm
     assert "read from 1 kept snapshot(s)" in _log(server, warm)
+    # The labelled records are all among the existing ones, found in the snapshot: none is added again.
+    assert "labelled records of the transform's table" not in _log(server, warm)
     ids = {r["id"]: r["match_id"] for r in _rows(s3, bucket, "m/day2/")}
     assert {r["id"]: r["match_id"] for r in _rows(s3, bucket, "other/warm/")} == ids
     assert len(ids) == len(new)
