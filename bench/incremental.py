@@ -55,7 +55,7 @@ SCORES = (
 )
 
 
-def _split(data: Path, new: int, folder: Path) -> tuple[Path, Path]:
+def split_new(data: Path, new: int, folder: Path) -> tuple[Path, Path]:
     """The records as two Parquet files: ``new`` of them chosen at random (by a hash of the id), the rest."""
     con = duckdb.connect()
     total = int(con.sql(f"SELECT count(*) FROM read_parquet('{data}')").fetchall()[0][0])
@@ -87,13 +87,19 @@ def _scores(ids: np.ndarray, pks: list[str], truth: dict[str, str]) -> dict[str,
     return {k: round(float(got[k]), 4) for k in SCORES}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str, json_name: str) -> argparse.ArgumentParser:
+    """The options the incremental benches share (records, new records, repeats, labels, JSON name)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_010_000, help="existing and new records in all")
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--labels", type=Path, help="a folder of labels<round>.csv kept by bench/scale.py")
-    parser.add_argument("--json", default="incremental.json", help="file name under bench/results")
+    parser.add_argument("--json", default=json_name, help="file name under bench/results")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__, "incremental.json")
     parser.add_argument(
         "--verbose", action="store_true", help="print the engine's log with the seconds per line"
     )
@@ -106,7 +112,7 @@ def main() -> None:
     runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        old_path, new_path = _split(data, args.new, folder)
+        old_path, new_path = split_new(data, args.new, folder)
         extra = RecordSource(paths=(_labelled(labels, sample, folder),), format="parquet")
 
         def run(

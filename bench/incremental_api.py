@@ -20,7 +20,6 @@ usage: python bench/incremental_api.py [--records 1010000] [--new 10000] [--repe
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -33,19 +32,14 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Server, client, print_table, write_json
-from bench.incremental import _split
+from bench.incremental import arguments, split_new
 from bench.scale import CACHE, TEACH_RECORDS, TEACH_SEED, data_files, teach
 
 POLL_S = 0.1
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_010_000, help="existing and new records in all")
-    parser.add_argument("--new", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--labels", type=Path, help="a folder of labels<round>.csv kept by bench/scale.py")
-    parser.add_argument("--json", default="incremental_api.json", help="file name under bench/results")
+    parser = arguments(__doc__, "incremental_api.json")
     parser.add_argument("--verbose", action="store_true", help="print the last incremental run's log")
     args = parser.parse_args()
 
@@ -54,7 +48,7 @@ def main() -> None:
     runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         root = Path(tmp)
-        old_path, new_path = _split(data, args.new, root)
+        old_path, new_path = split_new(data, args.new, root)
         tid, _ = teach(root, sample, sample_truth, 3, reuse=args.labels)
         server = Server(root / "data", allow=[root, CACHE])
         try:
