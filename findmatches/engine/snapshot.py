@@ -8,15 +8,16 @@ the labels they were found for, the blocking keys the writing run chose and its 
 probabilities. An incremental run that is given snapshots of every existing record (`ExistingMatches.snapshots`)
 normalises only its new records, with the snapshots' profiles. When its labels and parameters are those of
 the run that wrote them, on a like population, it also takes the keys instead of choosing them, and the
-held-out probabilities instead of the cross-validation behind them (five fits: the longest work of a run that
-matches few records). The model that scores the pairs is always fitted again. Features of the labelled pairs
+held-out probabilities instead of the cross-validation behind them (a fit per labeling set: the longest work
+of a run that matches few records). The model that scores the pairs is always fitted again. Features of the labelled pairs
 can differ a little from the writing run's (value counts grow), so these two are its decisions, reused, not
 ones recomputed.
 
 Value counts (``f_<alias>``) are kept as the writing run counted them, over everything it saw. Runs that
 continue one another count ever more records, so a value's count is its largest count in any snapshot plus
-its count among the run's new records; that is exact along a chain of incremental runs (each snapshot counts
-the records of the ones before it) and a lower bound where snapshots come from unrelated runs.
+its count among the run's loaded records; that is exact along a chain of incremental runs (each snapshot counts
+the records of the ones before it), but for the labelled records a run adds from the transform's table, which
+each run counts again, and a lower bound where snapshots come from unrelated runs.
 """
 
 from __future__ import annotations
