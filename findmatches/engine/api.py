@@ -544,7 +544,10 @@ def find_matches(
         temp_dir=temp_dir,
         snapshots=snapshots,
     ) as session:
-        session.key_fingerprint = key_fingerprint(labels, params)
+        # What snapshots are read or kept with: only worked out for a run that reads or keeps them.
+        snapshotting = bool(snapshots) or (keep is not None and (keep.output, keep.existing) != (None, None))
+        if snapshotting:
+            session.key_fingerprint = key_fingerprint(labels, params)
         if snapshots:
             session.kept_keys = kept_keys(snapshots, session.key_fingerprint, session.num_records)
         groups = load_existing(session, existing) if existing is not None else None  # existing groups
@@ -555,7 +558,7 @@ def find_matches(
             )
         spec = session_spec(session)
         x, y = _label_features(session, spec)
-        pair_keys = _labelled_keys(session)
+        pair_keys = _labelled_keys(session) if snapshotting else []
         kept_oof = (
             kept_held_out(snapshots, session.key_fingerprint, session.num_records, pair_keys)
             if snapshots
@@ -651,7 +654,9 @@ def find_matches(
             )
         else:
             match_ids = _match_ids(session, clusters.representative[:out])
-        kept = [] if oof is None else [(a, b, float(p)) for (a, b), p in zip(pair_keys, oof, strict=True)]
+        kept = []
+        if snapshotting and oof is not None:
+            kept = [(a, b, float(p)) for (a, b), p in zip(pair_keys, oof, strict=True)]
         if keep is not None and keep.output is not None:
             keep_snapshot(session, keep.output, 0, match_ids, blocked.keys, spec.swaps, kept)
         if keep is not None and keep.existing is not None and groups is not None and not snapshots:

@@ -153,7 +153,14 @@ def fetch_table(
     """Local paths of the table's data files (`list_table`): local files as they are, S3 objects downloaded
     to ``dest_dir``."""
     del fmt  # every visible, non-empty object under the location is data
-    objects = list_table(storage, location, exclude)
+    return fetch_objects(storage, location, list_table(storage, location, exclude), dest_dir)
+
+
+def fetch_objects(
+    storage: Storage, location: str, objects: Sequence[ObjectInfo], dest_dir: Path | str
+) -> list[Path]:
+    """Local paths of ``objects`` listed under ``location`` (`list_table`): local files as they are, S3 objects
+    downloaded to ``dest_dir``."""
     if storage.local_path(location) is not None:
         return [Path(o.uri) for o in objects]
     paths = []

@@ -300,13 +300,13 @@ class Jobs:
             )
             try:
                 self._find_matches(
-                    run, ExistingMatches(merges=self._merges(run, merges), snapshots=tuple(kept))
+                    run, ExistingMatches(merges=self._merges(run, location, merges), snapshots=tuple(kept))
                 )
                 return
             except SnapshotMismatch as e:
                 run.log(f"the kept snapshots do not fit this run ({e}); reading the existing files")
                 self.snapshots.drop(kept)
-        existing = self._existing(run, location, args["OutputS3Path"])
+        existing = self._existing(run, location, objects + merges)
         self._find_matches(run, existing, objects)
 
     def _find_matches(
@@ -403,28 +403,20 @@ class Jobs:
         merges = [o for o in objects if _is_merges(o.name)]
         return [o for o in objects if o not in merges], merges
 
-    def _merges(self, run: RunContext, objects: list[ObjectInfo]) -> pa.Table | None:
-        """The merges files' rows, downloaded (`_read_merges`)."""
-        folder = run.work.fetch("existing")
-        paths: list[Path] = []
+    def _merges(self, run: RunContext, location: str, objects: list[ObjectInfo]) -> pa.Table | None:
+        """The rows of the merges files among ``objects`` (listed under ``location``), fetched (`_read_merges`)."""
         try:
-            for i, o in enumerate(objects):
-                local = self.storage.local_path(o.uri)
-                paths.extend(
-                    [local] if local is not None else self.storage.download(o.uri, folder / f"{i:05d}")
-                )
+            paths = tables.fetch_objects(self.storage, location, objects, run.work.fetch("existing"))
         except StorageError as e:
             raise TaskFailed(f"Cannot read the existing merges: {e}") from e
         return _read_merges(paths)
 
-    def _existing(self, run: RunContext, location: str, output: str) -> ExistingMatches:
+    def _existing(self, run: RunContext, location: str, objects: list[ObjectInfo]) -> ExistingMatches:
         """The records previous runs matched (their output: CSV with a header, or Parquet, by file name) and
-        the merges files found beside them (``merges.csv``, ``*.merges.csv``); this run's own ``output``, which
-        may lie inside, is not read (a retry would find its first attempt's)."""
+        the merges files found beside them (``merges.csv``, ``*.merges.csv``): the ``objects`` that
+        `_existing_objects` listed (without this run's own output, which a retry would find)."""
         try:
-            paths = tables.fetch_table(
-                self.storage, location, "csv", run.work.fetch("existing"), exclude=output
-            )
+            paths = tables.fetch_objects(self.storage, location, objects, run.work.fetch("existing"))
         except (StorageError, TableFormatError) as e:
             raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
         merges = [p for p in paths if _is_merges(p.name)]
