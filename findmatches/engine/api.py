@@ -40,7 +40,17 @@ from findmatches.engine.incremental import (
 from findmatches.engine.metrics import column_importances, cross_validate
 from findmatches.engine.model import MatchModel
 from findmatches.engine.neighbourhood import MAX_PATHS, Agreement, Neighbourhoods
-from findmatches.engine.session import LABELS, NORM, RECORDS, Session, open_session, threshold
+from findmatches.engine.reach import reachable
+from findmatches.engine.session import (
+    LABELS,
+    LOADED,
+    NORM,
+    RECORDS,
+    Session,
+    join_snapshots,
+    open_session,
+    threshold,
+)
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
@@ -550,10 +560,16 @@ def find_matches(
             session.key_fingerprint = key_fingerprint(labels, params)
         if snapshots:
             session.kept_keys = kept_keys(snapshots, session.key_fingerprint, session.num_records)
-        groups = load_existing(session, existing) if existing is not None else None  # existing groups
-        if groups is not None:
+        # The existing groups (of the records this run can reach, where it reads only those).
+        groups: ExistingGroups | None = None
+        if existing is not None:
+            reached = reachable(session, existing, labels) if snapshots else None
+            groups = reached.groups if reached is not None else load_existing(session, existing)
+            if snapshots:
+                join_snapshots(session, labels, snapshots, reached.rows if reached is not None else None)
             session.log(
-                f"Matching {session.num_output} new records against {len(groups.rids)} existing ones in "
+                f"Matching {session.num_output} new records against "
+                f"{int(session.pair_below or 0) - session.num_output} existing ones in "
                 f"{len(groups.groups)} groups."
             )
         spec = session_spec(session)
@@ -676,6 +692,9 @@ def find_matches(
             session.log(f"Explained the matches in {time.monotonic() - explain_started:.1f}s.")
         session.backend.register("fm_assign", pa.table(assign))
         session.backend.execute(f"DROP TABLE IF EXISTS {NORM}")
+        if session.population != NORM:
+            session.backend.execute(f"DROP VIEW IF EXISTS {session.population}")
+            session.backend.execute(f"DROP TABLE IF EXISTS {LOADED}")
         written = [
             c for c in session.columns if c not in ("match_id", "match_confidence_score", "match_explanation")
         ]

@@ -69,6 +69,13 @@ class BlockingKey:
     # hash, used for the other keys, lets a few similar strings collide: harmless extra pairs there, but
     # counts and hashed blocks would disagree).
     sizes: str | None = None
+    # A sorted-neighbourhood key: one block of every record holding the value, windows inside it.
+    neighbourhood: bool = False
+
+    @property
+    def by_value(self) -> bool:
+        """Whether records meet only with records that share its value (not words, not neighbourhoods)."""
+        return not self.tokens and not self.neighbourhood
 
 
 @dataclass(frozen=True)
@@ -140,11 +147,10 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
         if p.kind == ColumnKind.CATEGORY:
             continue
         a = p.alias
-        keys.append(BlockingKey(f"sorted:{p.name}", f"CASE WHEN {a} IS NOT NULL THEN '' END", a, window))
+        present = f"CASE WHEN {a} IS NOT NULL THEN '' END"
+        keys.append(BlockingKey(f"sorted:{p.name}", present, a, window, neighbourhood=True))
         keys.append(
-            BlockingKey(
-                f"sorted-reverse:{p.name}", f"CASE WHEN {a} IS NOT NULL THEN '' END", f"reverse({a})", window
-            )
+            BlockingKey(f"sorted-reverse:{p.name}", present, f"reverse({a})", window, neighbourhood=True)
         )
     for p in profiles:
         a = p.alias
@@ -152,7 +158,7 @@ def blocking_keys(session: Session) -> list[BlockingKey]:
             keys.append(BlockingKey(f"phonetic:{p.name}", f"sx_{a}", sig, window, parts=((a, COARSE),)))
         if p.kind in (ColumnKind.NAME, ColumnKind.TEXT, ColumnKind.CODE) and p.avg_length >= 6:
             keys.append(BlockingKey(f"prefix:{p.name}", f"left({a}, 4)", sig, window))
-    keys.append(BlockingKey("sorted:record", "''", sig, window))
+    keys.append(BlockingKey("sorted:record", "''", sig, window, neighbourhood=True))
     return keys
 
 
@@ -279,7 +285,7 @@ def _coverage(session: Session, keys: list[BlockingKey], rate: float = 1.0) -> n
             common = _common_tokens(session, key, rate)
             sets = [set(v or ()) - common for v in rows.column(f"k{i}").to_pylist()]
             cover[i] = [bool(sets[a] & sets[b]) for a, b in zip(li.tolist(), ri.tolist(), strict=True)]
-        elif not key.name.startswith("sorted"):
+        elif not key.neighbourhood:
             cover[i] = _agree(rows.column(f"k{i}"), li, ri)
     return cover
 

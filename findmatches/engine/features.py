@@ -128,19 +128,20 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
     normalised values (of a sample of WEIGHT_SAMPLE records beyond that many)."""
     found: dict[str, WordWeights] = {}
     sample = f" USING SAMPLE {WEIGHT_SAMPLE} ROWS" if session.num_records > WEIGHT_SAMPLE else ""
+    population = session.population
     for p in profiles:
         if not set(WEIGHTED) & set(_comparisons(p)):
             continue
         table = session.backend.query(
             # Materialised: the sample is drawn once for both uses.
-            f"WITH v AS MATERIALIZED (SELECT _rid, {p.alias} AS v FROM {NORM} WHERE {p.alias} IS NOT NULL"
+            f"WITH v AS MATERIALIZED (SELECT _rid, {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL"
             f"{sample}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word FROM v) "
             "SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
         )
         n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
         df = table.column("df").to_numpy().astype(np.float64)
         values = session.backend.query(
-            f"SELECT {p.alias} AS v FROM {NORM} WHERE {p.alias} IS NOT NULL{sample}"
+            f"SELECT {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL{sample}"
         ).column("v")
         parent, codes = _grams(pc.utf8_slice_codeunits(values.combine_chunks(), 0, MAX_CHARS))
         key = np.sort(parent * GRAM_SPAN + codes)
@@ -190,7 +191,7 @@ def swapped_columns(session: Session, profiles: list[ColumnProfile]) -> tuple[tu
     ]
     cols = ", ".join(p.alias for p in short)
     row = session.backend.query(
-        f"WITH s AS MATERIALIZED (SELECT {cols} FROM {NORM}{sample}) SELECT {', '.join(selects)}"
+        f"WITH s AS MATERIALIZED (SELECT {cols} FROM {session.population}{sample}) SELECT {', '.join(selects)}"
     ).to_pylist()[0]
     for i, (p, q) in enumerate(pairs):
         shared = int(row[f"k{i}"] or 0)

@@ -20,7 +20,7 @@ import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.clustering import pairs_within
-from findmatches.engine.session import NORM, SNAPSHOTS, Session
+from findmatches.engine.session import LOADED, NORM, SNAPSHOTS, Session
 from findmatches.engine.snapshot import MATCH_ID, POSITION, RECORDS_FILE, write_meta
 from findmatches.engine.types import EngineError, ExistingMatches
 
@@ -168,31 +168,40 @@ def load_existing(session: Session, existing: ExistingMatches) -> ExistingGroups
     return ExistingGroups(rids, ids, distinct_sorted(ids))
 
 
-def _snapshot_groups(session: Session, existing: ExistingMatches) -> ExistingGroups:
-    """`load_existing` for records read from snapshots: their ids are in the snapshots, and only keys held
-    twice (across snapshots) or by a new record are looked for."""
+def check_snapshot_keys(session: Session, existing: ExistingMatches) -> None:
+    """Refuse snapshots (read before ``NORM`` is made, `join_snapshots`) that hold a key twice (across
+    snapshots) or a new record's key; set the session's ``new_below`` and ``pair_below``."""
     be = session.backend
     new, num = int(session.num_output), int(session.snapshot_rows)
-    within = f"_rid >= {new} AND _rid < {new + num}"
     if len(existing.snapshots) > 1:  # each snapshot's keys were checked when it was kept
-        twice = be.query(
-            f"SELECT _pk FROM {NORM} WHERE {within} GROUP BY _pk HAVING count(*) > 1 LIMIT {EXAMPLES}"
-        )
+        twice = be.query(f"SELECT _pk FROM {SNAPSHOTS} GROUP BY _pk HAVING count(*) > 1 LIMIT {EXAMPLES}")
         if twice.num_rows:
             raise EngineError(
                 f"The existing matches hold the primary key(s) {_examples(twice)} more than once."
             )
     # The few new keys are the hash table; the existing ones probe it.
     again = be.query(
-        f"SELECT _pk FROM {NORM} WHERE {within} AND _pk IN (SELECT _pk FROM {NORM} WHERE _rid < {new}) "
+        f"SELECT _pk FROM {SNAPSHOTS} WHERE _pk IN (SELECT _pk FROM {LOADED} WHERE _rid < {new}) "
         f"LIMIT {EXAMPLES}"
     )
     if again.num_rows:
         raise EngineError(
             f"New records have primary key(s) the existing matches already hold: {_examples(again)}."
         )
-    got = be.query(f"SELECT _rid, {MATCH_ID} AS id FROM {SNAPSHOTS} ORDER BY _rid")
     session.new_below, session.pair_below = new, new + num
+
+
+def snapshot_group_ids(session: Session, existing: ExistingMatches) -> np.ndarray:
+    """The distinct ids (ascending, the merges followed) of every group the snapshots hold."""
+    got = session.backend.query(f"SELECT DISTINCT {MATCH_ID} AS id FROM {SNAPSHOTS}")
+    return distinct_sorted(follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges))
+
+
+def _snapshot_groups(session: Session, existing: ExistingMatches) -> ExistingGroups:
+    """`load_existing` for records read from snapshots: their ids are in the snapshots, and only keys held
+    twice (across snapshots) or by a new record are looked for (`check_snapshot_keys`)."""
+    check_snapshot_keys(session, existing)
+    got = session.backend.query(f"SELECT _rid, {MATCH_ID} AS id FROM {SNAPSHOTS} ORDER BY _rid")
     rids = got.column("_rid").to_numpy().astype(np.int64)
     ids = follow_merges(got.column("id").to_numpy().astype(np.int64), existing.merges)
     return ExistingGroups(rids, ids, distinct_sorted(ids))

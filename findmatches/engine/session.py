@@ -34,6 +34,10 @@ LABEL_PAIRS = "fm_label_pairs"
 # normalised, before the two meet in ``NORM``.
 SNAPSHOTS = "fm_snapshots"
 LOADED = "fm_norm_loaded"
+# Every record's prepared values when ``NORM`` holds only the snapshot records a run can reach
+# (`join_snapshots`): the loaded records and the snapshots' (their value counts each part's own).
+POPULATION = "fm_population"
+REACHED = "fm_reached"
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
 # Columns with fewer distinct values than this share of the records are normalised per value.
 BY_VALUE_RATIO = 0.5
@@ -70,6 +74,8 @@ class Session:
     key_fingerprint: str = ""
     # The swapped column pairs found in the snapshots' records (`features.swapped_columns`), else None.
     kept_swaps: tuple[tuple[str, str], ...] | None = None
+    # A relation of every record's prepared values: ``NORM``, or `POPULATION` where ``NORM`` is sparse.
+    population: str = NORM
 
     def log(self, message: str) -> None:
         """Send a progress line to the caller."""
@@ -123,7 +129,9 @@ def open_session(
     """Load, profile and normalise the records (then the ``extras``' records, which take part in matching but
     are not part of the output) and map the labels onto them; close the backend afterwards (one made here
     spills under ``temp_dir``). With ``snapshots``, their records follow the source's (before the extras'),
-    already normalised, and the loaded records are normalised with the snapshots' profiles."""
+    already normalised, and the loaded records are normalised with the snapshots' profiles; the two are not
+    joined yet (`LOADED` and the view `SNAPSHOTS` hold them): `join_snapshots` makes ``NORM`` and maps the
+    labels."""
     owned = backend is None
     be: Backend = backend if backend is not None else open_backend(temp_dir)
     done = threading.Event()
@@ -197,13 +205,13 @@ def _prepare(
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
+    labels = _validate_labels(labels)
     if snapshots:
-        _join_snapshots(be, feats, keep, num_output, loaded, list(snapshots))
-        session.log(f"Read {kept} prepared records from {len(snapshots)} snapshot(s).")
-    else:
-        be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
+        _load_snapshots(be, feats, keep, num_output, loaded, list(snapshots))
+        return session
+    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
     session.check()
-    _map_labels(session, _validate_labels(labels))
+    _map_labels(session, labels)
     return session
 
 
@@ -278,7 +286,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     return f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM b{''.join(joins)}"
 
 
-def _join_snapshots(
+def _load_snapshots(
     be: Backend,
     profiles: list[ColumnProfile],
     keep: list[tuple[str, str]],
@@ -286,19 +294,14 @@ def _join_snapshots(
     loaded: int,
     snapshots: list[Snapshot],
 ) -> None:
-    """``NORM`` from the loaded records, normalised (the source's keep their ``_rid``s, the extras' move past
-    the snapshots'), and the snapshots' prepared records (``_rid``s from ``num_output`` on, in order; also
-    kept as the view `SNAPSHOTS`, with their ``match_id``). A value's count is its largest count in any
-    snapshot plus its count among the loaded records (`findmatches.engine.snapshot`): only values that the
-    loaded records or a snapshot other than the largest hold are looked up, so the largest is read once."""
+    """`LOADED`: the loaded records, normalised (the source's keep their ``_rid``s, the extras' move past the
+    snapshots'); `SNAPSHOTS`: a view of the snapshots' prepared records (``_rid``s from ``num_output`` on, in
+    order), with their ``match_id``. Refuses snapshots whose prepared columns differ from this run's."""
     total = sum(s.rows for s in snapshots)
     moved = [(f"CASE WHEN _rid < {num_output} THEN _rid ELSE _rid + {total} END", "_rid"), *keep[1:]]
     be.execute(f"CREATE OR REPLACE TABLE {LOADED} AS {_normalize_sql(be, profiles, moved, loaded)}")
-    names = be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names
-    columns = [n for n in names if n != "_rid"]
+    columns = [n for n in be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names if n != "_rid"]
     parts, offset = [], num_output
-    largest = max(range(len(snapshots)), key=lambda i: snapshots[i].rows)
-    lo = hi = 0
     for i, snap in enumerate(snapshots):
         table = f"{SNAPSHOTS}{i}"
         be.load_parquet(snap.records, table)
@@ -310,22 +313,48 @@ def _join_snapshots(
         parts.append(
             f"SELECT CAST({offset} + {POSITION} AS BIGINT) AS _rid, {', '.join(columns)}, {MATCH_ID} FROM {table}"
         )
-        if i == largest:
-            lo, hi = offset, offset + snap.rows
         offset += snap.rows
     be.execute(f"CREATE OR REPLACE VIEW {SNAPSHOTS} AS {' UNION ALL '.join(parts)}")
+
+
+def join_snapshots(
+    session: Session, labels: pa.Table, snapshots: Sequence[Snapshot], rows: np.ndarray | None = None
+) -> None:
+    """Make ``NORM`` of a session opened on ``snapshots`` from `LOADED` and the snapshots' records (only
+    those at ``rows``, ascending ``_rid``s, when given: the rest cannot meet a loaded record, and
+    ``session.population`` then names every record's values), and map the ``labels`` onto it.
+
+    A value's count is its largest count in any snapshot plus its count among the loaded records
+    (`findmatches.engine.snapshot`). Only the values that may differ between parts are looked up: the loaded
+    records' and those of snapshots other than the largest (all snapshots' rows), or of the rows kept (some),
+    so that the largest snapshot is read once."""
+    be = session.backend
+    num_output, total = session.num_output, session.snapshot_rows
+    names = be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names
+    columns = [n for n in names if n != "_rid"]
+    if rows is None:
+        snap, kept = SNAPSHOTS, total
+        largest = max(range(len(snapshots)), key=lambda i: snapshots[i].rows)
+        lo = num_output + sum(s.rows for s in snapshots[:largest])
+        hi = lo + snapshots[largest].rows
+        others = f"SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS} WHERE _rid < {lo} OR _rid >= {hi}"
+        lookup = [LOADED] + ([f"({others})"] if len(snapshots) > 1 else [])
+    else:
+        be.register(f"{REACHED}_rids", pa.table({"_rid": rows.astype(np.int64)}))
+        be.execute(
+            f"CREATE OR REPLACE TABLE {REACHED} AS SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS} "
+            f"WHERE _rid IN (SELECT _rid FROM {REACHED}_rids)"
+        )
+        snap, kept, lookup = REACHED, len(rows), [LOADED, REACHED]
+    profiles = session.feature_profiles
     counted = [p.alias for p in profiles if p.counts_values]
     ctes, joins = [], []
     select = {n: f"u.{n}" for n in names}
     from_snapshot = f"u._rid >= {num_output} AND u._rid < {num_output + total}"
     for a in counted:
         # Per value that may differ between parts: its largest count in a snapshot, its loaded count.
-        others = (
-            f" UNION SELECT {a} AS v FROM {SNAPSHOTS} WHERE {a} IS NOT NULL AND (_rid < {lo} OR _rid >= {hi})"
-            if len(snapshots) > 1
-            else ""
-        )
-        ctes.append(f"v_{a} AS (SELECT DISTINCT {a} AS v FROM {LOADED} WHERE {a} IS NOT NULL{others})")
+        values = " UNION ".join(f"SELECT DISTINCT {a} AS v FROM {t} WHERE {a} IS NOT NULL" for t in lookup)
+        ctes.append(f"v_{a} AS ({values})")
         ctes.append(
             f"z_{a} AS (SELECT v.v, x.n AS most, y.n AS added FROM v_{a} v "
             f"LEFT JOIN (SELECT {a} AS v, max(f_{a}) AS n FROM {SNAPSHOTS} WHERE {a} IN (SELECT v FROM v_{a}) "
@@ -338,13 +367,27 @@ def _join_snapshots(
             f"CAST(CASE WHEN u.{a} IS NULL THEN NULL WHEN {from_snapshot} THEN coalesce(z_{a}.most, u.f_{a}) + "
             f"coalesce(z_{a}.added, 0) ELSE coalesce(z_{a}.most, 0) + u.f_{a} END AS INTEGER) AS f_{a}"
         )
-    union = f"SELECT * FROM {LOADED} UNION ALL SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS}"
+    union = f"SELECT * FROM {LOADED} UNION ALL SELECT _rid, {', '.join(columns)} FROM {snap}"
     be.execute(
         f"CREATE OR REPLACE TABLE {NORM} AS "
         + (f"WITH {', '.join(ctes)} " if ctes else "")
         + f"SELECT {', '.join(select[n] for n in names)} FROM ({union}) u{''.join(joins)}"
     )
-    be.execute(f"DROP TABLE {LOADED}")
+    if rows is None:
+        be.execute(f"DROP TABLE {LOADED}")
+    else:
+        be.execute(f"DROP TABLE {REACHED}")
+        be.execute(
+            f"CREATE OR REPLACE VIEW {POPULATION} AS SELECT * FROM {LOADED} "
+            f"UNION ALL SELECT _rid, {', '.join(columns)} FROM {SNAPSHOTS}"
+        )
+        session.population = POPULATION
+    session.log(
+        f"Read {kept} of {total} prepared records from {len(snapshots)} snapshot(s)"
+        + (": those the new records can reach." if rows is not None else ".")
+    )
+    session.check()
+    _map_labels(session, _validate_labels(labels))
 
 
 def _map_labels(session: Session, labels: pa.Table) -> None:

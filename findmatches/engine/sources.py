@@ -45,7 +45,7 @@ def detect_sources(session: Session) -> Sources | None:
         shape = session.backend.query(
             f"WITH g AS (SELECT l.set_id, l.label, n.{source} AS s, count(*) AS k FROM {LABELS} l "
             f"JOIN {NORM} n USING (_rid) WHERE n.{source} IS NOT NULL GROUP BY ALL) "
-            f"SELECT (SELECT count(DISTINCT {source}) FROM {NORM}) AS sources, "
+            f"SELECT (SELECT count(DISTINCT {source}) FROM {session.population}) AS sources, "
             "coalesce(max(k), 0) AS most_per_source, "
             "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked "
             "FROM g"
@@ -57,7 +57,7 @@ def detect_sources(session: Session) -> Sources | None:
         ):
             codes = session.backend.query(
                 f"SELECT coalesce(dense_rank() OVER (ORDER BY {source}) - 1, -1) AS code, "
-                f"{source} IS NULL AS missing FROM {NORM} ORDER BY _rid"
+                f"{source} IS NULL AS missing FROM {session.population} ORDER BY _rid"
             )
             code = codes.column("code").to_numpy().astype(np.int64)
             code[codes.column("missing").to_numpy(zero_copy_only=False).astype(bool)] = -1

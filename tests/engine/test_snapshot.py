@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+from findmatches.engine import api
 from findmatches.engine.api import find_matches
-from findmatches.engine.session import NORM, open_session
+from findmatches.engine.reach import Reached, reachable
+from findmatches.engine.session import NORM, Session, join_snapshots, open_session
 from findmatches.engine.snapshot import META_FILE, SnapshotMismatch, read_snapshot
 from findmatches.engine.types import EngineError, ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 from tests.engine.test_incremental import _labels
@@ -43,24 +46,28 @@ def _match(
 
 
 def _counts_are_exact(records: pa.Table, labels: pa.Table, snapshots: tuple[Path, ...]) -> None:
-    """Every value count in the prepared table equals the value's count over all its records."""
-    with open_session(
-        RecordSource(table=records),
-        PARAMS,
-        labels,
-        None,
-        None,
-        snapshots=[read_snapshot(s) for s in snapshots],
-    ) as session:
-        counted = [p.alias for p in session.feature_profiles if p.counts_values]
-        assert counted
-        for a in counted:
-            wrong = session.backend.query(
-                f"SELECT count(*) AS n FROM (SELECT f_{a}, count(*) OVER (PARTITION BY {a}) AS c FROM {NORM} "
-                f"WHERE {a} IS NOT NULL) WHERE f_{a} <> c"
-            )
-            assert wrong.column("n")[0].as_py() == 0, a
-        assert session.num_records == records.num_rows + sum(read_snapshot(s).rows for s in snapshots)
+    """Every value count in the prepared table equals the value's count over all its records, whether it
+    holds every snapshot record or some of them (`join_snapshots`)."""
+    for every in (1, 3):
+        snaps = [read_snapshot(s) for s in snapshots]
+        with open_session(
+            RecordSource(table=records), PARAMS, labels, None, None, snapshots=snaps
+        ) as session:
+            start, total = session.num_output, session.snapshot_rows
+            rows = None if every == 1 else np.arange(start, start + total, every, dtype=np.int64)
+            join_snapshots(session, labels, snaps, rows)
+            held = session.backend.query(f"SELECT count(*) AS n FROM {NORM}").column("n")[0].as_py()
+            assert held == session.num_records if rows is None else held < session.num_records
+            counted = [p.alias for p in session.feature_profiles if p.counts_values]
+            assert counted
+            for a in counted:
+                wrong = session.backend.query(
+                    f"SELECT count(*) AS n FROM {NORM} n JOIN (SELECT {a} AS v, count(*) AS c "
+                    f"FROM {session.population} WHERE {a} IS NOT NULL GROUP BY {a}) p ON p.v = n.{a} "
+                    f"WHERE n.f_{a} <> p.c"
+                )
+                assert wrong.column("n")[0].as_py() == 0, a
+            assert session.num_records == records.num_rows + sum(s.rows for s in snaps)
 
 
 def test_a_snapshot_gives_the_ids_the_files_give(
@@ -78,7 +85,7 @@ def test_a_snapshot_gives_the_ids_the_files_give(
     assert from_snapshot.equals(from_files)
     merges = pa_csv.read_csv(tmp_path / "a.merges.csv")
     assert pa_csv.read_csv(tmp_path / "b.merges.csv").equals(merges)
-    assert any("Read 450 prepared records from 1 snapshot(s)" in m for m in log)
+    assert any("Read 450 of 450 prepared records from 1 snapshot(s)" in m for m in log)
     assert any("kept from the snapshots" in m for m in log)
     # Other labels: the keys are chosen again.
     log.clear()
@@ -90,6 +97,64 @@ def test_a_snapshot_gives_the_ids_the_files_give(
         log=log,
     )
     assert not any("kept from the snapshots" in m for m in log)
+
+
+def test_a_run_on_by_value_keys_reads_only_the_records_it_can_reach(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table, truth = people
+    labels = _labels(table.slice(0, 450), truth)
+    snap = tmp_path / "snap"
+    _match(table.slice(0, 450), labels, tmp_path / "old.parquet", keep=KeepSnapshots(output=snap))
+    # Keys that block by value only (no word key, no sorted neighbourhood), as at scale.
+    meta = json.loads((snap / META_FILE).read_text())
+    by_value = ["exact:email", "exact:phone", "exact:dob", "phonetic:surname", "prefix:street"]
+    (snap / META_FILE).write_text(json.dumps({**meta, "keys": by_value}))
+    existing = ExistingMatches(snapshots=(snap,))
+    reached: list[Reached] = []
+
+    def reach(session: Session, existing: ExistingMatches, labels: pa.Table) -> Reached | None:
+        got = reachable(session, existing, labels)
+        assert got is not None
+        reached.append(got)
+        return got
+
+    monkeypatch.setattr(api, "reachable", reach)
+    log: list[str] = []
+    sparse = _match(table.slice(450), labels, tmp_path / "sparse.parquet", existing, log=log)
+    read = next(m for m in log if m.startswith("Read "))
+    assert "those the new records can reach" in read and not read.startswith("Read 450 of")
+    blocked = next(m for m in log if m.startswith("Blocking: "))
+    assert f"({', '.join(by_value)})" in blocked
+    # Every group a reached record belongs to is read whole (clustering scores new records against them all).
+    kept = pq.read_table(snap / "records.parquet", columns=["_pos", "match_id"])
+    rows = reached[0].rows - 150
+    ids = kept.column("match_id").to_numpy()
+    assert set(np.flatnonzero(np.isin(ids, ids[rows])).tolist()) == set(rows.tolist())
+    monkeypatch.setattr(api, "reachable", lambda *_: None)
+    log.clear()
+    dense = _match(table.slice(450), labels, tmp_path / "dense.parquet", existing, log=log)
+    assert any(m.startswith("Read 450 of 450") for m in log)
+    # The same candidate pairs, scores and ids as with every record at hand.
+    assert next(m for m in log if m.startswith("Blocking: ")) == blocked
+    assert sparse.equals(dense)
+    merges = pa_csv.read_csv(tmp_path / "dense.merges.csv")
+    assert pa_csv.read_csv(tmp_path / "sparse.merges.csv").equals(merges)
+    # A group no new record reaches, merged by an earlier run into one they reach, is read with it.
+    unreached = sorted(set(ids.tolist()) - set(ids[rows].tolist()))[0]
+    earlier = pa.table({"retired_match_id": [unreached], "match_id": [int(ids[rows[0]])]})
+    existing = ExistingMatches(snapshots=(snap,), merges=earlier)
+    monkeypatch.setattr(api, "reachable", reach)
+    sparse = _match(table.slice(450), labels, tmp_path / "sparse.parquet", existing)
+    assert set(np.flatnonzero(ids == unreached).tolist()) <= set((reached[-1].rows - 150).tolist())
+    monkeypatch.setattr(api, "reachable", lambda *_: None)
+    assert sparse.equals(_match(table.slice(450), labels, tmp_path / "dense.parquet", existing))
+    assert pa_csv.read_csv(tmp_path / "sparse.merges.csv").equals(
+        pa_csv.read_csv(tmp_path / "dense.merges.csv")
+    )
+    # New records joined existing groups: the groups they reach were read whole.
+    old_ids = set(pq.read_table(tmp_path / "old.parquet").column("match_id").to_pylist())
+    assert len(old_ids & set(sparse.column("match_id").to_pylist())) > 20
 
 
 def test_counts_stay_exact_along_a_chain_of_snapshots(

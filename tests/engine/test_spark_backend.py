@@ -7,6 +7,7 @@ and need PySpark and Java; they are skipped, saying so, where either is missing.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from findmatches import sample
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
+from findmatches.engine.snapshot import META_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 
 sqlglot = pytest.importorskip("sqlglot")
@@ -212,6 +214,28 @@ def test_incremental_runs_on_kept_snapshots_agree(
             existing=ExistingMatches(snapshots=(snapshots[other],)),
             merges_path=tmp_path / f"snap-{engine}.csv",
         )
-        assert any(line.startswith("Read 500 prepared records") for line in lines)
+        assert any(line.startswith("Read 500 of 500 prepared records") for line in lines)
         got = pq.read_table(tmp_path / f"snap-{engine}.parquet", columns=["id", "match_id"])
         assert got.equals(pq.read_table(tmp_path / f"files-{engine}.parquet", columns=["id", "match_id"]))
+    # Keys that block by value only: each backend reads just the records the new ones reach, alike.
+    meta_file = snapshots["duckdb"] / META_FILE
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(
+        json.dumps({**meta, "keys": ["exact:email", "exact:birth_date", "phonetic:last_name"]})
+    )
+    for engine in ("duckdb", "spark"):
+        _, lines = _run(
+            engine,
+            monkeypatch,
+            find_matches,
+            new,
+            PARAMS,
+            labels,
+            out_path=tmp_path / f"reach-{engine}.parquet",
+            out_format="parquet",
+            compute_confidence=False,
+            existing=ExistingMatches(snapshots=(snapshots["duckdb"],)),
+            merges_path=tmp_path / f"reach-{engine}.csv",
+        )
+        assert any(line.endswith("those the new records can reach.") for line in lines)
+    assert _partition(tmp_path / "reach-spark.parquet") == _partition(tmp_path / "reach-duckdb.parquet")
