@@ -34,6 +34,7 @@ def test_an_unknown_engine_is_refused(glue: Any, people: SampleTransform) -> Non
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a Spark driver started and stopped: most of a minute on two cores
 @pytest.mark.timeout(600)
 def test_a_run_asks_for_spark_on_a_duckdb_server_and_is_stopped(
     server: ServerProcess, glue: Any, s3: Any, people: SampleTransform

@@ -185,6 +185,7 @@ def _follow(ids: list[int], merges: dict[int, int]) -> list[int]:
     return out
 
 
+@pytest.mark.slow  # five whole sequences of incremental runs: a minute on two cores
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10_000), batches=st.integers(2, 3))
 # A new record linked to two existing groups: the neighbourhood agreement, blind to the existing records'

@@ -118,6 +118,7 @@ def _run(
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # one and a half minutes of Spark local[2] on two cores
 def test_find_matches_gives_the_same_candidates_and_groups(
     spark: Any,
     people: tuple[RecordSource, dict[str, str], pa.Table],
@@ -147,6 +148,7 @@ def test_find_matches_gives_the_same_candidates_and_groups(
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a minute of Spark local[2] on two cores
 def test_evaluation_is_the_same(
     spark: Any, people: tuple[RecordSource, dict[str, str], pa.Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
