@@ -29,7 +29,7 @@ test: install  ## lint, type-check and run the test suite (all but the tests mar
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q -rs -m "not slow" $(PYTEST_ARGS)
 
-test-slow: install  ## the tests marked slow: Spark end to end (a standalone cluster, a Glue script under spark-submit, the same answers as DuckDB) and the incremental batches' property test
+test-slow: install  ## the tests marked slow (see the README): Spark end to end, and the longest end-to-end runs through the API
 	$(BIN)/python -m pytest -n 2 -q -rs -m slow $(PYTEST_ARGS)
 
 lint: install

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # servers killed and restarted under load: most of a minute on two cores
 @pytest.mark.timeout(600)
 def test_a_few_kills_lose_nothing(tmp_path: Path) -> None:
     result = tmp_path / "chaos.json"

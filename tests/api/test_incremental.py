@@ -224,6 +224,7 @@ def _log(server: ServerProcess, run: dict[str, Any]) -> str:
     return (server.data_dir / "logs" / f"{run['TaskRunId']}.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # seven incremental runs through the API
 def test_later_runs_read_kept_snapshots_until_the_files_change(
     server: ServerProcess,
     glue: Any,

@@ -140,6 +140,7 @@ def test_get_ml_task_runs_filter_sort_and_pages(slow_glue: Any, s3: Any) -> None
     wait_run(slow_glue, t, second)
 
 
+@pytest.mark.slow  # a server killed and restarted around a run
 def test_kill_9_then_restart_fails_or_retries_the_run(tmp_path: Path, s3_server: S3Server, s3: Any) -> None:
     srv = ServerProcess(tmp_path / "data", env=s3_server.env())
     srv.start()

@@ -231,6 +231,7 @@ def cli_wait(server: ServerProcess, transform_id: str, run_id: str) -> dict[str,
     return run
 
 
+@pytest.mark.slow  # a process per aws CLI call (tests/api/test_cli.py keeps the CLI in make test)
 def test_teach_loop_with_the_aws_cli(
     server: ServerProcess, people: SampleTransform, files_root: Path
 ) -> None:
