@@ -30,7 +30,7 @@ test: install  ## lint, type-check and run the test suite (all but the tests mar
 	$(BIN)/python -m pytest -n 2 -q -rs -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install  ## the tests marked slow (see the README): Spark end to end, and the longest end-to-end runs through the API
-	$(BIN)/python -m pytest -n 2 -q -rs -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 1 -q -rs -m slow $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check findmatches awsglueml tests bench

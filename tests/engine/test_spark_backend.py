@@ -160,7 +160,8 @@ def test_evaluation_is_the_same(
 
 
 @pytest.mark.spark
-@pytest.mark.slow  # three minutes of Spark local[2] on two cores
+@pytest.mark.slow  # four minutes of Spark local[2] on two cores
+@pytest.mark.timeout(900)
 def test_incremental_runs_on_kept_snapshots_agree(
     spark: Any,
     people: tuple[RecordSource, dict[str, str], pa.Table],
