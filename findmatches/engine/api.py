@@ -15,7 +15,7 @@ import pyarrow as pa
 from findmatches.engine.active import seed_order, select_sets, set_sizes
 from findmatches.engine.backend import Backend, quote_ident, typed_records
 from findmatches.engine.blocking import CANDIDATES, build_candidates
-from findmatches.engine.clustering import Clusters, PairScorer, choose_link_cut, cluster
+from findmatches.engine.clustering import Around, Clusters, PairScorer, choose_link_cut, cluster
 from findmatches.engine.explain import explain_matches
 from findmatches.engine.features import (
     FeatureSpec,
@@ -280,15 +280,21 @@ def _agreement(
 
 
 def _link_cut(
-    session: Session, y: np.ndarray, oof: np.ndarray | None, agreement: Agreement | None, t: float
+    session: Session,
+    y: np.ndarray,
+    oof: np.ndarray | None,
+    agreement: Agreement | None,
+    t: float,
+    around: Around | None,
 ) -> float | None:
     """The average-linkage cut that best rebuilds the labelled groups from their held-out probabilities
-    (recalibrated as the candidates are), by `choose_link_cut`; None (the threshold) without them."""
+    (recalibrated as the candidates are), in their neighbourhoods of ``around`` where given, by
+    `choose_link_cut`; None (the threshold) without them."""
     if oof is None:
         return None
     ll, lr, _ = session.labelled
     held = agreement.predict(ll, lr, oof) if agreement is not None else oof
-    cut, tried = choose_link_cut(ll, lr, y, held, t)
+    cut, tried = choose_link_cut(ll, lr, y, held, t, around)
     if cut < t:
         session.log(
             f"Groups merge inside components when their average link is at least {cut:.2f}: that rebuilds the "
@@ -607,7 +613,7 @@ def find_matches(
         finally:  # a stop does not wait for work not yet started
             pool.shutdown(cancel_futures=True)
         sources = detect_sources(session) if model.supervised else None
-        agreement, evidence, link_cut = None, None, None
+        agreement, evidence, link_cut, wants_cut = None, None, None, False
         if sources is not None and oof is not None:
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
             prob = one_to_one(sources, left, right, prob, t, assign_at)
@@ -622,7 +628,7 @@ def find_matches(
                 session.log(
                     f"Recalibrated by neighbourhood overlap: {int((prob >= t).sum())} pairs score at least {t:.2f}."
                 )
-            link_cut = _link_cut(session, y, oof, agreement, t)
+            wants_cut = True
         # The candidates are scored: free their memory (and disk, at 10M records) for the stages left.
         session.backend.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
         session.check()
@@ -645,6 +651,11 @@ def find_matches(
         scorer = _scorer(session, spec, model)
         if agreement is not None:
             scorer = _agreeing(scorer, agreement)
+        if wants_cut:
+            # An incremental run's candidates all hold a new record: the labelled records' neighbourhoods
+            # are the labels' own there, as the full run that made the existing groups also judged them.
+            around = Around(session.num_records, left, right, prob, scorer) if groups is None else None
+            link_cut = _link_cut(session, y, oof, agreement, t, around)
         # An incremental run clusters only the records its pairs and constraints reach (and the new ones).
         only = None if groups is None else np.arange(session.num_output, dtype=np.int64)
         clusters = _cluster_records(

@@ -23,7 +23,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from findmatches.engine.correlation import CANNOT, correlation_clusters
-from findmatches.engine.metrics import clustering_scores
 
 PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -285,28 +284,78 @@ def _finish(
 LINK_CUTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 
 
+@dataclass(frozen=True)
+class Around:
+    """The scored candidate pairs of a run (record ids below ``n``), and a scorer for the pairs it lacks: the
+    neighbourhoods the labelled records are clustered in (`choose_link_cut`)."""
+
+    n: int
+    left: np.ndarray
+    right: np.ndarray
+    prob: np.ndarray
+    score_pairs: PairScorer | None = None
+
+
 def choose_link_cut(
-    left: np.ndarray, right: np.ndarray, y: np.ndarray, prob: np.ndarray, threshold: float
+    left: np.ndarray,
+    right: np.ndarray,
+    y: np.ndarray,
+    prob: np.ndarray,
+    threshold: float,
+    around: Around | None = None,
 ) -> tuple[float, dict[float, float]]:
-    """The average-linkage cut that best rebuilds the labelled groups, and the pairwise F1 of each cut tried.
+    """The average-linkage cut that best rebuilds the labelled groups, and the labelled pairs' F1 at each cut
+    tried.
 
     The labelled pairs (every pair of a labeling set, ``y`` 1 for a match) are clustered as `cluster` clusters
     the candidates, from their held-out probabilities ``prob``: components of links at the ``threshold``, then
-    average linkage inside them down to each cut of `LINK_CUTS`. The labelled groups show how unlike each other
-    the records of one entity are: the variants of a free-text entity score low to each other though each
-    links strongly to its common forms, and merging groups whose average link is under the threshold rebuilds
-    them; persons' duplicates score high to each other, and a lower cut only merges namesakes. Ties keep the
-    higher cut, and the threshold itself unless a lower cut rebuilds the groups better."""
+    average linkage inside them down to each cut of `LINK_CUTS`. With ``around`` (the run's scored
+    candidates), they are clustered inside the components of confident candidate links that hold them, with
+    the candidate pairs of those components: a labeling set shows a few records of an entity, while the run
+    clusters all of them, and the variants of a large free-text entity pull its common forms apart only
+    there. The labelled groups show how unlike each other the records of one entity are: the variants of a
+    free-text entity score low to each other though each links strongly to its common forms, and merging
+    groups whose average link is under the threshold rebuilds them; persons' duplicates score high to each
+    other, and a lower cut only merges namesakes. Ties keep the higher cut, and the threshold itself unless a
+    lower cut rebuilds the groups better."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
-    nodes, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    if len(nodes) == 0 or not np.any(y == 1):
+    y, prob = np.asarray(y), np.asarray(prob, np.float64)
+    if len(left) == 0 or not np.any(y == 1):
         return threshold, {}
-    a, b = inverse[: len(left)], inverse[len(left) :]
-    truth = _components(len(nodes), a[y == 1], b[y == 1])
+    all_l, all_r, all_p = left, right, prob
+    score_pairs = None
+    if around is not None and len(around.left):
+        n = int(around.n)
+        strong = around.prob >= threshold
+        comp = _components(n, around.left[strong], around.right[strong])
+        holds = np.zeros(int(comp.max()) + 1, dtype=bool)
+        holds[comp[np.concatenate([left, right])]] = True
+        inside = holds[comp[around.left]] & holds[comp[around.right]]
+        # The labelled pairs carry their held-out probabilities, not the fitted model's.
+        other = inside & ~np.isin(_pair_keys(n, around.left, around.right), _pair_keys(n, left, right))
+        all_l = np.concatenate([around.left[other], left])
+        all_r = np.concatenate([around.right[other], right])
+        all_p = np.concatenate([np.asarray(around.prob, np.float64)[other], prob])
+        score_pairs = around.score_pairs
+    nodes, inverse = np.unique(np.concatenate([all_l, all_r]), return_inverse=True)
+    a, b = inverse[: len(all_l)], inverse[len(all_l) :]
+    la, lb = a[len(all_l) - len(left) :], b[len(all_l) - len(left) :]
+    local = None if score_pairs is None else _local(score_pairs, nodes)
     scores: dict[float, float] = {}
     for share in LINK_CUTS:
         cut = threshold * share
-        got = cluster(len(nodes), a, b, prob, threshold, link_cut=cut).representative
-        scores[cut] = clustering_scores(got, truth)["pairwise_f1"]
+        got = cluster(len(nodes), a, b, all_p, threshold, link_cut=cut, score_pairs=local).representative
+        same = got[la] == got[lb]
+        tp = int(np.sum(same & (y == 1)))
+        scores[cut] = 2 * tp / max(1, 2 * tp + int(np.sum(same & (y != 1))) + int(np.sum(~same & (y == 1))))
     best = max(scores.values())
     return max(c for c, f in scores.items() if f >= best - 1e-9), scores
+
+
+def _local(score_pairs: PairScorer, nodes: np.ndarray) -> PairScorer:
+    """``score_pairs`` for pairs given as positions in ``nodes``."""
+
+    def score(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return score_pairs(nodes[left], nodes[right])
+
+    return score

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from findmatches.engine.clustering import choose_link_cut, cluster, pair_weights
+from findmatches.engine.clustering import Around, choose_link_cut, cluster, pair_weights
 from findmatches.engine.correlation import CANNOT, correlation_clusters, objective
 
 
@@ -256,6 +256,26 @@ def test_a_lower_cut_is_learnt_where_the_labelled_entities_are_stars() -> None:
     p = np.array([_star(n).get((a, b), 0.05) for a, b in zip(i.tolist(), j.tolist(), strict=True)])
     assert len(set(cluster(n, i, j, p, 0.5, link_cut=cut).representative.tolist())) == 1
     assert len(set(cluster(n, i, j, p, 0.5).representative.tolist())) > 1
+
+
+def test_a_labeling_set_is_judged_inside_the_component_that_holds_it() -> None:
+    # An entity of six common forms (0-5, 0.9 to each other) and a variant (6) that links to one of them
+    # (0) only; records 20 and 21 are others. The labeling set shows 0, 1, 6, 20, 21.
+    core = [(i, j, 0.9) for i in range(6) for j in range(i + 1, 6)]
+    candidates = core + [(0, 6, 0.9)] + [(k, 6, 0.2) for k in range(1, 6)]
+    a, b, p = (np.array(v) for v in zip(*candidates, strict=True))
+    shown = [0, 1, 6, 20, 21]
+    pairs = [(x, z) for i, x in enumerate(shown) for z in shown[i + 1 :]]
+    left, right = (np.array(v) for v in zip(*pairs, strict=True))
+    y = np.array([int(z < 20 and x < 20) for x, z in pairs])
+    held = np.array([{(0, 1): 0.9, (0, 6): 0.9, (1, 6): 0.2}.get(q, 0.05) for q in pairs])
+    # Alone, the three records of the entity average 0.55: the threshold rebuilds them.
+    assert choose_link_cut(left, right, y, held, 0.5)[0] == 0.5
+    # Among the entity's seven records the variant averages 0.32 to the rest: only a lower cut keeps it.
+    cut, tried = choose_link_cut(left, right, y, held, 0.5, Around(30, a, b, p))
+    assert cut < 0.5 and tried[cut] == 1.0 and tried[0.5] < 1.0
+    assert len(set(cluster(30, a, b, p, 0.5, link_cut=cut).representative[:7].tolist())) == 1
+    assert len(set(cluster(30, a, b, p, 0.5).representative[:7].tolist())) > 1
 
 
 def test_the_threshold_stays_where_a_lower_cut_merges_namesakes() -> None:
