@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import binomtest
 
 from findmatches.engine.correlation import CANNOT, correlation_clusters
 
@@ -342,14 +343,37 @@ def choose_link_cut(
     la, lb = a[len(all_l) - len(left) :], b[len(all_l) - len(left) :]
     local = None if score_pairs is None else _local(score_pairs, nodes)
     scores: dict[float, float] = {}
+    supported = {threshold}
+    at_threshold: np.ndarray | None = None
+    match = y == 1
     for share in LINK_CUTS:
         cut = threshold * share
         got = cluster(len(nodes), a, b, all_p, threshold, link_cut=cut, score_pairs=local).representative
         same = got[la] == got[lb]
-        tp = int(np.sum(same & (y == 1)))
-        scores[cut] = 2 * tp / max(1, 2 * tp + int(np.sum(same & (y != 1))) + int(np.sum(~same & (y == 1))))
-    best = max(scores.values())
-    return max(c for c, f in scores.items() if f >= best - 1e-9), scores
+        tp = int(np.sum(same & match))
+        scores[cut] = 2 * tp / max(1, 2 * tp + int(np.sum(same & ~match)) + int(np.sum(~same & match)))
+        if at_threshold is None:
+            at_threshold = same
+        elif _beats(same, at_threshold, match):
+            supported.add(cut)
+    best = max(scores[c] for c in supported)
+    return max(c for c in supported if scores[c] >= best - 1e-9), scores
+
+
+#: How sure the labelled pairs must be that a lower cut beats the threshold (`_beats`).
+CUT_SIGNIFICANCE = 0.05
+
+
+def _beats(same: np.ndarray, at_threshold: np.ndarray, match: np.ndarray) -> bool:
+    """Whether the labelled pairs that a lower cut groups otherwise than the threshold (``same`` against
+    ``at_threshold``) side with it in a one-sided sign test: each pair it joins is a match, or each it parts a
+    non-match, more often than not. A lower cut also merges records nobody labelled, which the labels cannot
+    judge; one labelled pair joined is no evidence for merging whole neighbourhoods."""
+    changed = same != at_threshold
+    right = int(np.sum(changed & (same == match)))
+    if right == 0:
+        return False
+    return bool(binomtest(right, int(changed.sum()), 0.5, alternative="greater").pvalue <= CUT_SIGNIFICANCE)
 
 
 def _local(score_pairs: PairScorer, nodes: np.ndarray) -> PairScorer:

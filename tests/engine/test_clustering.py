@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from findmatches.engine import clustering
 from findmatches.engine.clustering import Around, choose_link_cut, cluster, pair_weights
 from findmatches.engine.correlation import CANNOT, correlation_clusters, objective
 
@@ -258,24 +261,44 @@ def test_a_lower_cut_is_learnt_where_the_labelled_entities_are_stars() -> None:
     assert len(set(cluster(n, i, j, p, 0.5).representative.tolist())) > 1
 
 
-def test_a_labeling_set_is_judged_inside_the_component_that_holds_it() -> None:
-    # An entity of six common forms (0-5, 0.9 to each other) and a variant (6) that links to one of them
-    # (0) only; records 20 and 21 are others. The labeling set shows 0, 1, 6, 20, 21.
-    core = [(i, j, 0.9) for i in range(6) for j in range(i + 1, 6)]
-    candidates = core + [(0, 6, 0.9)] + [(k, 6, 0.2) for k in range(1, 6)]
+def _embedded(entities: int) -> tuple[Around, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``entities`` entities of seven records, 30 ids apart: six common forms (0-5, 0.9 to each other) and a
+    variant (6) that links to one of them (0) only; each entity's labeling set shows 0, 1, 6 and two others
+    (20, 21), with held-out probabilities of its own."""
+    candidates, pairs, y, held = [], [], [], []
+    for e in range(entities):
+        o = 30 * e
+        core = [(o + i, o + j, 0.9) for i in range(6) for j in range(i + 1, 6)]
+        candidates += core + [(o, o + 6, 0.9)] + [(o + k, o + 6, 0.2) for k in range(1, 6)]
+        shown = [0, 1, 6, 20, 21]
+        for i, x in enumerate(shown):
+            for z in shown[i + 1 :]:
+                pairs.append((o + x, o + z))
+                y.append(int(z < 20 and x < 20))
+                held.append({(0, 1): 0.9, (0, 6): 0.9, (1, 6): 0.2}.get((x, z), 0.05))
     a, b, p = (np.array(v) for v in zip(*candidates, strict=True))
-    shown = [0, 1, 6, 20, 21]
-    pairs = [(x, z) for i, x in enumerate(shown) for z in shown[i + 1 :]]
     left, right = (np.array(v) for v in zip(*pairs, strict=True))
-    y = np.array([int(z < 20 and x < 20) for x, z in pairs])
-    held = np.array([{(0, 1): 0.9, (0, 6): 0.9, (1, 6): 0.2}.get(q, 0.05) for q in pairs])
-    # Alone, the three records of the entity average 0.55: the threshold rebuilds them.
+    return Around(30 * entities, a, b, p), left, right, np.array(y), np.array(held)
+
+
+def test_a_labeling_set_is_judged_inside_the_component_that_holds_it() -> None:
+    around, left, right, y, held = _embedded(5)
+    # Alone, the three labelled records of each entity average 0.55: the threshold rebuilds them.
     assert choose_link_cut(left, right, y, held, 0.5)[0] == 0.5
-    # Among the entity's seven records the variant averages 0.32 to the rest: only a lower cut keeps it.
-    cut, tried = choose_link_cut(left, right, y, held, 0.5, Around(30, a, b, p))
+    # Among its seven records each variant averages 0.32 to the rest: only a lower cut keeps it.
+    cut, tried = choose_link_cut(left, right, y, held, 0.5, around)
     assert cut < 0.5 and tried[cut] == 1.0 and tried[0.5] < 1.0
-    assert len(set(cluster(30, a, b, p, 0.5, link_cut=cut).representative[:7].tolist())) == 1
-    assert len(set(cluster(30, a, b, p, 0.5).representative[:7].tolist())) > 1
+    a, b, p = around.left, around.right, around.prob
+    assert len(set(cluster(around.n, a, b, p, 0.5, link_cut=cut).representative[:7].tolist())) == 1
+    assert len(set(cluster(around.n, a, b, p, 0.5).representative[:7].tolist())) > 1
+
+
+def test_a_lower_cut_needs_more_than_one_labelled_pair_for_it() -> None:
+    # One entity: the lower cut joins one labelled match pair more (0-6 and 1-6, two pairs) and merges the
+    # neighbourhood's unlabelled records with it; two pairs are no evidence (a sign test at 5 %).
+    around, left, right, y, held = _embedded(1)
+    cut, tried = choose_link_cut(left, right, y, held, 0.5, around)
+    assert cut == 0.5 and max(tried.values()) > tried[0.5]
 
 
 def test_the_threshold_stays_where_a_lower_cut_merges_namesakes() -> None:
@@ -311,4 +334,7 @@ def test_the_cut_learnt_rebuilds_the_labels_at_least_as_well_as_the_threshold(
     assert cut <= t
     if tried:
         assert t in tried and tried[cut] >= tried[t]
-        assert all(f <= tried[cut] for f in tried.values())
+    # The sign test is the only reason to keep a cut that rebuilds the labels less well than another.
+    with patch.object(clustering, "CUT_SIGNIFICANCE", 1.0):
+        cut, tried = choose_link_cut(left, right, y, prob, t)
+    assert all(f <= tried[cut] for f in tried.values())
