@@ -1,6 +1,6 @@
 """Find matches: start a FIND_MATCHES run, watch it, browse its groups of records, download its file.
 
-The run writes ``part-00000-<run id>.csv`` (with ``match_confidence_score`` and ``match_explanation``) into
+The run writes ``part-00000-<run id>.csv`` (more parts on the Spark engine; with ``match_confidence_score`` and ``match_explanation``) into
 the console's ``matches`` folder in the data dir, so the console finds a run's output by its id and serves
 only that file. Each record's explanation (`findmatches.engine.explain`: the pair that tied it to its group,
 per column a level and a weight in the log-odds score) is drawn as a waterfall of bars.
@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -233,17 +234,28 @@ async def _run(app: ConsoleApp, session: Session, request: Request) -> tuple[dic
 
 
 async def _read_run_output(app: ConsoleApp, session: Session, run: dict[str, Any]) -> bytes:
-    """The file the run wrote in the console's folder: the one named after the run, and no other."""
+    """The CSV the run wrote in the console's folder: its part files (``part-NNNNN-<run id>.csv``: one, or
+    several from the Spark engine) in order, as one file with one header, and no other file."""
     folder = _folder_uri(app, session, run["TransformId"])
-    name = f"part-00000-{run['TaskRunId']}.csv"
+    part = re.compile(r"part-\d{5}-" + re.escape(run["TaskRunId"]) + r"\.csv")
     try:
-        found = [o for o in await app.in_thread(app.storage.list_objects, folder) if o.name == name]
+        found = sorted(
+            (o for o in await app.in_thread(app.storage.list_objects, folder) if part.fullmatch(o.name)),
+            key=lambda o: o.name,
+        )
         if not found:
             raise OutputError("this run's output is not in the console's folder (was it started elsewhere?)")
-        data: bytes = await app.in_thread(app.storage.read_bytes, found[0].uri, MAX_OUTPUT_BYTES)
+        chunks: list[bytes] = []
+        left = MAX_OUTPUT_BYTES
+        for i, obj in enumerate(found):
+            data: bytes = await app.in_thread(app.storage.read_bytes, obj.uri, left)
+            left -= len(data)
+            if i:  # every part starts with the header row (no column's name holds a line break)
+                data = data.partition(b"\n")[2]
+            chunks.append(data)
     except StorageError as e:
         raise OutputError(str(e)) from e
-    return data
+    return b"".join(chunks)
 
 
 async def run_page(app: ConsoleApp, request: Request, session: Session) -> Response:

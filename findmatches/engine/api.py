@@ -713,7 +713,7 @@ def find_matches(
         score = ", a.conf AS match_confidence_score" if compute_confidence else ""
         if compute_explanations:
             score += ", a.explanation AS match_explanation"
-        session.backend.write(
+        session.backend.write_records(
             # From the assignments to the records: a left join, so that DuckDB's Parquet writer marks the input's
             # columns optional (as Spark and Glue write them), not required wherever a column has no null.
             f"SELECT {cols}, a.match_id{score} FROM fm_assign a LEFT JOIN {typed_records(RECORDS)} r "

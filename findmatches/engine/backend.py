@@ -32,6 +32,14 @@ def typed_records(table: str) -> str:
     return table + "_typed"
 
 
+def output_files(path: Path) -> list[Path]:
+    """The files `Backend.write_records` wrote at ``path``: the file itself, or the part files of the folder by
+    that name in order (the writer's marker and checksum files left out)."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and p.name.startswith("part-"))
+    return [path]
+
+
 class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
@@ -72,7 +80,12 @@ class Backend(Protocol):
         ...
 
     def write(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
-        """Write a query's result to one local file."""
+        """Write a query's (small or engine-internal) result to one local file."""
+        ...
+
+    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        """Write a run's output records at ``path``: one file, or a folder of that name holding part files
+        written where the data is (Spark's executors), in the query's order; `output_files` lists them."""
         ...
 
     def interrupt(self) -> None:

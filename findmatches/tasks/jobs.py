@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from findmatches.engine.backend import output_files
 from findmatches.engine.backends import ENGINE_ENV, SPARK_CONF_ENV
 from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
@@ -375,22 +376,37 @@ class Jobs:
             # The merges go first: a reader that sees the matches can follow them.
             target = out.rstrip("/") + "." + MERGES if parquet else self.storage.join(out, MERGES)
             self._upload_to(target, merges, move=True)
-        name = f"part-00000-{run.task_run_id}.csv"
-        target = out.rstrip("/") if parquet else self.storage.join(out, name)
-        self._upload_to(target, local, move=True)
+        targets = self._upload_output(run, out, local, parquet)
         run.log(f"find matches: wrote {count} records to {out}")
         if keep is not None:
-            self._keep_snapshots(run, keep, target, existing_objects or [])
+            self._keep_snapshots(run, keep, targets, existing_objects or [])
+
+    def _upload_output(self, run: RunContext, out: str, local: Path, parquet: bool) -> list[str]:
+        """Upload the engine's output (one file, or Spark's part files: `output_files`) to ``out``, named as
+        Glue names part files under the output prefix (a Parquet ``out`` names the file itself, or the folder
+        by that name for several parts); return the objects written."""
+        parts = output_files(local)
+        if parquet and len(parts) == 1:
+            targets = [out.rstrip("/")]
+        else:
+            folder, ext = (out.rstrip("/"), "parquet") if parquet else (out, "csv")
+            targets = [
+                self.storage.join(folder, f"part-{i:05d}-{run.task_run_id}.{ext}") for i in range(len(parts))
+            ]
+        for part, target in zip(parts, targets, strict=True):
+            self._upload_to(target, part, move=True)
+        return targets
 
     def _keep_snapshots(
-        self, run: RunContext, keep: KeepSnapshots, output: str, existing: list[ObjectInfo]
+        self, run: RunContext, keep: KeepSnapshots, output: list[str], existing: list[ObjectInfo]
     ) -> None:
         """Keep the snapshots the engine wrote; a failure to is logged, not the run's (they only save time)."""
         try:
             if keep.existing is not None and existing:
                 self.snapshots.keep(run.transform_id, keep.existing, existing)
             if keep.output is not None:
-                self.snapshots.keep(run.transform_id, keep.output, self.storage.list_objects(output))
+                objects = [o for uri in output for o in self.storage.list_objects(uri)]
+                self.snapshots.keep(run.transform_id, keep.output, objects)
         except (OSError, StorageError) as e:
             run.log(f"kept no snapshot for later incremental runs: {e}")
 

@@ -7,6 +7,7 @@ import io
 from typing import Any
 from urllib.parse import quote
 
+from findmatches.console.labeling_files import console_folder
 from tests.conftest import ServerProcess, client
 from tests.console.conftest import another_accounts_transform, create_transform, people_table
 from tests.console.support import Browser, Page
@@ -32,7 +33,9 @@ def _teach_round(browser: Browser, transform_id: str, truth: dict[str, str]) -> 
     assert state["status"] == "SUCCEEDED", state
 
 
-def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) -> None:
+def test_evaluate_and_find_matches(
+    browser: Browser, region_glue: Any, s3: Any, server: ServerProcess, region: str
+) -> None:
     from findmatches import sample
 
     rows = sample.generate()
@@ -152,6 +155,18 @@ def test_evaluate_and_find_matches(browser: Browser, region_glue: Any, s3: Any) 
     shown_keys = {r["data-record-id"] for r in records}
     assert explained == {r["id"] for r in out if r["match_explanation"] and r["id"] in shown_keys}
     assert len(explained) >= len(shown_keys) // 2
+
+    # The Spark engine writes several part files of one run: the page and the download read them all, in order.
+    folder = console_folder(server.data_dir, "000000000000", region, transform_id) / "matches"
+    header, *written = list(csv.reader(io.StringIO((folder / f"part-00000-{run_id}.csv").read_text())))
+    half = len(written) // 2
+    for i, part in enumerate((written[:half], written[half:])):
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([header, *part])
+        (folder / f"part-{i:05d}-{run_id}.csv").write_text(text.getvalue())
+    again = browser.get(shown.testid("download")["href"])
+    assert list(csv.DictReader(io.StringIO(again.text))) == out
+    assert [g["data-size"] for g in browser.get(location).testids("match-group")] == [str(n) for n in sizes]
 
     # a run of another type is no find-matches run, neither page nor download
     other = region_glue.get_ml_task_runs(TransformId=transform_id, Filter={"TaskRunType": "EVALUATION"})

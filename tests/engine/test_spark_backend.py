@@ -11,14 +11,16 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from findmatches import sample
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
+from findmatches.engine.backend import output_files
 from findmatches.engine.snapshot import META_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 
@@ -242,3 +244,53 @@ def test_incremental_runs_on_kept_snapshots_agree(
         )
         assert any(line.endswith("those the new records can reach.") for line in lines)
     assert _partition(tmp_path / "reach-spark.parquet") == _partition(tmp_path / "reach-duckdb.parquet")
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_output_records_are_written_by_spark_as_ordered_part_files(
+    spark: Any, tmp_path: Path, file_format: Literal["csv", "parquet"]
+) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+
+    n = 3000
+    awkward = ['say "hi"', "a,b", "two\nlines", "", None, "plain"]
+    table = pa.table(
+        {
+            "_rid": pa.array(range(n), pa.int64()),
+            "name": [awkward[i % len(awkward)] for i in range(n)],
+            "score": [i / 7 for i in range(n)],
+        }
+    )
+    sql = "SELECT _rid, name, score FROM t ORDER BY _rid DESC"
+    spark_backend = SparkBackend(spark)
+    duck = DuckDBBackend()
+    try:
+        # Several partitions, kept apart: the parts must come back in the query's order.
+        spark_backend._spark.conf.set("spark.sql.shuffle.partitions", "4")
+        spark_backend._spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+        spark_backend.register("t", table)
+        spark_backend.write_records(sql, tmp_path / f"spark.{file_format}", file_format)
+        duck.register("t", table)
+        duck.write_records(sql, tmp_path / f"duck.{file_format}", file_format)
+    finally:
+        spark_backend.close()
+        duck.close()
+    parts = output_files(tmp_path / f"spark.{file_format}")
+    assert len(parts) > 1 and all(p.name.startswith("part-") for p in parts)
+    assert output_files(tmp_path / f"duck.{file_format}") == [tmp_path / f"duck.{file_format}"]
+
+    def read(path: Path) -> pa.Table:
+        if file_format == "parquet":
+            return pq.read_table(path)
+        options = pacsv.ConvertOptions(column_types={"name": pa.string()}, strings_can_be_null=True)
+        return pacsv.read_csv(
+            path, convert_options=options, parse_options=pacsv.ParseOptions(newlines_in_values=True)
+        )
+
+    got = pa.concat_tables([read(p) for p in parts])
+    want = read(tmp_path / f"duck.{file_format}")
+    assert got.column("_rid").to_pylist() == list(range(n - 1, -1, -1))
+    assert got.column("name").to_pylist() == want.column("name").to_pylist()
+    assert got.column("score").to_pylist() == pytest.approx(want.column("score").to_pylist())

@@ -245,6 +245,10 @@ class DuckDBBackend:
         with self._running():
             self._con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})")
 
+    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        """One file, as `write`."""
+        self.write(sql, path, file_format)
+
     def close(self) -> None:
         """Close the connection and remove the scratch directory."""
         try:

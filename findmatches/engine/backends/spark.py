@@ -429,6 +429,22 @@ class SparkBackend:
         else:
             pq.write_table(table, path)
 
+    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+        """Spark's own writer: a folder ``path`` of part files, one per partition of the ordered result,
+        written by the executors (the records never gather in the driver). ``path`` must be where every
+        executor can write it, as the input must be where each can read it (docs/spark.md)."""
+        df = self._sql(sql)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = df.write.mode("overwrite")
+        try:
+            if file_format == "csv":
+                # RFC 4180 quoting (a quote doubled), as DuckDB and pyarrow write it; Spark escapes with \\.
+                writer.option("header", True).option("escape", '"').csv(str(path))
+            else:
+                writer.parquet(str(path))
+        except Exception as e:
+            raise self._error(e) from e
+
     def interrupt(self) -> None:
         self._interrupted = True
         self._spark.interruptTag(self._tag)
