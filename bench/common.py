@@ -103,22 +103,11 @@ class Server:
         """CPU seconds (user + system, all threads) the server and its processes have used so far: the
         server's own, and each live descendant's with the children it has reaped (the fork server reaps the
         runs' workers). Unlike wall time, a busy neighbour on the shared cores does not inflate it."""
-        total = sum(_stat(self.proc.pid)[11:13])
-        for pid in descendants(self.proc.pid):
-            total += sum(_stat(pid)[11:15])
-        return total / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.proc.pid)
 
     def tree_rss_mib(self) -> float:
         """The resident memory now of the server and every process under it (the runs' workers), in MiB."""
-        total = 0.0
-        for pid in (self.proc.pid, *descendants(self.proc.pid)):
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
-            except OSError:  # gone meanwhile
-                continue
-        return total
+        return tree_rss_mib(self.proc.pid)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -135,6 +124,27 @@ def _stat(pid: int) -> list[int]:
     except OSError:
         return [0] * 20
     return [int(f) if f.lstrip("-").isdigit() else 0 for f in fields]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` (its own) and of each live process under it (with the children it reaped)."""
+    total = sum(_stat(pid)[11:13])
+    for child in descendants(pid):
+        total += sum(_stat(child)[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_mib(pid: int) -> float:
+    """The resident memory now of ``pid`` and every process under it, in MiB."""
+    total = 0.0
+    for one in (pid, *descendants(pid)):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:  # gone meanwhile
+            continue
+    return total
 
 
 def descendants(pid: int) -> list[int]:

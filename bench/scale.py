@@ -22,12 +22,21 @@ Both systems' groups are scored with pairwise precision/recall/F1 against ``enti
 records only). The committed runs do without it: StartFindMatchesTaskRun matches the labelled records an input
 lacks together with it (and leaves them out of the output), so the labels count either way.
 
+``--engine spark`` runs both on Spark instead (issue 18): the server with ``--engine spark --spark-master``,
+Splink with its SparkAPI (its similarity jar on the session), both on ``--spark-master`` (``local[2]``), or on a
+standalone cluster on loopback that ``--standalone-workers N`` starts (a master and N one-core workers of
+``--worker-memory``, from the scripts inside the PySpark package); the cluster's processes (master, workers,
+executors) then count to each system's CPU seconds and peak memory, measured from this process. The teaching
+server stays on DuckDB (the labels are the same either way).
+
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
+       [--engine spark [--spark-master URL | --standalone-workers 2]]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -37,7 +46,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +67,12 @@ from bench.common import (
     client,
     create_transform,
     print_table,
+    tree_cpu_seconds,
+    tree_rss_mib,
     wait_run,
     write_json,
 )
+from bench.spark_cluster import StandaloneCluster
 from bench.synth import generate_chunks
 from bench.teach_loop import answer
 from findmatches.engine.metrics import clustering_scores
@@ -237,18 +251,48 @@ def _check(run: dict[str, Any], what: str) -> None:
         raise RuntimeError(f"{what}: {run['Status']} {run.get('ErrorString')}")
 
 
+@dataclass
+class Engine:
+    """Where both systems run: embedded DuckDB, or Spark at ``master`` (``local[N]``, or a standalone
+    ``cluster`` on loopback whose processes' CPU and memory are counted)."""
+
+    name: str = "duckdb"
+    master: str | None = None
+    cluster: StandaloneCluster | None = None
+
+    def server_args(self) -> list[str]:
+        return ["--engine", "spark", "--spark-master", str(self.master)] if self.name == "spark" else []
+
+    def env(self) -> dict[str, str]:
+        return {"PYSPARK_PYTHON": sys.executable} if self.name == "spark" else {}
+
+    def cpu_seconds(self) -> float:
+        return self.cluster.cpu_seconds() if self.cluster is not None else 0.0
+
+    def rss_mib(self) -> float:
+        return self.cluster.tree_rss_mib() if self.cluster is not None else 0.0
+
+
 def apply(
-    root: Path, tid: str, data: Path, truth: Path, records: int, progress: dict[str, Any]
+    root: Path,
+    tid: str,
+    data: Path,
+    truth: Path,
+    records: int,
+    progress: dict[str, Any],
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
-    """StartFindMatchesTaskRun on ``data`` with a fresh server; time, peak RSS, scores. ``progress`` holds the
-    elapsed time, peak RSS and log tail so far, for a run that is killed or fails."""
+    """StartFindMatchesTaskRun on ``data`` with a fresh server (on ``engine``: DuckDB when None); time, peak
+    RSS, scores. ``progress`` holds the elapsed time, peak RSS and log tail so far, for a run that is killed or
+    fails. On a standalone cluster, its processes' CPU and memory (master, workers, executors) count too."""
     out = root / f"matches-{records}.parquet"
-    server = Server(root / "data", allow=[root, CACHE])
+    engine = engine or Engine()
+    server = Server(root / "data", allow=[root, CACHE], args=engine.server_args(), env=engine.env())
     try:
         glue = client(server.url)
-        baseline = server.tree_rss_mib()
+        baseline = server.tree_rss_mib() + engine.rss_mib()
         progress["baseline_mib"] = baseline
-        cpu_before = server.cpu_seconds()
+        cpu_before = server.cpu_seconds() + engine.cpu_seconds()
         started = time.perf_counter()
         run_id = glue.start_find_matches_task_run(
             TransformId=tid, InputS3Path=str(data), OutputS3Path=str(out)
@@ -258,7 +302,8 @@ def apply(
             progress["seconds"] = time.perf_counter() - started
             # The run's work is in a worker process (docs/reliability.md): the peak of the whole process tree,
             # sampled at each poll (the server's own VmHWM misses the worker).
-            progress["peak_mib"] = max(float(progress.get("peak_mib") or 0.0), server.tree_rss_mib())
+            now = server.tree_rss_mib() + engine.rss_mib()
+            progress["peak_mib"] = max(float(progress.get("peak_mib") or 0.0), now)
             log_path = Path(run.get("LogGroupName") or "")
             if log_path.is_file():
                 progress["log"] = log_path.read_text().splitlines()[-40:]
@@ -267,14 +312,18 @@ def apply(
             # A poll costs the server CPU that the run needs on a small machine: 4 a second at most.
             time.sleep(0.25 if progress["seconds"] < 60 else 1.0)
         seconds, peak = progress["seconds"], progress["peak_mib"]
-        cpu = server.cpu_seconds() - cpu_before
+        cpu = server.cpu_seconds() + engine.cpu_seconds() - cpu_before
         _check(run, f"find matches on {records:,} records")
     finally:
         _stop(server)
     scores = score(out, truth, "id", "match_id")
-    out.unlink()
+    if out.is_dir():  # the Spark engine's part files (docs/spark.md)
+        shutil.rmtree(out)
+    else:
+        out.unlink()
     return {
         "system": "findmatches",
+        "engine": engine.name,
         "records": records,
         "seconds": seconds,
         "cpu_s": cpu,
@@ -305,8 +354,11 @@ class SplinkRun:
     each time `once` asks, so that its timed runs interleave with findmatches' applies and both see the same
     state of this shared machine (run back to back, a slow minute fell on one system only)."""
 
-    def __init__(self, root: Path, data: Path, records: int, args: argparse.Namespace) -> None:
+    def __init__(
+        self, root: Path, data: Path, records: int, args: argparse.Namespace, engine: Engine | None = None
+    ) -> None:
         self.records = records
+        self.engine = engine or Engine()
         self.work = root / f"splink-{records}"
         self.work.mkdir()
         self.clusters = self.work / "clusters.parquet"
@@ -323,6 +375,8 @@ class SplinkRun:
         ]
         if args.splink_memory_limit:
             command += ["--splink-memory-limit", args.splink_memory_limit]
+        if self.engine.name == "spark":
+            command += ["--engine", "spark", "--spark-master", str(self.engine.master)]
         self.errors = (self.work / "stderr.txt").open("w")
         self.proc = subprocess.Popen(
             command,
@@ -350,11 +404,32 @@ class SplinkRun:
         return facts
 
     def once(self) -> None:
-        """One timed predict + clustering."""
+        """One timed predict + clustering. On Spark the work is in the JVMs (the driver's, under the worker,
+        and a cluster's executors): their CPU and peak memory are measured from here."""
         assert self.proc.stdin is not None
+        spark = self.engine.name == "spark"
+        cpu = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds() if spark else 0.0
+        peak = [0.0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.25):
+                peak[0] = max(peak[0], tree_rss_mib(self.proc.pid) + self.engine.rss_mib())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        if spark:
+            sampler.start()
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
-        self.runs.append(self._expect("ran"))
+        try:
+            run = self._expect("ran")
+        finally:
+            done.set()
+        if spark:
+            sampler.join()
+            run["cpu_s"] = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds() - cpu
+            run["peak_mib"] = peak[0]
+        self.runs.append(run)
 
     def finish(self, truth: Path) -> dict[str, Any]:
         """Wait for the worker's summary and score its clusters."""
@@ -367,13 +442,15 @@ class SplinkRun:
         shutil.rmtree(self.work)
         runs = [r["predict_s"] + r["cluster_s"] for r in self.runs]
         median = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
+        peaks = [r["peak_mib"] for r in self.runs if "peak_mib" in r]
         return {
             "system": f"splink {facts['version']}",
+            "engine": self.engine.name,
             "records": self.records,
             "seconds": runs[median],
             "cpu_s": self.runs[median]["cpu_s"],
             "records_per_s": self.records / runs[median],
-            "peak_mib": facts["peak_mib"],
+            "peak_mib": max(peaks) if peaks else facts["peak_mib"],
             "baseline_mib": None,
             **_scores(scores),
             "load_s": facts["load_s"],
@@ -396,7 +473,7 @@ def _splink_failed(records: int, error: RuntimeError) -> dict[str, Any]:
     return {"system": "splink", "records": records, "error": str(error)}
 
 
-def splink_settings() -> Any:
+def splink_settings(date_format: str = "%Y-%m-%d") -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
@@ -407,7 +484,7 @@ def splink_settings() -> Any:
             cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
             cl.NameComparison("surname").configure(term_frequency_adjustments=True),
             cl.DateOfBirthComparison(
-                "dob", input_is_string=True, datetime_format="%Y-%m-%d", invalid_dates_as_null=False
+                "dob", input_is_string=True, datetime_format=date_format, invalid_dates_as_null=False
             ),
             cl.LevenshteinAtThresholds("street", [1, 2]),
             cl.ExactMatch("city").configure(term_frequency_adjustments=True),
@@ -429,30 +506,60 @@ def splink_settings() -> Any:
 
 
 def splink_worker(
-    data: Path, clusters: Path, threshold: float, memory_limit: str | None, repeat: int = 1
+    data: Path,
+    clusters: Path,
+    threshold: float,
+    memory_limit: str | None,
+    repeat: int = 1,
+    spark_master: str | None = None,
 ) -> None:
-    """Load and train with Splink's DuckDB backend, then predict and cluster once per "go" line on stdin; write
-    the last clusters, and report on stdout ("trained", "ran {timings}", "done {summary}")."""
+    """Load and train with Splink's DuckDB backend (or its Spark backend at ``spark_master``), then predict and
+    cluster once per "go" line on stdin; write the last clusters, and report on stdout ("trained", "ran
+    {timings}", "done {summary}")."""
     import logging
 
     import splink
-    from splink import DuckDBAPI, Linker, block_on
+    from splink import DuckDBAPI, Linker, SparkAPI, block_on
 
-    con = duckdb.connect(str(Path.cwd() / "splink.duckdb"))
-    con.execute(f"SET temp_directory = '{Path.cwd() / 'spill'}'")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
     t0 = time.perf_counter()
-    path = str(data).replace("'", "''")
     # Splink's advice: clean before linking. Phones differ only in format ("(312) 900-9480"), so keep digits.
-    con.execute(
-        f"""CREATE TABLE people AS
-            SELECT id, given_name, surname, dob, street, city, postcode,
-                   nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') AS phone, email
-            FROM read_parquet('{path}')"""
-    )
-    db_api = DuckDBAPI(con)
-    linker = Linker(db_api.register("people"), splink_settings(), log_level=logging.WARNING)
+    columns = "id, given_name, surname, dob, street, city, postcode, email"
+    spark = None
+    if spark_master is not None:
+        from pyspark.sql import SparkSession
+        from splink.internals.spark.jar_location import similarity_jar_location
+
+        spark = (
+            SparkSession.builder.master(spark_master)
+            .appName("splink")
+            .config("spark.jars", similarity_jar_location())
+            .config("spark.driver.memory", "8g")
+            .config(
+                "spark.executor.memory", "4g"
+            )  # a cluster's executors (findmatches' default capacity asks 4 GB)
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        spark.sparkContext.setCheckpointDir(str(Path.cwd() / "checkpoints"))
+        people = spark.read.parquet(str(data)).selectExpr(
+            *columns.split(", "), "nullif(regexp_replace(phone, '[^0-9]', ''), '') AS phone"
+        )
+        db_api: Any = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        # Spark parses dates with Java's patterns.
+        linker = Linker(db_api.register(people), splink_settings("yyyy-MM-dd"), log_level=logging.WARNING)
+    else:
+        con = duckdb.connect(str(Path.cwd() / "splink.duckdb"))
+        con.execute(f"SET temp_directory = '{Path.cwd() / 'spill'}'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        path = str(data).replace("'", "''")
+        con.execute(
+            f"""CREATE TABLE people AS
+                SELECT {columns}, nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') AS phone
+                FROM read_parquet('{path}')"""
+        )
+        db_api = DuckDBAPI(con)
+        linker = Linker(db_api.register("people"), splink_settings(), log_level=logging.WARNING)
     t1 = time.perf_counter()
     linker.training.estimate_probability_two_random_records_match(
         [block_on("surname", "dob"), block_on("email")], recall=0.8
@@ -479,9 +586,15 @@ def splink_worker(
         t4 = time.perf_counter()
         run = {"predict_s": t3 - started, "cluster_s": t4 - t3, "cpu_s": time.process_time() - cpu}
         print("ran " + json.dumps(run), flush=True)
-    pairs = _one(con, f"SELECT count(*) FROM {predictions.physical_name}")
-    out = str(clusters).replace("'", "''")
-    con.execute(f"COPY (SELECT id, cluster_id FROM {clustered.physical_name}) TO '{out}' (FORMAT parquet)")
+    if spark is not None:
+        pairs = predictions.as_spark_dataframe().count()
+        clustered.as_spark_dataframe().select("id", "cluster_id").toPandas().to_parquet(clusters)
+    else:
+        pairs = _one(con, f"SELECT count(*) FROM {predictions.physical_name}")
+        out = str(clusters).replace("'", "''")
+        con.execute(
+            f"COPY (SELECT id, cluster_id FROM {clustered.physical_name}) TO '{out}' (FORMAT parquet)"
+        )
     summary = {
         "version": splink.__version__,
         "load_s": t1 - t0,
@@ -523,6 +636,23 @@ def main() -> None:
         help="apply and run Splink's predict + clustering (after one training) this many times per size, in turn, "
         "and report the medians: this machine's shared cores make single timings vary by a third",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="run both systems on this engine: findmatches serve --engine, Splink's DuckDBAPI or SparkAPI",
+    )
+    parser.add_argument(
+        "--spark-master", default="local[2]", help="with --engine spark: the master both systems use"
+    )
+    parser.add_argument(
+        "--standalone-workers",
+        type=int,
+        default=0,
+        help="with --engine spark: start a standalone cluster on loopback with this many workers of one core "
+        "(and --worker-memory) and use it as the master; its CPU and memory count to each system's run",
+    )
+    parser.add_argument("--worker-memory", default="8g")
     parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
     parser.add_argument(
@@ -535,7 +665,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.splink_worker:
         data, clusters = args.splink_worker
-        splink_worker(data, clusters, args.splink_threshold, args.splink_memory_limit, args.repeat)
+        master = args.spark_master if args.engine == "spark" else None
+        splink_worker(data, clusters, args.splink_threshold, args.splink_memory_limit, args.repeat, master)
         return
 
     # a timeout's SIGTERM unwinds through the finally blocks, which stop the server and the Splink worker
@@ -545,6 +676,7 @@ def main() -> None:
     files = {n: data_files(n, args.dup_rate, args.noise, DATA_SEED) for n in sizes}
     results: list[dict[str, Any]] = []
     taught: dict[str, Any] = {}
+    engine_facts: dict[str, Any] = {}
 
     def save() -> None:
         write_json(
@@ -570,13 +702,25 @@ def main() -> None:
                     "timed": "StartFindMatchesTaskRun → SUCCEEDED, Parquet in and out",
                     "sample_in_input": args.sample_in_input,
                 },
+                "engine": engine_facts,
                 "complete": len(results) == len(sizes) * (1 if args.skip_splink else 2),
                 "results": results,
             },
         )
 
-    with tempfile.TemporaryDirectory(prefix="fm-scale-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fm-scale-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
+        engine = Engine()
+        if args.engine == "spark":
+            engine = Engine("spark", args.spark_master)
+            if args.standalone_workers:
+                cluster = StandaloneCluster(
+                    root / "spark-cluster", args.standalone_workers, 1, args.worker_memory
+                )
+                engine = Engine("spark", cluster.url, stack.enter_context(cluster))
+        engine_facts.update(
+            name=engine.name, master=engine.master, standalone_workers=args.standalone_workers
+        )
         tid, facts = teach(root, sample, sample_truth, args.rounds, args.labels)
         kept = RESULTS / f"{Path(args.json).stem}-labels"
         if args.labels is None or args.labels.resolve() != kept.resolve():
@@ -592,7 +736,7 @@ def main() -> None:
             try:
                 if not args.skip_splink:
                     try:
-                        reference = SplinkRun(root, data, n, args)
+                        reference = SplinkRun(root, data, n, args, engine)
                     except RuntimeError as e:
                         reference_row = _splink_failed(n, e)
                 for _ in range(max(1, args.repeat)):
@@ -604,6 +748,7 @@ def main() -> None:
                             truth,
                             n,
                             progress,
+                            engine,
                         )
                     )
                     if reference is not None:

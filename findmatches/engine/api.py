@@ -43,12 +43,12 @@ from findmatches.engine.neighbourhood import MAX_PATHS, Agreement, Neighbourhood
 from findmatches.engine.reach import reachable
 from findmatches.engine.session import (
     LABELS,
-    LOADED,
     NORM,
     RECORDS,
     Session,
     join_snapshots,
     open_session,
+    release_population,
     threshold,
 )
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
@@ -703,9 +703,7 @@ def find_matches(
             session.log(f"Explained the matches in {time.monotonic() - explain_started:.1f}s.")
         session.backend.register("fm_assign", pa.table(assign))
         session.backend.execute(f"DROP TABLE IF EXISTS {NORM}")
-        if session.population != NORM:
-            session.backend.execute(f"DROP VIEW IF EXISTS {session.population}")
-            session.backend.execute(f"DROP TABLE IF EXISTS {LOADED}")
+        release_population(session)
         written = [
             c for c in session.columns if c not in ("match_id", "match_confidence_score", "match_explanation")
         ]

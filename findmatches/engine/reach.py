@@ -84,6 +84,8 @@ def reachable(session: Session, existing: ExistingMatches, labels: pa.Table) -> 
         f"SELECT _rid, {MATCH_ID} AS id FROM {SNAPSHOTS} WHERE {MATCH_ID} IN (SELECT id FROM {WANTED_IDS}) "
         "ORDER BY _rid"
     )
+    be.execute(f"DROP TABLE {LABELLED_KEYS}")
+    be.execute(f"DROP TABLE {WANTED_IDS}")
     rows = got.column("_rid").to_numpy().astype(np.int64)
     ids = follow_merges(got.column("id").to_numpy().astype(np.int64), merges)
     return Reached(rows, ExistingGroups(rows, ids, snapshot_group_ids(session, existing)))

@@ -390,6 +390,14 @@ def join_snapshots(
     _map_labels(session, _validate_labels(labels))
 
 
+def release_population(session: Session) -> None:
+    """Drop what `join_snapshots` keeps beside ``NORM`` for a run that read only the reachable records (the
+    view of every record and the loaded new records), once nothing reads the population."""
+    if session.population != NORM:
+        session.backend.execute(f"DROP VIEW IF EXISTS {session.population}")
+        session.backend.execute(f"DROP TABLE IF EXISTS {LOADED}")
+
+
 def _map_labels(session: Session, labels: pa.Table) -> None:
     be = session.backend
     be.register(LABELS + "_in", labels)
