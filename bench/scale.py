@@ -26,8 +26,10 @@ lacks together with it (and leaves them out of the output), so the labels count 
 Splink with its SparkAPI (its similarity jar on the session), both on ``--spark-master`` (``local[2]``), or on a
 standalone cluster on loopback that ``--standalone-workers N`` starts (a master and N one-core workers of
 ``--worker-memory``, from the scripts inside the PySpark package); the cluster's processes (master, workers,
-executors) then count to each system's CPU seconds and peak memory, measured from this process. The teaching
-server stays on DuckDB (the labels are the same either way).
+executors) then count to each system's CPU seconds and peak memory, measured from this process. On such a
+cluster the systems run one after the other (findmatches' runs, then Splink's training and runs): an
+application keeps every core while its session lives. The teaching server stays on DuckDB (the labels are the
+same either way).
 
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
        [--engine spark [--spark-master URL | --standalone-workers 2]]
@@ -733,8 +735,11 @@ def main() -> None:
             reference: SplinkRun | None = None
             reference_row: dict[str, Any] | None = None
             rows: list[dict[str, Any]] = []
+            # A standalone cluster's application keeps its executors (every core) while its session lives, and
+            # Splink's session lives from training to its last run: there the systems run one after the other.
+            interleave = engine.cluster is None
             try:
-                if not args.skip_splink:
+                if not args.skip_splink and interleave:
                     try:
                         reference = SplinkRun(root, data, n, args, engine)
                     except RuntimeError as e:
@@ -776,6 +781,16 @@ def main() -> None:
                 raise
             results.append(row)
             print({k: v for k, v in row.items() if k != "log"}, flush=True)
+            if not args.skip_splink and not interleave:
+                try:
+                    reference = SplinkRun(root, data, n, args, engine)
+                    for _ in range(max(1, args.repeat)):
+                        reference.once()
+                except RuntimeError as e:
+                    reference_row = _splink_failed(n, e)
+                    if reference is not None:
+                        reference.kill()
+                        reference = None
             if reference is not None:
                 try:
                     if not reference.runs:  # findmatches failed before the first interleaved run
