@@ -546,7 +546,7 @@ def splink_worker(
         people = spark.read.parquet(str(data)).selectExpr(
             *columns.split(", "), "nullif(regexp_replace(phone, '[^0-9]', ''), '') AS phone"
         )
-        db_api: Any = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        db_api: Any = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call, unused-ignore]
         # Spark parses dates with Java's patterns.
         linker = Linker(db_api.register(people), splink_settings("yyyy-MM-dd"), log_level=logging.WARNING)
     else:
