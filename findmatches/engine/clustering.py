@@ -317,8 +317,9 @@ def choose_link_cut(
     there. The labelled groups show how unlike each other the records of one entity are: the variants of a
     free-text entity score low to each other though each links strongly to its common forms, and merging
     groups whose average link is under the threshold rebuilds them; persons' duplicates score high to each
-    other, and a lower cut only merges namesakes. Ties keep the higher cut, and the threshold itself unless a
-    lower cut rebuilds the groups better."""
+    other, and a lower cut only merges namesakes. A lower cut counts only where the labelled pairs it groups
+    otherwise than the threshold side with it (`_beats`); among those, ties keep the higher cut, and the
+    threshold itself unless a lower cut rebuilds the groups better."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     y, prob = np.asarray(y), np.asarray(prob, np.float64)
     if len(left) == 0 or not np.any(y == 1):
