@@ -409,8 +409,12 @@ class SplinkRun:
         """One timed predict + clustering. On Spark the work is in the JVMs (the driver's, under the worker,
         and a cluster's executors): their CPU and peak memory are measured from here."""
         assert self.proc.stdin is not None
-        spark = self.engine.name == "spark"
-        cpu = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds() if spark else 0.0
+        if self.engine.name != "spark":
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+            self.runs.append(self._expect("ran"))
+            return
+        cpu = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds()
         peak = [0.0]
         done = threading.Event()
 
@@ -419,18 +423,16 @@ class SplinkRun:
                 peak[0] = max(peak[0], tree_rss_mib(self.proc.pid) + self.engine.rss_mib())
 
         sampler = threading.Thread(target=sample, daemon=True)
-        if spark:
-            sampler.start()
+        sampler.start()
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
         try:
             run = self._expect("ran")
         finally:
             done.set()
-        if spark:
             sampler.join()
-            run["cpu_s"] = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds() - cpu
-            run["peak_mib"] = peak[0]
+        run["cpu_s"] = tree_cpu_seconds(self.proc.pid) + self.engine.cpu_seconds() - cpu
+        run["peak_mib"] = peak[0]
         self.runs.append(run)
 
     def finish(self, truth: Path) -> dict[str, Any]:
@@ -536,9 +538,8 @@ def splink_worker(
             .appName("splink")
             .config("spark.jars", similarity_jar_location())
             .config("spark.driver.memory", "8g")
-            .config(
-                "spark.executor.memory", "4g"
-            )  # a cluster's executors (findmatches' default capacity asks 4 GB)
+            # A cluster's executors get what findmatches' default capacity asks for each.
+            .config("spark.executor.memory", "4g")
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )

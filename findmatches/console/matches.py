@@ -1,8 +1,8 @@
 """Find matches: start a FIND_MATCHES run, watch it, browse its groups of records, download its file.
 
-The run writes ``part-00000-<run id>.csv`` (more parts on the Spark engine; with ``match_confidence_score`` and ``match_explanation``) into
-the console's ``matches`` folder in the data dir, so the console finds a run's output by its id and serves
-only that file. Each record's explanation (`findmatches.engine.explain`: the pair that tied it to its group,
+The run writes ``part-00000-<run id>.csv`` (and more parts on the Spark engine), with
+``match_confidence_score`` and ``match_explanation``, into the console's ``matches`` folder in the data dir,
+so the console finds a run's output by its id and serves only those files. Each record's explanation (`findmatches.engine.explain`: the pair that tied it to its group,
 per column a level and a weight in the log-odds score) is drawn as a waterfall of bars.
 """
 
