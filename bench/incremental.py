@@ -165,7 +165,7 @@ def main() -> None:
         before = pq.read_table(previous, columns=["id", "match_id"])
         after = pq.read_table(folder / "increment.parquet", columns=["id", "match_id"])
         same = after.column("match_id").equals(cold.column("match_id"))
-        print(f"the run on the snapshot gave {'the same' if same else 'other'} ids than the one on the files")
+        print(f"the run on the snapshot gave {'the same' if same else 'other'} ids as the one on the files")
         merges = pa_csv.read_csv(folder / "increment.merges.csv")
         kept = follow_merges(before.column("match_id").to_numpy(), merges)
         changed = int((kept != before.column("match_id").to_numpy()).sum())

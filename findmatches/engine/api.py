@@ -67,6 +67,9 @@ from findmatches.engine.types import (
 ACTIVE_MAX_PAIRS = 3_000_000
 SCORE_THREADS = 2
 BATCH_ROWS = 100_000
+# A batch at least twice this long is scored in `SCORE_THREADS` slices, so that a run with few candidates
+# (an incremental run's tens of thousands come in one batch) keeps every thread busy.
+SLICE_MIN_ROWS = 5_000
 PREFILTER_MIN_PAIRS = 200_000
 PREFILTER_SAMPLE = 20_000
 PREFILTER_MIN_POSITIVES = 50
@@ -180,7 +183,8 @@ def _score_candidates(
             session.check()
             if batch.num_rows == 0:
                 continue
-            pending.append(pool.submit(work, batch))
+            for piece in _slices(batch):
+                pending.append(pool.submit(work, piece))
             done += batch.num_rows
             while len(pending) > SCORE_THREADS:
                 collect(pending.popleft())
@@ -197,6 +201,15 @@ def _score_candidates(
         cat(spreads) if committee and spreads else empty_f,
         cat(patterns) if committee and patterns else empty_i,
     )
+
+
+def _slices(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+    """``batch`` in `SCORE_THREADS` consecutive slices when it holds at least twice `SLICE_MIN_ROWS` rows, else
+    whole."""
+    if batch.num_rows < 2 * SLICE_MIN_ROWS:
+        return [batch]
+    size = -(-batch.num_rows // SCORE_THREADS)
+    return [batch.slice(start, size) for start in range(0, batch.num_rows, size)]
 
 
 def prefilter_cutoff(cheap: np.ndarray, link: np.ndarray, loss: float = PREFILTER_LINK_LOSS) -> float | None:

@@ -216,6 +216,34 @@ def test_scorer_for_clustering_returns_scores_in_the_given_order(
         assert got.std() > 0
 
 
+def test_a_batch_scored_in_slices_keeps_each_pair_with_its_score(
+    people: tuple[pa.Table, dict[str, str]], taught: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import findmatches.engine.api as api
+    from findmatches.engine.features import feature_spec, features_for
+    from findmatches.engine.session import open_session
+
+    table, _ = people
+    monkeypatch.setattr(api, "SLICE_MIN_ROWS", 50)  # one batch of hundreds of pairs, in slices
+    with open_session(RecordSource(table=table), PARAMS, taught, None, None) as session:
+        spec = feature_spec(session.feature_profiles)
+        model, _, _ = api._train(session, spec)
+        rng = np.random.default_rng(1)
+        a, b = rng.integers(0, session.num_records, (2, 700))
+        keys = np.unique(np.minimum(a, b)[a != b] * session.num_records + np.maximum(a, b)[a != b])
+        left, right = keys // session.num_records, keys % session.num_records
+        session.backend.register("fm_test_pairs", pa.table({"l": left, "r": right}))
+        assert len(api._slices(pa.record_batch({"l": left, "r": right}))) == api.SCORE_THREADS
+        got_l, got_r, got_p, _, _ = api._score_candidates(
+            session, spec, model, 0.0, "SELECT l, r FROM fm_test_pairs", quiet=True
+        )
+        order = np.lexsort((got_r, got_l))  # the join may reorder pairs; each must keep its own score
+        np.testing.assert_array_equal(got_l[order], left)
+        np.testing.assert_array_equal(got_r[order], right)
+        np.testing.assert_allclose(got_p[order], model.predict(features_for(session, spec, left, right)))
+        assert got_p.std() > 0
+
+
 def test_prefilter_cutoff_ignores_a_few_poorly_supported_links() -> None:
     from findmatches.engine.api import PREFILTER_MARGIN, prefilter_cutoff
 
