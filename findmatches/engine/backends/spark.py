@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: The master a backend uses unless told: FINDMATCHES_SPARK_MASTER, else two local cores.
 DEFAULT_MASTER = "local[2]"
+#: A master of this scheme names a Spark Connect server (`_connect`).
+CONNECT_SCHEME = "sc://"
 _lock = threading.Lock()
 _root: SparkSession | None = None
 
@@ -47,27 +49,53 @@ def spark_session(master: str | None = None) -> SparkSession:
                 from pyspark.sql import SparkSession
             except ImportError as e:  # pragma: no cover - the extra is not installed
                 raise EngineError("The Spark engine needs PySpark: pip install 'findmatches[spark]'.") from e
+            master = master or os.environ.get("FINDMATCHES_SPARK_MASTER", DEFAULT_MASTER)
+            if master.startswith(CONNECT_SCHEME):
+                _root = _connect(master)
+                return _root
             if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
                 raise EngineError("The Spark engine needs Java 17 (java on PATH, or JAVA_HOME).")
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            master = master or os.environ.get("FINDMATCHES_SPARK_MASTER", DEFAULT_MASTER)
             builder = (
-                SparkSession.builder.master(master)
-                .appName("findmatches")
-                .config("spark.ui.enabled", "false")
-                .config("spark.sql.shuffle.partitions", os.environ.get("FINDMATCHES_SPARK_PARTITIONS", "8"))
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.sql.ansi.enabled", "false")
-                # Constraint propagation through a union of a table and a view over Parquet (a run on kept
-                # snapshots) fails in Spark 4.0's optimizer ("key not found: _rid"); the engine's SQL has no
-                # use for the constraints it infers.
-                .config("spark.sql.constraintPropagation.enabled", "false")
+                SparkSession.builder.master(master).appName("findmatches").config("spark.ui.enabled", "false")
             )
-            for key, value in _extra_conf(master).items():
+            for key, value in {**_session_conf(), **_extra_conf(master)}.items():
                 builder = builder.config(key, value)
             _root = builder.getOrCreate()
             _root.sparkContext.setLogLevel("ERROR")
         return _root
+
+
+def _connect(url: str) -> SparkSession:
+    """A session on the Spark Connect server at ``url`` (``sc://host:port``): the driver, and so the JVM and
+    its executors, live in that server and outlast each run; this process only sends plans and receives
+    Arrow. The server's static settings are its own; the SQL settings the engine needs are set per session."""
+    try:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(url).getOrCreate()
+        for key, value in _session_conf().items():
+            session.conf.set(key, value)
+    except ImportError as e:  # pragma: no cover - the extra is not installed
+        raise EngineError(
+            "Spark Connect needs PySpark's connect extra: pip install 'findmatches[spark]'."
+        ) from e
+    except Exception as e:
+        raise EngineError(f"Cannot reach the Spark Connect server {url}: {str(e).splitlines()[0]}") from e
+    return session
+
+
+def _session_conf() -> dict[str, str]:
+    """The SQL settings every session of the engine runs with (see `spark_session`)."""
+    return {
+        "spark.sql.shuffle.partitions": os.environ.get("FINDMATCHES_SPARK_PARTITIONS", "8"),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.ansi.enabled": "false",
+        # Constraint propagation through a union of a table and a view over Parquet (a run on kept
+        # snapshots) fails in Spark 4.0's optimizer ("key not found: _rid"); the engine's SQL has no use for
+        # the constraints it infers.
+        "spark.sql.constraintPropagation.enabled": "false",
+    }
 
 
 def _extra_conf(master: str) -> dict[str, str]:
@@ -243,6 +271,10 @@ class SparkBackend:
 
     def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
         self._spark = (spark or spark_session()).newSession()
+        if self._connected:
+            # A new session on a Connect server starts from the server's settings, not its parent's.
+            for key, value in _session_conf().items():
+                self._spark.conf.set(key, value)
         # The engine's SQL relies on non-ANSI casts (a text that is no number casts to NULL); Spark 4 turns ANSI
         # on by default, and a session given by a caller (a Glue script's) keeps its own setting.
         self._spark.conf.set("spark.sql.ansi.enabled", "false")
@@ -270,10 +302,31 @@ class SparkBackend:
 
     def _materialise(self, name: str, df: DataFrame) -> None:
         try:
-            kept = df.localCheckpoint(eager=True)
+            kept = self._checkpoint(df)
         except Exception as e:
             raise self._error(e) from e
         self._define(name, kept)
+
+    @property
+    def _connected(self) -> bool:
+        """Whether the session is a Spark Connect client's (`_connect`)."""
+        return type(self._spark).__module__.startswith("pyspark.sql.connect")
+
+    def _checkpoint(self, df: DataFrame) -> DataFrame:
+        if not self._connected:
+            return df.localCheckpoint(eager=True)
+        # PySpark's Connect client ties a checkpoint's result to the thread's active session, not to the
+        # session that made it (pyspark/sql/connect/conversion.py, 4.0-4.3), so a backend's own session
+        # (newSession) would look for it in another: make this one active on this thread meanwhile.
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        local = ConnectSession._active_session
+        before = getattr(local, "session", None)
+        local.session = self._spark
+        try:
+            return df.localCheckpoint(eager=True)
+        finally:
+            local.session = before
 
     def _define(self, name: str, df: DataFrame) -> None:
         old = self._views.pop(name, None)
@@ -450,7 +503,10 @@ class SparkBackend:
         self._spark.interruptTag(self._tag)
 
     def close(self) -> None:
-        for name, df in list(self._views.items()):
-            self._spark.catalog.dropTempView(name)
+        # Every view's data released while all views stand (on Spark Connect a view's plan is analysed again
+        # to unpersist it, so the views it reads must still be there), then the views dropped.
+        for df in self._views.values():
             df.unpersist()
+        for name in self._views:
+            self._spark.catalog.dropTempView(name)
         self._views.clear()

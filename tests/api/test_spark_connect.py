@@ -1,0 +1,125 @@
+"""The server on a Spark Connect server on loopback (issue 18: a driver kept between runs): the Connect server
+started with PySpark's own ``spark-submit``, a transform taught and applied through it, the same groups as the
+embedded DuckDB engine, and the Connect server's status API showing that the run's jobs ran there."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_run_files import _label_file, _teach
+from tests.api.test_spark_cluster import _on_duckdb, _partition, _wait
+from tests.conftest import ServerProcess, client, create_sample_transform, free_port, wait_run
+from tests.fixtures_s3 import S3Server
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="the Spark tests need PySpark: pip install 'findmatches[spark]'"
+)
+pytest.importorskip(
+    "grpc", reason="Spark Connect needs PySpark's connect extra: pip install 'findmatches[spark]'"
+)
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(shutil.which("java") is None, reason="the Spark tests need Java 17"),
+]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _jobs(ui_port: int) -> int:
+    """Jobs the Connect server's Spark application has run so far (its REST status API)."""
+
+    def get(path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/api/v1/{path}", timeout=5) as response:
+            return json.load(response)
+
+    (app,) = get("applications")
+    return len(get(f"applications/{app['id']}/jobs"))
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A Spark Connect server on ``local[2]`` on loopback: (its ``sc://`` URL, its status UI port)."""
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    logs = tmp_path_factory.mktemp("spark-connect")
+    port, ui = free_port(), free_port()
+    command = [
+        str(submit),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        "local[2]",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.ui.port={ui}",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+    ]
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    with open(logs / "connect.log", "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait(lambda: _listening(port), "the Spark Connect server", timeout=120)
+        yield f"sc://127.0.0.1:{port}", ui
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_transform_taught_and_applied_through_spark_connect(
+    connect_server: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
+) -> None:
+    url, ui = connect_server
+    creds = tmp_path / "credentials.toml"
+    creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
+    server = ServerProcess(
+        tmp_path / "data",
+        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", url],
+        env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable},
+    )
+    server.start()
+    try:
+        glue = client(server.url)
+        people = create_sample_transform(glue, s3, "t" + uuid.uuid4().hex[:12])
+        labels = _label_file(people.rows, sets=30)
+        s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=labels)
+        _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
+        before = _jobs(ui)
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/matches/"
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=400)
+        assert run["Status"] == "SUCCEEDED", (run, server.log()[-3000:])
+        # The run's stages ran in the Connect server's driver, not in a JVM of the run's own.
+        assert _jobs(ui) > before
+        (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="matches/")["Contents"]]
+        text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == len(people.rows)
+        assert _partition(rows) == _partition(_on_duckdb(people.rows, labels, tmp_path))
+    finally:
+        server.stop()
