@@ -58,10 +58,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def spark_unavailable() -> str | None:
-    """Why the Spark engine cannot run in this environment (PySpark, sqlglot or Java missing), or None."""
+def spark_unavailable(master: str | None = None) -> str | None:
+    """Why the Spark engine cannot run in this environment on ``master`` (default: FINDMATCHES_SPARK_MASTER),
+    or None: PySpark or sqlglot missing; Java missing, unless the master is a Spark Connect server (``sc://``),
+    whose clients need gRPC instead."""
     if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
         return "the Spark engine needs PySpark and sqlglot: pip install 'findmatches[spark]'"
+    if (master or os.environ.get("FINDMATCHES_SPARK_MASTER") or "").startswith("sc://"):
+        if importlib.util.find_spec("grpc") is None:
+            return "Spark Connect needs PySpark's connect extra: pip install 'findmatches[spark]'"
+        return None
     home = os.environ.get("JAVA_HOME")
     if shutil.which("java", path=os.path.join(home, "bin") if home else None) is None:
         return "the Spark engine needs Java 17: install it (java on PATH) or set JAVA_HOME"

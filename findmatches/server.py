@@ -63,7 +63,7 @@ def check_engine(settings: Settings) -> None:
     """Refuse to start with an engine that cannot run here; tell the task runs' workers which engine to use
     (they read it from the environment, which the fork server inherits)."""
     if settings.engine == "spark":
-        reason = spark_unavailable()
+        reason = spark_unavailable(settings.spark_master)
         if reason is not None:
             raise ConfigError("--engine spark: " + reason)
         if settings.spark_master:

@@ -225,6 +225,7 @@ def _work(
         result = fn(**kwargs)
         reply: tuple[str, Any] = ("ok", result)
     except Cancelled:
+        append_log(path, "The work stopped when asked.")
         reply = ("cancelled", "")
     except SnapshotMismatch as e:
         reply = ("snapshot_mismatch", str(e))

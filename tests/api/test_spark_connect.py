@@ -44,15 +44,16 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _jobs(ui_port: int) -> int:
-    """Jobs the Connect server's Spark application has run so far (its REST status API)."""
+def _jobs(ui_port: int, status: str = "") -> int:
+    """Jobs the Connect server's Spark application has run so far, or those in ``status`` now (its REST
+    status API)."""
 
     def get(path: str) -> Any:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/api/v1/{path}", timeout=5) as response:
             return json.load(response)
 
     (app,) = get("applications")
-    return len(get(f"applications/{app['id']}/jobs"))
+    return len(get(f"applications/{app['id']}/jobs" + (f"?status={status}" if status else "")))
 
 
 @pytest.fixture(scope="module")
@@ -121,5 +122,17 @@ def test_a_transform_taught_and_applied_through_spark_connect(
         rows = list(csv.DictReader(io.StringIO(text)))
         assert len(rows) == len(people.rows)
         assert _partition(rows) == _partition(_on_duckdb(people.rows, labels, tmp_path))
+
+        # A cancel stops the run's jobs on the Connect server, whose driver outlives the run.
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/stopped/"
+        )["TaskRunId"]
+        _wait(lambda: _jobs(ui, "running"), "a job of the run on the Connect server", timeout=120)
+        glue.cancel_ml_task_run(TransformId=people.transform_id, TaskRunId=run_id)
+        assert wait_run(glue, people.transform_id, run_id, timeout=60)["Status"] == "STOPPED"
+        _wait(lambda: _jobs(ui, "running") == 0, "the Connect server to have no running job", timeout=30)
+        # The engine's interrupt stopped it, not the kill of its worker that follows a grace period.
+        assert "The work stopped when asked." in (server.data_dir / "logs" / f"{run_id}.log").read_text()
+        assert "Contents" not in s3.list_objects_v2(Bucket=people.bucket, Prefix="stopped/")
     finally:
         server.stop()
