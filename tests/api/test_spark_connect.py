@@ -136,3 +136,28 @@ def test_a_transform_taught_and_applied_through_spark_connect(
         assert "Contents" not in s3.list_objects_v2(Bucket=people.bucket, Prefix="stopped/")
     finally:
         server.stop()
+
+
+def test_a_process_that_ran_the_engine_on_spark_connect_ends(
+    connect_server: tuple[str, int], tmp_path: Path
+) -> None:
+    """A library user's process (or a Glue script's) that ran the engine on a Connect server exits when done:
+    the backend's own session is released on close, not left to a finaliser that hangs at interpreter exit."""
+    url, ui = connect_server
+    before = _jobs(ui)
+    script = (
+        "from findmatches.engine.backends import open_backend\n"
+        "backend = open_backend()\n"
+        "print(backend.name, backend.query('SELECT count(*) AS x FROM range(42)').column('x')[0].as_py(), flush=True)\n"
+        "backend.close()\n"
+    )
+    env = {**os.environ, "FINDMATCHES_ENGINE": "spark", "FINDMATCHES_SPARK_MASTER": url}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the process did not end after its work: {e.stdout!r}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["spark", "42"]
+    assert _jobs(ui) > before

@@ -283,6 +283,7 @@ class SparkBackend:
         self._tag = f"findmatches-{uuid.uuid4().hex}"
         self._spark.addTag(self._tag)
         self._interrupted = False
+        self._closed = False
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -500,7 +501,8 @@ class SparkBackend:
 
     def interrupt(self) -> None:
         self._interrupted = True
-        self._spark.interruptTag(self._tag)
+        if not self._closed:  # a stopped Connect session has no jobs left, and refuses calls
+            self._spark.interruptTag(self._tag)
 
     def close(self) -> None:
         # Every view's data released while all views stand (on Spark Connect a view's plan is analysed again
@@ -510,3 +512,9 @@ class SparkBackend:
         for name in self._views:
             self._spark.catalog.dropTempView(name)
         self._views.clear()
+        if self._connected:
+            # The backend's own session on the server (`__init__`): released now. Left to its finaliser, its
+            # gRPC channel's close waits forever at interpreter exit (PySpark 4.3's Connect client), and a
+            # process that ran the engine on Spark Connect never ends.
+            self._closed = True
+            self._spark.stop()
