@@ -153,6 +153,15 @@ def to_spark_sql(sql: str) -> str:
     tree = sqlglot.parse_one(sql, read="duckdb")
 
     def rewrite(node: Any) -> Any:
+        if (
+            isinstance(node, exp.Func)
+            and not isinstance(node, exp.Anonymous)
+            and type(node).__name__.lower() in _UDF_CLASSES
+        ):
+            # sqlglot knows some of the engine's functions by a class of its own, which it writes for Spark
+            # under another name (30.x: JAROWINKLER_SIMILARITY); the session's functions are by our names.
+            args = [a for a in node.args.values() if isinstance(a, exp.Expression)]
+            return exp.Anonymous(this=_UDF_CLASSES[type(node).__name__.lower()], expressions=args)
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
         if isinstance(
@@ -210,6 +219,10 @@ def _col(name: str) -> Any:
 
     return F.col("`" + name.replace("`", "``") + "`")
 
+
+#: The functions `_register_functions` defines, by the name sqlglot's class for each would have (its
+#: classes are named as the function, without underscores).
+_UDF_CLASSES = {name.replace("_", ""): name for name in ("jaro_winkler_similarity", "strip_accents")}
 
 #: DuckDB functions that Spark has under another name (sqlglot leaves these as they are).
 _RENAMED = {"list_intersect": "array_intersect", "list_concat": "concat", "array_equal": "array_equal"}
