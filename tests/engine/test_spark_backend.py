@@ -73,6 +73,21 @@ def test_the_engines_own_functions_keep_their_names() -> None:
 
 
 @pytest.mark.spark
+def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any) -> None:
+    from findmatches.engine.backends.spark import SparkBackend
+
+    backend = SparkBackend(spark)
+    try:
+        backend.register("ids", pa.table({"id": list(range(25_000))}))
+        # Spark's own Arrow batches hold at most 10,000 rows (and fewer at each partition's end).
+        batches = list(backend.stream("SELECT id FROM ids ORDER BY id", 12_000))
+    finally:
+        backend.close()
+    assert [b.num_rows for b in batches] == [12_000, 12_000, 1_000]
+    assert [v for b in batches for v in b.column(0).to_pylist()] == list(range(25_000))
+
+
+@pytest.mark.spark
 def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.backends.duckdb import DuckDBBackend
     from findmatches.engine.backends.spark import SparkBackend
