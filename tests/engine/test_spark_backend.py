@@ -73,6 +73,28 @@ def test_the_engines_own_functions_keep_their_names() -> None:
 
 
 @pytest.mark.spark
+def test_records_are_numbered_densely_in_input_order_across_partitions(spark: Any) -> None:
+    from findmatches.engine.backend import typed_records
+    from findmatches.engine.backends.spark import SparkBackend
+
+    records = pa.table({"id": [f"r{i:05d}" for i in range(12_000)], "n": list(range(12_000))})
+    assert spark.createDataFrame(records).rdd.getNumPartitions() > 1  # the numbering crosses partitions
+    extra = RecordSource(table=pa.table({"id": ["x0", "x1"]}))
+    backend = SparkBackend(spark)
+    try:
+        columns, count = backend.load_records(RecordSource(table=records), "t", [extra])
+        rows = backend.query("SELECT _rid, id, n FROM t ORDER BY _rid").to_pydict()
+        typed = backend.query(f"SELECT _rid, n FROM {typed_records('t')} ORDER BY _rid").to_pydict()
+    finally:
+        backend.close()
+    assert columns == ["id", "n"] and count == 12_000
+    assert rows["_rid"] == list(range(12_002))
+    assert rows["id"] == [f"r{i:05d}" for i in range(12_000)] + ["x0", "x1"]
+    assert rows["n"][-2:] == [None, None]
+    assert typed == {"_rid": list(range(12_000)), "n": list(range(12_000))}
+
+
+@pytest.mark.spark
 def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 

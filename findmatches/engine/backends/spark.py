@@ -357,21 +357,13 @@ class SparkBackend:
         """As `DuckDBBackend.load_records`: ``table`` holds every column as text and a dense ``_rid`` in input
         order, the ``extras``' records after the source's; `typed_records` keeps the columns' own types."""
         from pyspark.sql import functions as F
-        from pyspark.sql.window import Window
 
         src = self._read(source)
         columns = list(src.columns)
         if not columns:
             raise EngineError("The input has no columns.")
-        # Input order: the file scan's order, numbered densely (one sorted pass over a monotonic id).
-        ordered = Window.orderBy("_mono")
-        numbered = src.withColumn("_mono", F.monotonically_increasing_id())
-        numbered = numbered.withColumn("_rid", (F.row_number().over(ordered) - 1).cast("bigint")).drop(
-            "_mono"
-        )
-        self._materialise(typed_records(table), numbered.select("_rid", *columns))
+        num = self._load_numbered(typed_records(table), src, columns, 0)
         typed = self._views[typed_records(table)]
-        num = typed.count()
         text = typed.select("_rid", *[_col(c).cast("string").alias(c) for c in columns])
         offset = num
         for i, extra in enumerate(extras):
@@ -380,16 +372,34 @@ class SparkBackend:
             more = more.select(
                 *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns]
             )
-            more = more.withColumn("_mono", F.monotonically_increasing_id())
-            more = more.withColumn("_rid", (F.row_number().over(ordered) - 1 + offset).cast("bigint")).drop(
-                "_mono"
-            )
-            self._materialise(f"{table}_extra{i}", more.select("_rid", *columns))
-            part = self._views[f"{table}_extra{i}"]
-            offset += part.count()
-            text = text.unionByName(part)
+            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset)
+            text = text.unionByName(self._views[f"{table}_extra{i}"])
         self._materialise(table, text)
         return columns, int(num)
+
+    def _load_numbered(self, name: str, df: DataFrame, columns: list[str], offset: int) -> int:
+        """Materialise ``df``'s ``columns`` as ``name`` with ``_rid`` first: its rows numbered densely from
+        ``offset`` in scan order; returns its row count. Spark's monotonic id holds the partition in its upper
+        31 bits and the row's place in it in the lower 33, so each partition's rows count on from the rows of
+        the partitions before it. (A row number over the monotonic id, as before, sorted every record in one
+        task: all of a cluster's input in one executor.)"""
+        from pyspark.sql import functions as F
+
+        try:
+            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
+            part = F.shiftright(F.col("_mono"), 33)
+            sizes = sorted((int(r[0]), int(r[1])) for r in marked.groupBy(part).count().collect())
+        except Exception as e:
+            raise self._error(e) from e
+        starts, total = [], offset
+        for p, n in sizes:
+            starts += [F.lit(p), F.lit(total)]
+            total += n
+        start = F.create_map(*starts)[part] if starts else F.lit(offset)
+        rid = (start + F.col("_mono").bitwiseAND((1 << 33) - 1)).cast("bigint").alias("_rid")
+        self._materialise(name, marked.select(rid, *[_col(c) for c in columns]))
+        marked.unpersist()
+        return total - offset
 
     def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
         """As `DuckDBBackend.load_columns`."""
