@@ -91,6 +91,27 @@ def _wait(check: Any, what: str, timeout: float = 60) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _spark_server(tmp_path: Path, s3_server: S3Server, master: str, **env: str) -> ServerProcess:
+    """A findmatches server (not started) on the Spark engine with ``master``, the S3 server's settings and
+    ``env``, and one account's credentials."""
+    creds = tmp_path / "credentials.toml"
+    creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
+    return ServerProcess(
+        tmp_path / "data",
+        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", master],
+        env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable, **env},
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Terminate a process, killed if it has not ended within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A standalone master and one worker (2 cores, 10 GB to give) on loopback: (master URL, web UI port)."""
@@ -129,24 +150,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
         yield master_url, web
     finally:
         for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc, 20)
 
 
 def test_a_transform_taught_and_applied_on_a_standalone_cluster(
     cluster: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
 ) -> None:
     master_url, web = cluster
-    creds = tmp_path / "credentials.toml"
-    creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
-    server = ServerProcess(
-        tmp_path / "data",
-        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", master_url],
-        env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"},
-    )
+    server = _spark_server(tmp_path, s3_server, master_url, SPARK_LOCAL_IP="127.0.0.1")
     server.start()
     try:
         glue = client(server.url)

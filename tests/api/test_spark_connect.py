@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.api.test_run_files import _label_file, _teach
-from tests.api.test_spark_cluster import _on_duckdb, _partition, _wait
-from tests.conftest import ServerProcess, client, create_sample_transform, free_port, wait_run
+from tests.api.test_spark_cluster import _on_duckdb, _partition, _spark_server, _stop, _wait
+from tests.conftest import client, create_sample_transform, free_port, wait_run
 from tests.fixtures_s3 import S3Server
 
 pyspark = pytest.importorskip(
@@ -84,24 +84,14 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         _wait(lambda: _listening(port), "the Spark Connect server", timeout=120)
         yield f"sc://127.0.0.1:{port}", ui
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc, 30)
 
 
 def test_a_transform_taught_and_applied_through_spark_connect(
     connect_server: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
 ) -> None:
     url, ui = connect_server
-    creds = tmp_path / "credentials.toml"
-    creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
-    server = ServerProcess(
-        tmp_path / "data",
-        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", url],
-        env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable},
-    )
+    server = _spark_server(tmp_path, s3_server, url)
     server.start()
     try:
         glue = client(server.url)
