@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from findmatches.engine.active import seed_order, select_sets, set_sizes
-from findmatches.engine.backend import Backend, quote_ident, typed_records
+from findmatches.engine.backend import Backend, quote_ident, sample_hash, typed_records
 from findmatches.engine.blocking import CANDIDATES, build_candidates
 from findmatches.engine.clustering import Around, Clusters, PairScorer, choose_link_cut, cluster
 from findmatches.engine.explain import explain_matches
@@ -233,7 +233,7 @@ def _prefilter_cutoff(
     if total < PREFILTER_MIN_PAIRS or not model.supervised:
         return None
     modulus = max(1, total // PREFILTER_SAMPLE)
-    sample = f"SELECT l, r FROM {CANDIDATES} WHERE hash(l, r) % {modulus} = 0"
+    sample = f"SELECT l, r FROM {CANDIDATES} WHERE {sample_hash('l', 'r')} % {modulus} = 0"
     table = session.backend.query(pairs_sql(spec, sample, with_cheap=True))
     if table.num_rows == 0:
         return None
@@ -350,7 +350,7 @@ def generate_labeling_set(
         total = int(session.backend.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
         if total > ACTIVE_MAX_PAIRS:
             modulus = max(2, -(-total // ACTIVE_MAX_PAIRS))
-            pairs += f" WHERE hash(l + {int(seed)}) % {modulus} = 0"
+            pairs += f" WHERE {sample_hash('l', seed=seed)} % {modulus} = 0"
             session.log(f"Considering the candidate pairs of one record in {modulus}.")
         left, right, prob, spread, pattern = _score_candidates(
             session, spec, model, 0.0, pairs, committee=True

@@ -32,6 +32,25 @@ def typed_records(table: str) -> str:
     return table + "_typed"
 
 
+#: `sample_hash` values lie in ``[0, SAMPLE_HASH_RANGE)``: the prime 2^31 - 1.
+SAMPLE_HASH_RANGE = 2_147_483_647
+
+
+def sample_hash(*values: str, seed: int = 0) -> str:
+    """SQL for a pseudo-random integer in ``[0, SAMPLE_HASH_RANGE)`` from non-negative integer expressions
+    (record ids), the same on every backend: the samples that choose blocking keys, profile columns and
+    calibrate the pre-filter must not depend on the backend, and each backend's ``hash`` is its own (DuckDB's
+    against Spark's ``xxhash64``). Plain 64-bit arithmetic: the values folded modulo the prime, one affine
+    step, then a square, whose differences between neighbouring ids are themselves spread (neighbours, often
+    duplicates, are drawn independently, as a Bernoulli sample assumes)."""
+    p = SAMPLE_HASH_RANGE
+    folded = f"(CAST({values[0]} AS BIGINT) % {p})"
+    for value in values[1:]:
+        folded = f"(({folded} * 65599 + CAST({value} AS BIGINT) % {p}) % {p})"
+    affine = f"(({folded} * 48271 + {11 + seed % p}) % {p})"
+    return f"(({affine} * {affine} + 7) % {p})"
+
+
 def output_files(path: Path) -> list[Path]:
     """The files `Backend.write_records` wrote at ``path``: the file itself, or the part files of the folder by
     that name in order (the writer's marker and checksum files left out)."""

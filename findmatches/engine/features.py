@@ -16,6 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 from scipy import sparse
 
+from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
 
@@ -123,25 +124,32 @@ class FeatureSpec:
 RECORD = "(whole record)"
 
 
+def _weight_sample(session: Session) -> str:
+    """The condition that keeps about `WEIGHT_SAMPLE` of the population's records (all, up to that many)."""
+    if session.num_records <= WEIGHT_SAMPLE:
+        return "TRUE"
+    return f"{sample_hash('_rid')} < {round(WEIGHT_SAMPLE / session.num_records * SAMPLE_HASH_RANGE)}"
+
+
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
     """Each weighted-overlap column's word weights, ln(N / records holding the word), counted over the
     normalised values (of a sample of WEIGHT_SAMPLE records beyond that many)."""
     found: dict[str, WordWeights] = {}
-    sample = f" USING SAMPLE {WEIGHT_SAMPLE} ROWS" if session.num_records > WEIGHT_SAMPLE else ""
+    sample = _weight_sample(session)
     population = session.population
     for p in profiles:
         if not set(WEIGHTED) & set(_comparisons(p)):
             continue
         table = session.backend.query(
-            # Materialised: the sample is drawn once for both uses.
+            # Materialised: read once for both uses.
             f"WITH v AS MATERIALIZED (SELECT _rid, {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL"
-            f"{sample}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word FROM v) "
+            f" AND {sample}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word FROM v) "
             "SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
         )
         n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
         df = table.column("df").to_numpy().astype(np.float64)
         values = session.backend.query(
-            f"SELECT {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL{sample}"
+            f"SELECT {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL AND {sample}"
         ).column("v")
         parent, codes = _grams(pc.utf8_slice_codeunits(values.combine_chunks(), 0, MAX_CHARS))
         key = np.sort(parent * GRAM_SPAN + codes)
@@ -178,7 +186,7 @@ def swapped_columns(session: Session, profiles: list[ColumnProfile]) -> tuple[tu
     ]
     if len(short) < 2:
         return ()
-    sample = f" USING SAMPLE {WEIGHT_SAMPLE} ROWS" if session.num_records > WEIGHT_SAMPLE else ""
+    sample = _weight_sample(session)
     found: list[tuple[float, str, str]] = []
     distinct = {
         p.alias: f"(SELECT DISTINCT {p.alias} AS v FROM s WHERE {p.alias} IS NOT NULL)" for p in short
@@ -191,7 +199,7 @@ def swapped_columns(session: Session, profiles: list[ColumnProfile]) -> tuple[tu
     ]
     cols = ", ".join(p.alias for p in short)
     row = session.backend.query(
-        f"WITH s AS MATERIALIZED (SELECT {cols} FROM {session.population}{sample}) SELECT {', '.join(selects)}"
+        f"WITH s AS MATERIALIZED (SELECT {cols} FROM {session.population} WHERE {sample}) SELECT {', '.join(selects)}"
     ).to_pylist()[0]
     for i, (p, q) in enumerate(pairs):
         shared = int(row[f"k{i}"] or 0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from findmatches.engine.backend import Backend, quote_ident
+from findmatches.engine.backend import Backend, quote_ident, sample_hash
 
 SAMPLE_ROWS = 5000
 MISSING_TOKENS = ("", "na", "n/a", "null", "none", "nan", "-", "?", "unknown", "nil")
@@ -210,13 +210,14 @@ def pad_width(values: list[str]) -> int:
 def profile_columns(
     backend: Backend, table: str, columns: list[str], exclude: set[str], seed: int = 0
 ) -> list[ColumnProfile]:
-    """Profile every column of ``table`` except ``exclude`` on a reproducible sample of rows."""
+    """Profile every column of ``table`` (with its ``_rid``) except ``exclude`` on a sample of
+    ``SAMPLE_ROWS`` rows, the same on every backend and for every ``seed``."""
     selected = [c for c in columns if c not in exclude]
     if not selected:
         return []
     cols = ", ".join(quote_ident(c) for c in selected)
     sample = backend.query(
-        f"SELECT {cols} FROM {quote_ident(table)} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE ({seed})"
+        f"SELECT {cols} FROM {quote_ident(table)} ORDER BY {sample_hash('_rid', seed=seed)}, _rid LIMIT {SAMPLE_ROWS}"
     )
     total = sample.num_rows
     profiles: list[ColumnProfile] = []

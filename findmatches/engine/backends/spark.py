@@ -164,10 +164,6 @@ def to_spark_sql(sql: str) -> str:
             return exp.Anonymous(this=_UDF_CLASSES[type(node).__name__.lower()], expressions=args)
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
-        if isinstance(
-            node, exp.TableSample
-        ):  # Spark samples rows without a seed (its ROWS sample is a limit)
-            node.set("seed", None)
         if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
             node.set("materialized", None)
         if isinstance(node, exp.Anonymous) and node.name.lower() in ("try_strptime", "strptime"):
