@@ -93,6 +93,44 @@ def test_records_are_numbered_densely_in_input_order_across_partitions(spark: An
 
 
 @pytest.mark.spark
+def test_records_of_several_files_are_numbered_in_the_files_order_as_on_duckdb(
+    spark: Any, tmp_path: Path
+) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+
+    # Spark packs the files' splits into partitions biggest first; the numbering must follow the order given.
+    sizes = {"small": 3, "big": 60_000, "medium": 500}
+    paths = []
+    for name, size in sizes.items():
+        paths.append(tmp_path / f"{name}.parquet")
+        ids = [f"{name}{i:05d}" for i in range(size)]
+        pq.write_table(
+            pa.table({"id": ids, "v": [i * 7919 % 10007 for i in range(size)]}),
+            paths[-1],
+            row_group_size=5000,
+        )
+    source = RecordSource(paths=tuple(paths), format="parquet")
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        on_spark._spark.conf.set("spark.sql.files.maxPartitionBytes", "32k")  # the big file in several splits
+        on_spark.load_records(source, "t")
+        scanned = on_spark._spark.read.parquet(*map(str, paths))
+        assert (
+            scanned.rdd.getNumPartitions() > 2 and scanned.first()["id"] != "small00000"
+        )  # Spark's own order
+        got = on_spark.query("SELECT _rid, id FROM t ORDER BY _rid").to_pydict()
+        on_duckdb.load_records(source, "t")
+        want = on_duckdb.query("SELECT _rid, id FROM t ORDER BY _rid").to_pydict()
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+    assert got == want
+    assert got["id"][:4] == ["small00000", "small00001", "small00002", "big00000"]
+    assert got["id"][-1] == "medium00499"
+
+
+@pytest.mark.spark
 def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 

@@ -209,6 +209,45 @@ def _unique_ctes(tree: Any) -> Any:
     return tree
 
 
+#: The columns `_with_origin` adds: a row's file and the start of the file's split that held it.
+ORIGIN = ("_fm_file", "_fm_block")
+
+
+def _with_origin(df: DataFrame, source: RecordSource) -> DataFrame:
+    """``df`` with its rows' `ORIGIN` (from Spark's file metadata; nulls for a source that is no file)."""
+    from pyspark.sql import functions as F
+
+    if source.table is not None or not source.paths:
+        return df.withColumn(ORIGIN[0], F.lit(None).cast("string")).withColumn(
+            ORIGIN[1], F.lit(None).cast("bigint")
+        )
+    return df.withColumn(ORIGIN[0], F.col("_metadata.file_path")).withColumn(
+        ORIGIN[1], F.col("_metadata.file_block_start")
+    )
+
+
+def _file_rank(paths: Sequence[str | Path]) -> Any:
+    """A sort key for Spark's file URIs in the order of the given ``paths`` (files, or folders of files in
+    name order), as DuckDB reads them."""
+    from urllib.parse import unquote, urlparse
+
+    given = [str(p).rstrip("/") for p in paths]
+    local = [str(Path(p).resolve()) if "://" not in p else p for p in given]
+
+    def rank(uri: str | None) -> tuple[int, str]:
+        if uri is None:
+            return (0, "")
+        parsed = urlparse(uri)
+        path = unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+        for i, (raw, resolved) in enumerate(zip(given, local, strict=True)):
+            for p in (resolved, raw):
+                if path == p or path.startswith(p + "/") or uri == p or uri.startswith(p + "/"):
+                    return (i, path)
+        return (len(given), path)
+
+    return rank
+
+
 def _col(name: str) -> Any:
     """A column by its exact name (any characters), for the DataFrame API."""
     from pyspark.sql import functions as F
@@ -358,42 +397,65 @@ class SparkBackend:
         columns = list(src.columns)
         if not columns:
             raise EngineError("The input has no columns.")
-        num = self._load_numbered(typed_records(table), src, columns, 0)
+        num = self._load_numbered(typed_records(table), _with_origin(src, source), columns, 0, source.paths)
         typed = self._views[typed_records(table)]
         text = typed.select("_rid", *[_col(c).cast("string").alias(c) for c in columns])
         offset = num
         for i, extra in enumerate(extras):
             more = self._read(extra)
             have = set(more.columns)
-            more = more.select(
-                *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns]
+            more = _with_origin(more, extra).select(
+                *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns],
+                *ORIGIN,
             )
-            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset)
+            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.paths)
             text = text.unionByName(self._views[f"{table}_extra{i}"])
         self._materialise(table, text)
         return columns, int(num)
 
-    def _load_numbered(self, name: str, df: DataFrame, columns: list[str], offset: int) -> int:
+    def _load_numbered(
+        self, name: str, df: DataFrame, columns: list[str], offset: int, paths: Sequence[str | Path]
+    ) -> int:
         """Materialise ``df``'s ``columns`` as ``name`` with ``_rid`` first: its rows numbered densely from
-        ``offset`` in scan order; returns its row count. Spark's monotonic id holds the partition in its upper
-        31 bits and the row's place in it in the lower 33, so each partition's rows count on from the rows of
-        the partitions before it. (A row number over the monotonic id, as before, sorted every record in one
-        task: all of a cluster's input in one executor.)"""
+        ``offset`` in input order (the ``paths``' order, as DuckDB reads them); returns its row count.
+
+        ``df`` carries each row's `ORIGIN` (its file and the start of the file's split that held it: Spark
+        packs splits into partitions by size, not in the files' order). Spark's monotonic id holds the
+        partition in its upper 31 bits and the row's place in it in the lower 33: a partition's rows of one
+        split are consecutive, so the splits, put in input order, number their rows on from the splits
+        before them. (A row number over all records sorts them in one task: a cluster's input in one
+        executor.)"""
         from pyspark.sql import functions as F
 
+        part = F.shiftright(F.col("_mono"), 33)
+        place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
             marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
-            part = F.shiftright(F.col("_mono"), 33)
-            sizes = sorted((int(r[0]), int(r[1])) for r in marked.groupBy(part).count().collect())
+            splits = (
+                marked.groupBy(part.alias("_part"), *ORIGIN)
+                .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
+                .collect()
+            )
         except Exception as e:
             raise self._error(e) from e
-        starts, total = [], offset
-        for p, n in sizes:
-            starts += [F.lit(p), F.lit(total)]
-            total += n
-        start = F.create_map(*starts)[part] if starts else F.lit(offset)
-        rid = (start + F.col("_mono").bitwiseAND((1 << 33) - 1)).cast("bigint").alias("_rid")
-        self._materialise(name, marked.select(rid, *[_col(c) for c in columns]))
+        rank = _file_rank(paths)
+        ordered = sorted(
+            splits, key=lambda r: (rank(r["_fm_file"]), r["_fm_block"] or 0, r["_part"], r["first"])
+        )
+        bases, total = [], offset
+        for r in ordered:
+            bases.append((int(r["_part"]), r["_fm_file"], r["_fm_block"], total - int(r["first"])))
+            total += int(r["n"])
+        base = self._spark.createDataFrame(bases, "_bpart long, _bfile string, _bblock long, _base long")
+        # Null-safe: a source that is no file has no file or split.
+        keyed = marked.join(
+            F.broadcast(base),
+            (part == F.col("_bpart"))
+            & F.col("_fm_file").eqNullSafe(F.col("_bfile"))
+            & F.col("_fm_block").eqNullSafe(F.col("_bblock")),
+        )
+        rid = (F.col("_base") + place).cast("bigint").alias("_rid")
+        self._materialise(name, keyed.select(rid, *[_col(c) for c in columns]))
         marked.unpersist()
         return total - offset
 
