@@ -153,6 +153,8 @@ def to_spark_sql(sql: str) -> str:
     tree = sqlglot.parse_one(sql, read="duckdb")
 
     def rewrite(node: Any) -> Any:
+        # sqlglot does not descend into a node this returns in place of another: its arguments are rewritten
+        # here (a hash inside a hash had stayed Spark's 32-bit Murmur3 hash, so combined keys collided).
         if (
             isinstance(node, exp.Func)
             and not isinstance(node, exp.Anonymous)
@@ -160,7 +162,7 @@ def to_spark_sql(sql: str) -> str:
         ):
             # sqlglot knows some of the engine's functions by a class of its own, which it writes for Spark
             # under another name (30.x: JAROWINKLER_SIMILARITY); the session's functions are by our names.
-            args = [a for a in node.args.values() if isinstance(a, exp.Expression)]
+            args = [a.transform(rewrite) for a in node.args.values() if isinstance(a, exp.Expression)]
             return exp.Anonymous(this=_UDF_CLASSES[type(node).__name__.lower()], expressions=args)
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
@@ -168,6 +170,7 @@ def to_spark_sql(sql: str) -> str:
             node.set("materialized", None)
         if isinstance(node, exp.Anonymous) and node.name.lower() in ("try_strptime", "strptime"):
             value, fmt = node.expressions
+            value = value.transform(rewrite)
             java = _java_time_format(fmt.name) if isinstance(fmt, exp.Literal) else None
             if java is None:
                 raise EngineError(f"The Spark backend has no translation of {node.sql('duckdb')}")
@@ -177,10 +180,13 @@ def to_spark_sql(sql: str) -> str:
             pattern = node.expression
             if not isinstance(pattern, exp.Literal):
                 raise EngineError(f"The Spark backend has no translation of {node.sql('duckdb')}")
-            return exp.RegexpLike(this=node.this, expression=exp.Literal.string(_glob_regex(pattern.name)))
+            return exp.RegexpLike(
+                this=node.this.transform(rewrite), expression=exp.Literal.string(_glob_regex(pattern.name))
+            )
         if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
             return sqlglot.parse_one(
-                f"(xxhash64({', '.join(a.sql('spark') for a in node.expressions)}) & 9223372036854775807)",
+                f"(xxhash64({', '.join(a.transform(rewrite).sql('spark') for a in node.expressions)}) "
+                "& 9223372036854775807)",
                 read="spark",
             )
         return node
