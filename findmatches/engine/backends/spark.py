@@ -116,16 +116,20 @@ def _extra_conf(master: str) -> dict[str, str]:
 
 
 def _register_functions(spark: SparkSession) -> None:
+    import numpy as np
     import pandas as pd
     from pyspark.sql.pandas.functions import pandas_udf
+    from rapidfuzz import process
     from rapidfuzz.distance import JaroWinkler
 
     def jaro_winkler_similarity(a: pd.Series, b: pd.Series) -> pd.Series:
-        out = [
-            JaroWinkler.normalized_similarity(x, y) if isinstance(x, str) and isinstance(y, str) else None
-            for x, y in zip(a.tolist(), b.tolist(), strict=True)
-        ]
-        return pd.Series(out, dtype="float64")
+        both = (a.notna() & b.notna()).to_numpy()
+        out = np.full(len(a), np.nan)  # NaN reaches Spark as a missing value
+        if both.any():
+            out[both] = process.cpdist(
+                a[both].tolist(), b[both].tolist(), scorer=JaroWinkler.normalized_similarity, dtype=np.float64
+            )
+        return pd.Series(out)
 
     def strip_accents(a: pd.Series) -> pd.Series:
         # A missing value arrives as None or as NaN, as the pandas version has it.
@@ -141,8 +145,8 @@ def _register_functions(spark: SparkSession) -> None:
     jaro_winkler_similarity.__annotations__ = {"a": pd.Series, "b": pd.Series, "return": pd.Series}
     strip_accents.__annotations__ = {"a": pd.Series, "return": pd.Series}
     vectorised: Any = pandas_udf  # its overloads do not cover a function given with its return type
-    spark.udf.register("jaro_winkler_similarity", vectorised(jaro_winkler_similarity, "double"))
-    spark.udf.register("strip_accents", vectorised(strip_accents, "string"))
+    spark.udf.register(_UDFS["jaro_winkler_similarity"], vectorised(jaro_winkler_similarity, "double"))
+    spark.udf.register(_UDFS["strip_accents"], vectorised(strip_accents, "string"))
 
 
 def to_spark_sql(sql: str) -> str:
@@ -161,9 +165,11 @@ def to_spark_sql(sql: str) -> str:
             and type(node).__name__.lower() in _UDF_CLASSES
         ):
             # sqlglot knows some of the engine's functions by a class of its own, which it writes for Spark
-            # under another name (30.x: JAROWINKLER_SIMILARITY); the session's functions are by our names.
+            # under another name (30.x: JAROWINKLER_SIMILARITY).
             args = [a.transform(rewrite) for a in node.args.values() if isinstance(a, exp.Expression)]
-            return exp.Anonymous(this=_UDF_CLASSES[type(node).__name__.lower()], expressions=args)
+            return exp.Anonymous(this=_UDFS[_UDF_CLASSES[type(node).__name__.lower()]], expressions=args)
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _UDFS:
+            node.set("this", _UDFS[node.name.lower()])
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
         if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
@@ -263,7 +269,12 @@ def _col(name: str) -> Any:
 
 #: The functions `_register_functions` defines, by the name sqlglot's class for each would have (its
 #: classes are named as the function, without underscores).
-_UDF_CLASSES = {name.replace("_", ""): name for name in ("jaro_winkler_similarity", "strip_accents")}
+#: The engine's functions that Spark lacks or has otherwise (4.3's own ``jaro_winkler_similarity`` weighs the
+#: common prefix differently from DuckDB and rapidfuzz, and a built-in wins over a session's function of the
+#: same name): registered as vectorised UDFs by names of their own.
+_UDFS = {"jaro_winkler_similarity": "fm_jaro_winkler_similarity", "strip_accents": "fm_strip_accents"}
+#: sqlglot's classes for some of them, by class name (30.x: ``JarowinklerSimilarity``).
+_UDF_CLASSES = {name.replace("_", ""): name for name in _UDFS}
 
 #: DuckDB functions that Spark has under another name (sqlglot leaves these as they are).
 _RENAMED = {"list_intersect": "array_intersect", "list_concat": "concat", "array_equal": "array_equal"}
