@@ -187,7 +187,8 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
     else:
         source = f"(SELECT count(*) AS n FROM {table} WHERE ({key.expr}) IS NOT NULL GROUP BY ({key.expr}))"
         keep = "n > 1"
-    return f"SELECT coalesce(sum({pairs}), 0)::BIGINT AS pairs FROM {source} WHERE {keep}"
+    # Rounded, not cast: a cast truncates on Spark and rounds on DuckDB.
+    return f"SELECT CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM {source} WHERE {keep}"
 
 
 def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:

@@ -194,6 +194,30 @@ def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark:
 
 
 @pytest.mark.spark
+def test_key_cost_estimates_from_a_sample_are_rounded_alike(spark: Any) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.blocking import BlockingKey, _estimate_sql
+
+    # A block of 3 sampled records at rate 0.6 stands for 3 / 0.36 = 8.33 pairs, one of 2 for 2.78: 11.1 in
+    # all, which a cast truncated on Spark (11) and rounded on DuckDB (11), and 2.78 alone to 2 and 3.
+    key = BlockingKey("exact:v", "v", "v", window=50)
+    table = pa.table({"_rid": [0, 1, 2, 3, 4], "v": ["a", "a", "b", "b", "b"]})
+    only_a = pa.table({"_rid": [0, 1], "v": ["a", "a"]})
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        got, want = [], []
+        for name, data in (("est_all", table), ("est_one", only_a)):
+            for backend, out in ((on_spark, got), (on_duckdb, want)):
+                backend.register(name, data)
+                out.append(backend.query(_estimate_sql(key, name, 0.6)).column("pairs").to_pylist()[0])
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+    assert got == want == [11, 3]
+
+
+@pytest.mark.spark
 def test_samples_draw_the_same_records_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
     from findmatches.engine.backends.duckdb import DuckDBBackend
