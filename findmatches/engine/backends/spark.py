@@ -2,9 +2,9 @@
 
 Tables the engine creates (``CREATE TABLE … AS``) become temporary views over locally checkpointed data frames
 (materialised once, their lineage cut), in a Spark session of the backend's own (`SparkSession.newSession`:
-its own views, the cluster shared). Functions that Spark lacks run as vectorised pandas UDFs over rapidfuzz
-(`jaro_winkler_similarity`) or the standard library (`strip_accents`); DuckDB's 64-bit ``hash`` becomes
-``xxhash64`` kept non-negative.
+its own views, the cluster shared). The engine's functions (which Spark lacks, or has with other answers) run
+as vectorised pandas UDFs under names of their own (`_UDFS`); DuckDB's 64-bit ``hash`` becomes ``xxhash64``
+kept non-negative.
 
 Needs ``pip install 'findmatches[spark]'`` (PySpark, sqlglot) and Java 17.
 """
