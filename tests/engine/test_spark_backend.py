@@ -147,11 +147,17 @@ def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any) -> None:
     try:
         backend.register("ids", pa.table({"id": list(range(25_000))}))
         # Spark's own Arrow batches hold at most 10,000 rows (and fewer at each partition's end).
-        batches = list(backend.stream("SELECT id FROM ids ORDER BY id", 12_000))
+        # Fetched partition by partition, in the partitions' order (the registered rows are sliced in order).
+        batches = list(backend.stream("SELECT id FROM ids", 12_000))
+        partitions = backend.query(
+            "SELECT count(*) AS n FROM (SELECT DISTINCT p FROM (SELECT spark_partition_id() AS p FROM ids))"
+        )
+        none = list(backend.stream("SELECT id FROM ids WHERE id < 0", 12_000))
     finally:
         backend.close()
     assert [b.num_rows for b in batches] == [12_000, 12_000, 1_000]
     assert [v for b in batches for v in b.column(0).to_pylist()] == list(range(25_000))
+    assert partitions.column("n").to_pylist()[0] > 1 and none == []
 
 
 @pytest.mark.spark
