@@ -51,6 +51,11 @@ def sample_hash(*values: str, seed: int = 0) -> str:
     return f"(({affine} * {affine} + 7) % {p})"
 
 
+def sample_share(share: float) -> str:
+    """SQL condition keeping about ``share`` of the records, by their ``_rid`` (`sample_hash`)."""
+    return f"{sample_hash('_rid')} < {round(share * SAMPLE_HASH_RANGE)}"
+
+
 def output_files(path: Path) -> list[Path]:
     """The files `Backend.write_records` wrote at ``path``: the file itself, or the part files of the folder by
     that name in order (the writer's marker and checksum files left out)."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
+from findmatches.engine.backend import sample_share
 from findmatches.engine.profile import ColumnKind, coarse_code, digit_runs_sql
 from findmatches.engine.session import NORM, Session
 
@@ -550,7 +550,7 @@ def _choose(session: Session, keys: list[BlockingKey], budget: int) -> tuple[lis
         sample = f"{BASE}_sample"
         be.execute(
             f"CREATE OR REPLACE TABLE {sample} AS SELECT {', '.join(_key_columns(session))} FROM {BASE} "
-            f"WHERE {sample_hash('_rid')} < {round(rate * SAMPLE_HASH_RANGE)}"
+            f"WHERE {sample_share(rate)}"
         )
     costs = _key_costs(session, keys, sample, rate)
     session.check()

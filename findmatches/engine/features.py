@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 from scipy import sparse
 
-from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
+from findmatches.engine.backend import sample_share
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
 
@@ -128,7 +128,7 @@ def _weight_sample(session: Session) -> str:
     """The condition that keeps about `WEIGHT_SAMPLE` of the population's records (all, up to that many)."""
     if session.num_records <= WEIGHT_SAMPLE:
         return "TRUE"
-    return f"{sample_hash('_rid')} < {round(WEIGHT_SAMPLE / session.num_records * SAMPLE_HASH_RANGE)}"
+    return sample_share(WEIGHT_SAMPLE / session.num_records)
 
 
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:

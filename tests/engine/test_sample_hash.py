@@ -28,7 +28,9 @@ def reference(*values: int, seed: int = 0) -> int:
     st.integers(0, 2**63 - 1),
     st.integers(0, 1000),
 )
-def test_sample_hash_is_the_documented_arithmetic_without_overflow(ids: list[int], other: int, seed: int) -> None:
+def test_sample_hash_is_the_documented_arithmetic_without_overflow(
+    ids: list[int], other: int, seed: int
+) -> None:
     be = DuckDBBackend(threads=1)
     try:
         be.register("ids", pa.table({"x": pa.array(ids, pa.int64())}))

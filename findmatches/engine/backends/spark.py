@@ -168,8 +168,6 @@ def to_spark_sql(sql: str) -> str:
             # under another name (30.x: JAROWINKLER_SIMILARITY).
             args = [a.transform(rewrite) for a in node.args.values() if isinstance(a, exp.Expression)]
             return exp.Anonymous(this=_UDFS[_UDF_CLASSES[type(node).__name__.lower()]], expressions=args)
-        if isinstance(node, exp.Anonymous) and node.name.lower() in _UDFS:
-            node.set("this", _UDFS[node.name.lower()])
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
         if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
@@ -278,17 +276,22 @@ def _col(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-#: The functions `_register_functions` defines, by the name sqlglot's class for each would have (its
-#: classes are named as the function, without underscores).
 #: The engine's functions that Spark lacks or has otherwise (4.3's own ``jaro_winkler_similarity`` weighs the
 #: common prefix differently from DuckDB and rapidfuzz, and a built-in wins over a session's function of the
 #: same name): registered as vectorised UDFs by names of their own.
 _UDFS = {"jaro_winkler_similarity": "fm_jaro_winkler_similarity", "strip_accents": "fm_strip_accents"}
-#: sqlglot's classes for some of them, by class name (30.x: ``JarowinklerSimilarity``).
+#: sqlglot's classes for some of them, by class name: the function's without underscores (30.x:
+#: ``JarowinklerSimilarity``).
 _UDF_CLASSES = {name.replace("_", ""): name for name in _UDFS}
 
-#: DuckDB functions that Spark has under another name (sqlglot leaves these as they are).
-_RENAMED = {"list_intersect": "array_intersect", "list_concat": "concat", "array_equal": "array_equal"}
+#: Functions that Spark knows under another name (sqlglot leaves these as they are), the engine's UDFs among
+#: them.
+_RENAMED = {
+    "list_intersect": "array_intersect",
+    "list_concat": "concat",
+    "array_equal": "array_equal",
+    **_UDFS,
+}
 
 _STRPTIME = {
     "%Y": "yyyy",
