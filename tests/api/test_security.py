@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,25 +64,31 @@ def sign(
 
 
 def raw(url: str, headers: list[tuple[str, str]], body: bytes = b"{}") -> tuple[int, dict[str, Any]]:
+    """Send one request, head and body in a single write, and read the answer.
+
+    http.client writes the head and the body separately. uvicorn refuses a malformed head (two Host headers) as
+    soon as it has parsed it and closes; a body that arrives after that close makes the kernel answer with a
+    reset, which can discard the 400 before the client reads it. One write puts the whole request in the
+    server's buffer before it answers.
+    """
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
-        if not any(k.lower() == "host" for k, _ in headers):
-            conn.putheader("Host", parts.netloc)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        response = conn.getresponse()
+    assert parts.hostname is not None and parts.port is not None
+    lines = ["POST / HTTP/1.1"]
+    if not any(k.lower() == "host" for k, _ in headers):
+        lines.append(f"Host: {parts.netloc}")
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
         data = response.read()
-        try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
-            payload = {"raw": data.decode("latin-1")}
-        return response.status, payload
-    finally:
-        conn.close()
+    try:
+        payload = json.loads(data) if data else {}
+    except ValueError:
+        payload = {"raw": data.decode("latin-1")}
+    return response.status, payload
 
 
 def base(target: str = TARGET) -> list[tuple[str, str]]:
