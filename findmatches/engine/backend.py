@@ -69,6 +69,10 @@ class Backend(Protocol):
 
     #: The engine's name, as ``FINDMATCHES_ENGINE`` spells it.
     name: str
+    #: Whether each aggregate, join or window of a query is a stage with a fixed cost of its own (a shuffle
+    #: on Spark): the engine then asks for one query over a union of like relations instead of one query per
+    #: relation (DuckDB runs those side by side at no such cost).
+    costly_stages: bool
 
     def load_records(
         self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findmatches.engine.backends import DuckDBBackend
 from findmatches.engine.blocking import (
     BASE,
     CANDIDATES,
     BlockingKey,
+    _grouped_pairs_sql,
     _key_pairs_sql,
     blocking_keys,
     build_candidates,
@@ -143,6 +146,65 @@ def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
         capped = BlockingKey("tokens", "t", "s", window=5, max_block=2, tokens=True)
         pairs = be.query(_key_pairs_sql(capped))
         assert set(zip(pairs.column("l").to_pylist(), pairs.column("r").to_pylist(), strict=True)) == {(0, 1)}
+    finally:
+        be.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", None]),
+            st.sampled_from(["a", "b", None]),  # the same values as a: blocks of two keys must not mix
+            st.sampled_from(["p", "q", "r", "s"]),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    window=st.integers(1, 4),
+)
+def test_grouped_keys_pair_as_each_key_alone(
+    rows: list[tuple[str | None, str | None, str, int]], window: int
+) -> None:
+    """The by-value keys' blocks as one relation (Spark's form) give the union of each key's own pairs, with
+    blocks within and beyond the window, missing values, a combined key and a column's value counts."""
+    be = DuckDBBackend()
+    try:
+        a, c, t, sort = (list(col) for col in zip(*rows, strict=True))
+        sizes = [None if v is None else a.count(v) for v in a]
+        be.register(
+            BASE,
+            pa.table(
+                {
+                    "_rid": list(range(len(rows))),
+                    "a": a,
+                    "c": c,
+                    "t": t,
+                    "s": sort,
+                    "f": pa.array(sizes, pa.int32()),
+                }
+            ),
+        )
+        keys = [
+            BlockingKey("exact:a", "a", "s", window, sizes="f"),
+            BlockingKey("exact:c", "c", "s", window),
+            BlockingKey("exact:a+t", "CASE WHEN a IS NOT NULL THEN hash(a, t) END", "s", window),
+        ]
+        alone = be.query(" UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k)})" for k in keys))
+        grouped = be.query(f"SELECT l, r FROM ({_grouped_pairs_sql(keys)}) GROUP BY l, r")
+        want = set(zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True))
+        got = set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True))
+        assert got == want
+        # Records from pair_below on take no part.
+        cut = len(rows) // 2
+        alone = be.query(
+            " UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k, pair_below=cut)})" for k in keys)
+        )
+        grouped = be.query(f"SELECT l, r FROM ({_grouped_pairs_sql(keys, cut)}) GROUP BY l, r")
+        assert set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True)) == set(
+            zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True)
+        )
     finally:
         be.close()
 

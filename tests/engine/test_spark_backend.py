@@ -224,6 +224,37 @@ def test_key_cost_estimates_from_a_sample_are_rounded_alike(spark: Any) -> None:
 
 
 @pytest.mark.spark
+def test_keys_blocks_as_one_relation_pair_on_spark_as_each_key_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.blocking import BASE, BlockingKey, _grouped_pairs_sql, _key_pairs_sql
+
+    # Spark pairs the by-value keys' blocks as one relation (`costly_stages`), DuckDB key by key. Block "a"
+    # of the first key is beyond the window of 2, and the second key's values are the first key's.
+    table = pa.table(
+        {
+            "_rid": list(range(8)),
+            "k1": ["a", "a", "a", "a", "b", "b", None, "c"],
+            "k2": ["b", None, "a", "c", "a", "b", "a", "c"],
+            "s": [4, 3, 2, 1, 0, 0, 0, 0],
+        }
+    )
+    keys = [BlockingKey("exact:k1", "k1", "s", 2), BlockingKey("exact:k2", "k2", "s", 2)]
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        on_spark.register(BASE, table)
+        on_duckdb.register(BASE, table)
+        got = on_spark.query(f"SELECT DISTINCT l, r FROM ({_grouped_pairs_sql(keys)})")
+        want = on_duckdb.query(" UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k)})" for k in keys))
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+    pairs = [set(zip(t.column("l").to_pylist(), t.column("r").to_pylist(), strict=True)) for t in (got, want)]
+    assert pairs[0] == pairs[1]
+    assert (0, 3) not in pairs[0] and (2, 6) in pairs[0]  # beyond the window; the second key's block
+
+
+@pytest.mark.spark
 def test_samples_draw_the_same_records_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
     from findmatches.engine.backends.duckdb import DuckDBBackend

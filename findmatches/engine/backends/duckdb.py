@@ -52,6 +52,7 @@ class DuckDBBackend:
     """Runs the engine's SQL in DuckDB; spills to a private temp directory that `close` removes."""
 
     name = "duckdb"
+    costly_stages = False
 
     def __init__(
         self,

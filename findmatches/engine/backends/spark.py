@@ -347,6 +347,7 @@ class SparkBackend:
     """Runs the engine's SQL on Spark (see the module's docstring)."""
 
     name = "spark"
+    costly_stages = True
 
     def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
         self._spark = (spark or spark_session()).newSession()
