@@ -168,7 +168,7 @@ def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
     sql = (
         "SELECT a, jaro_winkler_similarity(a, b) AS s, strip_accents(a) AS plain FROM (VALUES "
         "('martha', 'marhta'), ('dwayne', 'duane'), ('zoë', 'zoe'), ('x', NULL), ('19990526', '19920526'), "
-        "('kaowelley', 'kalwelely')) AS v(a, b) ORDER BY a"
+        "('kaowelley', 'kalwelely'), ('ﬁne ①² ｆｕｌｌ', NULL), ('नमस्ते x\u034fy', NULL)) AS v(a, b) ORDER BY a"
     )
     on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
     try:
@@ -177,7 +177,18 @@ def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
         on_spark.close()
         on_duckdb.close()
     assert got["a"] == want["a"] and got["plain"] == want["plain"]
-    assert want["plain"] == ["19990526", "dwayne", "kaowelley", "martha", "x", "zoe"]
+    # DuckDB strips the marks of the canonical decomposition only: a ligature, a circled digit, a superscript
+    # and full-width letters stay; a Devanagari vowel sign and a grapheme joiner go.
+    assert want["plain"] == [
+        "19990526",
+        "dwayne",
+        "kaowelley",
+        "martha",
+        "x",
+        "zoe",
+        "नमसत xy",
+        "ﬁne ①² ｆｕｌｌ",
+    ]
     # Spark 4.3's own jaro_winkler_similarity gives the last two 0.892 and 0.891 (DuckDB: 0.908, 0.907).
     assert got["s"] == want["s"]  # to the last bit: a threshold (0.9) must cut both alike
     assert got["s"][4] is None  # x and a missing value: no similarity

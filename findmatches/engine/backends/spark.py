@@ -3,7 +3,7 @@
 Tables the engine creates (``CREATE TABLE … AS``) become temporary views over locally checkpointed data frames
 (materialised once, their lineage cut), in a Spark session of the backend's own (`SparkSession.newSession`:
 its own views, the cluster shared). The engine's functions (which Spark lacks, or has with other answers) run
-as vectorised pandas UDFs under names of their own (`_UDFS`); DuckDB's 64-bit ``hash`` becomes ``xxhash64``
+as Arrow UDFs under names of their own (`_UDFS`); DuckDB's 64-bit ``hash`` becomes ``xxhash64``
 kept non-negative.
 
 Needs ``pip install 'findmatches[spark]'`` (PySpark, sqlglot) and Java 17.
@@ -16,7 +16,6 @@ import re
 import shutil
 import sys
 import threading
-import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -116,35 +115,36 @@ def _extra_conf(master: str) -> dict[str, str]:
 
 
 def _register_functions(spark: SparkSession) -> None:
+    """The engine's functions that Spark lacks, as Arrow UDFs: whole batches in C++ (pyarrow, rapidfuzz),
+    without pandas in between."""
     import numpy as np
-    import pandas as pd
-    from pyspark.sql.pandas.functions import pandas_udf
+    import pyarrow.compute as pc
+    from pyspark.sql.functions import arrow_udf
     from rapidfuzz import process
     from rapidfuzz.distance import JaroWinkler
 
-    def jaro_winkler_similarity(a: pd.Series, b: pd.Series) -> pd.Series:
-        both = (a.notna() & b.notna()).to_numpy()
-        out = np.full(len(a), np.nan)  # NaN reaches Spark as a missing value
-        if both.any():
-            out[both] = process.cpdist(
-                a[both].tolist(), b[both].tolist(), scorer=JaroWinkler.normalized_similarity, dtype=np.float64
+    def jaro_winkler_similarity(a: pa.Array, b: pa.Array) -> pa.Array:
+        both = pc.and_(pc.is_valid(a), pc.is_valid(b))
+        mask = both.to_numpy(zero_copy_only=False)
+        out = np.zeros(len(a))
+        if mask.any():
+            out[mask] = process.cpdist(
+                a.filter(both).to_pylist(),
+                b.filter(both).to_pylist(),
+                scorer=JaroWinkler.normalized_similarity,
+                dtype=np.float64,
             )
-        return pd.Series(out)
+        return pa.array(out, mask=~mask)
 
-    def strip_accents(a: pd.Series) -> pd.Series:
-        # A missing value arrives as None or as NaN, as the pandas version has it.
-        return a.map(
-            lambda s: (
-                "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-                if isinstance(s, str)
-                else None
-            )
-        )
+    def strip_accents(a: pa.Array) -> pa.Array:
+        # DuckDB's strip_accents (utf8proc's STRIPMARK): the canonical decomposition without its marks. The
+        # compatibility one (NFKD) would also unfold ligatures, full-width letters and superscripts.
+        return pc.replace_substring_regex(pc.utf8_normalize(a, "NFD"), r"\p{M}", "")
 
-    # pandas_udf reads the type hints, which `from __future__ import annotations` leaves as strings.
-    jaro_winkler_similarity.__annotations__ = {"a": pd.Series, "b": pd.Series, "return": pd.Series}
-    strip_accents.__annotations__ = {"a": pd.Series, "return": pd.Series}
-    vectorised: Any = pandas_udf  # its overloads do not cover a function given with its return type
+    # arrow_udf reads the type hints, which `from __future__ import annotations` leaves as strings.
+    jaro_winkler_similarity.__annotations__ = {"a": pa.Array, "b": pa.Array, "return": pa.Array}
+    strip_accents.__annotations__ = {"a": pa.Array, "return": pa.Array}
+    vectorised: Any = arrow_udf  # its overloads do not cover a function given with its return type
     spark.udf.register(_UDFS["jaro_winkler_similarity"], vectorised(jaro_winkler_similarity, "double"))
     spark.udf.register(_UDFS["strip_accents"], vectorised(strip_accents, "string"))
 
