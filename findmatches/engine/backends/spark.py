@@ -119,7 +119,7 @@ def _register_functions(spark: SparkSession) -> None:
     without pandas in between."""
     import numpy as np
     import pyarrow.compute as pc
-    from pyspark.sql.functions import arrow_udf
+    from pyspark.sql.pandas.functions import arrow_udf
     from rapidfuzz import process
     from rapidfuzz.distance import JaroWinkler
 
