@@ -191,19 +191,49 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
     return f"SELECT CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM {source} WHERE {keep}"
 
 
+def _grouped_estimate_sql(keys: list[BlockingKey], table: str, rate: float) -> str:
+    """`_estimate_sql` for several value keys of one window (not the token key) as one relation: each key's
+    estimate, by key number ``i``, from one aggregate of (key, value) block sizes (values as text, so that
+    every key's blocks are its values, as key by key)."""
+    w = int(keys[0].window)
+    assert all(not k.tokens and k.window == w for k in keys)
+    if rate >= 1.0:
+        pairs = _block_pairs("n", w)
+    else:
+        r = float(rate)
+        pairs = f"least(n * (n - 1) / 2 / {r * r!r}, {w} * n / {r!r})"
+    values = " UNION ALL ".join(
+        f"SELECT {i} AS g, CAST(({k.expr}) AS VARCHAR) AS k FROM {table} WHERE ({k.expr}) IS NOT NULL"
+        for i, k in enumerate(keys)
+    )
+    return (
+        f"SELECT g AS i, CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM "
+        f"(SELECT g, count(*) AS n FROM ({values}) v GROUP BY g, k) c WHERE n > 1 GROUP BY g"
+    )
+
+
 def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:
-    """Every key's estimated pair count (`_estimate_sql`), in one query."""
+    """Every key's estimated pair count (`_estimate_sql`), in one query. Where stages cost (Spark), the value
+    keys' block sizes come from one aggregate (`_grouped_estimate_sql`) instead of one per key."""
     token = next((k for k in keys if k.tokens), None)
     if token is not None:
         session.backend.execute(
             f"CREATE OR REPLACE TABLE {TOKEN_COUNTS} AS SELECT k, count(*) AS n FROM "
             f"(SELECT unnest({token.expr}) AS k FROM {table}) GROUP BY k"
         )
-    got = session.backend.query(
-        " UNION ALL ".join(
-            f"SELECT {i} AS i, ({_estimate_sql(k, table, rate)}) AS pairs" for i, k in enumerate(keys)
-        )
-    )
+    alone = list(range(len(keys)))
+    parts = []
+    if session.backend.costly_stages:
+        alone = [i for i, k in enumerate(keys) if k.tokens or k.window != keys[0].window]
+        grouped = [i for i in range(len(keys)) if i not in alone]
+        if grouped:
+            numbers = " ".join(f"WHEN {j} THEN {i}" for j, i in enumerate(grouped))
+            parts.append(
+                f"SELECT CASE g.i {numbers} END AS i, g.pairs FROM "
+                f"({_grouped_estimate_sql([keys[i] for i in grouped], table, rate)}) g"
+            )
+    parts += [f"SELECT {i} AS i, ({_estimate_sql(keys[i], table, rate)}) AS pairs" for i in alone]
+    got = session.backend.query(" UNION ALL ".join(parts))
     costs = np.zeros(len(keys), dtype=np.int64)
     costs[got.column("i").to_numpy()] = got.column("pairs").fill_null(0).to_numpy()
     return costs

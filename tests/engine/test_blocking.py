@@ -11,6 +11,7 @@ from findmatches.engine.blocking import (
     CANDIDATES,
     BlockingKey,
     _grouped_pairs_sql,
+    _key_costs,
     _key_pairs_sql,
     blocking_keys,
     build_candidates,
@@ -207,6 +208,21 @@ def test_grouped_keys_pair_as_each_key_alone(
         )
     finally:
         be.close()
+
+
+def test_key_costs_from_one_relation_equal_each_keys_own(people: tuple[pa.Table, dict[str, str]]) -> None:
+    """Where stages cost (Spark), the value keys' estimates come from one aggregate: the same figures."""
+    table, _ = people
+    with open_session(RecordSource(table=table), MatchParams(primary_key="id"), no_labels(), None, None) as s:
+        keys = blocking_keys(s)
+        assert any(k.tokens for k in keys) and any(k.neighbourhood for k in keys)
+        for rate in (1.0, 0.37):
+            s.backend.costly_stages = False  # type: ignore[misc]
+            alone = _key_costs(s, keys, NORM, rate)
+            s.backend.costly_stages = True  # type: ignore[misc]
+            grouped = _key_costs(s, keys, NORM, rate)
+            assert (alone > 0).sum() > len(keys) // 2
+            assert alone.tolist() == grouped.tolist()
 
 
 def test_candidates_are_unique_ordered_and_keep_exact_agreements(

@@ -266,6 +266,45 @@ def test_keys_blocks_as_one_relation_pair_on_spark_as_each_key_on_duckdb(spark: 
 
 
 @pytest.mark.spark
+def test_key_costs_from_one_relation_on_spark_equal_duckdb_s_key_by_key(spark: Any) -> None:
+    from types import SimpleNamespace
+
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.blocking import BlockingKey, _key_costs
+
+    table = pa.table(
+        {
+            "_rid": list(range(8)),
+            "a": ["x", "x", "x", "x", "y", "y", None, "z"],
+            "b": ["y", None, "y", "x", "x", "y", "y", "q"],
+            "t": [["w", "v"], ["w"], ["w"], [], ["v"], ["u"], ["u"], ["w"]],
+        }
+    )
+    keys = [
+        BlockingKey("exact:a", "a", "a", 2),
+        BlockingKey("tokens", "t", "a", 3, max_block=3, tokens=True),
+        BlockingKey("exact:a+b", "CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN hash(a, b) END", "a", 2),
+        BlockingKey("exact:b", "b", "a", 2),
+    ]
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        assert on_spark.costly_stages and not on_duckdb.costly_stages
+        got, want = [], []
+        for backend, out in ((on_spark, got), (on_duckdb, want)):
+            backend.register("est", table)
+            for rate in (1.0, 0.6):
+                out.append(_key_costs(SimpleNamespace(backend=backend), keys, "est", rate).tolist())  # type: ignore[arg-type]
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+    # Rate 1: a's block of 4 beyond the window (2·4 − 3 = 5 pairs) and y's 1; the words w (4 records, over the
+    # cap of 3) none, v and u 1 each; a+b only (x, y) in two records: 1; b's y block of 4 → 5, x 1.
+    assert got == want
+    assert want[0] == [6, 2, 1, 6]
+
+
+@pytest.mark.spark
 def test_samples_draw_the_same_records_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.backend import SAMPLE_HASH_RANGE, sample_hash
     from findmatches.engine.backends.duckdb import DuckDBBackend
