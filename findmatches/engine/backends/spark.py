@@ -442,14 +442,15 @@ class SparkBackend:
             )
             offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.paths)
             text = text.unionByName(self._views[f"{table}_extra{i}"])
-        self._materialise(table, text)
+        self._define(table, text)
         return columns, int(num)
 
     def _load_numbered(
         self, name: str, df: DataFrame, columns: list[str], offset: int, paths: Sequence[str | Path]
     ) -> int:
-        """Materialise ``df``'s ``columns`` as ``name`` with ``_rid`` first: its rows numbered densely from
-        ``offset`` in input order (the ``paths``' order, as DuckDB reads them); returns its row count.
+        """Define ``name`` as ``df``'s ``columns`` with ``_rid`` first (a view over ``df`` materialised once),
+        its rows numbered densely from ``offset`` in input order (the ``paths``' order, as DuckDB reads them);
+        returns its row count.
 
         ``df`` carries each row's `ORIGIN` (its file and the start of the file's split that held it: Spark
         packs splits into partitions by size, not in the files' order). Spark's monotonic id holds the
@@ -487,8 +488,10 @@ class SparkBackend:
             & F.col("_fm_block").eqNullSafe(F.col("_bblock")),
         )
         rid = (F.col("_base") + place).cast("bigint").alias("_rid")
-        self._materialise(name, keyed.select(rid, *[_col(c) for c in columns]))
-        marked.unpersist()
+        # Views over the one materialised copy (the numbering is not deterministic, so that copy must be
+        # kept): a read of them redoes only the join with the small broadcast table and the casts.
+        self._define(f"{name}_marked", marked)
+        self._define(name, keyed.select(rid, *[_col(c) for c in columns]))
         return total - offset
 
     def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
