@@ -140,24 +140,30 @@ def test_records_of_several_files_are_numbered_in_the_files_order_as_on_duckdb(
 
 
 @pytest.mark.spark
-def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any) -> None:
+def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any, tmp_path: Path) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 
-    backend = SparkBackend(spark)
+    backend = SparkBackend(spark, temp_dir=tmp_path)
     try:
         backend.register("ids", pa.table({"id": list(range(25_000))}))
-        # Spark's own Arrow batches hold at most 10,000 rows (and fewer at each partition's end).
-        # Fetched partition by partition, in the partitions' order (the registered rows are sliced in order).
+        # Written by the executors as part files, read back in the partitions' order (the registered rows are
+        # sliced in order), re-batched across the files.
         batches = list(backend.stream("SELECT id FROM ids", 12_000))
         partitions = backend.query(
             "SELECT count(*) AS n FROM (SELECT DISTINCT p FROM (SELECT spark_partition_id() AS p FROM ids))"
         )
         none = list(backend.stream("SELECT id FROM ids WHERE id < 0", 12_000))
+        left = list(tmp_path.iterdir())
+        # A consumer that stops early (a cancelled run) leaves nothing behind either.
+        stream = backend.stream("SELECT id FROM ids", 1_000)
+        first = next(stream)
+        stream.close()
     finally:
         backend.close()
     assert [b.num_rows for b in batches] == [12_000, 12_000, 1_000]
     assert [v for b in batches for v in b.column(0).to_pylist()] == list(range(25_000))
     assert partitions.column("n").to_pylist()[0] > 1 and none == []
+    assert left == [] and first.num_rows == 1_000 and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.spark

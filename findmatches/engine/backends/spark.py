@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import typed_records
+from findmatches.engine.backend import output_files, typed_records
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -258,17 +259,6 @@ def _file_rank(paths: Sequence[str | Path]) -> Any:
     return rank
 
 
-def _ipc_messages(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each Arrow batch as one row holding it as an IPC stream message (`SparkBackend.stream`)."""
-    for batch in batches:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array([sink.getvalue().to_pybytes()], pa.binary())], names=["ipc"]
-        )
-
-
 def _col(name: str) -> Any:
     """A column by its exact name (any characters), for the DataFrame API."""
     from pyspark.sql import functions as F
@@ -350,6 +340,7 @@ class SparkBackend:
     costly_stages = True
 
     def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
+        self._temp_dir = temp_dir
         self._spark = (spark or spark_session()).newSession()
         if self._connected:
             # A new session on a Connect server starts from the server's settings, not its parent's.
@@ -577,29 +568,33 @@ class SparkBackend:
             raise self._error(e) from e
 
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """The result in batches of ``batch_rows`` rows (the last one smaller), one partition at a time: the
-        executors pack each partition's Arrow batches into IPC messages (`_ipc_messages`) that Spark's local
-        iterator fetches partition by partition, so the driver holds a partition, not the whole result (which,
-        collected at once, overflowed a 1 GB driver at 1M records). Spark's own batches (10,000 rows at most,
-        fewer at a partition's end) are re-batched: in small pieces the consumer's vectorised work would run,
-        and log, per 10,000 pairs."""
-        packed = self._sql(sql).mapInArrow(_ipc_messages, "ipc binary")
-        pending: list[pa.RecordBatch] = []
-        held = 0
+        """The result in batches of ``batch_rows`` rows (the last one smaller): the executors write it as
+        Parquet part files in a folder of the backend's temporary directory, which this process then reads
+        a row group at a time, so that neither the driver nor this process holds more than a batch or two.
+        (Fetched through Spark, a partition at a time, a 10M apply's partitions of half a GB each overflowed
+        the driver's 1 GB heap, and the job waited forever for the result its thread had lost.) The folder
+        must be where the executors can write, as an output's part files are (`write_records`)."""
+        folder = Path(tempfile.mkdtemp(prefix="fm-stream-", dir=self._temp_dir))
         try:
-            for row in packed.toLocalIterator(prefetchPartitions=True):
-                for batch in pa.ipc.open_stream(row["ipc"]):
+            try:
+                self._sql(sql).write.mode("overwrite").parquet(str(folder / "result"))
+            except Exception as e:
+                raise self._error(e) from e
+            pending: list[pa.RecordBatch] = []
+            held = 0
+            for part in output_files(folder / "result"):
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
                     pending.append(batch)
                     held += batch.num_rows
-                while held >= batch_rows:
-                    table = pa.Table.from_batches(pending)
-                    yield from table.slice(0, batch_rows).combine_chunks().to_batches()
-                    pending = table.slice(batch_rows).to_batches()
-                    held -= batch_rows
-        except Exception as e:
-            raise self._error(e) from e
-        if held:
-            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+                    while held >= batch_rows:
+                        table = pa.Table.from_batches(pending)
+                        yield from table.slice(0, batch_rows).combine_chunks().to_batches()
+                        pending = table.slice(batch_rows).to_batches()
+                        held -= batch_rows
+            if held:
+                yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def register(self, name: str, data: pa.Table) -> None:
         try:
