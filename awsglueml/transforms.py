@@ -345,7 +345,8 @@ def _run(
                 "The existing frame has no match_id column: it must be a FindMatches output."
             )
     staging = _Staging()
-    backend = SparkBackend(spark)
+    # Its stream's part files go under the staging folder too, which the executors see as they see the inputs.
+    backend = SparkBackend(spark, temp_dir=staging.root)
     try:
         source = staging.write(source_df, "input")
         old = None
