@@ -402,10 +402,15 @@ class SparkBackend:
 
     def _define(self, name: str, df: DataFrame) -> None:
         old = self._views.pop(name, None)
-        df.createOrReplaceTempView(name)
-        self._views[name] = df
-        if old is not None:
-            old.unpersist()
+        # On Spark Connect both are calls to the server, which a cancel interrupts like any job: the error
+        # must reach the engine as Cancelled (a run's load defines views right after its one checkpoint).
+        try:
+            df.createOrReplaceTempView(name)
+            self._views[name] = df
+            if old is not None:
+                old.unpersist()
+        except Exception as e:
+            raise self._error(e) from e
 
     # -- Backend ---------------------------------------------------------------------------------
 
