@@ -169,18 +169,22 @@ def _block_pairs(n: str, window: int) -> str:
     return f"CASE WHEN {n} <= {w + 1} THEN {n} * ({n} - 1) // 2 ELSE {w} * {n} - {w * (w + 1) // 2} END"
 
 
+def _estimated_block_pairs(window: int, rate: float) -> str:
+    """SQL for the pairs a block of ``n`` records (of the estimate's sample at ``rate``) stands for."""
+    if rate >= 1.0:
+        return _block_pairs("n", window)
+    r = float(rate)
+    return f"least(n * (n - 1) / 2 / {r * r!r}, {int(window)} * n / {r!r})"
+
+
 def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str:
     """SQL for the key's estimated pair count, from its block sizes in ``table``: all of the records, or a
     Bernoulli sample of them at ``rate``. From a sample, a block of ``m`` sampled records stands for
     ``m(m-1)/2 / rate²`` pairs (unbiased for blocks within the window) or ``window·m / rate`` (a large
     block's sorted neighbourhood), whichever is smaller. The token key's block sizes are those of
     `TOKEN_COUNTS`, made from the same table."""
-    w = int(key.window)
-    if rate >= 1.0:
-        pairs, size = _block_pairs("n", w), "n"
-    else:
-        r = float(rate)
-        pairs, size = f"least(n * (n - 1) / 2 / {r * r!r}, {w} * n / {r!r})", f"n / {r!r}"
+    pairs = _estimated_block_pairs(int(key.window), rate)
+    size = "n" if rate >= 1.0 else f"n / {float(rate)!r}"
     if key.tokens:
         source = f"(SELECT n FROM {TOKEN_COUNTS})"
         keep = f"n > 1 AND {size} <= {int(key.max_block or 0)}"
@@ -191,24 +195,19 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
     return f"SELECT CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM {source} WHERE {keep}"
 
 
-def _grouped_estimate_sql(keys: list[BlockingKey], table: str, rate: float) -> str:
-    """`_estimate_sql` for several value keys of one window (not the token key) as one relation: each key's
-    estimate, by key number ``i``, from one aggregate of (key, value) block sizes (values as text, so that
-    every key's blocks are its values, as key by key)."""
-    w = int(keys[0].window)
-    assert all(not k.tokens and k.window == w for k in keys)
-    if rate >= 1.0:
-        pairs = _block_pairs("n", w)
-    else:
-        r = float(rate)
-        pairs = f"least(n * (n - 1) / 2 / {r * r!r}, {w} * n / {r!r})"
+def _grouped_estimate_sql(keys: dict[int, BlockingKey], table: str, rate: float) -> str:
+    """`_estimate_sql` for several value keys of one window (not the token key), by key number ``i``, as one
+    relation: one aggregate of (key, value) block sizes (values as text, so that every key's blocks are its
+    values, as key by key)."""
+    w = int(next(iter(keys.values())).window)
+    assert all(not k.tokens and k.window == w for k in keys.values())
     values = " UNION ALL ".join(
         f"SELECT {i} AS g, CAST(({k.expr}) AS VARCHAR) AS k FROM {table} WHERE ({k.expr}) IS NOT NULL"
-        for i, k in enumerate(keys)
+        for i, k in keys.items()
     )
     return (
-        f"SELECT g AS i, CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM "
-        f"(SELECT g, count(*) AS n FROM ({values}) v GROUP BY g, k) c WHERE n > 1 GROUP BY g"
+        f"SELECT g AS i, CAST(round(coalesce(sum({_estimated_block_pairs(w, rate)}), 0)) AS BIGINT) AS pairs "
+        f"FROM (SELECT g, count(*) AS n FROM ({values}) v GROUP BY g, k) c WHERE n > 1 GROUP BY g"
     )
 
 
@@ -221,18 +220,17 @@ def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: floa
             f"CREATE OR REPLACE TABLE {TOKEN_COUNTS} AS SELECT k, count(*) AS n FROM "
             f"(SELECT unnest({token.expr}) AS k FROM {table}) GROUP BY k"
         )
-    alone = list(range(len(keys)))
-    parts = []
-    if session.backend.costly_stages:
-        alone = [i for i, k in enumerate(keys) if k.tokens or k.window != keys[0].window]
-        grouped = [i for i in range(len(keys)) if i not in alone]
-        if grouped:
-            numbers = " ".join(f"WHEN {j} THEN {i}" for j, i in enumerate(grouped))
-            parts.append(
-                f"SELECT CASE g.i {numbers} END AS i, g.pairs FROM "
-                f"({_grouped_estimate_sql([keys[i] for i in grouped], table, rate)}) g"
-            )
-    parts += [f"SELECT {i} AS i, ({_estimate_sql(keys[i], table, rate)}) AS pairs" for i in alone]
+    grouped = {
+        i: k
+        for i, k in enumerate(keys)
+        if session.backend.costly_stages and not k.tokens and k.window == keys[0].window
+    }
+    parts = [_grouped_estimate_sql(grouped, table, rate)] if grouped else []
+    parts += [
+        f"SELECT {i} AS i, ({_estimate_sql(k, table, rate)}) AS pairs"
+        for i, k in enumerate(keys)
+        if i not in grouped
+    ]
     got = session.backend.query(" UNION ALL ".join(parts))
     costs = np.zeros(len(keys), dtype=np.int64)
     costs[got.column("i").to_numpy()] = got.column("pairs").fill_null(0).to_numpy()
@@ -490,15 +488,28 @@ def _key_pairs_sql(key: BlockingKey, new_below: int | None = None, pair_below: i
             f"c AS (SELECT k, count(*) AS n FROM v GROUP BY k HAVING count(*) > 1{cap}), "
             f"b AS (SELECT v._rid, v.k, c.n FROM v JOIN c ON c.k = v.k), "
         )
+    return _window_pairs_sql(blocks, ["k"], w, key.sort)
+
+
+def _window_pairs_sql(blocks: str, block: list[str], window: int, sort: str) -> str:
+    """The pairs of the blocks that ``blocks`` (CTEs ending in ``b``: ``_rid``, the ``block`` columns, the
+    block's size ``n``) defines: blocks within the window paired whole by a self-join, larger ones ranked by
+    ``sort`` (their records' sort values joined from the base) and each record paired with the next
+    ``window``."""
+    w = int(window)
+    cols = ", ".join(block)
+    same = " AND ".join(f"{{0}}.{c} = {{1}}.{c}" for c in block)
     return (
         f"WITH {blocks}"
-        f"small AS (SELECT x._rid AS l, y._rid AS r FROM b x JOIN b y ON x.k = y.k AND x._rid < y._rid "
-        f"WHERE x.n <= {w + 1}), "
-        f"big AS (SELECT b._rid, b.k, b.n, row_number() OVER (PARTITION BY b.k ORDER BY {key.sort}, b._rid) "
-        f"AS rn FROM b JOIN {BASE} t ON t._rid = b._rid WHERE b.n > {w + 1}), "
-        f"o AS (SELECT _rid, k, unnest(range(rn + 1, least(rn + {w}, n) + 1)) AS rn2 FROM big WHERE rn < n) "
+        f"small AS (SELECT x._rid AS l, y._rid AS r FROM b x JOIN b y ON {same.format('x', 'y')} "
+        f"AND x._rid < y._rid WHERE x.n <= {w + 1}), "
+        f"big AS (SELECT b._rid, {', '.join(f'b.{c}' for c in block)}, b.n, row_number() OVER (PARTITION BY "
+        f"{', '.join(f'b.{c}' for c in block)} ORDER BY {sort}, b._rid) AS rn FROM b JOIN {BASE} t "
+        f"ON t._rid = b._rid WHERE b.n > {w + 1}), "
+        f"o AS (SELECT _rid, {cols}, unnest(range(rn + 1, least(rn + {w}, n) + 1)) AS rn2 FROM big WHERE rn < n) "
         f"SELECT l, r FROM small UNION ALL "
-        f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM o JOIN big e ON e.k = o.k AND e.rn = o.rn2"
+        f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM o JOIN big e "
+        f"ON {same.format('e', 'o')} AND e.rn = o.rn2"
     )
 
 
@@ -516,25 +527,12 @@ def _grouped_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) -
         f"SELECT _rid, {i} AS g, hash({k.expr}) AS k FROM {BASE} WHERE ({k.expr}) IS NOT NULL{only}"
         for i, k in enumerate(keys)
     )
-    return (
-        f"WITH v AS ({values}), "
+    blocks = (
+        f"v AS ({values}), "
         f"c AS (SELECT g, k, count(*) AS n FROM v GROUP BY g, k HAVING count(*) > 1), "
         f"b AS (SELECT v._rid, v.g, v.k, c.n FROM v JOIN c ON c.g = v.g AND c.k = v.k), "
-        f"small AS (SELECT x._rid AS l, y._rid AS r FROM b x JOIN b y ON x.g = y.g AND x.k = y.k "
-        f"AND x._rid < y._rid WHERE x.n <= {w + 1}), "
-        f"big AS (SELECT b._rid, b.g, b.k, b.n, row_number() OVER (PARTITION BY b.g, b.k ORDER BY {sort}, "
-        f"b._rid) AS rn FROM b JOIN {BASE} t ON t._rid = b._rid WHERE b.n > {w + 1}), "
-        f"o AS (SELECT _rid, g, k, unnest(range(rn + 1, least(rn + {w}, n) + 1)) AS rn2 FROM big WHERE rn < n) "
-        f"SELECT l, r FROM small UNION ALL "
-        f"SELECT least(o._rid, e._rid) AS l, greatest(o._rid, e._rid) AS r FROM o JOIN big e "
-        f"ON e.g = o.g AND e.k = o.k AND e.rn = o.rn2"
     )
-
-
-def _shared(key: BlockingKey, chosen: list[BlockingKey]) -> bool:
-    """Whether ``key``'s blocks join the other by-value keys' of its sort and window in one relation."""
-    first = next((k for k in chosen if k.by_value), None)
-    return first is not None and key.by_value and key.window == first.window and key.sort == first.sort
+    return _window_pairs_sql(blocks, ["g", "k"], w, sort)
 
 
 def _covered(table: str, session: Session) -> np.ndarray:
@@ -578,8 +576,16 @@ def build_candidates(session: Session) -> BlockingResult:
     keep = f" WHERE l < {int(new)}" if new is not None else ""
     # Where stages cost (Spark), the by-value keys' blocks form one relation; incremental runs keep each key's
     # semi-join on the new records' blocks.
-    grouped = be.costly_stages and new is None
-    shared = [key for key in chosen if grouped and _shared(key, chosen)]
+    first = next((k for k in chosen if k.by_value), None)
+    shared = [
+        k
+        for k in chosen
+        if be.costly_stages
+        and new is None
+        and first is not None
+        and k.by_value
+        and (k.window, k.sort) == (first.window, first.sort)
+    ]
     parts = [_key_pairs_sql(key, new, below) for key in chosen if key not in shared]
     if shared:
         parts.append(_grouped_pairs_sql(shared, below))
