@@ -289,7 +289,7 @@ def _agreement(
     neighbourhoods = Neighbourhoods.of(session.num_records, left, right, prob, t, known)
     if neighbourhoods is None:
         return None
-    return Agreement.fit(neighbourhoods, ll, lr, oof, y)
+    return Agreement.fit(neighbourhoods, ll, lr, oof, y, t)
 
 
 def _link_cut(

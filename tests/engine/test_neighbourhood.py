@@ -82,3 +82,51 @@ def test_agreement_stays_out_where_overlap_does_not_count_for_a_match() -> None:
     assert hoods is not None
     assert Agreement.fit(hoods, left, right, prob, truth) is None
     assert Agreement.fit(hoods, left, right, prob, np.ones(len(left), np.int64)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), t=st.sampled_from([0.3, 0.5, 0.7]), weak=st.integers(3, 8))
+def test_agreement_lifts_no_pair_over_the_threshold_without_shared_partners(
+    seed: int, t: float, weak: int
+) -> None:
+    """Labels as active learning draws them: entities whose records all link confidently, non-matches scored
+    low, and a few matches that the model scored low and whose records share no partner. A free fit puts its
+    boundary at overlap 0 far below the threshold for those few (0.16 with three), lifting every unsupported
+    pair of the population above it; the anchored fit never lifts one across the threshold."""
+    rng = np.random.default_rng(seed)
+    entity = np.repeat(np.arange(30), 3)
+    left, right = np.triu_indices(len(entity), 1)
+    same = entity[left] == entity[right]
+    prob = np.where(same, rng.uniform(0.9, 0.99, len(left)), rng.uniform(0.0, 0.05, len(left)))
+    isolated = len(entity) + np.arange(2 * weak)
+    ll, lr = np.r_[left, isolated[0::2]], np.r_[right, isolated[1::2]]
+    oof = np.r_[prob, rng.uniform(0.1, 0.3, weak)]
+    y = np.r_[same.astype(np.int64), np.ones(weak, np.int64)]
+    hoods = Neighbourhoods.of(len(entity) + len(isolated), left, right, prob, t)
+    assert hoods is not None
+    agreement = Agreement.fit(hoods, ll, lr, oof, y, t)
+    if agreement is None:
+        return
+    below = np.linspace(0.01, t - 1e-6, 50)
+    pair_l, pair_r = np.full(50, isolated[0]), np.full(50, isolated[1])
+    assert (hoods.overlap(pair_l, pair_r) == 0).all()
+    assert (agreement.predict(pair_l, pair_r, below) < t).all()
+
+
+def test_agreement_may_lower_unsupported_pairs_where_the_labels_show_it() -> None:
+    """Free text: the labelled matches share partners and the labelled non-matches scored high do not; the
+    fit then sets the bar above the threshold for a pair whose records share none."""
+    rng = np.random.default_rng(3)
+    left, right, scored = _entities(rng, 20, 6)
+    prob, truth = scored[:, 0].copy(), scored[:, 1].astype(np.int64)
+    lone_l, lone_r = 120 + np.arange(0, 80, 2), 121 + np.arange(0, 80, 2)
+    ll, lr = np.r_[left, lone_l], np.r_[right, lone_r]
+    oof = np.r_[prob, np.full(40, 0.6)]
+    y = np.r_[truth, (np.arange(40) < 10).astype(np.int64)]
+    hoods = Neighbourhoods.of(
+        200, np.r_[left, lone_l], np.r_[right, lone_r], np.r_[prob, np.full(40, 0.6)], 0.5
+    )
+    assert hoods is not None
+    agreement = Agreement.fit(hoods, ll, lr, oof, y, 0.5)
+    assert agreement is not None
+    assert (agreement.predict(lone_l, lone_r, np.full(40, 0.6)) < 0.5).all()
