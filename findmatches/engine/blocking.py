@@ -34,6 +34,7 @@ from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
 TOKEN_COUNTS = "fm_token_counts"
+GROUPED_BLOCKS = "fm_grouped_blocks"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
 # At 1M records, 100k chose the same keys as 150k, in 0.4 s less.
 ESTIMATE_RECORDS = 100_000
@@ -513,26 +514,35 @@ def _window_pairs_sql(blocks: str, block: list[str], window: int, sort: str) -> 
     )
 
 
-def _grouped_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) -> str:
-    """The pairs of several by-value keys of one sort and window, their blocks as one relation: the same
-    pairs as `_key_pairs_sql` gives key by key (blocks by the key value's hash, so a single column's value
-    counts are not used), in one aggregate, one join, one window and one self-join for all of them. On Spark
-    each of those is a shuffle and a stage, and a key's own took seconds whatever its size (`costly_stages`).
-    DuckDB runs the keys' own pipelines side by side, which at 1M took 1.75 s against 2.45 s this way."""
-    w = int(keys[0].window)
-    sort = keys[0].sort
-    assert all(k.by_value and k.window == w and k.sort == sort for k in keys)
+def _grouped_blocks_sql(keys: list[BlockingKey], pair_below: int | None = None) -> str:
+    """The blocks of two or more records of several by-value keys as one relation ``(_rid, g, k, n)``: ``g`` the
+    key's index in ``keys``, ``k`` the hash of its value, ``n`` the block's size."""
     only = f" AND _rid < {int(pair_below)}" if pair_below is not None else ""
     values = " UNION ALL ".join(
         f"SELECT _rid, {i} AS g, hash({k.expr}) AS k FROM {BASE} WHERE ({k.expr}) IS NOT NULL{only}"
         for i, k in enumerate(keys)
     )
-    blocks = (
-        f"v AS ({values}), "
-        f"c AS (SELECT g, k, count(*) AS n FROM v GROUP BY g, k HAVING count(*) > 1), "
-        f"b AS (SELECT v._rid, v.g, v.k, c.n FROM v JOIN c ON c.g = v.g AND c.k = v.k), "
+    return (
+        f"WITH v AS ({values}), "
+        f"c AS (SELECT g, k, count(*) AS n FROM v GROUP BY g, k HAVING count(*) > 1) "
+        f"SELECT v._rid, v.g, v.k, c.n FROM v JOIN c ON c.g = v.g AND c.k = v.k"
     )
-    return _window_pairs_sql(blocks, ["g", "k"], w, sort)
+
+
+def _grouped_pairs_sql(
+    keys: list[BlockingKey], pair_below: int | None = None, blocks: str | None = None
+) -> str:
+    """The pairs of several by-value keys of one sort and window, their blocks as one relation
+    (`_grouped_blocks_sql`, or the table ``blocks`` that holds it): the same pairs as `_key_pairs_sql` gives key
+    by key (blocks by the key value's hash, so a single column's value counts are not used), in one aggregate,
+    one join, one window and one self-join for all of them. On Spark each of those is a shuffle and a stage,
+    and a key's own took seconds whatever its size (`costly_stages`). DuckDB runs the keys' own pipelines side
+    by side, which at 1M took 1.75 s against 2.45 s this way."""
+    w = int(keys[0].window)
+    sort = keys[0].sort
+    assert all(k.by_value and k.window == w and k.sort == sort for k in keys)
+    source = blocks or f"({_grouped_blocks_sql(keys, pair_below)})"
+    return _window_pairs_sql(f"b AS (SELECT _rid, g, k, n FROM {source} z), ", ["g", "k"], w, sort)
 
 
 def _covered(table: str, session: Session) -> np.ndarray:
@@ -588,13 +598,17 @@ def build_candidates(session: Session) -> BlockingResult:
     ]
     parts = [_key_pairs_sql(key, new, below) for key in chosen if key not in shared]
     if shared:
-        parts.append(_grouped_pairs_sql(shared, below))
+        # Spark would compute the blocks again for each of their uses (a CTE is not kept): kept once here.
+        be.execute(f"CREATE OR REPLACE TABLE {GROUPED_BLOCKS} AS {_grouped_blocks_sql(shared, below)}")
+        parts.append(_grouped_pairs_sql(shared, below, GROUPED_BLOCKS))
     pairs = " UNION ALL ".join(f"SELECT l, r FROM ({sql}){keep}" for sql in parts)
     be.execute(
         f"CREATE OR REPLACE TABLE {CANDIDATES} AS SELECT l, r FROM ({pairs}) GROUP BY l, r ORDER BY l, r"
         if chosen
         else f"CREATE OR REPLACE TABLE {CANDIDATES} (l BIGINT, r BIGINT)"
     )
+    if shared:
+        be.execute(f"DROP TABLE {GROUPED_BLOCKS}")
     total = int(be.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
     recall: float | None = None
     # Incremental matching pairs only new records: its recall is on the labelled matches that hold one.
