@@ -17,10 +17,11 @@ from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 from scipy import sparse
 
 from findmatches.engine.backend import sample_share
-from findmatches.engine.profile import ColumnKind, ColumnProfile
+from findmatches.engine.profile import WEIGHTED_MIN_WORDS, ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
 
 BATCH_ROWS = 200_000
+EMPTY = np.zeros(0, np.int64)
 WORKERS = -1
 # Values are compared on their first MAX_CHARS characters (equality on the whole value), and the partial ratio
 # looks for the first PARTIAL_CHARS of the shorter value in the longer: the scorers' cost grows with the
@@ -42,10 +43,15 @@ Scorer = Callable[..., float]
 # company names 0.945 -> 0.934), and the heaviest word one value lacks (company names up, affiliations and
 # products down).
 WEIGHTED = ("wjac", "wcont", "wgrams")
-# ...for phrases: values of at least this many words on average. With fewer words, the token set and sort ratios
-# already see each of them, and the cost is not repaid (streets, about 3.0 words, are most of a 1M person
-# apply's pairs).
-WEIGHTED_MIN_WORDS = 3.2
+# ...for phrases: values of at least WEIGHTED_MIN_WORDS words on average (`profile`). With fewer words, the token
+# set and sort ratios already see each of them, and the cost is not repaid (streets, about 3.0 words, are most
+# of a 1M person apply's pairs).
+# Part by part, where a column's values are made of parts (`ColumnProfile.compares_segments`): each part's best
+# match among the other value's parts (weighted word overlap), averaged over both values' parts by their word
+# weight (a weighted Monge-Elkan over parts). An affiliation that names another department of the same
+# institution, or a disc's track list with a track missing, still matches part for part, while whole-value
+# overlap counts the other department's words against it.
+SEGMENTS = "segments"
 # Columns' word weights are counted on at most this many records (a sample beyond).
 WEIGHT_SAMPLE = 100_000
 
@@ -63,9 +69,9 @@ _PERCENT = {"tset", "tsort", "partial", "ratio"}
 
 
 def _comparisons(p: ColumnProfile, weighted: bool = True) -> list[str]:
-    """The comparisons of the column; without ``weighted``, none of the WEIGHTED ones."""
+    """The comparisons of the column; without ``weighted`` (no word weights), none of those that weigh words."""
     chosen = _chosen(p)
-    return chosen if weighted else [c for c in chosen if c not in WEIGHTED]
+    return chosen if weighted else [c for c in chosen if c not in (*WEIGHTED, SEGMENTS)]
 
 
 def _chosen(p: ColumnProfile) -> list[str]:
@@ -87,6 +93,8 @@ def _chosen(p: ColumnProfile) -> list[str]:
         return ["exact", "jw", "lev"]  # code, date, email, phone
     if p.avg_tokens >= WEIGHTED_MIN_WORDS:
         out += WEIGHTED
+    if p.compares_segments:
+        out.append(SEGMENTS)
     if p.compares_numbers:
         # The share of the numbers in either value that both hold: a product family's members share their
         # words and differ in the model number. products10k teach loops (bench/synth_products.py, seeds 0, 1
@@ -282,6 +290,8 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
         cols.append(f"a.{p.alias} AS l_{p.alias}, b.{p.alias} AS r_{p.alias}")
         if p.counts_values:
             cols.append(f"a.f_{p.alias} AS fl_{p.alias}, b.f_{p.alias} AS fr_{p.alias}")
+        if p.compares_segments:
+            cols.append(f"a.s_{p.alias} AS ls_{p.alias}, b.s_{p.alias} AS rs_{p.alias}")
         if p.compares_numbers:
             # Jaccard share of the distinct digit runs: equal strings share all, two single runs that differ
             # none; only the rest split their strings into lists. NaN when a side has no number.
@@ -425,13 +435,7 @@ def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dic
     # 0.95 s for 70k pairs of affiliations, this 0.02 s.
     encoded = pa.concat_arrays([_flat(sides[0][0]), _flat(sides[1][0])]).dictionary_encode()
     vocabulary = encoded.dictionary
-    known = pc.index_in(vocabulary, value_set=words.words)
-    weight = np.where(
-        np.asarray(pc.is_valid(known)),
-        words.weights[np.asarray(pc.fill_null(known, 0))] if len(words.weights) else words.unseen,
-        words.unseen,
-    )
-    weight[np.asarray(pc.equal(vocabulary, ""))] = 0.0
+    weight = _vocabulary_weights(vocabulary, words)
     codes = np.asarray(encoded.indices).astype(np.int64)
     split_at = len(sides[0][0])
     span = np.int64(len(vocabulary))
@@ -452,6 +456,86 @@ def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dic
             "wcont": np.where(lighter > 0, shared / lighter, 0.0),
             "wgrams": _gram_cosine(left, right, words),
         }
+
+
+def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
+    """The weight of each word of a batch's dictionary; the empty word weighs nothing."""
+    known = pc.index_in(vocabulary, value_set=words.words)
+    weight = np.where(
+        np.asarray(pc.is_valid(known)),
+        words.weights[np.asarray(pc.fill_null(known, 0))] if len(words.weights) else words.unseen,
+        words.unseen,
+    )
+    weight[np.asarray(pc.equal(vocabulary, ""))] = 0.0
+    return np.asarray(weight, dtype=np.float64)
+
+
+def _distinct(key: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array (a sort: NumPy 2.4's np.unique is far slower)."""
+    key = np.sort(key)
+    return key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+
+
+def _segment_match(
+    left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array, words: WordWeights
+) -> np.ndarray:
+    """`SEGMENTS` for pairs of values whose parts are separated by ``|`` (`profile.segments_sql`): each part's
+    best weighted Jaccard with the other value's parts, averaged by part weight over each value, then over
+    the two; NaN where a value is missing or weighs nothing. Vectorised: the parts that share a word are found
+    by joining the two sides' (pair, word) keys, so parts that share nothing cost nothing."""
+    n = len(left)
+    pair_of_part, part_of_word, tokens = [], [], []
+    for column in (left, right):
+        parts = pc.split_pattern(pc.fill_null(_flat(column), ""), "|")
+        pair_of_part.append(np.asarray(pc.list_parent_indices(parts)).astype(np.int64))
+        split = pc.split_pattern(pc.utf8_trim_whitespace(pc.list_flatten(parts)), " ")
+        part_of_word.append(np.asarray(pc.list_parent_indices(split)).astype(np.int64))
+        tokens.append(_flat(pc.list_flatten(split)))
+    encoded = pa.concat_arrays(tokens).dictionary_encode()
+    weight = _vocabulary_weights(encoded.dictionary, words)
+    codes = np.asarray(encoded.indices).astype(np.int64)
+    span = np.int64(max(len(weight), 1))
+    keys, owners, part_weight = [], [], []
+    for side, code in enumerate((codes[: len(tokens[0])], codes[len(tokens[0]) :])):
+        # Each word once per part; a part's weight is its words' weight.
+        unique = _distinct(part_of_word[side] * span + code)
+        part, word = unique // span, unique % span
+        part_weight.append(np.bincount(part, weights=weight[word], minlength=len(pair_of_part[side])))
+        keys.append(pair_of_part[side][part] * span + word)
+        owners.append(part)
+    # Every (left part, right part) that share a word, with the word's weight: a join on (pair, word).
+    order = np.argsort(keys[1], kind="stable")
+    right_keys, right_parts = keys[1][order], owners[1][order]
+    lo = np.searchsorted(right_keys, keys[0], "left")
+    hits = np.searchsorted(right_keys, keys[0], "right") - lo
+    from_left = np.repeat(np.arange(len(keys[0])), hits)
+    step = np.arange(int(hits.sum())) - np.repeat(np.cumsum(hits) - hits, hits)
+    part_l = owners[0][from_left]
+    part_r = right_parts[np.repeat(lo, hits) + step]
+    shared_weight = weight[keys[0][from_left] % span]
+    # Summed per pair of parts, then each part's best Jaccard.
+    width = np.int64(max(len(part_weight[1]), 1))
+    pair_key = part_l * width + part_r
+    order = np.argsort(pair_key, kind="stable")
+    pair_key, shared_weight = pair_key[order], shared_weight[order]
+    first = (
+        np.flatnonzero(np.concatenate([[True], pair_key[1:] != pair_key[:-1]])) if len(pair_key) else EMPTY
+    )
+    shared = np.add.reduceat(shared_weight, first) if len(first) else np.zeros(0)
+    part_l, part_r = pair_key[first] // width, pair_key[first] % width
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = shared / (part_weight[0][part_l] + part_weight[1][part_r] - shared)
+    sides = []
+    for side, part in ((0, part_l), (1, part_r)):
+        best = np.zeros(len(part_weight[side]))
+        np.maximum.at(best, part, np.nan_to_num(jaccard))
+        total = np.bincount(pair_of_part[side], weights=part_weight[side], minlength=n)
+        found = np.bincount(pair_of_part[side], weights=part_weight[side] * best, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sides.append(np.where(total > 0, found / total, np.nan))
+    out = 0.5 * (sides[0] + sides[1])
+    out[_mask(pc.is_null(left)) | _mask(pc.is_null(right))] = np.nan
+    return np.asarray(out, dtype=np.float32)
 
 
 def _flat(array: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -490,6 +574,10 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
         for comp in comps:
             if comp == "exact":
                 col = exact.astype(np.float32)
+            elif comp == SEGMENTS:
+                col = _segment_match(
+                    batch.column(f"ls_{p.alias}"), batch.column(f"rs_{p.alias}"), spec.words[p.alias]
+                )
             elif comp in ("reldiff", "numbers"):
                 source = f"d_{p.alias}" if comp == "reldiff" else f"n_{p.alias}"
                 col = np.asarray(

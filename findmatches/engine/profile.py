@@ -50,6 +50,9 @@ class ColumnProfile:
     date_format: str = ""
     # The share of the values holding a digit: free text with numbers in it (model codes, street numbers).
     digit_share: float = 0.0
+    # The share of the values made of at least three parts between separators (`SEGMENT_SEPARATORS`): lists
+    # (track titles, authors) and multi-part text (an affiliation's department, institution, city, country).
+    segment_share: float = 0.0
 
     @property
     def alias(self) -> str:
@@ -74,6 +77,18 @@ class ColumnProfile:
         return self.kind in (ColumnKind.NAME, ColumnKind.TEXT) and self.digit_share >= MIN_DIGIT_SHARE
 
     @property
+    def compares_segments(self) -> bool:
+        """Whether the values are compared part by part as well as whole (`features`): where most values are
+        made of several parts, two records of one thing often differ in a whole part (another department,
+        a track missing) that whole-value measures count against them. Only where parts are the column's
+        structure: a comma now and then (a company's ", Inc.") makes parts that do not line up."""
+        return (
+            self.kind in (ColumnKind.NAME, ColumnKind.TEXT)
+            and self.segment_share >= MIN_SEGMENT_SHARE
+            and self.avg_tokens >= WEIGHTED_MIN_WORDS
+        )
+
+    @property
     def information(self) -> float:
         """A rough measure of how much a value of this column tells apart records (0..1)."""
         if self.kind == ColumnKind.EMPTY:
@@ -91,6 +106,12 @@ _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 _WHOLE = re.compile(r"^\d+$")
 MAX_PAD_DIGITS = 9
 MIN_DIGIT_SHARE = 0.3
+# Values of at least this many words on average are phrases, compared by weighted word overlap (`features`).
+WEIGHTED_MIN_WORDS = 3.2
+# What separates a value's parts, in Python and in SQL (`segments_sql`).
+SEGMENT_SEPARATORS = re.compile(r"[,;|/()\[\]]| - ")
+MIN_SEGMENTS = 3
+MIN_SEGMENT_SHARE = 0.5
 _ALPHA = re.compile(r"^[^\W\d_]+([ '\-.][^\W\d_]+)*\.?$")
 
 
@@ -114,6 +135,15 @@ def _mostly(hits: Iterable[bool], n: int, need: float) -> bool:
             if n - no < want:
                 return False
     return yes >= want
+
+
+def segment_share(values: list[str]) -> float:
+    """The share of the values with at least `MIN_SEGMENTS` parts that hold a letter or digit."""
+    if not values:
+        return 0.0
+    parts = (SEGMENT_SEPARATORS.split(v) for v in values)
+    many = sum(1 for p in parts if sum(1 for x in p if any(c.isalnum() for c in x)) >= MIN_SEGMENTS)
+    return many / len(values)
 
 
 def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, float, float]:
@@ -240,6 +270,7 @@ def profile_columns(
                 digits=digits,
                 date_format=fmt,
                 digit_share=digit_share,
+                segment_share=segment_share(values) if kind in (ColumnKind.NAME, ColumnKind.TEXT) else 0.0,
             )
         )
     return profiles
@@ -329,13 +360,14 @@ def normalized_sql(profile: ColumnProfile) -> str:
 
 
 def normalized_select(profiles: list[ColumnProfile], table: str, keep: list[tuple[str, str]]) -> str:
-    """SELECT of ``keep`` (expression, name) and every profile's normalised value as its alias, in three
-    nested stages: DuckDB evaluates a repeated sub-expression once per use, so each stage's result is a
+    """SELECT of ``keep`` (expression, name), every profile's normalised value as its alias and, where it
+    `compares_segments`, its parts (``s_<alias>``, `segments_sql`), in three nested stages: DuckDB evaluates a repeated sub-expression once per use, so each stage's result is a
     column of the next (three times faster on a million names than the expression in one piece)."""
     names = [name for _, name in keep]
     first = [f"{expr} AS {name}" for expr, name in keep] + [f"{_cleaned(p)} AS v_{p.alias}" for p in profiles]
     d = names + [f"v_{p.alias}, {_reduced(p, f'v_{p.alias}')} AS d_{p.alias}" for p in profiles]
     out = names + [f"{_finished(p, f'v_{p.alias}', f'd_{p.alias}')} AS {p.alias}" for p in profiles]
+    out += [f"{segments_sql(f'v_{p.alias}')} AS s_{p.alias}" for p in profiles if p.compares_segments]
     return (
         f"SELECT {', '.join(out)} FROM (SELECT {', '.join(d)} FROM (SELECT {', '.join(first)} FROM {table}))"
     )
@@ -360,6 +392,15 @@ def coarse_code(profile: ColumnProfile) -> tuple[str, str] | None:
     if profile.kind == ColumnKind.DATE:
         return "year", f"yr_{profile.alias}"
     return None
+
+
+def segments_sql(v: str) -> str:
+    """SQL for the cleaned value ``v`` (lower case, accents folded) as its normalised words with ``|`` between
+    its parts (`SEGMENT_SEPARATORS`), NULL if empty: the parts `features` compares one by one."""
+    parts = f"regexp_replace({v}, '[,;|/()\\[\\]]| - ', '|', 'g')"
+    # One "|" for a run of separators and the spaces and punctuation around them.
+    parts = f"regexp_replace({parts}, '[^\\p{{L}}\\p{{N}}]*[|][^\\p{{L}}\\p{{N}}]*', '|', 'g')"
+    return f"nullif(trim(regexp_replace({parts}, '[^\\p{{L}}\\p{{N}}|]+', ' ', 'g')), '')"
 
 
 def digit_runs_sql(v: str) -> str:

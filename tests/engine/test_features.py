@@ -252,6 +252,51 @@ def test_weighted_grams_see_through_spelling() -> None:
     assert grams.min() >= 0.0 and grams.max() <= 1.0 + 1e-6 and grams[3] == 1.0
 
 
+def test_parts_match_part_by_part() -> None:
+    """Affiliations made of parts: one institution's two departments match part for part, while whole-value
+    overlap counts the departments' words against them; another institution of the same city does not."""
+    strings = [
+        "Laboratory of Physics, University of Bristol, Bristol BS8, UK",
+        "Astronomy Department, University of Bristol, Bristol, UK",
+        "Laboratory of Physics, University of the West of England, Bristol, UK",
+        "University of Bristol",
+        # Departments recur across institutions; an institution's name is its own.
+        *[
+            f"{d} {s}, University of City{i}, City{i}, Country{i % 3}"
+            for i, (d, s) in enumerate(
+                zip(
+                    ["Laboratory of", "Department of"] * 9,
+                    ["Physics", "Astronomy", "Chemistry"] * 6,
+                    strict=True,
+                )
+            )
+        ],
+    ]
+    spec, x, plain_names = _phrase_features("affiliation", strings, [0, 0, 1, 0, 3], [1, 2, 3, 0, 4])
+    assert "affiliation:segments" in spec.names and "affiliation:segments" not in plain_names
+    parts = x[:, spec.names.index("affiliation:segments")]
+    whole = x[:, spec.names.index("affiliation:wjac")]
+    assert parts[0] > parts[1]  # another department of one institution beats one department of two
+    assert parts[0] - parts[1] > whole[0] - whole[1]  # ...by a wider margin than whole-value overlap
+    assert parts[3] == 1.0 and parts.min() >= 0.0 and parts.max() <= 1.0 + 1e-6
+    assert parts[2] > parts[0]  # a value found whole among the other's parts
+
+
+def test_parts_are_compared_only_where_values_are_made_of_them() -> None:
+    """Names with a comma now and then (", Inc.") are not compared part by part; lists and affiliations are."""
+    firms = [f"Firm{i} Holdings" + (", Inc." if i % 4 == 0 else " Group") for i in range(40)]
+    tracks = [" | ".join(f"Song {i} {j} of the night" for j in range(5)) for i in range(40)]
+    table = pa.table({"id": [str(i) for i in range(40)], "firm": firms, "tracks": tracks})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = {p.name: p for p in session.feature_profiles}
+        spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
+    assert not profiles["firm"].compares_segments and profiles["tracks"].compares_segments
+    assert "tracks:segments" in spec.names and "firm:segments" not in spec.names
+
+
 def test_swapped_columns_are_compared_aligned() -> None:
     """Given names and surnames share values (a surname "james", a given name "morgan"), so a record may hold
     them the other way round; the pair's name comparisons then see them aligned, and a flag says so. Names and

@@ -201,6 +201,32 @@ def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
 
 
 @pytest.mark.spark
+def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.profile import segments_sql
+
+    sql = (
+        f"SELECT a, {segments_sql('a')} AS s FROM (VALUES ('dept. of physics, univ. of bristol; uk'), "
+        "('song one | song two (live) [disc 1] / x - y'), ('a-b - c'), (',;|'), ('ünï, ö')) AS v(a) ORDER BY a"
+    )
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        got, want = on_spark.query(sql).to_pydict(), on_duckdb.query(sql).to_pydict()
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+    assert got == want
+    assert want["s"] == [
+        "|",
+        "a b|c",
+        "dept of physics|univ of bristol|uk",
+        "song one|song two|live|disc 1|x|y",
+        "ünï|ö",
+    ]
+
+
+@pytest.mark.spark
 def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 
