@@ -9,7 +9,9 @@ from findmatches.engine.features import (
     MAX_CHARS,
     PARTIAL_CHARS,
     FeatureSpec,
+    WordWeights,
     _score,
+    _segment_match,
     compute_features,
     feature_spec,
     features_for,
@@ -280,6 +282,35 @@ def test_parts_match_part_by_part() -> None:
     assert parts[0] - parts[1] > whole[0] - whole[1]  # ...by a wider margin than whole-value overlap
     assert parts[3] == 1.0 and parts.min() >= 0.0 and parts.max() <= 1.0 + 1e-6
     assert parts[2] > parts[0]  # a value found whole among the other's parts
+
+
+_WORDS = st.sampled_from(["univ", "of", "bristol", "dept", "physics", "lab", "uk", "x1", ""])
+_PARTS = st.lists(st.lists(_WORDS, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_PARTS, _PARTS), min_size=1, max_size=8))
+def test_part_by_part_is_symmetric_bounded_and_blind_to_part_order(
+    pairs: list[tuple[list[str], list[str]]],
+) -> None:
+    words = WordWeights(
+        words=pa.array(["univ", "of", "bristol", "dept", "physics", "lab", "uk"]),
+        weights=np.array([0.5, 0.1, 3.0, 0.8, 1.5, 1.2, 0.3]),
+        unseen=4.0,
+    )
+    left = pa.array(["|".join(a) for a, _ in pairs])
+    right = pa.array(["|".join(b) for _, b in pairs])
+    turned = pa.array(["|".join(reversed(b)) for _, b in pairs])
+    got = _segment_match(left, right, words)
+    assert np.allclose(got, _segment_match(right, left, words), equal_nan=True)
+    assert np.allclose(got, _segment_match(left, turned, words), equal_nan=True)
+    seen = got[~np.isnan(got)]
+    assert ((seen >= 0.0) & (seen <= 1.0 + 1e-6)).all()
+    itself = _segment_match(left, left, words)
+    assert np.allclose(itself[~np.isnan(itself)], 1.0)
+    # Missing only where a value holds no word at all.
+    empty = np.array([not any(w for part in a for w in part.split()) for a, _ in pairs])
+    assert (np.isnan(itself) == empty).all()
 
 
 def test_parts_are_compared_only_where_values_are_made_of_them() -> None:

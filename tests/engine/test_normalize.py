@@ -10,18 +10,23 @@ from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sel
 
 PROFILES = [
     ColumnProfile("name", 0, ColumnKind.NAME, 0.0, 1.0, 1.0, 6.0),
-    ColumnProfile("text", 1, ColumnKind.TEXT, 0.0, 1.0, 4.0, 30.0),
+    # Compared part by part: its parts (``s_c1``) are normalised beside it.
+    ColumnProfile("text", 1, ColumnKind.TEXT, 0.0, 1.0, 4.0, 30.0, segment_share=0.8),
     ColumnProfile("number", 2, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 3.0, digits=4),
     ColumnProfile("date", 3, ColumnKind.DATE, 0.0, 1.0, 1.0, 10.0, date_format="%m/%d/%Y"),
     ColumnProfile("code", 4, ColumnKind.CODE, 0.0, 1.0, 1.0, 8.0),
     ColumnProfile("email", 5, ColumnKind.EMAIL, 0.0, 1.0, 1.0, 20.0),
     ColumnProfile("phone", 6, ColumnKind.PHONE, 0.0, 1.0, 1.0, 12.0),
     ColumnProfile("category", 7, ColumnKind.CATEGORY, 0.0, 0.1, 1.0, 5.0),
+    ColumnProfile("parts", 8, ColumnKind.TEXT, 0.0, 1.0, 6.0, 40.0, segment_share=0.9),
 ]
 VALUES = st.one_of(
     st.none(),
     st.sampled_from(
-        ["", " NA ", "null", "José-María  Ñúñez", "4/1/1980", "04/01/1980", "(02) 9876-5432", "1,5"]
+        [
+            *("", " NA ", "null", "José-María  Ñúñez", "4/1/1980", "04/01/1980", "(02) 9876-5432", "1,5"),
+            *("Dept. of Physics, Univ. of Bristol; UK", " | a - b (c) [d] /"),
+        ]
     ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20),
 )
@@ -40,7 +45,8 @@ def test_staged_normalisation_equals_the_one_piece_expression(values: list[str |
         flat = ", ".join(f"{normalized_sql(p)} AS {p.alias}" for p in PROFILES)
         want = con.sql(f"SELECT i, {flat} FROM t ORDER BY i").fetchall()
         staged = normalized_select(PROFILES, "t", [("i", "i")])
-        got = con.sql(f"SELECT * FROM ({staged}) ORDER BY i").fetchall()
+        aliases = ", ".join(p.alias for p in PROFILES)
+        got = con.sql(f"SELECT i, {aliases} FROM ({staged}) ORDER BY i").fetchall()
         assert got == want
     finally:
         con.close()
