@@ -129,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth,products")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", default="teach_loop.json", help="file name under bench/results")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +138,7 @@ def main() -> None:
     print_table(
         "Teach loop through the live API (labels from an oracle; pairwise and B-cubed scores)", results
     )
-    write_json("teach_loop.json", {"benchmark": "teach_loop", "rounds": args.rounds, "results": results})
+    write_json(args.json, {"benchmark": "teach_loop", "rounds": args.rounds, "results": results})
 
 
 if __name__ == "__main__":
