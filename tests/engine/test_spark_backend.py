@@ -166,22 +166,28 @@ def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any, tmp_path: Path)
     assert left == [] and first.num_rows == 1_000 and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.spark
-def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
+def _answers(spark: Any, sql: str) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """The query's answer on Spark and on DuckDB, as columns."""
     from findmatches.engine.backends.duckdb import DuckDBBackend
     from findmatches.engine.backends.spark import SparkBackend
+
+    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
+    try:
+        return on_spark.query(sql).to_pydict(), on_duckdb.query(sql).to_pydict()
+    finally:
+        on_spark.close()
+        on_duckdb.close()
+
+
+@pytest.mark.spark
+def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
 
     sql = (
         "SELECT a, jaro_winkler_similarity(a, b) AS s, strip_accents(a) AS plain FROM (VALUES "
         "('martha', 'marhta'), ('dwayne', 'duane'), ('zoë', 'zoe'), ('x', NULL), ('19990526', '19920526'), "
         "('kaowelley', 'kalwelely'), ('ﬁne ①² ｆｕｌｌ', NULL), ('नमस्ते x\u034fy', NULL)) AS v(a, b) ORDER BY a"
     )
-    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
-    try:
-        got, want = on_spark.query(sql).to_pydict(), on_duckdb.query(sql).to_pydict()
-    finally:
-        on_spark.close()
-        on_duckdb.close()
+    got, want = _answers(spark, sql)
     assert got["a"] == want["a"] and got["plain"] == want["plain"]
     # DuckDB strips the marks of the canonical decomposition only: a ligature, a circled digit, a superscript
     # and full-width letters stay; a Devanagari vowel sign and a grapheme joiner go.
@@ -202,20 +208,13 @@ def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
 
 @pytest.mark.spark
 def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> None:
-    from findmatches.engine.backends.duckdb import DuckDBBackend
-    from findmatches.engine.backends.spark import SparkBackend
     from findmatches.engine.profile import segments_sql
 
     sql = (
         f"SELECT a, {segments_sql('a')} AS s FROM (VALUES ('dept. of physics, univ. of bristol; uk'), "
         "('song one | song two (live) [disc 1] / x - y'), ('a-b - c'), (',;|'), ('ünï, ö')) AS v(a) ORDER BY a"
     )
-    on_spark, on_duckdb = SparkBackend(spark), DuckDBBackend()
-    try:
-        got, want = on_spark.query(sql).to_pydict(), on_duckdb.query(sql).to_pydict()
-    finally:
-        on_spark.close()
-        on_duckdb.close()
+    got, want = _answers(spark, sql)
     assert got == want
     assert want["s"] == [
         "|",
