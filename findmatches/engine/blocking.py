@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from findmatches.engine.backend import sample_share
 from findmatches.engine.profile import ColumnKind, coarse_code, digit_runs_sql
@@ -196,25 +197,38 @@ def _estimate_sql(key: BlockingKey, table: str = BASE, rate: float = 1.0) -> str
     return f"SELECT CAST(round(coalesce(sum({pairs}), 0)) AS BIGINT) AS pairs FROM {source} WHERE {keep}"
 
 
-def _grouped_estimate_sql(keys: dict[int, BlockingKey], table: str, rate: float) -> str:
-    """`_estimate_sql` for several value keys of one window (not the token key), by key number ``i``, as one
-    relation: one aggregate of (key, value) block sizes (values as text, so that every key's blocks are its
-    values, as key by key)."""
+def _counted_estimates(
+    session: Session, keys: dict[int, BlockingKey], table: str, rate: float
+) -> dict[int, int]:
+    """`_estimate_sql` for several value keys of one window (not the token key), by key number, from one scan
+    of their values (as text, so that every key's blocks are its values) counted in Arrow. Spark shuffled
+    every (key, value) of the sample to count them in SQL: 13-17 s for 50 keys of 100k sampled records on
+    local[2], where the scan and the count take 3-4 s. The same sums, rounded half away from zero as SQL's
+    round."""
     w = int(next(iter(keys.values())).window)
     assert all(not k.tokens and k.window == w for k in keys.values())
-    values = " UNION ALL ".join(
-        f"SELECT {i} AS g, CAST(({k.expr}) AS VARCHAR) AS k FROM {table} WHERE ({k.expr}) IS NOT NULL"
-        for i, k in keys.items()
+    values = session.backend.query(
+        "SELECT "
+        + ", ".join(f"CAST(({k.expr}) AS VARCHAR) AS k{i}" for i, k in keys.items())
+        + f" FROM {table}"
     )
-    return (
-        f"SELECT g AS i, CAST(round(coalesce(sum({_estimated_block_pairs(w, rate)}), 0)) AS BIGINT) AS pairs "
-        f"FROM (SELECT g, count(*) AS n FROM ({values}) v GROUP BY g, k) c WHERE n > 1 GROUP BY g"
-    )
+    out = {}
+    for i in keys:
+        column = values.column(f"k{i}").drop_null()
+        counts = pc.value_counts(column.combine_chunks()).field("counts").to_numpy(zero_copy_only=False)
+        n = counts[counts > 1].astype(np.int64)
+        if rate >= 1.0:  # as `_block_pairs`
+            out[i] = int(np.where(n <= w + 1, n * (n - 1) // 2, w * n - w * (w + 1) // 2).sum())
+            continue
+        f = n.astype(np.float64)  # as `_estimated_block_pairs`
+        total = float(np.minimum(f * (f - 1) / 2 / (rate * rate), w * f / rate).sum())
+        out[i] = int(np.floor(total + 0.5))
+    return out
 
 
 def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:
     """Every key's estimated pair count (`_estimate_sql`), in one query. Where stages cost (Spark), the value
-    keys' block sizes come from one aggregate (`_grouped_estimate_sql`) instead of one per key."""
+    keys' blocks are counted from one scan of their values (`_counted_estimates`) instead."""
     token = next((k for k in keys if k.tokens), None)
     if token is not None:
         session.backend.execute(
@@ -226,15 +240,18 @@ def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: floa
         for i, k in enumerate(keys)
         if session.backend.costly_stages and not k.tokens and k.window == keys[0].window
     }
-    parts = [_grouped_estimate_sql(grouped, table, rate)] if grouped else []
-    parts += [
+    costs = np.zeros(len(keys), dtype=np.int64)
+    if grouped:
+        for i, pairs in _counted_estimates(session, grouped, table, rate).items():
+            costs[i] = pairs
+    parts = [
         f"SELECT {i} AS i, ({_estimate_sql(k, table, rate)}) AS pairs"
         for i, k in enumerate(keys)
         if i not in grouped
     ]
-    got = session.backend.query(" UNION ALL ".join(parts))
-    costs = np.zeros(len(keys), dtype=np.int64)
-    costs[got.column("i").to_numpy()] = got.column("pairs").fill_null(0).to_numpy()
+    if parts:
+        got = session.backend.query(" UNION ALL ".join(parts))
+        costs[got.column("i").to_numpy()] = got.column("pairs").fill_null(0).to_numpy()
     return costs
 
 
