@@ -227,7 +227,7 @@ def _counted_estimates(
 
 
 def _key_costs(session: Session, keys: list[BlockingKey], table: str, rate: float) -> np.ndarray:
-    """Every key's estimated pair count (`_estimate_sql`), in one query. Where stages cost (Spark), the value
+    """Every key's estimated pair count (`_estimate_sql`), in one query; where stages cost (Spark), the value
     keys' blocks are counted from one scan of their values (`_counted_estimates`) instead."""
     token = next((k for k in keys if k.tokens), None)
     if token is not None:
