@@ -17,6 +17,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 from scipy import sparse
 
 from findmatches.engine.backend import sample_share
+from findmatches.engine.incremental import distinct_sorted
 from findmatches.engine.profile import WEIGHTED_MIN_WORDS, ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
 
@@ -470,12 +471,6 @@ def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
     return np.asarray(weight, dtype=np.float64)
 
 
-def _distinct(key: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of an integer array (a sort: NumPy 2.4's np.unique is far slower)."""
-    key = np.sort(key)
-    return key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
-
-
 def _segment_match(
     left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array, words: WordWeights
 ) -> np.ndarray:
@@ -498,7 +493,7 @@ def _segment_match(
     keys, owners, part_weight = [], [], []
     for side, code in enumerate((codes[: len(tokens[0])], codes[len(tokens[0]) :])):
         # Each word once per part; a part's weight is its words' weight.
-        unique = _distinct(part_of_word[side] * span + code)
+        unique = distinct_sorted(part_of_word[side] * span + code)
         part, word = unique // span, unique % span
         part_weight.append(np.bincount(part, weights=weight[word], minlength=len(pair_of_part[side])))
         keys.append(pair_of_part[side][part] * span + word)

@@ -397,7 +397,7 @@ def coarse_code(profile: ColumnProfile) -> tuple[str, str] | None:
 def segments_sql(v: str) -> str:
     """SQL for the cleaned value ``v`` (lower case, accents folded) as its normalised words with ``|`` between
     its parts (`SEGMENT_SEPARATORS`), NULL if empty: the parts `features` compares one by one."""
-    parts = f"regexp_replace({v}, '[,;|/()\\[\\]]| - ', '|', 'g')"
+    parts = f"regexp_replace({v}, '{SEGMENT_SEPARATORS.pattern}', '|', 'g')"
     # One "|" for a run of separators and the spaces and punctuation around them.
     parts = f"regexp_replace({parts}, '[^\\p{{L}}\\p{{N}}]*[|][^\\p{{L}}\\p{{N}}]*', '|', 'g')"
     return f"nullif(trim(regexp_replace({parts}, '[^\\p{{L}}\\p{{N}}|]+', ' ', 'g')), '')"
