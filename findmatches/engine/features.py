@@ -219,6 +219,17 @@ def swapped_columns(session: Session, profiles: list[ColumnProfile]) -> tuple[tu
     return tuple((a, b) for _, a, b in found[:SWAP_MAX_PAIRS])
 
 
+def _direction(p: ColumnProfile, comparison: str) -> int:
+    """The monotone direction a comparison's feature is fitted with: a larger difference is evidence against
+    a match, a larger similarity for one; a category's agreement either way, as the labels show it. Records
+    of one source agree on the column that names it, and a source seldom holds an entity twice: on two shops'
+    listings (bench/synth_products_two_shops.py, seed 0) the boosted trees forced to count the shop's
+    agreement for a match ranked the candidates at average precision 0.67, and 0.82 free."""
+    if comparison == "reldiff":
+        return -1
+    return 0 if p.kind == ColumnKind.CATEGORY else 1
+
+
 def feature_spec(
     profiles: list[ColumnProfile],
     words: dict[str, WordWeights] | None = None,
@@ -236,7 +247,7 @@ def feature_spec(
         for comp in _comparisons(p, p.alias in words) + (["rarity"] if p.counts_values else []):
             names.append(f"{p.name}:{comp}")
             columns.append(p.name)
-            monotone.append(-1 if comp == "reldiff" else 1)
+            monotone.append(_direction(p, comp))
     for comp, mono in (("ratio", 1), ("tsort", 1), ("agree_share", 1), ("both_present", 0), ("one_sided", 0)):
         names.append(f"{RECORD}:{comp}")
         columns.append(RECORD)

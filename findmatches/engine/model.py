@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from findmatches.engine.additive import LinearAdditive, StepAdditive
-from findmatches.engine.features import FeatureSpec
+from findmatches.engine.features import RECORD, FeatureSpec
 
 COMMITTEE_SIZE = 4
 
@@ -104,8 +104,13 @@ def _logistic(seed: int) -> Pipeline:
 
 
 def heuristic_score(spec: FeatureSpec, x: np.ndarray) -> np.ndarray:
-    """An unsupervised match score in [0, 1]: the mean of the similarity features that are present."""
-    sims = [i for i, m in enumerate(spec.monotone) if m == 1]
+    """An unsupervised match score in [0, 1]: the mean of the similarity features that are present (a
+    column's comparisons that are not differences, a category's agreement among them)."""
+    sims = [
+        i
+        for i, (column, m) in enumerate(zip(spec.columns, spec.monotone, strict=True))
+        if m == 1 or (m == 0 and column != RECORD)
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         score = np.nanmean(x[:, sims], axis=1) if sims else np.zeros(len(x))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from findmatches.engine.additive import LinearAdditive, StepAdditive
-from findmatches.engine.features import FeatureSpec
+from findmatches.engine.features import FeatureSpec, feature_spec
 from findmatches.engine.model import MatchModel
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 
@@ -112,3 +112,39 @@ def test_committee_members_each_go_without_one_column() -> None:
     without_title = votes[0::2][0], votes[1::2][0]  # members 0 and 1 drop the most informative column
     assert max(without_title[0][0], without_title[1][0]) > 0.5 > min(votes[:, 0])
     assert (votes[:, 1] > 0.5).all()
+
+
+def _two_shops(seed: int, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled pairs of two shops' listings: a match is always one listing of each shop; same-shop pairs are
+    the look-alikes (a product family's members), with titles as alike as the matches' reworded ones."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(np.int64)
+    same_shop = np.where(y == 1, 0.0, (rng.random(n) < 0.5).astype(np.float64))
+    title = np.clip(rng.normal(np.where(y == 1, 0.7, 0.35 + 0.35 * same_shop), 0.1), 0, 1)
+    shop_jw = np.where(same_shop == 1, 1.0, 0.93)
+    return np.column_stack([same_shop, shop_jw, title, title]).astype(np.float32), y
+
+
+def test_a_category_agreement_counts_the_way_the_labels_show() -> None:
+    """A column of few values (the shop a listing comes from) is fitted free of direction: agreeing on it is
+    evidence against a match where each source holds an entity once, and both members learn that."""
+    profiles = [
+        ColumnProfile("shop", 0, ColumnKind.CATEGORY, 0.0, 0.0002, 1.0, 6.0),
+        ColumnProfile("title", 1, ColumnKind.TEXT, 0.0, 1.0, 6.0, 40.0),
+    ]
+    spec = feature_spec(profiles)
+    directions = dict(zip(spec.names, spec.monotone, strict=True))
+    assert directions["shop:exact"] == directions["shop:jw"] == 0
+    assert directions["title:tsort"] == 1
+    columns = [spec.names.index(n) for n in ("shop:exact", "shop:jw", "title:tsort", "title:indel")]
+    x, y = _two_shops(0)
+    wide = np.full((len(y), len(spec.names)), np.nan, np.float32)
+    wide[:, columns] = x
+    model = MatchModel(spec, 0).fit(wide, y, committee=False)
+    pairs = np.full((2, len(spec.names)), np.nan, np.float32)
+    pairs[:, columns] = [[1.0, 1.0, 0.7, 0.7], [0.0, 0.93, 0.7, 0.7]]  # same shop, then across shops
+    for member in model._members:
+        same, across = member.predict_proba(pairs)[:, 1]
+        assert same < across - 0.2
+    same, across = model.predict(pairs)
+    assert same < 0.5 < across
