@@ -219,7 +219,8 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
     (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
     columns whose numbers are compared, the value's digit runs (``n_<alias>``, `digit_runs_sql`), and for
-    columns compared part by part, the parts (``s_<alias>``, `segments_sql`).
+    columns compared part by part, the parts (``s_<alias>``, `segments_sql`), and for columns whose codes are
+    compared, the codes (``k_<alias>``, `codes_sql`).
 
     Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
     HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
@@ -250,6 +251,8 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             cols.append(f"{digit_runs_sql(f'b.{p.alias}')} AS n_{p.alias}")
         if p.compares_segments:
             cols.append(f"b.s_{p.alias}")
+        if p.compares_codes:
+            cols.append(f"b.k_{p.alias}")
         if p.counts_values:
             g = f"g_{p.alias}"
             ctes.append(
@@ -277,6 +280,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
             + (f", {digit_runs_sql(p.alias)} AS n" if p.compares_numbers else "")
             + (f", s_{p.alias}" if p.compares_segments else "")
+            + (f", k_{p.alias}" if p.compares_codes else "")
             + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM i_{p.alias})"
         )
         cols.append(f"{m}.{p.alias}")
@@ -286,6 +290,8 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             cols.append(f"{m}.n AS n_{p.alias}")
         if p.compares_segments:
             cols.append(f"{m}.s_{p.alias}")
+        if p.compares_codes:
+            cols.append(f"{m}.k_{p.alias}")
         if p.counts_values:
             cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
         joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")

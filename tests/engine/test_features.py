@@ -196,6 +196,51 @@ def test_numbers_are_compared_only_where_values_hold_them() -> None:
     assert "sku:numbers" not in feature_spec([code]).names
 
 
+def test_codes_compare_model_codes_whatever_their_separators() -> None:
+    """One shop writes "ET-3340", another "et3340": no word of either title is the other's, the code is; a
+    family member's code ("ET-3350") is another, and a title without a code has nothing to compare."""
+    titles = [
+        "Epson EcoTank ET-3340 20 ppm All-in-One Printer",
+        "HOT DEAL: Epson Wireless et3340 Printer",
+        "Epson EcoTank ET-3350 20 ppm All-in-One Printer",
+        "Epson EcoTank printer",
+        "Asus RT-AC72U AC1200 Router",
+        "NEW! rtac72u router by Asus",
+    ]
+    table = pa.table({"id": [str(i) for i in range(6)], "title": titles})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        (title,) = session.feature_profiles
+        assert title.compares_codes
+        spec = feature_spec(session.feature_profiles)
+        x = features_for(session, spec, np.array([0, 0, 0, 4]), np.array([1, 2, 3, 5]))
+    codes = x[:, spec.names.index("title:codes")]
+    assert codes[0] == 1.0 and codes[1] == 0.0 and np.isnan(codes[2])
+    assert codes[3] == 1.0  # rtac72u of {ac1200, rtac72u} against {rtac72u}: the fewer codes all shared
+
+
+def test_codes_are_compared_only_where_values_hold_them() -> None:
+    """Street addresses ("12b main st") hold no code; a patent's classes ("G06F H04L") are codes that thousands
+    share, which tell no record apart; product titles hold model codes."""
+    streets = [f"{i}b main street" for i in range(40)]
+    titles = [f"Sony DSC-W{800 + i} camera" for i in range(40)]
+    pool = ("G06F", "H04L", "H01L", "A61K", "B01D", "C07D")
+    classes = [f"{pool[i % 6]} {pool[(i // 6) % 6]}" for i in range(40)]
+    table = pa.table(
+        {"id": [str(i) for i in range(40)], "street": streets, "title": titles, "classes": classes}
+    )
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = {p.name: p for p in session.feature_profiles}
+    assert not profiles["street"].compares_codes and profiles["title"].compares_codes
+    assert not profiles["classes"].compares_codes and profiles["classes"].compares_numbers
+    assert "street:codes" not in feature_spec(list(profiles.values())).names
+
+
 def _phrase_features(
     column: str, values: list[str], left: list[int], right: list[int]
 ) -> tuple[FeatureSpec, np.ndarray, tuple[str, ...]]:

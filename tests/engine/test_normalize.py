@@ -10,8 +10,8 @@ from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sel
 
 PROFILES = [
     ColumnProfile("name", 0, ColumnKind.NAME, 0.0, 1.0, 1.0, 6.0),
-    # Compared part by part: its parts (``s_c1``) are normalised beside it.
-    ColumnProfile("text", 1, ColumnKind.TEXT, 0.0, 1.0, 4.0, 30.0, segment_share=0.8),
+    # Compared part by part and by its codes: its parts (``s_c1``) and codes (``k_c1``) are normalised beside it.
+    ColumnProfile("text", 1, ColumnKind.TEXT, 0.0, 1.0, 4.0, 30.0, segment_share=0.8, code_share=0.5),
     ColumnProfile("number", 2, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 3.0, digits=4),
     ColumnProfile("date", 3, ColumnKind.DATE, 0.0, 1.0, 1.0, 10.0, date_format="%m/%d/%Y"),
     ColumnProfile("code", 4, ColumnKind.CODE, 0.0, 1.0, 1.0, 8.0),
@@ -25,7 +25,11 @@ VALUES = st.one_of(
     st.sampled_from(
         [
             *("", " NA ", "null", "José-María  Ñúñez", "4/1/1980", "04/01/1980", "(02) 9876-5432", "1,5"),
-            *("Dept. of Physics, Univ. of Bristol; UK", " | a - b (c) [d] /"),
+            *(
+                "Dept. of Physics, Univ. of Bristol; UK",
+                " | a - b (c) [d] /",
+                "Sony DSC-W830 (dscw830) 20.1MP",
+            ),
         ]
     ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20),
@@ -145,3 +149,15 @@ def test_phones_keep_their_last_ten_digits_whatever_the_separators(values: list[
         assert all(a == b for a, b in got)
     finally:
         con.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet="abz0189-./ ,", max_size=30))
+def test_codes_in_sql_are_the_codes_python_finds(value: str) -> None:
+    """`codes_sql` (on the engine's backends) finds what `profile._codes` (which profiles the column) finds."""
+    from findmatches.engine.profile import _codes, codes_sql
+
+    got = duckdb.sql(f"SELECT {codes_sql('v')} FROM (SELECT ?::VARCHAR AS v)", params=[value]).fetchall()[0][
+        0
+    ]
+    assert got == (" ".join(sorted(set(_codes(value)))) or None)

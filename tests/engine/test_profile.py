@@ -72,11 +72,20 @@ from findmatches.engine.profile import (
             ColumnKind.TEXT,
         ),
         (["nsw", "vic", "qld"] * 50, ColumnKind.CATEGORY),
+        (
+            ["$1,299.00", "USD 282.96", "305.49", "$456", "12.30 usd", "€ 9,99", "1.299,00 €", "us$ 7"] * 5,
+            ColumnKind.NUMBER,
+        ),
         ([], ColumnKind.EMPTY),
     ],
 )
 def test_classify(values: list[str], kind: ColumnKind) -> None:
     assert classify(values, max(1, len(values)))[0] == kind
+
+
+def test_words_with_a_number_are_not_amounts() -> None:
+    values = [f"{word} {i}" for i in range(20) for word in ("vol", "no.", "abc", "ab$c")]
+    assert classify(values, len(values))[0] != ColumnKind.NUMBER
 
 
 def test_missing_placeholders() -> None:
@@ -100,6 +109,27 @@ def test_normalisation() -> None:
     assert _norm(ColumnKind.CODE, "ab-12 3") == "ab123"
     assert _norm(ColumnKind.NAME, "N/A") is None
     assert _norm(ColumnKind.TEXT, "") is None
+
+
+def test_amounts_of_money_normalise_to_their_numbers() -> None:
+    """Prices as shops write them compare as numbers: the currency goes, a grouping separator goes, a lone comma
+    is a decimal one."""
+    got = {
+        v: _norm(ColumnKind.NUMBER, v)
+        for v in ("$1,299.00", "USD 282.96", "$456", "1.299,00 €", "EUR 12,50", "us$ 7", "1,5", "-3", "1e5")
+    }
+    assert got == {
+        "$1,299.00": "1299.00",
+        "USD 282.96": "282.96",
+        "$456": "456",
+        "1.299,00 €": "1299.00",
+        "EUR 12,50": "12.50",
+        "us$ 7": "7",
+        "1,5": "1.5",
+        "-3": "-3",
+        "1e5": "1e5",
+    }
+    assert all(float(v) == float(v) for v in got.values() if v is not None)
 
 
 def test_short_whole_numbers_are_zero_padded_digit_by_digit() -> None:

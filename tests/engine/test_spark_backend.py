@@ -226,6 +226,36 @@ def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> N
 
 
 @pytest.mark.spark
+def test_codes_are_found_and_compared_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.features import codes_share_sql
+    from findmatches.engine.profile import codes_sql
+
+    rows = (
+        "('epson et-3340 20 ppm', 'et3340 printer'), ('rt-ac72u ac1200', 'rtac72u'), ('no code', 'e5-556'), "
+        "('a1b2 c3d4 e5f6', 'e5f6 a1b2 x9y9'), (NULL, 'x')"
+    )
+    codes = f"SELECT a, {codes_sql('a')} AS ka, {codes_sql('b')} AS kb FROM (VALUES {rows}) AS v(a, b)"
+    sql = f"SELECT a, ka, kb, {codes_share_sql('ka', 'kb')} AS share FROM ({codes}) ORDER BY a NULLS LAST"
+    got, want = _answers(spark, sql)
+    assert got == want
+    assert want["ka"] == ["a1b2 c3d4 e5f6", "et3340", None, "ac1200 rtac72u", None]
+    assert want["share"][:2] == [2 / 3, 1.0] and want["share"][3] == 1.0
+
+
+@pytest.mark.spark
+def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql
+
+    profile = ColumnProfile("a", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 6.0)
+    values = ("$1,299.00", "USD 282.96", "1.299,00 €", "EUR 12,50", "us$ 7", "1,5", "-3", "1e5", "n/a")
+    rows = ", ".join(f"('{v}')" for v in values)
+    sql = f"SELECT a, {normalized_sql(profile)} AS n FROM (VALUES {rows}) AS v(a) ORDER BY a"
+    got, want = _answers(spark, sql)
+    assert got == want
+    assert dict(zip(want["a"], want["n"], strict=True))["$1,299.00"] == "1299.00"
+
+
+@pytest.mark.spark
 def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 

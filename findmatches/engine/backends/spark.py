@@ -188,6 +188,14 @@ def to_spark_sql(sql: str) -> str:
             return exp.RegexpLike(
                 this=node.this.transform(rewrite), expression=exp.Literal.string(_glob_regex(pattern.name))
             )
+        if type(node).__name__ == "RegexpFullMatch":
+            value, pattern = node.this, node.expression
+            if not isinstance(pattern, exp.Literal):
+                raise EngineError(f"The Spark backend has no translation of {node.sql('duckdb')}")
+            # Spark's RLIKE finds the pattern anywhere; anchored, it must match the whole value.
+            return exp.RegexpLike(
+                this=value.transform(rewrite), expression=exp.Literal.string(f"^(?:{pattern.name})$")
+            )
         if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
             return sqlglot.parse_one(
                 f"(xxhash64({', '.join(a.transform(rewrite).sql('spark') for a in node.expressions)}) "
