@@ -127,6 +127,7 @@ WEIGHTED_MIN_WORDS = 3.2
 # What separates a value's parts, in Python and in SQL (`segments_sql`).
 SEGMENT_SEPARATORS = re.compile(r"[,;|/()\[\]]| - ")
 MIN_SEGMENTS = 3
+MIN_SEGMENT_SHARE = 0.5
 # A code: a run of letters and digits, with "-", "." or "/" inside ("dsc-w830", "e5.556"), that holds both and at
 # least CODE_MIN_LENGTH of them once its separators go. In Python and in SQL (`codes_sql`).
 CODE_PATTERN = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
@@ -137,7 +138,6 @@ MIN_CODE_SHARE = 0.2
 # addresses ("58th") 0.28; PatentsView's classes 0.035-0.045, compared as codes they cost its seed-0 teach
 # loop 0.0034 F1 (recall 0.9964 -> 0.9896).
 MIN_CODE_DISTINCT = 0.1
-MIN_SEGMENT_SHARE = 0.5
 _ALPHA = re.compile(r"^[^\W\d_]+([ '\-.][^\W\d_]+)*\.?$")
 
 
@@ -418,8 +418,9 @@ def normalized_sql(profile: ColumnProfile) -> str:
 def normalized_select(profiles: list[ColumnProfile], table: str, keep: list[tuple[str, str]]) -> str:
     """SELECT of ``keep`` (expression, name), every profile's normalised value as its alias and, where it
     `compares_segments`, its parts (``s_<alias>``, `segments_sql`), where it `compares_codes`, its codes
-    (``k_<alias>``, `codes_sql`), in three nested stages: DuckDB evaluates a repeated sub-expression once per use, so each stage's result is a
-    column of the next (three times faster on a million names than the expression in one piece)."""
+    (``k_<alias>``, `codes_sql`), in three nested stages: DuckDB evaluates a repeated sub-expression once per
+    use, so each stage's result is a column of the next (three times faster on a million names than the
+    expression in one piece)."""
     names = [name for _, name in keep]
     first = [f"{expr} AS {name}" for expr, name in keep] + [f"{_cleaned(p)} AS v_{p.alias}" for p in profiles]
     d = names + [f"v_{p.alias}, {_reduced(p, f'v_{p.alias}')} AS d_{p.alias}" for p in profiles]
