@@ -425,11 +425,22 @@ def normalized_select(profiles: list[ColumnProfile], table: str, keep: list[tupl
     first = [f"{expr} AS {name}" for expr, name in keep] + [f"{_cleaned(p)} AS v_{p.alias}" for p in profiles]
     d = names + [f"v_{p.alias}, {_reduced(p, f'v_{p.alias}')} AS d_{p.alias}" for p in profiles]
     out = names + [f"{_finished(p, f'v_{p.alias}', f'd_{p.alias}')} AS {p.alias}" for p in profiles]
-    out += [f"{segments_sql(f'v_{p.alias}')} AS s_{p.alias}" for p in profiles if p.compares_segments]
-    out += [f"{codes_sql(f'v_{p.alias}')} AS k_{p.alias}" for p in profiles if p.compares_codes]
+    out += [f"{sql} AS {name}" for p in profiles for sql, name in _from_cleaned(p, f"v_{p.alias}")]
     return (
         f"SELECT {', '.join(out)} FROM (SELECT {', '.join(d)} FROM (SELECT {', '.join(first)} FROM {table}))"
     )
+
+
+def _from_cleaned(profile: ColumnProfile, v: str) -> list[tuple[str, str]]:
+    """The SQL and name of each column the normalised table derives from the cleaned value ``v`` beside the
+    normalised value: the parts where the column `compares_segments`, the codes where it `compares_codes`."""
+    out = [(segments_sql(v), f"s_{profile.alias}")] if profile.compares_segments else []
+    return out + ([(codes_sql(v), f"k_{profile.alias}")] if profile.compares_codes else [])
+
+
+def from_cleaned(profile: ColumnProfile) -> list[str]:
+    """The names of the columns `normalized_select` derives for ``profile`` beside its normalised value."""
+    return [name for _, name in _from_cleaned(profile, "v")]
 
 
 def _soundex(expr: str) -> str:

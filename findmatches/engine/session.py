@@ -20,6 +20,7 @@ from findmatches.engine.profile import (
     coarse_code,
     coarse_sql,
     digit_runs_sql,
+    from_cleaned,
     normalized_select,
     profile_columns,
 )
@@ -249,10 +250,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             cols.append(f"{coarse_sql(p, f'b.{p.alias}')} AS {code[1]}")
         if p.compares_numbers:
             cols.append(f"{digit_runs_sql(f'b.{p.alias}')} AS n_{p.alias}")
-        if p.compares_segments:
-            cols.append(f"b.s_{p.alias}")
-        if p.compares_codes:
-            cols.append(f"b.k_{p.alias}")
+        cols += [f"b.{name}" for name in from_cleaned(p)]
         if p.counts_values:
             g = f"g_{p.alias}"
             ctes.append(
@@ -279,8 +277,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             f"{m} AS (SELECT _raw, {p.alias}"
             + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
             + (f", {digit_runs_sql(p.alias)} AS n" if p.compares_numbers else "")
-            + (f", s_{p.alias}" if p.compares_segments else "")
-            + (f", k_{p.alias}" if p.compares_codes else "")
+            + "".join(f", {name}" for name in from_cleaned(p))
             + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM i_{p.alias})"
         )
         cols.append(f"{m}.{p.alias}")
@@ -288,10 +285,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
             cols.append(f"{m}.code AS {code[1]}")
         if p.compares_numbers:
             cols.append(f"{m}.n AS n_{p.alias}")
-        if p.compares_segments:
-            cols.append(f"{m}.s_{p.alias}")
-        if p.compares_codes:
-            cols.append(f"{m}.k_{p.alias}")
+        cols += [f"{m}.{name}" for name in from_cleaned(p)]
         if p.counts_values:
             cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
         joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
