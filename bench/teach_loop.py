@@ -2,9 +2,13 @@
 
 For each data set: create the table and the transform, then rounds of generate labeling set → the oracle
 labels it from the ground truth → import → evaluate → apply; after each round the `match_id` groups are
-scored (pairwise precision/recall/F1 and B-cubed F1).
+scored (pairwise and B-cubed precision, recall and F1).
 
-usage: python bench/teach_loop.py [--datasets febrl1,febrl2,...] [--rounds 3]
+The service seeds each labeling set from its task run's id, so every draw (a new transform taught from the
+start) sees other labeling sets. ``--draws N`` teaches each data set N times and prints, beside the rounds, the
+last round's mean and standard deviation over the draws.
+
+usage: python bench/teach_loop.py [--datasets febrl1,febrl2,...|all] [--rounds 3] [--draws 1]
 """
 
 from __future__ import annotations
@@ -49,11 +53,11 @@ def answer(labeling_file: Path, out: Path, truth: dict[str, str], primary_key: s
     return [r[primary_key] for r in rows]
 
 
-def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
-    folder = root / data.name
+def run_dataset(data: Dataset, rounds: int, root: Path, draw: int = 0) -> list[dict[str, Any]]:
+    folder = root / f"{data.name}-{draw}"
     (folder / "table").mkdir(parents=True)
     pacsv.write_csv(data.table, folder / "table" / "records.csv")
-    server = Server(root / f"data-{data.name}", allow=[root])
+    server = Server(root / f"data-{data.name}-{draw}", allow=[root])
     rows: list[dict[str, Any]] = []
     try:
         glue = client(server.url)
@@ -103,6 +107,7 @@ def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "dataset": data.name,
+                    "draw": draw,
                     "records": data.table.num_rows,
                     "round": r,
                     "labelled": len(labelled),
@@ -111,6 +116,8 @@ def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
                     "precision": scores.get("pairwise_precision"),
                     "recall": scores.get("pairwise_recall"),
                     "f1": scores.get("pairwise_f1"),
+                    "bcubed_precision": scores.get("bcubed_precision"),
+                    "bcubed_recall": scores.get("bcubed_recall"),
                     "bcubed_f1": scores.get("bcubed_f1"),
                     "est_f1": estimate.get("F1"),
                     "generate_s": t_generate,
@@ -125,20 +132,66 @@ def run_dataset(data: Dataset, rounds: int, root: Path) -> list[dict[str, Any]]:
     return rows
 
 
+SCORES = (
+    "precision", "recall", "f1", "bcubed_precision", "bcubed_recall", "bcubed_f1"
+)  # fmt: skip
+
+
+def spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per data set, its draws' last round: each score's mean and standard deviation (over the draws that
+    reached an apply), the lowest F1, and how many draws."""
+    last: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        last.setdefault(row["dataset"], {})[row["draw"]] = row  # rounds come in order
+    out = []
+    for name, draws in last.items():
+        done = [r for r in draws.values() if r["f1"] is not None]
+        summary: dict[str, Any] = {"dataset": name, "draws": len(done)}
+        for key in SCORES:
+            values = np.asarray([r[key] for r in done], dtype=float)
+            summary[key] = float(values.mean()) if len(values) else None
+            summary[f"{key}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else None
+        summary["min_f1"] = min((r["f1"] for r in done), default=None)
+        out.append(summary)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth,products")
+    parser.add_argument(
+        "--datasets",
+        default="febrl1,febrl2,febrl3,rldata10000,fodors_zagat,synth,products",
+        help="comma-separated names, or all",
+    )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=1, help="transforms taught from the start per data set")
     parser.add_argument("--json", default="teach_loop.json", help="file name under bench/results")
     args = parser.parse_args()
+    names = list(LOADERS) if args.datasets == "all" else args.datasets.split(",")
+    unknown = [n for n in names if n not in LOADERS]
+    if unknown:
+        parser.error(f"unknown data sets {unknown}; known: {', '.join(LOADERS)}")
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.datasets.split(","):
-            results += run_dataset(LOADERS[name](), args.rounds, Path(tmp))
+        for name in names:
+            data = LOADERS[name]()
+            for draw in range(args.draws):
+                results += run_dataset(data, args.rounds, Path(tmp), draw)
     print_table(
         "Teach loop through the live API (labels from an oracle; pairwise and B-cubed scores)", results
     )
-    write_json(args.json, {"benchmark": "teach_loop", "rounds": args.rounds, "results": results})
+    summary = spread(results)
+    print_table(f"Last round over {args.draws} draw(s): mean and standard deviation", summary)
+    write_json(
+        args.json,
+        {
+            "benchmark": "teach_loop",
+            "rounds": args.rounds,
+            "draws": args.draws,
+            "results": results,
+            "summary": summary,
+        },
+    )
 
 
 if __name__ == "__main__":

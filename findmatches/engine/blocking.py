@@ -35,7 +35,6 @@ from findmatches.engine.session import NORM, Session
 
 CANDIDATES = "fm_candidates"
 TOKEN_COUNTS = "fm_token_counts"
-GROUPED_BLOCKS = "fm_grouped_blocks"
 # Key costs are estimated on all records up to this many, beyond on a sample of about this many (at least 2 %).
 # At 1M records, 100k chose the same keys as 150k, in 0.4 s less.
 ESTIMATE_RECORDS = 100_000
@@ -531,35 +530,30 @@ def _window_pairs_sql(blocks: str, block: list[str], window: int, sort: str) -> 
     )
 
 
-def _grouped_blocks_sql(keys: list[BlockingKey], pair_below: int | None = None) -> str:
-    """The blocks of two or more records of several by-value keys as one relation ``(_rid, g, k, n)``: ``g`` the
-    key's index in ``keys``, ``k`` the hash of its value, ``n`` the block's size."""
+def _framed_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) -> str:
+    """The pairs of several by-value keys of one sort and window, from one window over all their values: in
+    each key's block (by the hash of its value), each record ranked by (sort, ``_rid``) with the list of the
+    next ``window`` records (a frame), so that a block within the window is paired whole and a larger one as
+    `_key_pairs_sql` pairs it. One shuffle for all keys and no join: on Spark (`costly_stages`), where each
+    aggregate, join and window is a shuffle and a stage, the blocks' aggregate, join and kept table, the
+    self-join and the ranked blocks' joins took 11.2 s at 200k records on local[2], and this 7.7 s in a run a
+    fifth slower throughout (docs/spark.md). DuckDB runs each key's own pipeline side by side: at 1M records
+    its candidates took 2.3 s that way and 5.1 s this way."""
+    w = int(keys[0].window)
+    sort = keys[0].sort
+    assert all(k.by_value and k.window == w and k.sort == sort for k in keys)
     only = f" AND _rid < {int(pair_below)}" if pair_below is not None else ""
     values = " UNION ALL ".join(
-        f"SELECT _rid, {i} AS g, hash({k.expr}) AS k FROM {BASE} WHERE ({k.expr}) IS NOT NULL{only}"
+        f"SELECT _rid, {i} AS g, hash({k.expr}) AS k, {sort} AS s FROM {BASE} WHERE ({k.expr}) IS NOT NULL{only}"
         for i, k in enumerate(keys)
     )
     return (
         f"WITH v AS ({values}), "
-        f"c AS (SELECT g, k, count(*) AS n FROM v GROUP BY g, k HAVING count(*) > 1) "
-        f"SELECT v._rid, v.g, v.k, c.n FROM v JOIN c ON c.g = v.g AND c.k = v.k"
+        f"f AS (SELECT _rid, list(_rid) OVER (PARTITION BY g, k ORDER BY s, _rid "
+        f"ROWS BETWEEN 1 FOLLOWING AND {w} FOLLOWING) AS nxt FROM v), "
+        f"p AS (SELECT _rid, unnest(nxt) AS x FROM f) "
+        f"SELECT least(_rid, x) AS l, greatest(_rid, x) AS r FROM p"
     )
-
-
-def _grouped_pairs_sql(
-    keys: list[BlockingKey], pair_below: int | None = None, blocks: str | None = None
-) -> str:
-    """The pairs of several by-value keys of one sort and window, their blocks as one relation
-    (`_grouped_blocks_sql`, or the table ``blocks`` that holds it): the same pairs as `_key_pairs_sql` gives key
-    by key (blocks by the key value's hash, so a single column's value counts are not used), in one aggregate,
-    one join, one window and one self-join for all of them. On Spark each of those is a shuffle and a stage,
-    and a key's own took seconds whatever its size (`costly_stages`). DuckDB runs the keys' own pipelines side
-    by side, which at 1M took 1.75 s against 2.45 s this way."""
-    w = int(keys[0].window)
-    sort = keys[0].sort
-    assert all(k.by_value and k.window == w and k.sort == sort for k in keys)
-    source = blocks or f"({_grouped_blocks_sql(keys, pair_below)})"
-    return _window_pairs_sql(f"b AS (SELECT _rid, g, k, n FROM {source} z), ", ["g", "k"], w, sort)
 
 
 def _covered(table: str, session: Session) -> np.ndarray:
@@ -601,8 +595,8 @@ def build_candidates(session: Session) -> BlockingResult:
     session.check()
     new, below = session.new_below, session.pair_below
     keep = f" WHERE l < {int(new)}" if new is not None else ""
-    # Where stages cost (Spark), the by-value keys' blocks form one relation; incremental runs keep each key's
-    # semi-join on the new records' blocks.
+    # Where stages cost (Spark), the by-value keys are paired by one window (`_framed_pairs_sql`); incremental
+    # runs keep each key's semi-join on the new records' blocks.
     first = next((k for k in chosen if k.by_value), None)
     shared = [
         k
@@ -615,17 +609,13 @@ def build_candidates(session: Session) -> BlockingResult:
     ]
     parts = [_key_pairs_sql(key, new, below) for key in chosen if key not in shared]
     if shared:
-        # Spark would compute the blocks again for each of their uses (a CTE is not kept): kept once here.
-        be.execute(f"CREATE OR REPLACE TABLE {GROUPED_BLOCKS} AS {_grouped_blocks_sql(shared, below)}")
-        parts.append(_grouped_pairs_sql(shared, below, GROUPED_BLOCKS))
+        parts.append(_framed_pairs_sql(shared, below))
     pairs = " UNION ALL ".join(f"SELECT l, r FROM ({sql}){keep}" for sql in parts)
     be.execute(
         f"CREATE OR REPLACE TABLE {CANDIDATES} AS SELECT l, r FROM ({pairs}) GROUP BY l, r ORDER BY l, r"
         if chosen
         else f"CREATE OR REPLACE TABLE {CANDIDATES} (l BIGINT, r BIGINT)"
     )
-    if shared:
-        be.execute(f"DROP TABLE {GROUPED_BLOCKS}")
     total = int(be.query(f"SELECT count(*) AS n FROM {CANDIDATES}").column("n")[0].as_py())
     recall: float | None = None
     # Incremental matching pairs only new records: its recall is on the labelled matches that hold one.

@@ -10,7 +10,7 @@ from findmatches.engine.blocking import (
     BASE,
     CANDIDATES,
     BlockingKey,
-    _grouped_pairs_sql,
+    _framed_pairs_sql,
     _key_costs,
     _key_pairs_sql,
     blocking_keys,
@@ -165,10 +165,10 @@ def test_key_pairs_pair_each_record_with_the_next_window_in_its_block() -> None:
     ),
     window=st.integers(1, 4),
 )
-def test_grouped_keys_pair_as_each_key_alone(
+def test_keys_paired_by_one_window_pair_as_each_key_alone(
     rows: list[tuple[str | None, str | None, str, int]], window: int
 ) -> None:
-    """The by-value keys' blocks as one relation (Spark's form) give the union of each key's own pairs, with
+    """The by-value keys paired by one window (Spark's form) give the union of each key's own pairs, with
     blocks within and beyond the window, missing values, a combined key and a column's value counts."""
     be = DuckDBBackend()
     try:
@@ -193,7 +193,7 @@ def test_grouped_keys_pair_as_each_key_alone(
             BlockingKey("exact:a+t", "CASE WHEN a IS NOT NULL THEN hash(a, t) END", "s", window),
         ]
         alone = be.query(" UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k)})" for k in keys))
-        grouped = be.query(f"SELECT l, r FROM ({_grouped_pairs_sql(keys)}) GROUP BY l, r")
+        grouped = be.query(f"SELECT l, r FROM ({_framed_pairs_sql(keys)}) GROUP BY l, r")
         want = set(zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True))
         got = set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True))
         assert got == want
@@ -202,7 +202,7 @@ def test_grouped_keys_pair_as_each_key_alone(
         alone = be.query(
             " UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k, pair_below=cut)})" for k in keys)
         )
-        grouped = be.query(f"SELECT l, r FROM ({_grouped_pairs_sql(keys, cut)}) GROUP BY l, r")
+        grouped = be.query(f"SELECT l, r FROM ({_framed_pairs_sql(keys, cut)}) GROUP BY l, r")
         assert set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True)) == set(
             zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True)
         )

@@ -296,12 +296,12 @@ def test_key_cost_estimates_from_a_sample_are_rounded_alike(spark: Any) -> None:
 
 
 @pytest.mark.spark
-def test_keys_blocks_as_one_relation_pair_on_spark_as_each_key_on_duckdb(spark: Any) -> None:
+def test_keys_paired_by_one_window_on_spark_pair_as_each_key_on_duckdb(spark: Any) -> None:
     from findmatches.engine.backends.duckdb import DuckDBBackend
     from findmatches.engine.backends.spark import SparkBackend
-    from findmatches.engine.blocking import BASE, BlockingKey, _grouped_pairs_sql, _key_pairs_sql
+    from findmatches.engine.blocking import BASE, BlockingKey, _framed_pairs_sql, _key_pairs_sql
 
-    # Spark pairs the by-value keys' blocks as one relation (`costly_stages`), DuckDB key by key. Block "a"
+    # Spark pairs the by-value keys by one window (`costly_stages`), DuckDB key by key. Block "a"
     # of the first key is beyond the window of 2, and the second key's values are the first key's.
     table = pa.table(
         {
@@ -316,7 +316,7 @@ def test_keys_blocks_as_one_relation_pair_on_spark_as_each_key_on_duckdb(spark: 
     try:
         on_spark.register(BASE, table)
         on_duckdb.register(BASE, table)
-        got = on_spark.query(f"SELECT DISTINCT l, r FROM ({_grouped_pairs_sql(keys)})")
+        got = on_spark.query(f"SELECT DISTINCT l, r FROM ({_framed_pairs_sql(keys)})")
         want = on_duckdb.query(" UNION ".join(f"SELECT l, r FROM ({_key_pairs_sql(k)})" for k in keys))
     finally:
         on_spark.close()
