@@ -132,9 +132,7 @@ def run_dataset(data: Dataset, rounds: int, root: Path, draw: int = 0) -> list[d
     return rows
 
 
-SCORES = (
-    "precision", "recall", "f1", "bcubed_precision", "bcubed_recall", "bcubed_f1"
-)  # fmt: skip
+SCORES = ("precision", "recall", "f1", "bcubed_precision", "bcubed_recall", "bcubed_f1")
 
 
 def spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
