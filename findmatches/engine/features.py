@@ -40,9 +40,9 @@ Scorer = Callable[..., float]
 # word ("tübingen" and "tuebingen", "franisco"). Teach loops, seeds 0-2, pairwise F1 without it and with it:
 # two shops' products 0.877 -> 0.91, products10k 0.958 -> 0.968, bibliographic 0.982 -> 0.988, the others level
 # (docs/benchmarks.md). Two more were tried and left out, each helping one shape and costing others: the
-# weight of the rarest word both hold (affiliations 0.58 -> 0.63; PatentsView's name blocks 0.978 -> 0.967,
-# company names 0.945 -> 0.934), and the heaviest word one value lacks (company names up, affiliations and
-# products down).
+# weight of the rarest word both hold on every such column (affiliations 0.58 -> 0.63; PatentsView's name
+# blocks 0.978 -> 0.967, company names 0.945 -> 0.934), kept since for columns of parts only (`RAREST`), and
+# the heaviest word one value lacks (company names up, affiliations and products down).
 WEIGHTED = ("wjac", "wcont", "wgrams")
 # ...for phrases: values of at least WEIGHTED_MIN_WORDS words on average (`profile`). With fewer words, the token
 # set and sort ratios already see each of them, and the cost is not repaid (streets, about 3.0 words, are most
@@ -53,6 +53,13 @@ WEIGHTED = ("wjac", "wcont", "wgrams")
 # institution, or a disc's track list with a track missing, still matches part for part, while whole-value
 # overlap counts the other department's words against it.
 SEGMENTS = "segments"
+# ...and beside it the weight of the rarest word both values hold: in free text of parts the institution's or
+# place's own name is one part among a department, a street and a country, which the part-by-part average
+# dilutes ("physics laboratory, university of bristol, 128 mill lane" and "dept psychology, university of
+# bristol"). Engine teach loops, seeds 0-2, mean pairwise F1 without it and with it: affiliations 0.646 ->
+# 0.684, music 0.790 -> 0.807, citations 0.994 -> 0.994, PatentsView level (docs/benchmarks.md). On every
+# weighted column it cost company names and PatentsView's name blocks (above).
+RAREST = "rarest"
 # The codes both values hold, as a share of the fewer codes one of them holds (`ColumnProfile.compares_codes`):
 # a model code written "ET-3340" and "et3340" (one shop's title, another's) is the same code here, and a family
 # member's "DSC-W800" another than "DSC-W830". Offline on two shops' listings (seed 0's labels and candidates),
@@ -100,7 +107,7 @@ def _chosen(p: ColumnProfile) -> list[str]:
     if p.avg_tokens >= WEIGHTED_MIN_WORDS:
         out += WEIGHTED
     if p.compares_segments:
-        out.append(SEGMENTS)
+        out += [SEGMENTS, RAREST]
     if p.compares_codes:
         out.append(CODES)
     if p.compares_numbers:
@@ -503,10 +510,11 @@ def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
 
 def _segment_match(
     left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array, words: WordWeights
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """`SEGMENTS` for pairs of values whose parts are separated by ``|`` (`profile.segments_sql`): each part's
     best weighted Jaccard with the other value's parts, averaged by part weight over each value, then over
-    the two; NaN where a value is missing or weighs nothing. Vectorised: the parts that share a word are found
+    the two; NaN where a value is missing or weighs nothing. And `RAREST`: the weight of the heaviest word
+    both values hold (0 for none, NaN where a value is missing). Vectorised: the parts that share a word are found
     by joining the two sides' (pair, word) keys, so parts that share nothing cost nothing."""
     n = len(left)
     pair_of_part, part_of_word, tokens = [], [], []
@@ -538,6 +546,8 @@ def _segment_match(
     part_l = owners[0][from_left]
     part_r = right_parts[np.repeat(lo, hits) + step]
     shared_weight = weight[keys[0][from_left] % span]
+    rarest = np.zeros(n)
+    np.maximum.at(rarest, pair_of_part[0][part_l], shared_weight)
     # Summed per pair of parts, then each part's best Jaccard.
     width = np.int64(max(len(part_weight[1]), 1))
     pair_key = part_l * width + part_r
@@ -559,8 +569,9 @@ def _segment_match(
         with np.errstate(invalid="ignore", divide="ignore"):
             sides.append(np.where(total > 0, found / total, np.nan))
     out = 0.5 * (sides[0] + sides[1])
-    out[_mask(pc.is_null(left)) | _mask(pc.is_null(right))] = np.nan
-    return np.asarray(out, dtype=np.float32)
+    missing = _mask(pc.is_null(left)) | _mask(pc.is_null(right))
+    out[missing] = rarest[missing] = np.nan
+    return np.asarray(out, dtype=np.float32), np.asarray(rarest, dtype=np.float32)
 
 
 def _flat(array: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -600,9 +611,11 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
             if comp == "exact":
                 col = exact.astype(np.float32)
             elif comp == SEGMENTS:
-                col = _segment_match(
+                col, rarest = _segment_match(
                     batch.column(f"ls_{p.alias}"), batch.column(f"rs_{p.alias}"), spec.words[p.alias]
                 )
+            elif comp == RAREST:
+                col = rarest  # computed with SEGMENTS, which comes first
             elif comp in ("reldiff", "numbers", CODES):
                 source = {"reldiff": "d", "numbers": "n", CODES: "k"}[comp] + f"_{p.alias}"
                 col = np.asarray(

@@ -327,6 +327,11 @@ def test_parts_match_part_by_part() -> None:
     assert parts[0] - parts[1] > whole[0] - whole[1]  # ...by a wider margin than whole-value overlap
     assert parts[3] == 1.0 and parts.min() >= 0.0 and parts.max() <= 1.0 + 1e-6
     assert parts[2] > parts[0]  # a value found whole among the other's parts
+    rarest = x[:, spec.names.index("affiliation:rarest")]
+    # Two departments of one institution share its rare name; a department of another city's institution
+    # shares only words that recur across the column. (Two institutions of one city share the city's name as
+    # rare: there the part-by-part comparison above tells them apart.)
+    assert rarest[0] > rarest[4] and rarest[0] == rarest[1]
 
 
 _WORDS = st.sampled_from(["univ", "of", "bristol", "dept", "physics", "lab", "uk", "x1", ""])
@@ -346,12 +351,18 @@ def test_part_by_part_is_symmetric_bounded_and_blind_to_part_order(
     left = pa.array(["|".join(a) for a, _ in pairs])
     right = pa.array(["|".join(b) for _, b in pairs])
     turned = pa.array(["|".join(reversed(b)) for _, b in pairs])
-    got = _segment_match(left, right, words)
-    assert np.allclose(got, _segment_match(right, left, words), equal_nan=True)
-    assert np.allclose(got, _segment_match(left, turned, words), equal_nan=True)
+    got, rarest = _segment_match(left, right, words)
+    back, rarest_back = _segment_match(right, left, words)
+    assert np.allclose(got, back, equal_nan=True) and np.allclose(rarest, rarest_back, equal_nan=True)
+    assert np.allclose(got, _segment_match(left, turned, words)[0], equal_nan=True)
     seen = got[~np.isnan(got)]
     assert ((seen >= 0.0) & (seen <= 1.0 + 1e-6)).all()
-    itself = _segment_match(left, left, words)
+    # The rarest word both hold: the heaviest of the shared words, 0 where they share none.
+    weight = dict(zip(["univ", "of", "bristol", "dept", "physics", "lab", "uk"], words.weights, strict=True))
+    for (a, b), found in zip(pairs, rarest, strict=True):
+        shared = {w for part in a for w in part.split()} & {w for part in b for w in part.split()}
+        assert np.isclose(found, max((weight.get(w, words.unseen) for w in shared - {""}), default=0.0))
+    itself, _ = _segment_match(left, left, words)
     assert np.allclose(itself[~np.isnan(itself)], 1.0)
     # Missing only where a value holds no word at all.
     empty = np.array([not any(w for part in a for w in part.split()) for a, _ in pairs])
@@ -371,6 +382,7 @@ def test_parts_are_compared_only_where_values_are_made_of_them() -> None:
         spec = feature_spec(session.feature_profiles, word_weights(session, session.feature_profiles))
     assert not profiles["firm"].compares_segments and profiles["tracks"].compares_segments
     assert "tracks:segments" in spec.names and "firm:segments" not in spec.names
+    assert "tracks:rarest" in spec.names and "firm:rarest" not in spec.names
 
 
 def test_swapped_columns_are_compared_aligned() -> None:
