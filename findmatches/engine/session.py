@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import open_backend
+from findmatches.engine.evidence import silent_columns
 from findmatches.engine.profile import (
     ColumnKind,
     ColumnProfile,
@@ -77,6 +78,8 @@ class Session:
     kept_swaps: tuple[tuple[str, str], ...] | None = None
     # A relation of every record's prepared values: ``NORM``, or `POPULATION` where ``NORM`` is sparse.
     population: str = NORM
+    # Columns the labels show to carry no evidence (`evidence.silent_columns`): left out of matching.
+    silent: tuple[str, ...] = ()
 
     def log(self, message: str) -> None:
         """Send a progress line to the caller."""
@@ -105,7 +108,7 @@ class Session:
     @property
     def feature_profiles(self) -> list[ColumnProfile]:
         """Profiles of the columns that take part in matching."""
-        return [p for p in self.profiles if p.kind != ColumnKind.EMPTY]
+        return [p for p in self.profiles if p.kind != ColumnKind.EMPTY and p.name not in self.silent]
 
 
 def _validate_labels(labels: pa.Table) -> pa.Table:
@@ -202,9 +205,7 @@ def _prepare(
             if len(profiles) == 0
             else "Every column besides the primary key is empty: there is nothing to match on."
         )
-    ranked = sorted(feats, key=lambda p: -p.information)
-    text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
-    session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
+    _sign(session)
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
     labels = _validate_labels(labels)
     if snapshots:
@@ -214,6 +215,13 @@ def _prepare(
     session.check()
     _map_labels(session, labels)
     return session
+
+
+def _sign(session: Session) -> None:
+    """Set the session's `signature` from its most telling columns."""
+    ranked = sorted(session.feature_profiles, key=lambda p: -p.information)
+    text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
+    session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
 
 
 def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
@@ -437,6 +445,32 @@ def _map_labels(session: Session, labels: pa.Table) -> None:
         f"Labels: {len(session.labelled_rids)} labelled records, {int(y.sum())} match pairs, "
         f"{int(len(y) - y.sum())} non-match pairs."
     )
+    _silence(session)
+
+
+def _silence(session: Session) -> None:
+    """Leave out of matching the columns the labels show to carry no evidence (`evidence.silent_columns`),
+    keeping at least one."""
+    feats = session.feature_profiles
+    if session.label_pairs.num_rows == 0 or len(feats) < 2:
+        return
+    got = session.backend.query(
+        "SELECT "
+        + ", ".join(
+            f"CAST(a.{p.alias} AS VARCHAR) AS l{i}, CAST(b.{p.alias} AS VARCHAR) AS r{i}"
+            for i, p in enumerate(feats)
+        )
+        + f", p.y FROM {LABEL_PAIRS} p JOIN {NORM} a ON a._rid = p.l JOIN {NORM} b ON b._rid = p.r"
+    )
+    values = {
+        p.name: (got.column(f"l{i}").to_pylist(), got.column(f"r{i}").to_pylist())
+        for i, p in enumerate(feats)
+    }
+    silent = silent_columns(values, got.column("y").to_numpy())
+    if silent and len(silent) < len(feats):
+        session.silent = tuple(silent)
+        session.log(f"No evidence of a match in the labels from {', '.join(silent)}: left out.")
+        _sign(session)
 
 
 def threshold(params: MatchParams) -> float:
