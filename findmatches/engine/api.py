@@ -54,6 +54,7 @@ from findmatches.engine.session import (
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
 from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
 from findmatches.engine.types import (
+    ColumnImportance,
     EngineError,
     EvaluationResult,
     ExistingMatches,
@@ -437,7 +438,10 @@ def evaluate(
         result, _ = cross_validate(spec, x, y, group_ids, threshold(params))
         session.check()
         build_candidates(session)
-        importances = column_importances(spec, model, x, y)
+        # A column left out for want of evidence matters not at all to the model (`evidence.silent_columns`).
+        importances = column_importances(spec, model, x, y) + [
+            ColumnImportance(column=c, importance=0.0) for c in session.silent
+        ]
         session.log(
             f"Evaluation: AUPRC {result.area_under_pr_curve:.4f}, precision {result.precision:.4f}, "
             f"recall {result.recall:.4f}, F1 {result.f1:.4f}"

@@ -17,6 +17,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 from scipy import sparse
 
 from findmatches.engine.backend import sample_share
+from findmatches.engine.evidence import silent_columns
 from findmatches.engine.incremental import distinct_sorted
 from findmatches.engine.profile import WEIGHTED_MIN_WORDS, ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, Session
@@ -277,10 +278,25 @@ def feature_spec(
 
 def session_spec(session: Session) -> FeatureSpec:
     """The feature spec of a session's columns, with their word weights and swappable column pairs (those
-    its snapshots were found with, where it has them)."""
-    profiles = session.feature_profiles
+    its snapshots were found with, where it has them). Columns whose features the labels show to carry no
+    evidence (`evidence.silent_columns`) are left out, of this spec and of the session's matching."""
+    profiles = session.matchable
     swaps = session.kept_swaps if session.kept_swaps is not None else swapped_columns(session, profiles)
-    return feature_spec(profiles, word_weights(session, profiles), swaps)
+    words = word_weights(session, profiles)
+    spec = feature_spec(profiles, words, swaps)
+    left, right, y = session.labelled
+    if len(y) == 0 or len(profiles) < 2:
+        return spec
+    silent = silent_columns(spec.columns, features_for(session, spec, left, right), y, skip=RECORD)
+    if silent != list(session.silent) and len(silent) < len(profiles):
+        session.silence(silent)
+        if silent:
+            session.log(f"No evidence of a match in the labels from {', '.join(silent)}: left out.")
+    if not session.silent:
+        return spec
+    kept = [p for p in profiles if p.name not in session.silent]
+    aliases = {p.alias for p in kept}
+    return feature_spec(kept, words, tuple(s for s in swaps if set(s) <= aliases))
 
 
 def cheap_sql(spec: FeatureSpec) -> str:

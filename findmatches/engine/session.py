@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import open_backend
-from findmatches.engine.evidence import silent_columns
 from findmatches.engine.profile import (
     ColumnKind,
     ColumnProfile,
@@ -108,7 +107,17 @@ class Session:
     @property
     def feature_profiles(self) -> list[ColumnProfile]:
         """Profiles of the columns that take part in matching."""
-        return [p for p in self.profiles if p.kind != ColumnKind.EMPTY and p.name not in self.silent]
+        return [p for p in self.matchable if p.name not in self.silent]
+
+    @property
+    def matchable(self) -> list[ColumnProfile]:
+        """Profiles of the columns that have values to match on, silent or not."""
+        return [p for p in self.profiles if p.kind != ColumnKind.EMPTY]
+
+    def silence(self, columns: Sequence[str]) -> None:
+        """Leave ``columns`` out of matching (`evidence.silent_columns`), and out of the `signature`."""
+        self.silent = tuple(columns)
+        sign(self)
 
 
 def _validate_labels(labels: pa.Table) -> pa.Table:
@@ -205,7 +214,7 @@ def _prepare(
             if len(profiles) == 0
             else "Every column besides the primary key is empty: there is nothing to match on."
         )
-    _sign(session)
+    sign(session)
     keep = [("_rid", "_rid"), (f"CAST({quote_ident(params.primary_key)} AS VARCHAR)", "_pk")]
     labels = _validate_labels(labels)
     if snapshots:
@@ -217,7 +226,7 @@ def _prepare(
     return session
 
 
-def _sign(session: Session) -> None:
+def sign(session: Session) -> None:
     """Set the session's `signature` from its most telling columns."""
     ranked = sorted(session.feature_profiles, key=lambda p: -p.information)
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
@@ -445,32 +454,6 @@ def _map_labels(session: Session, labels: pa.Table) -> None:
         f"Labels: {len(session.labelled_rids)} labelled records, {int(y.sum())} match pairs, "
         f"{int(len(y) - y.sum())} non-match pairs."
     )
-    _silence(session)
-
-
-def _silence(session: Session) -> None:
-    """Leave out of matching the columns the labels show to carry no evidence (`evidence.silent_columns`),
-    keeping at least one."""
-    feats = session.feature_profiles
-    if session.label_pairs.num_rows == 0 or len(feats) < 2:
-        return
-    got = session.backend.query(
-        "SELECT "
-        + ", ".join(
-            f"CAST(a.{p.alias} AS VARCHAR) AS l{i}, CAST(b.{p.alias} AS VARCHAR) AS r{i}"
-            for i, p in enumerate(feats)
-        )
-        + f", p.y FROM {LABEL_PAIRS} p JOIN {NORM} a ON a._rid = p.l JOIN {NORM} b ON b._rid = p.r"
-    )
-    values = {
-        p.name: (got.column(f"l{i}").to_pylist(), got.column(f"r{i}").to_pylist())
-        for i, p in enumerate(feats)
-    }
-    silent = silent_columns(values, got.column("y").to_numpy())
-    if silent and len(silent) < len(feats):
-        session.silent = tuple(silent)
-        session.log(f"No evidence of a match in the labels from {', '.join(silent)}: left out.")
-        _sign(session)
 
 
 def threshold(params: MatchParams) -> float:
