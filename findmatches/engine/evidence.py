@@ -15,7 +15,10 @@ import numpy as np
 from scipy.stats import rankdata
 
 # How far, in standard errors under no association, one of a column's features must rank the labelled matches
-# from the non-matches (either way: agreeing on a shop's name counts against a match) to count as evidence.
+# from the non-matches, in the direction the model fits it, to count as evidence: a similarity above, a
+# difference below, a category's agreement either way (agreeing on a shop's name counts against a match).
+# A similarity that ranks the matches below chance is no evidence but the labeling sets' choice: they are
+# drawn where the model is unsure, so they hold non-matches that junk made look alike.
 SILENT_Z = 4.0
 # Fewer labelled pairs of either kind than this, and no column is judged.
 MIN_PAIRS = 10
@@ -25,10 +28,12 @@ MIN_PAIRS = 10
 DETECTABLE = 0.25
 
 
-def silent_columns(columns: Sequence[str], x: np.ndarray, y: np.ndarray, skip: str = "") -> list[str]:
-    """The source columns (``columns``: each feature's, in the order of ``x``'s columns; ``skip`` not judged)
-    none of whose features ranks the labelled matches (``y == 1``) beyond ``SILENT_Z`` standard errors of
-    chance, in their first-seen order."""
+def silent_columns(
+    columns: Sequence[str], monotone: Sequence[int], x: np.ndarray, y: np.ndarray, skip: str = ""
+) -> list[str]:
+    """The source columns (``columns``: each feature's, in the order of ``x``'s columns, fitted in direction
+    ``monotone``; ``skip`` not judged) none of whose features ranks the labelled matches (``y == 1``) beyond
+    ``SILENT_Z`` standard errors of chance that way, in their first-seen order."""
     y = np.asarray(y, dtype=np.int64)
     if min(int(y.sum()), int(len(y) - y.sum())) < MIN_PAIRS:
         return []
@@ -36,11 +41,12 @@ def silent_columns(columns: Sequence[str], x: np.ndarray, y: np.ndarray, skip: s
     return [
         column
         for column in dict.fromkeys(columns)
-        if column != skip and not any(_separates(x[:, j], y) for j in np.flatnonzero(names == column))
+        if column != skip
+        and not any(_separates(x[:, j], y, monotone[int(j)]) for j in np.flatnonzero(names == column))
     ]
 
 
-def _separates(values: np.ndarray, y: np.ndarray) -> bool:
+def _separates(values: np.ndarray, y: np.ndarray, direction: int) -> bool:
     present = ~np.isnan(values)
     score, labels = values[present], y[present]
     n1 = int(labels.sum())
@@ -51,4 +57,5 @@ def _separates(values: np.ndarray, y: np.ndarray) -> bool:
     if SILENT_Z * se >= DETECTABLE:
         return True
     auc = (rankdata(score)[labels == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    return bool(abs(auc - 0.5) > SILENT_Z * se)
+    lift = auc - 0.5
+    return bool((abs(lift) if direction == 0 else direction * lift) > SILENT_Z * se)

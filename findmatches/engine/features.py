@@ -287,7 +287,8 @@ def session_spec(session: Session) -> FeatureSpec:
     left, right, y = session.labelled
     if len(y) == 0 or len(profiles) < 2:
         return spec
-    silent = silent_columns(spec.columns, features_for(session, spec, left, right), y, skip=RECORD)
+    x = features_for(session, spec, left, right)
+    silent = silent_columns(spec.columns, spec.monotone, x, y, skip=RECORD)
     if silent != list(session.silent) and len(silent) < len(profiles):
         session.silence(silent)
         if silent:

@@ -17,6 +17,7 @@ from findmatches.engine.types import MatchParams, RecordSource
 from tests.engine.conftest import oracle_labels
 
 COLUMNS = ("name", "name", "shop", "ref", "ref", "batch", RECORD)
+MONOTONE = (1, 1, 0, 1, 1, 0, 1)
 
 
 def _features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,21 +44,30 @@ def _features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_columns_without_evidence_are_silent_and_the_others_kept() -> None:
     x, y = _features(600, 0)
-    assert silent_columns(COLUMNS, x, y, skip=RECORD) == ["ref", "batch"]
-    assert silent_columns(COLUMNS, x, y) == ["ref", "batch", RECORD]
+    assert silent_columns(COLUMNS, MONOTONE, x, y, skip=RECORD) == ["ref", "batch"]
+    assert silent_columns(COLUMNS, MONOTONE, x, y) == ["ref", "batch", RECORD]
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10_000))
 def test_a_column_that_tells_matches_apart_either_way_is_never_silent(seed: int) -> None:
     x, y = _features(400, seed)
-    silent = silent_columns(COLUMNS, x, y, skip=RECORD)
+    silent = silent_columns(COLUMNS, MONOTONE, x, y, skip=RECORD)
     assert "name" not in silent and "shop" not in silent
+
+
+def test_a_similarity_that_ranks_the_matches_below_chance_is_no_evidence() -> None:
+    # Labeling sets are drawn where the model is unsure: non-matches that random notes made look alike.
+    x, y = _features(600, 4)
+    x[:, 3] = np.where(y == 1, 0.2, 0.6) + 0.3 * np.random.default_rng(1).random(len(y))
+    assert silent_columns(COLUMNS, MONOTONE, x, y, skip=RECORD) == ["ref", "batch"]
+    # A category's agreement may count either way: the same numbers under a free direction are evidence.
+    assert silent_columns(COLUMNS, (1, 1, 0, 0, 1, 0, 1), x, y, skip=RECORD) == ["batch"]
 
 
 def test_too_few_labels_judge_nothing() -> None:
     x, y = _features(45, 1)  # 9 matches
-    assert silent_columns(COLUMNS, x, y) == []
+    assert silent_columns(COLUMNS, MONOTONE, x, y) == []
 
 
 def test_one_telling_feature_is_enough_and_missing_values_are_no_evidence() -> None:
@@ -65,13 +75,13 @@ def test_one_telling_feature_is_enough_and_missing_values_are_no_evidence() -> N
     x[:, 0] = np.random.default_rng(0).random(len(y))  # the name's first similarity knows nothing now
     x[::2, 1] = np.nan  # and its second is missing in half the pairs
     x[:, 5] = np.nan  # a column missing everywhere is left to the model
-    assert silent_columns(COLUMNS, x, y, skip=RECORD) == ["ref"]
+    assert silent_columns(COLUMNS, MONOTONE, x, y, skip=RECORD) == ["ref"]
 
 
 def test_a_feature_present_in_too_few_pairs_to_judge_is_kept() -> None:
     x, y = _features(600, 3)
     x[20:, 3] = x[20:, 4] = np.nan  # the id present in 20 pairs (4 matches): no AUC could be told there
-    assert silent_columns(COLUMNS, x, y, skip=RECORD) == ["batch"]
+    assert silent_columns(COLUMNS, MONOTONE, x, y, skip=RECORD) == ["batch"]
 
 
 def test_a_session_leaves_out_an_opaque_id_and_keeps_it_out_of_the_sort_key(
