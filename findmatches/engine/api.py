@@ -83,7 +83,8 @@ PREFILTER_LINK_LOSS = 0.002
 def _label_features(session: Session, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """The labelled pairs' features and 0/1 labels."""
     left, right, y = session.labelled
-    x = features_for(session, spec, left, right)
+    kept = session.label_features
+    x = kept[1] if kept is not None and kept[0] is spec else features_for(session, spec, left, right)
     session.check()
     return x, y
 

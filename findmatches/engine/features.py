@@ -294,6 +294,7 @@ def session_spec(session: Session) -> FeatureSpec:
         if silent:
             session.log(f"No evidence of a match in the labels from {', '.join(silent)}: left out.")
     if not session.silent:
+        session.label_features = (spec, x)
         return spec
     kept = [p for p in profiles if p.name not in session.silent]
     aliases = {p.alias for p in kept}

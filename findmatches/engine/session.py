@@ -79,6 +79,9 @@ class Session:
     population: str = NORM
     # Columns the labels show to carry no evidence (`evidence.silent_columns`): left out of matching.
     silent: tuple[str, ...] = ()
+    # The labelled pairs' features and the spec (`features.FeatureSpec`) they were computed for, kept from
+    # judging the columns' evidence so that training does not compute them again.
+    label_features: tuple[object, np.ndarray] | None = None
 
     def log(self, message: str) -> None:
         """Send a progress line to the caller."""
