@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -66,11 +65,7 @@ from findmatches.engine.types import (
 )
 
 ACTIVE_MAX_PAIRS = 3_000_000
-SCORE_THREADS = 2
 BATCH_ROWS = 100_000
-# A batch at least twice this long is scored in `SCORE_THREADS` slices, so that a run with few candidates
-# (an incremental run's tens of thousands come in one batch) keeps every thread busy.
-SLICE_MIN_ROWS = 5_000
 PREFILTER_MIN_PAIRS = 200_000
 PREFILTER_SAMPLE = 20_000
 PREFILTER_MIN_POSITIVES = 50
@@ -126,7 +121,7 @@ def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScore
             return np.zeros(0)
         session.backend.register("fm_score_pairs", pa.table({"l": left, "r": right}))
         got_l, got_r, got_p, _, _ = _score_candidates(
-            session, spec, model, 0.0, "SELECT l, r FROM fm_score_pairs", quiet=True
+            session, spec, model, "SELECT l, r FROM fm_score_pairs", quiet=True
         )
         n = np.int64(session.num_records)
         want = left.astype(np.int64) * n + right.astype(np.int64)
@@ -140,78 +135,72 @@ def _scorer(session: Session, spec: FeatureSpec, model: MatchModel) -> PairScore
 
 # Left rids, right rids, probabilities, committee spreads, agreement patterns.
 _Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_SCORES = pa.schema([("l", pa.int64()), ("r", pa.int64()), ("p", pa.float64())])
+_VOTES = _SCORES.append(pa.field("spread", pa.float64())).append(pa.field("pattern", pa.int64()))
+
+
+class _PairScores:
+    """A batch of pairs with both records' values (`pairs_sql`) to their ids and match probabilities, and
+    with ``committee``, the committee's spread and the `agreement_patterns`: the function the backend maps
+    where the data is (`Backend.map_batches`), so a class that pickles, not a closure."""
+
+    def __init__(self, spec: FeatureSpec, model: MatchModel, committee: bool) -> None:
+        self.spec = spec
+        self.model = model
+        self.committee = committee
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        x = compute_features(self.spec, batch)
+        columns = [
+            batch.column("l").cast(pa.int64()),
+            batch.column("r").cast(pa.int64()),
+            self.model.predict(x),
+        ]
+        if self.committee:
+            votes = self.model.committee(x)
+            columns.append(votes.std(axis=0) if len(votes) else np.zeros(len(x)))
+            columns.append(agreement_patterns(self.spec, x))
+        return pa.record_batch(columns, schema=_VOTES if self.committee else _SCORES)
 
 
 def _score_candidates(
     session: Session,
     spec: FeatureSpec,
     model: MatchModel,
-    keep_min: float,
     pairs: str,
     committee: bool = False,
     min_cheap: float | None = None,
     quiet: bool = False,
 ) -> _Scored:
-    """Score the pairs relation batch by batch on a small thread pool (the backend streams the next batch
-    while features and the model run); keep the pairs scoring at least ``keep_min``. With ``committee``, also
-    the committee's spread and the `agreement_patterns` of the kept pairs (else empty)."""
-    lefts, rights, probs, spreads, patterns = [], [], [], [], []
-    done = 0
+    """Score the pairs relation where the data is, batch by batch (`_PairScores`, `Backend.map_batches`).
+    With ``committee``, also the committee's spread and the `agreement_patterns` of the pairs (else empty)."""
+    parts: list[pa.RecordBatch] = []
+    done = logged = 0
+    scores = _PairScores(spec, model, committee)
+    for batch in session.backend.map_batches(
+        pairs_sql(spec, pairs, min_cheap=min_cheap), scores, _VOTES if committee else _SCORES, BATCH_ROWS
+    ):
+        session.check()
+        parts.append(batch)
+        done += batch.num_rows
+        if not quiet and done - logged >= BATCH_ROWS:
+            session.log(f"Scored {done} candidate pairs.")
+            logged = done
+    if not quiet and done > logged:
+        session.log(f"Scored {done} candidate pairs.")
+    got = pa.Table.from_batches(parts, schema=_VOTES if committee else _SCORES)
 
-    def work(batch: pa.RecordBatch) -> _Scored:
-        left = batch.column("l").to_numpy().astype(np.int64)
-        right = batch.column("r").to_numpy().astype(np.int64)
-        x = compute_features(spec, batch)
-        p = model.predict(x)
-        keep = p >= keep_min
-        spread, pattern = np.zeros(0), np.zeros(0, np.int64)
-        if committee:
-            votes = model.committee(x[keep])
-            spread = votes.std(axis=0) if len(votes) else np.zeros(int(keep.sum()))
-            pattern = agreement_patterns(spec, x[keep])
-        return left[keep], right[keep], p[keep], spread, pattern
+    def column(name: str, dtype: type[np.generic]) -> np.ndarray:
+        return np.asarray(got.column(name).to_numpy(), dtype=dtype)
 
-    def collect(future: Future[_Scored]) -> None:
-        left, right, p, spread, pattern = future.result()
-        lefts.append(left)
-        rights.append(right)
-        probs.append(p)
-        spreads.append(spread)
-        patterns.append(pattern)
-
-    pending: deque[Future[_Scored]] = deque()
-    with ThreadPoolExecutor(max_workers=SCORE_THREADS) as pool:
-        for batch in session.backend.stream(pairs_sql(spec, pairs, min_cheap=min_cheap), BATCH_ROWS):
-            session.check()
-            if batch.num_rows == 0:
-                continue
-            for piece in _slices(batch):
-                pending.append(pool.submit(work, piece))
-            done += batch.num_rows
-            while len(pending) > SCORE_THREADS:
-                collect(pending.popleft())
-            if not quiet:
-                session.log(f"Scored {done} candidate pairs.")
-        while pending:
-            collect(pending.popleft())
-    cat = np.concatenate
     empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
     return (
-        cat(lefts) if lefts else empty_i,
-        cat(rights) if rights else empty_i,
-        cat(probs) if probs else empty_f,
-        cat(spreads) if committee and spreads else empty_f,
-        cat(patterns) if committee and patterns else empty_i,
+        column("l", np.int64),
+        column("r", np.int64),
+        column("p", np.float64),
+        column("spread", np.float64) if committee else empty_f,
+        column("pattern", np.int64) if committee else empty_i,
     )
-
-
-def _slices(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-    """``batch`` in `SCORE_THREADS` consecutive slices when it holds at least twice `SLICE_MIN_ROWS` rows, else
-    whole."""
-    if batch.num_rows < 2 * SLICE_MIN_ROWS:
-        return [batch]
-    size = -(-batch.num_rows // SCORE_THREADS)
-    return [batch.slice(start, size) for start in range(0, batch.num_rows, size)]
 
 
 def prefilter_cutoff(cheap: np.ndarray, link: np.ndarray, loss: float = PREFILTER_LINK_LOSS) -> float | None:
@@ -354,9 +343,7 @@ def generate_labeling_set(
             modulus = max(2, -(-total // ACTIVE_MAX_PAIRS))
             pairs += f" WHERE {sample_hash('l', seed=seed)} % {modulus} = 0"
             session.log(f"Considering the candidate pairs of one record in {modulus}.")
-        left, right, prob, spread, pattern = _score_candidates(
-            session, spec, model, 0.0, pairs, committee=True
-        )
+        left, right, prob, spread, pattern = _score_candidates(session, spec, model, pairs, committee=True)
         session.check()
         # Candidates arrive in whatever order the backend's threads produce them; put them in pair order so
         # that the same labels and seed always give the same labeling set.
@@ -624,7 +611,7 @@ def find_matches(
             # Every scored pair is kept, the low ones too: inside a large component they are the evidence that
             # two of its parts differ (clustering reads no other pairs there).
             left, right, prob, _, _ = _score_candidates(
-                session, spec, model, 0.0, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
+                session, spec, model, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff
             )
             session.log(f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}.")
             oof = held_out.result()

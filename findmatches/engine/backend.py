@@ -1,13 +1,16 @@
 """The execution backend interface: the few primitives the engine's SQL pipeline needs.
 
 Algorithm steps build SQL text (DuckDB dialect, kept to the portable core) and hand it to a backend; a
-backend loads the records, runs statements, streams results in Arrow batches and writes output files.
-The embedded DuckDB backend is the default; a Spark backend implements the same Protocol.
+backend loads the records, runs statements, streams results in Arrow batches, maps a function over a
+result's batches where the data is, and writes output files. The embedded DuckDB backend is the default; a
+Spark backend implements the same Protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -64,6 +67,60 @@ def output_files(path: Path) -> list[Path]:
     return [path]
 
 
+#: A function of one Arrow batch that `Backend.map_batches` applies: Spark ships it to the executors with
+#: cloudpickle, and what it refers to by module (findmatches' own functions and classes) is imported there.
+BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+
+
+def rebatched(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` cut and joined into batches of ``rows`` rows (the last one fewer), empty ones left out."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield from table.slice(0, rows).combine_chunks().to_batches()
+            pending = table.slice(rows).to_batches()
+            held -= rows
+    if held:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+
+def map_on_threads(
+    batches: Iterator[pa.RecordBatch], fn: BatchFn, threads: int, slice_min: int
+) -> Iterator[pa.RecordBatch]:
+    """``fn`` of each batch on a pool of ``threads`` while the next batches arrive, in the batches' order; a
+    batch of at least twice ``slice_min`` rows is cut into ``threads`` slices first, so that few batches (an
+    incremental run's tens of thousands of pairs come in one) still keep every thread busy."""
+    pending: deque[Future[pa.RecordBatch]] = deque()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                for piece in slices(batch, threads, slice_min):
+                    pending.append(pool.submit(fn, piece))
+                while len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # a stop does not wait for work not yet started
+            for future in pending:
+                future.cancel()
+
+
+def slices(batch: pa.RecordBatch, parts: int, slice_min: int) -> list[pa.RecordBatch]:
+    """``batch`` in ``parts`` consecutive slices when it holds at least twice ``slice_min`` rows, else whole."""
+    if batch.num_rows < 2 * slice_min:
+        return [batch]
+    size = -(-batch.num_rows // parts)
+    return [batch.slice(start, size) for start in range(0, batch.num_rows, size)]
+
+
 class Backend(Protocol):
     """What the engine asks of an execution backend."""
 
@@ -101,6 +158,15 @@ class Backend(Protocol):
 
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Run a query and yield its result in batches of at most ``batch_rows`` rows."""
+        ...
+
+    def map_batches(
+        self, sql: str, fn: BatchFn, schema: pa.Schema, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """Run a query and yield ``fn`` of each batch of its result (at most ``batch_rows`` rows each), whose
+        results have ``schema``, in no particular order: computed where the data is (DuckDB: on a few threads of
+        this process while the next batches stream; Spark: on its executors, which must have findmatches
+        installed), so that only ``fn``'s results travel."""
         ...
 
     def register(self, name: str, data: pa.Table) -> None:

@@ -220,11 +220,13 @@ def test_a_batch_scored_in_slices_keeps_each_pair_with_its_score(
     people: tuple[pa.Table, dict[str, str]], taught: pa.Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import findmatches.engine.api as api
+    import findmatches.engine.backends.duckdb as on_duckdb
+    from findmatches.engine.backend import slices
     from findmatches.engine.features import feature_spec, features_for
     from findmatches.engine.session import open_session
 
     table, _ = people
-    monkeypatch.setattr(api, "SLICE_MIN_ROWS", 50)  # one batch of hundreds of pairs, in slices
+    monkeypatch.setattr(on_duckdb, "SLICE_MIN_ROWS", 50)  # one batch of hundreds of pairs, in slices
     with open_session(RecordSource(table=table), PARAMS, taught, None, None) as session:
         spec = feature_spec(session.feature_profiles)
         model, _, _ = api._train(session, spec)
@@ -233,9 +235,10 @@ def test_a_batch_scored_in_slices_keeps_each_pair_with_its_score(
         keys = np.unique(np.minimum(a, b)[a != b] * session.num_records + np.maximum(a, b)[a != b])
         left, right = keys // session.num_records, keys % session.num_records
         session.backend.register("fm_test_pairs", pa.table({"l": left, "r": right}))
-        assert len(api._slices(pa.record_batch({"l": left, "r": right}))) == api.SCORE_THREADS
+        batch = pa.record_batch({"l": left, "r": right})
+        assert len(slices(batch, on_duckdb.MAP_THREADS, 50)) == on_duckdb.MAP_THREADS
         got_l, got_r, got_p, _, _ = api._score_candidates(
-            session, spec, model, 0.0, "SELECT l, r FROM fm_test_pairs", quiet=True
+            session, spec, model, "SELECT l, r FROM fm_test_pairs", quiet=True
         )
         order = np.lexsort((got_r, got_l))  # the join may reorder pairs; each must keep its own score
         np.testing.assert_array_equal(got_l[order], left)

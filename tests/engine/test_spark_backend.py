@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -164,6 +165,44 @@ def test_a_stream_comes_in_batches_of_the_size_asked(spark: Any, tmp_path: Path)
     assert [v for b in batches for v in b.column(0).to_pylist()] == list(range(25_000))
     assert partitions.column("n").to_pylist()[0] > 1 and none == []
     assert left == [] and first.num_rows == 1_000 and list(tmp_path.iterdir()) == []
+
+
+def _doubled_where(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The ids doubled, beside the process that doubled them and the length of the batch it was given."""
+    import os
+
+    ids = pc.multiply(batch.column("id"), 2)
+    n = batch.num_rows
+    return pa.record_batch(
+        [ids, pa.array([os.getpid()] * n, pa.int64()), pa.array([n] * n, pa.int64())], names=["id", "pid", "n"]
+    )
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("engine", ["spark", "duckdb"])
+def test_map_batches_applies_the_function_where_the_data_is(spark: Any, tmp_path: Path, engine: str) -> None:
+    import os
+
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+
+    schema = pa.schema([("id", pa.int64()), ("pid", pa.int64()), ("n", pa.int64())])
+    backend = SparkBackend(spark, temp_dir=tmp_path) if engine == "spark" else DuckDBBackend()
+    try:
+        backend.register("ids", pa.table({"id": pa.array(range(25_000), pa.int64())}))
+        got = pa.Table.from_batches(
+            list(backend.map_batches("SELECT id FROM ids WHERE id % 5 <> 0", _doubled_where, schema, 6_000)),
+            schema=schema,
+        )
+        none = list(backend.map_batches("SELECT id FROM ids WHERE id < 0", _doubled_where, schema, 6_000))
+    finally:
+        backend.close()
+    assert sorted(got.column("id").to_pylist()) == [2 * i for i in range(25_000) if i % 5]
+    assert max(got.column("n").to_pylist()) <= 6_000 and none == []
+    pids = set(got.column("pid").to_pylist())
+    # Spark's executors (Python workers of their own) apply it; DuckDB's batches are mapped in this process.
+    assert (os.getpid() not in pids) if engine == "spark" else (pids == {os.getpid()})
+    assert list(tmp_path.iterdir()) == []
 
 
 def _answers(spark: Any, sql: str) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
@@ -423,6 +462,37 @@ def people() -> tuple[RecordSource, dict[str, str], pa.Table]:
             )
         )
     return source, truth, pa.concat_tables(labels)
+
+
+@pytest.mark.spark
+def test_pairs_are_scored_on_the_executors_as_in_this_process(
+    spark: Any, people: tuple[RecordSource, dict[str, str], pa.Table], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from findmatches.engine import api
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.features import features_for, session_spec
+    from findmatches.engine.session import open_session
+
+    source, _, labels = people
+    backend = SparkBackend(spark, temp_dir=tmp_path)
+    with open_session(source, PARAMS, labels, None, None, backend=backend) as session:
+        spec = session_spec(session)
+        model, _, _ = api._train(session, spec)
+        rng = np.random.default_rng(2)
+        a, b = rng.integers(0, session.num_records, (2, 900))
+        keys = np.unique(np.minimum(a, b)[a != b] * session.num_records + np.maximum(a, b)[a != b])
+        left, right = keys // session.num_records, keys % session.num_records
+        backend.register("fm_test_pairs", pa.table({"l": left, "r": right}))
+        got = api._score_candidates(session, spec, model, "SELECT l, r FROM fm_test_pairs", committee=True)
+        here = features_for(session, spec, left, right)
+    order = np.lexsort((got[1], got[0]))
+    np.testing.assert_array_equal(got[0][order], left)
+    np.testing.assert_array_equal(got[1][order], right)
+    np.testing.assert_allclose(got[2][order], model.predict(here))
+    np.testing.assert_allclose(got[3][order], model.committee(here).std(axis=0))
+    assert got[2].std() > 0 and got[3].std() > 0 and len(got[4]) == len(left)
 
 
 def _partition(path: Path) -> set[frozenset[str]]:

@@ -20,10 +20,14 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from findmatches.engine.backend import quote_ident, quote_literal, typed_records
+from findmatches.engine.backend import BatchFn, map_on_threads, quote_ident, quote_literal, typed_records
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = "2GB"
+# `map_batches`: the threads that apply the function while DuckDB streams the next batch (the function's
+# rapidfuzz and NumPy work releases the GIL), and the batch length from which a batch is cut among them.
+MAP_THREADS = 2
+SLICE_MIN_ROWS = 5_000
 
 
 def memory_limit_setting() -> str:
@@ -228,6 +232,12 @@ class DuckDBBackend:
             with self._lock:
                 self._cursors.discard(cursor)
             cursor.close()
+
+    def map_batches(
+        self, sql: str, fn: BatchFn, schema: pa.Schema, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """``fn`` of each streamed batch, on `MAP_THREADS` threads of this process (`map_on_threads`)."""
+        return map_on_threads(self.stream(sql, batch_rows), fn, MAP_THREADS, SLICE_MIN_ROWS)
 
     def register(self, name: str, data: pa.Table) -> None:
         """Materialise an Arrow table as ``name``."""

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import output_files, typed_records
+from findmatches.engine.backend import BatchFn, output_files, rebatched, typed_records
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -581,8 +581,27 @@ class SparkBackend:
             raise self._error(e) from e
 
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """The result in batches of ``batch_rows`` rows (the last one smaller): the executors write it as
-        Parquet part files in a folder of the backend's temporary directory, which this process then reads
+        """The result in batches of ``batch_rows`` rows (the last one smaller), read back from the Parquet part
+        files the executors write (`_written`)."""
+        return self._written(lambda: self._sql(sql), batch_rows)
+
+    def map_batches(
+        self, sql: str, fn: BatchFn, schema: pa.Schema, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """``fn`` of the result's batches of ``batch_rows`` rows, applied by the executors (`mapInArrow`: each
+        task's Arrow batches joined into batches of that length, which ``fn`` was written for); its results
+        come back as `stream`'s do. ``fn`` is pickled to the executors, whose Python must import findmatches."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in rebatched(batches, batch_rows):
+                yield fn(batch)
+
+        return self._written(lambda: self._sql(sql).mapInArrow(apply, from_arrow_schema(schema)), batch_rows)
+
+    def _written(self, make: Callable[[], DataFrame], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The result of the DataFrame ``make`` gives, in batches of ``batch_rows`` rows: the executors write it
+        as Parquet part files in a folder of the backend's temporary directory, which this process then reads
         a row group at a time, so that neither the driver nor this process holds more than a batch or two.
         (Fetched through Spark, a partition at a time, a 10M apply's partitions of half a GB each overflowed
         the driver's 1 GB heap, and the job waited forever for the result its thread had lost.) The folder
@@ -590,22 +609,18 @@ class SparkBackend:
         folder = Path(tempfile.mkdtemp(prefix="fm-stream-", dir=self._temp_dir))
         try:
             try:
-                self._sql(sql).write.mode("overwrite").parquet(str(folder / "result"))
+                make().write.mode("overwrite").parquet(str(folder / "result"))
             except Exception as e:
                 raise self._error(e) from e
-            pending: list[pa.RecordBatch] = []
-            held = 0
-            for part in output_files(folder / "result"):
-                for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
-                    pending.append(batch)
-                    held += batch.num_rows
-                    while held >= batch_rows:
-                        table = pa.Table.from_batches(pending)
-                        yield from table.slice(0, batch_rows).combine_chunks().to_batches()
-                        pending = table.slice(batch_rows).to_batches()
-                        held -= batch_rows
-            if held:
-                yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+            parts = output_files(folder / "result")
+            yield from rebatched(
+                (
+                    batch
+                    for part in parts
+                    for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows)
+                ),
+                batch_rows,
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
