@@ -142,7 +142,8 @@ _VOTES = _SCORES.append(pa.field("spread", pa.float64())).append(pa.field("patte
 class _PairScores:
     """A batch of pairs with both records' values (`pairs_sql`) to their ids and match probabilities, and
     with ``committee``, the committee's spread and the `agreement_patterns`: the function the backend maps
-    where the data is (`Backend.map_batches`), so a class that pickles, not a closure."""
+    where the data is (`Backend.map_batches`), a module-level class so that Spark's executors unpickle it
+    by importing this module."""
 
     def __init__(self, spec: FeatureSpec, model: MatchModel, committee: bool) -> None:
         self.spec = spec
