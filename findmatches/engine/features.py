@@ -6,6 +6,7 @@ with the likelihood of a match, so the model can be constrained to be monotone i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,7 +25,19 @@ from findmatches.engine.session import NORM, Session
 
 BATCH_ROWS = 200_000
 EMPTY = np.zeros(0, np.int64)
-WORKERS = -1
+WORKERS = -1  # every core; but see `_workers`
+
+
+def _workers() -> int:
+    """The threads each string comparison may use: ``OMP_NUM_THREADS`` where set (Spark sets it in an
+    executor's Python workers to the cores of one task, so that concurrent tasks do not each take the whole
+    machine), else `WORKERS`."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return WORKERS
+
+
 # Values are compared on their first MAX_CHARS characters (equality on the whole value), and the partial ratio
 # looks for the first PARTIAL_CHARS of the shorter value in the longer: the scorers' cost grows with the
 # product of the lengths, partial_ratio's most steeply: 0.16 s a pair at 1,800 characters each (300 records
@@ -392,7 +405,7 @@ def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def _score(name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    scores = process.cpdist(left, right, scorer=_SCORERS[name], workers=WORKERS, dtype=np.float32)
+    scores = process.cpdist(left, right, scorer=_SCORERS[name], workers=_workers(), dtype=np.float32)
     out = np.asarray(scores, dtype=np.float32)
     return out / 100.0 if name in _PERCENT else out
 

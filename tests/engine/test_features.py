@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -415,3 +416,16 @@ def test_swapped_columns_are_compared_aligned() -> None:
     given_jw = x[:, spec.names.index("given:jw")]
     assert list(flag) == [1.0, 0.0, 0.0]
     assert given_jw[0] == 1.0 and given_jw[1] < 1.0  # the swapped record's names, aligned, are equal
+
+
+def test_string_comparisons_take_the_threads_omp_num_threads_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spark sets OMP_NUM_THREADS to one task's cores in an executor's Python workers: each concurrent task
+    # then compares on its own cores instead of every task taking the whole machine.
+    from findmatches.engine.features import WORKERS, _workers
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert _workers() == WORKERS == -1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _workers() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert _workers() == WORKERS

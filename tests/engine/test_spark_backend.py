@@ -174,7 +174,8 @@ def _doubled_where(batch: pa.RecordBatch) -> pa.RecordBatch:
     ids = pc.multiply(batch.column("id"), 2)
     n = batch.num_rows
     return pa.record_batch(
-        [ids, pa.array([os.getpid()] * n, pa.int64()), pa.array([n] * n, pa.int64())], names=["id", "pid", "n"]
+        [ids, pa.array([os.getpid()] * n, pa.int64()), pa.array([n] * n, pa.int64())],
+        names=["id", "pid", "n"],
     )
 
 
