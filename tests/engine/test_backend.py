@@ -1,10 +1,14 @@
-"""The DuckDB backend stops a statement that is running when asked to, from another thread."""
+"""The DuckDB backend stops a statement that is running when asked to, from another thread; the batch helpers
+behind `Backend.stream` and `Backend.map_batches` keep every row, in order."""
 
 from __future__ import annotations
 
 import threading
 
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findmatches.engine.backends import DuckDBBackend
 from findmatches.engine.session import _watch
@@ -72,3 +76,48 @@ def test_the_session_watcher_interrupts_once_the_caller_asks_to_stop() -> None:
     done2.set()
     watcher2.join(10)
     assert not watcher2.is_alive() and not quiet.interrupted.is_set()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=40), max_size=12),
+    rows=st.integers(min_value=1, max_value=25),
+)
+def test_rebatched_keeps_every_row_in_order_in_batches_of_the_length_asked(
+    sizes: list[int], rows: int
+) -> None:
+    from findmatches.engine.backend import rebatched
+
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    batches = [pa.record_batch({"v": list(range(s, s + n))}) for s, n in zip(starts, sizes, strict=True)]
+    got = list(rebatched(batches, rows))
+    assert [v for b in got for v in b.column(0).to_pylist()] == list(range(sum(sizes)))
+    assert all(b.num_rows == rows for b in got[:-1]) and all(0 < b.num_rows <= rows for b in got)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=60), max_size=10),
+    threads=st.integers(min_value=1, max_value=3),
+    slice_min=st.integers(min_value=1, max_value=20),
+)
+def test_map_on_threads_maps_every_row_once_in_the_batches_order(
+    sizes: list[int], threads: int, slice_min: int
+) -> None:
+    from findmatches.engine.backend import map_on_threads
+
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    batches = [pa.record_batch({"v": list(range(s, s + n))}) for s, n in zip(starts, sizes, strict=True)]
+
+    def squared(batch: pa.RecordBatch) -> pa.RecordBatch:
+        return pa.record_batch({"v": [v * v for v in batch.column(0).to_pylist()]})
+
+    got = list(map_on_threads(iter(batches), squared, threads, slice_min))
+    assert [v for b in got for v in b.column(0).to_pylist()] == [v * v for v in range(sum(sizes))]
+
+    # A batch of at least twice slice_min rows is cut among the threads; smaller ones go whole.
+    def pieces(n: int) -> int:
+        size = -(-n // threads)
+        return 1 if n < 2 * slice_min else -(-n // size)
+
+    assert len(got) == sum(pieces(n) for n in sizes if n)
