@@ -149,6 +149,7 @@ class _PairScores:
         self.spec = spec
         self.model = model
         self.committee = committee
+        self.schema = _VOTES if committee else _SCORES
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         x = compute_features(self.spec, batch)
@@ -161,7 +162,7 @@ class _PairScores:
             votes = self.model.committee(x)
             columns.append(votes.std(axis=0) if len(votes) else np.zeros(len(x)))
             columns.append(agreement_patterns(self.spec, x))
-        return pa.record_batch(columns, schema=_VOTES if self.committee else _SCORES)
+        return pa.record_batch(columns, schema=self.schema)
 
 
 def _score_candidates(
@@ -179,7 +180,7 @@ def _score_candidates(
     done = logged = 0
     scores = _PairScores(spec, model, committee)
     for batch in session.backend.map_batches(
-        pairs_sql(spec, pairs, min_cheap=min_cheap), scores, _VOTES if committee else _SCORES, BATCH_ROWS
+        pairs_sql(spec, pairs, min_cheap=min_cheap), scores, scores.schema, BATCH_ROWS
     ):
         session.check()
         parts.append(batch)
@@ -189,7 +190,7 @@ def _score_candidates(
             logged = done
     if not quiet and done > logged:
         session.log(f"Scored {done} candidate pairs.")
-    got = pa.Table.from_batches(parts, schema=_VOTES if committee else _SCORES)
+    got = pa.Table.from_batches(parts, schema=scores.schema)
 
     def column(name: str, dtype: type[np.generic]) -> np.ndarray:
         return np.asarray(got.column(name).to_numpy(), dtype=dtype)
