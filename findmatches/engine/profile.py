@@ -192,6 +192,20 @@ def code_share(values: list[str]) -> float:
     return sum(1 for c in codes if c) / len(values)
 
 
+# What a value may end with and still be read as a number, date or address ("282-293.", "1997,", "$610;"):
+# fields cut from running text keep the punctuation that followed them.
+TRAILING_PUNCTUATION = ".,;:"
+
+
+def _unpunctuated(value: str) -> str:
+    return value.strip().rstrip(TRAILING_PUNCTUATION)
+
+
+def _plain(value: str) -> str:
+    """A value as its normalised form compares it: lower case, letters and digits, one space between words."""
+    return " ".join(w for w in re.split(r"[\W_]+", value.lower()) if w)
+
+
 def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, float, float]:
     """Classify a column from its non-missing sample values; returns kind, distinct ratio, tokens, length and
     the share of the values that hold a digit."""
@@ -204,7 +218,7 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     digit_share = sum(1 for v in values if any(c.isdigit() for c in v)) / n
 
     def share(pattern: re.Pattern[str], need: float) -> bool:
-        return _mostly((pattern.match(v.strip()) is not None for v in values), n, need)
+        return _mostly((pattern.match(_unpunctuated(v)) is not None for v in values), n, need)
 
     def is_phone(v: str) -> bool:
         digits = sum(c.isdigit() for c in v)
@@ -218,7 +232,11 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
         kind = ColumnKind.PHONE
     elif share(_NUMBER, 0.9) or share(_MONEY, 0.9):
         kind = ColumnKind.NUMBER
-    elif len(set(values)) <= max(12, int(0.02 * total)) and distinct_ratio < 0.2 and avg_tokens <= 3:
+    elif (
+        (forms := len({_plain(v) for v in values})) <= max(12, int(0.02 * total))
+        and forms < 0.2 * n
+        and (avg_tokens <= 3)
+    ):
         kind = ColumnKind.CATEGORY
     elif avg_tokens <= 1.3 and digit_share >= 0.5:
         kind = ColumnKind.CODE
@@ -368,7 +386,8 @@ def _reduced(profile: ColumnProfile, v: str) -> str:
     if kind == ColumnKind.NUMBER:
         # Words (a currency's code) and signs go, an exponent's single "e" stays; a grouping separator goes
         # ("1,299.00", "1.299,00"), a lone comma is a decimal one ("1,5").
-        x = f"regexp_replace(lower({v}), '[a-z][a-z]+|[^0-9a-z.,+\\-]+', '', 'g')"
+        # A trailing point or comma is the sentence's ("1513.10.", `TRAILING_PUNCTUATION`), not the number's.
+        x = f"regexp_replace(lower({v}), '[a-z][a-z]+|[^0-9a-z.,+\\-]+|[.,]+$', '', 'g')"
         return (
             f"(CASE WHEN regexp_full_match({x}, '[-+]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?') "
             f"THEN replace({x}, ',', '') "

@@ -95,6 +95,23 @@ def test_one_class_falls_back_to_unsupervised(labels: np.ndarray) -> None:
     assert ((model.predict(x) >= 0) & (model.predict(x) <= 1)).all()
 
 
+def test_with_only_non_matches_labelled_what_they_share_counts_for_nothing() -> None:
+    """Before any match is labelled, the unsupervised score leaves out the similarity the labelled non-matches
+    all have (a source column they agree on): a pair agreeing on that alone ranks below one agreeing on the
+    rest, which the plain mean ranks the other way round."""
+    spec = _spec(4)  # f0-f2 similarities, f3 a category's agreement
+    rng = np.random.default_rng(0)
+    non_matches = np.column_stack([rng.uniform(0, 0.4, (50, 3)), np.ones(50)]).astype(np.float32)
+    same_source = np.array([[0.4, 0.4, 0.4, 1.0]], dtype=np.float32)
+    similar = np.array([[0.6, 0.6, 0.6, 0.0]], dtype=np.float32)
+    plain = MatchModel(spec, 0).fit(np.zeros((0, 4), np.float32), np.zeros(0))
+    taught = MatchModel(spec, 0).fit(non_matches, np.zeros(50))
+    assert not taught.supervised
+    assert plain.predict(same_source)[0] > plain.predict(similar)[0]
+    assert taught.predict(same_source)[0] < taught.predict(similar)[0]
+    assert np.isclose(taught.predict(same_source)[0], 0.4**2, atol=1e-6)
+
+
 def test_committee_members_each_go_without_one_column() -> None:
     """Labels where every match agrees on the title teach that only the title tells; the member without the
     title still votes for a pair agreeing on everything else, so the committee disagrees there and active

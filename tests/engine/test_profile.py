@@ -132,6 +132,26 @@ def test_amounts_of_money_normalise_to_their_numbers() -> None:
     assert all(float(v) == float(v) for v in got.values() if v is not None)
 
 
+def test_fields_cut_from_running_text_keep_their_kind() -> None:
+    """A field that kept the punctuation after it ("1513.10.", "1997,") is still a number or a date, and a
+    column whose values differ only in case and punctuation ("Shop_A", "shop_a.") is still a category; the
+    numbers normalise without the sentence's point."""
+    prices = ["1513.10.", "$610", "7.14,", "252.57", "88;", "1,299.00", "12.5", "3"] * 5
+    assert classify(prices, len(prices))[0] == ColumnKind.NUMBER
+    dates = ["1980-04-01.", "1975-12-31", "2001-01-09,"] * 5
+    assert classify(dates, len(dates))[0] == ColumnKind.DATE
+    shops = ["shop_a", "Shop_A", "shop_a.", "SHOP_A,", "shop_b", "shop_b:", "Shop B"] * 30
+    assert classify(shops, len(shops))[0] == ColumnKind.CATEGORY
+    assert classify([f"shop {i}" for i in range(200)], 200)[0] != ColumnKind.CATEGORY
+    assert {v: _norm(ColumnKind.NUMBER, v) for v in ("1513.10.", "7.14,", "5.", "-3,", ".5")} == {
+        "1513.10.": "1513.10",
+        "7.14,": "7.14",
+        "5.": "5",
+        "-3,": "-3",
+        ".5": ".5",
+    }
+
+
 def test_short_whole_numbers_are_zero_padded_digit_by_digit() -> None:
     assert pad_width(["3", "17", "28", "9"]) == 2
     assert pad_width(["1952", "1961"]) == 0  # one length already lines up

@@ -287,7 +287,18 @@ def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None
     from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql
 
     profile = ColumnProfile("a", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 6.0)
-    values = ("$1,299.00", "USD 282.96", "1.299,00 €", "EUR 12,50", "us$ 7", "1,5", "-3", "1e5", "n/a")
+    values = (
+        "$1,299.00",
+        "USD 282.96",
+        "1.299,00 €",
+        "EUR 12,50",
+        "us$ 7",
+        "1,5",
+        "-3",
+        "1e5",
+        "n/a",
+        "7.14,",
+    )
     rows = ", ".join(f"('{v}')" for v in values)
     sql = f"SELECT a, {normalized_sql(profile)} AS n FROM (VALUES {rows}) AS v(a) ORDER BY a"
     got, want = _answers(spark, sql)
