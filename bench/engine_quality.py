@@ -249,6 +249,36 @@ def _patentsview(limit: int = 5000, distractors: bool = False) -> Dataset:
     return Dataset(name, table, "mention_id", truth)
 
 
+def _orgs_geo(unknown: float = 0.3, seed: int = 5) -> Dataset:
+    """The orgs set with each address as a geocoder gives it, as patent registers hold applicants: latitude and
+    longitude of the branch's city, within one country's box (every city within 3 degrees of the others),
+    and 0.0 / 0.0 where the address was not found (a missing city, and ``unknown`` of the others). Named
+    ``orgs_geo``."""
+    data = _generated("orgs", "synth_orgs", 2400, seed)
+    rng = random.Random(seed)
+    cities = data.table.column("city").to_pylist()
+    entities = [data.truth[pk] for pk in data.table.column("id").to_pylist()]
+    place: dict[tuple[str, str], tuple[float, float]] = {}
+    lat, lon = [], []
+    for city, entity in zip(cities, entities, strict=True):
+        if not city or rng.random() < unknown:
+            lat.append("0.0")
+            lon.append("0.0")
+            continue
+        if (entity, city) not in place:
+            town = random.Random(city)
+            jitter = random.Random(f"{entity}/{city}")
+            place[(entity, city)] = (
+                round(50.75 + 2.7 * town.random() + 0.01 * jitter.random(), 6),
+                round(3.4 + 3.8 * town.random() + 0.01 * jitter.random(), 6),
+            )
+        lat.append(str(place[(entity, city)][0]))
+        lon.append(str(place[(entity, city)][1]))
+    table = data.table.drop_columns(["street", "city", "country"])
+    table = table.append_column("latitude", pa.array(lat)).append_column("longitude", pa.array(lon))
+    return Dataset("orgs_geo", table, data.primary_key, data.truth)
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     "febrl1": lambda: _febrl(1),
     "febrl2": lambda: _febrl(2),
@@ -258,6 +288,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "synth": _synth,
     "products": _products,
     "orgs": lambda: _generated("orgs", "synth_orgs", 2400, 5),
+    "orgs_geo": _orgs_geo,
     "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import numpy as np
+
 from findmatches.engine.backend import Backend, quote_ident, sample_hash
 
 SAMPLE_ROWS = 5000
@@ -55,6 +57,8 @@ class ColumnProfile:
     segment_share: float = 0.0
     # The share of the values holding a code (`CODE_PATTERN`): letters and digits in one token ("DSC-W830").
     code_share: float = 0.0
+    # For numbers: a value that stands for "unknown" (`placeholder`), read as missing; None when there is none.
+    placeholder: float | None = None
 
     @property
     def alias(self) -> str:
@@ -206,6 +210,34 @@ def _plain(value: str) -> str:
     return " ".join(w for w in re.split(r"[\W_]+", value.lower()) if w)
 
 
+# A number is a placeholder for "unknown" where at least this share of a column's values hold it and it lies
+# outside the range of the rest (`placeholder`).
+PLACEHOLDER_MIN_SHARE = 0.05
+
+
+def placeholder(values: list[str]) -> float | None:
+    """The number that stands for "unknown" in a column of numbers, if one does: a value held by at least
+    `PLACEHOLDER_MIN_SHARE` of the values and as far outside the others' middle 98 % as that range is wide (a
+    latitude of 0.0 among Dutch addresses, a year of 9999). Records that both hold it agree on nothing; read as
+    a number, it would look like the closest agreement there is. Not a common value at the edge of the rest
+    (December among birth months, no children among counts)."""
+    x = np.asarray([n for n in map(_number, values) if n is not None and math.isfinite(n)])
+    if len(x) < 20:
+        return None
+    found, counts = np.unique(x, return_counts=True)
+    for i in np.argsort(-counts, kind="stable"):
+        if counts[i] < PLACEHOLDER_MIN_SHARE * len(values):
+            break
+        rest = x[x != found[i]]
+        if len(rest) < 10:
+            continue
+        low, high = np.percentile(rest, [1, 99])
+        width = high - low
+        if width > 0 and (found[i] < low - width or found[i] > high + width):
+            return float(found[i])
+    return None
+
+
 def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, float, float]:
     """Classify a column from its non-missing sample values; returns kind, distinct ratio, tokens, length and
     the share of the values that hold a digit."""
@@ -319,6 +351,9 @@ def profile_columns(
         raw = sample.column(name).to_pylist()
         values = [str(v).strip() for v in raw if not is_missing(v)]
         kind, distinct, tokens, length, digit_share = classify(values, total)
+        unknown = placeholder(values) if kind == ColumnKind.NUMBER else None
+        if unknown is not None:
+            values = [v for v in values if _number(v) != unknown]
         digits = pad_width(values) if kind == ColumnKind.NUMBER else 0
         fmt = date_format(values) if kind == ColumnKind.DATE else ""
         null_rate = 1.0 - (len(values) / total) if total else 1.0
@@ -336,9 +371,17 @@ def profile_columns(
                 digit_share=digit_share,
                 segment_share=segment_share(values) if kind in (ColumnKind.NAME, ColumnKind.TEXT) else 0.0,
                 code_share=code_share(values) if kind in (ColumnKind.NAME, ColumnKind.TEXT) else 0.0,
+                placeholder=unknown,
             )
         )
     return profiles
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(_unpunctuated(value))
+    except ValueError:
+        return None
 
 
 def _cleaned(profile: ColumnProfile) -> str:
@@ -357,6 +400,9 @@ def _cleaned(profile: ColumnProfile) -> str:
         for sep in (" ", "-", "(", ")", ".", "+"):
             value = f"replace({value}, '{sep}', '')"
         return value
+    if profile.kind == ColumnKind.NUMBER and profile.placeholder is not None:
+        # TRY_CAST reads the placeholder however it is written ("0", "0.0", "0.00"); other values as they are.
+        return f"(CASE WHEN TRY_CAST({value} AS DOUBLE) = {profile.placeholder!r} THEN NULL ELSE {value} END)"
     if profile.kind in (ColumnKind.DATE, ColumnKind.NUMBER):
         return value
     if profile.kind == ColumnKind.EMAIL:

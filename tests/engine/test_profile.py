@@ -18,6 +18,7 @@ from findmatches.engine.profile import (
     is_missing,
     normalized_sql,
     pad_width,
+    placeholder,
 )
 
 
@@ -224,3 +225,26 @@ DATE_VALUES = st.sampled_from(
 @given(st.lists(DATE_VALUES, max_size=30))
 def test_date_format_stops_early_with_the_format_a_full_count_picks(values: list[str]) -> None:
     assert date_format(values) == _date_format_by_full_count(values)
+
+
+def test_a_number_far_outside_the_rest_held_by_many_is_a_placeholder() -> None:
+    """0.0 among one country's latitudes, or 9999 among years, stands for "unknown"; a common value at the
+    edge of the rest (December among months, no children among counts) does not."""
+    lats = [f"{50.75 + 0.01 * i:.4f}" for i in range(270)] + ["0.0", "0", "0.00"] * 30
+    assert placeholder(lats) == 0.0
+    assert placeholder([str(1900 + i % 120) for i in range(300)] + ["9999"] * 40) == 9999.0
+    assert placeholder([str(1 + i % 12) for i in range(300)] + ["12"] * 10) is None
+    assert placeholder([str(i % 6) for i in range(300)] + ["0"] * 60) is None
+    assert placeholder([f"{i}.5" for i in range(300)]) is None  # nothing held by many
+    assert placeholder(["0.0"] * 5 + ["52.1"] * 5) is None  # too few to tell
+
+
+def test_a_placeholder_normalises_to_missing() -> None:
+    profile = ColumnProfile("v", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 5.0, placeholder=0.0)
+    got = {
+        v: duckdb.sql(
+            f"SELECT {normalized_sql(profile)} FROM (SELECT ?::VARCHAR AS v)", params=[v]
+        ).fetchall()[0][0]
+        for v in ("0", "0.0", "0.00", "52.1", "0.5", "n/a")
+    }
+    assert got == {"0": None, "0.0": None, "0.00": None, "52.1": "52.1", "0.5": "0.5", "n/a": None}

@@ -307,6 +307,18 @@ def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None
 
 
 @pytest.mark.spark
+def test_a_number_s_placeholder_is_missing_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql
+
+    profile = ColumnProfile("a", 0, ColumnKind.NUMBER, 0.0, 1.0, 1.0, 6.0, placeholder=0.0)
+    rows = ", ".join(f"('{v}')" for v in ("0", "0.0", "0.00", "52.1", "0.5", "x"))
+    sql = f"SELECT a, {normalized_sql(profile)} AS n FROM (VALUES {rows}) AS v(a) ORDER BY a"
+    got, want = _answers(spark, sql)
+    assert got == want
+    assert want["n"][:3] == [None, None, None] and "52.1" in want["n"]
+
+
+@pytest.mark.spark
 def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 
