@@ -128,8 +128,9 @@ MAX_PAD_DIGITS = 9
 MIN_DIGIT_SHARE = 0.3
 # Values of at least this many words on average are phrases, compared by weighted word overlap (`features`).
 WEIGHTED_MIN_WORDS = 3.2
-# What separates a value's parts, in Python and in SQL (`segments_sql`).
-SEGMENT_SEPARATORS = re.compile(r"[,;|/()\[\]]| - ")
+# What separates a value's parts, in Python and in SQL (`segments_sql`): punctuation, brackets, a dash between
+# spaces, and what exports put between a list's items ("**" in patent registers, a line break, a tab).
+SEGMENT_SEPARATORS = re.compile(r"[,;|/()\[\]*\n\t]| - ")
 MIN_SEGMENTS = 3
 MIN_SEGMENT_SHARE = 0.5
 # A code: a run of letters and digits, with "-", "." or "/" inside ("dsc-w830", "e5.556"), that holds both and at

@@ -248,3 +248,13 @@ def test_a_placeholder_normalises_to_missing() -> None:
         for v in ("0", "0.0", "0.00", "52.1", "0.5", "n/a")
     }
     assert got == {"0": None, "0.0": None, "0.00": None, "52.1": "52.1", "0.5": "0.5", "n/a": None}
+
+
+def test_lists_exported_with_stars_line_breaks_or_tabs_have_parts() -> None:
+    """Patent registers join co-inventors with "**", exports put a list's items on lines or between tabs: each
+    is a list of parts, as one joined by commas or bars is."""
+    from findmatches.engine.profile import segment_share
+
+    for sep in ("**", "\n", "\t", " | ", ", "):
+        assert segment_share([sep.join(["smith john", "doe jane", "lee ann"])] * 10) == 1.0
+    assert segment_share(["Philips Electronics N.V."] * 10) == 0.0

@@ -252,7 +252,8 @@ def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> N
 
     sql = (
         f"SELECT a, {segments_sql('a')} AS s FROM (VALUES ('dept. of physics, univ. of bristol; uk'), "
-        "('song one | song two (live) [disc 1] / x - y'), ('a-b - c'), (',;|'), ('ünï, ö')) AS v(a) ORDER BY a"
+        "('song one | song two (live) [disc 1] / x - y'), ('a-b - c'), (',;|'), ('ünï, ö'), "
+        "('smith john**doe jane**lee ann'), ('one\ntwo\tthree')) AS v(a) ORDER BY a"
     )
     got, want = _answers(spark, sql)
     assert got == want
@@ -260,6 +261,8 @@ def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> N
         "|",
         "a b|c",
         "dept of physics|univ of bristol|uk",
+        "one|two|three",
+        "smith john|doe jane|lee ann",
         "song one|song two|live|disc 1|x|y",
         "ünï|ö",
     ]
