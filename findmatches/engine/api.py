@@ -51,7 +51,7 @@ from findmatches.engine.session import (
     threshold,
 )
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
-from findmatches.engine.sources import assignment_threshold, detect_sources, one_to_one
+from findmatches.engine.sources import assignment_threshold, detect_pairs, detect_sources, one_to_one
 from findmatches.engine.types import (
     ColumnImportance,
     EngineError,
@@ -619,14 +619,19 @@ def find_matches(
             oof = held_out.result()
         finally:  # a stop does not wait for work not yet started
             pool.shutdown(cancel_futures=True)
-        sources = detect_sources(session) if model.supervised else None
+        sources = (detect_sources(session) or detect_pairs(session)) if model.supervised else None
         agreement, evidence, link_cut, wants_cut = None, None, None, False
         if sources is not None and oof is not None:
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
             prob = one_to_one(sources, left, right, prob, t, assign_at)
+            shape = (
+                f"the sources in column {sources.column!r} one to one"
+                if sources.column
+                else "records in pairs (no labelled entity holds more than two)"
+            )
             session.log(
-                f"The labels link the sources in column {sources.column!r} one to one: each record links to its "
-                f"mutual best partner scoring at least {assign_at:.2f}; {int((prob >= t).sum())} links."
+                f"The labels link {shape}: each record links to its mutual best partner scoring at least "
+                f"{assign_at:.2f}; {int((prob >= t).sum())} links."
             )
         elif model.supervised:
             agreement = _agreement(session, y, oof, left, right, prob, t, groups)

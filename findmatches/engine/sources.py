@@ -65,6 +65,22 @@ def detect_sources(session: Session) -> Sources | None:
     return None
 
 
+def detect_pairs(session: Session) -> Sources | None:
+    """Where no column names the sources but the labels show entities of at most two records (no labelled
+    group of three or more, at least MIN_MATCHES of two), as two sources unioned without a column saying which
+    is which do: every record as of a source of its own, ``codes`` all -1 (`mutual_best` then judges each
+    record's best partner among all its pairs). None otherwise."""
+    if session.label_pairs.num_rows == 0:
+        return None
+    shape = session.backend.query(
+        f"WITH g AS (SELECT set_id, label, count(*) AS k FROM {LABELS} GROUP BY ALL) "
+        "SELECT coalesce(max(k), 0) AS largest, count(*) FILTER (WHERE k = 2) AS pairs FROM g"
+    ).to_pylist()[0]
+    if int(shape["largest"]) != 2 or int(shape["pairs"]) < MIN_MATCHES:
+        return None
+    return Sources("", np.full(session.num_records, -1, dtype=np.int64))
+
+
 def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """For pairs across sources: whether each record is the other's best partner in the other's source (the
     highest score; ties to the smaller record id). False for pairs within one source."""
@@ -106,7 +122,7 @@ def assignment_threshold(
     best = mutual_best(sources.codes, all_l[first], all_r[first], all_p[first])
     best_keys = keys[first][best]
     label_best = np.isin(ll * np.int64(len(sources.codes)) + lr, best_keys)
-    across = sources.codes[ll] != sources.codes[lr]
+    across = (sources.codes[ll] != sources.codes[lr]) | (sources.codes[ll] < 0)
     chosen, chosen_f1 = threshold, -1.0
     for share in ASSIGN_SHARES:
         predicted = label_best & (oof >= threshold * share)

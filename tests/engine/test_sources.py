@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.session import LABEL_COLUMNS, open_session
-from findmatches.engine.sources import Sources, detect_sources, mutual_best, one_to_one
+from findmatches.engine.sources import Sources, detect_pairs, detect_sources, mutual_best, one_to_one
 from findmatches.engine.types import MatchParams, RecordSource
 
 
@@ -64,6 +64,45 @@ def test_no_source_shape_without_labels_or_without_such_a_column() -> None:
         RecordSource(table=plain), MatchParams(primary_key="id"), labels, None, None
     ) as session:
         assert detect_sources(session) is None  # "colour" has one value: not sources
+
+
+def test_entities_of_two_records_are_recognised_without_a_source_column() -> None:
+    """Two shops' listings unioned without the shop: the labels group the records in twos, so each record is
+    linked only to its mutual best partner; a labelled group of three means larger entities, and no shape."""
+    table, labels = _shops(with_duplicate=False)
+    plain = table.drop_columns(["shop"])
+    with open_session(
+        RecordSource(table=plain), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        found = detect_pairs(session)
+        assert found is not None and found.column == ""
+        assert len(found.codes) == session.num_records and (found.codes == -1).all()
+    table, labels = _shops(with_duplicate=True)
+    with open_session(
+        RecordSource(table=table.drop_columns(["shop"])), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        assert detect_pairs(session) is None
+    with open_session(
+        RecordSource(table=plain), MatchParams(primary_key="id"), labels.slice(0, 6), None, None
+    ) as session:
+        assert detect_pairs(session) is None  # three labelled pairs: too few to trust
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19), st.floats(0, 1)), max_size=120))
+def test_without_sources_each_record_links_to_at_most_one_other(pairs: list[tuple[int, int, float]]) -> None:
+    keys = {(min(a, b), max(a, b)): p for a, b, p in pairs if a != b}
+    left = np.array([k[0] for k in keys], dtype=np.int64)
+    right = np.array([k[1] for k in keys], dtype=np.int64)
+    prob = np.array(list(keys.values()), dtype=np.float64)
+    codes = np.full(20, -1, dtype=np.int64)
+    links = one_to_one(Sources("", codes), left, right, prob, 0.5, 0.25) >= 0.5
+    ends = np.concatenate([left[links], right[links]])
+    assert len(ends) == len(np.unique(ends))  # no record in two links
+    for a, b, p in zip(left[links], right[links], prob[links], strict=True):
+        # each end's best pair: no pair of either scores more
+        mine = (left == a) | (right == a) | (left == b) | (right == b)
+        assert p >= prob[mine].max() or np.isclose(p, prob[mine].max())
 
 
 edges = st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19), st.floats(0, 1)), max_size=120)
