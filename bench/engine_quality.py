@@ -279,6 +279,13 @@ def _orgs_geo(unknown: float = 0.3, seed: int = 5) -> Dataset:
     return Dataset("orgs_geo", table, data.primary_key, data.truth)
 
 
+def _unlabelled_sources(name: str, column: str) -> Dataset:
+    """Set ``name`` without its ``column`` naming each record's source, as two tables are often unioned:
+    named ``<name>_nosrc``."""
+    data = LOADERS[name]()
+    return Dataset(f"{name}_nosrc", data.table.drop_columns([column]), data.primary_key, data.truth)
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     "febrl1": lambda: _febrl(1),
     "febrl2": lambda: _febrl(2),
@@ -293,6 +300,8 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
     "products_two_shops": lambda: _generated("products_two_shops", "synth_products_two_shops", 2200, 19),
+    "products_two_shops_nosrc": lambda: _unlabelled_sources("products_two_shops", "shop"),
+    "bibliographic_nosrc": lambda: _unlabelled_sources("bibliographic", "source"),
     "music": lambda: _generated("music", "synth_music", 9800, 23),
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
