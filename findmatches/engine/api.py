@@ -619,7 +619,11 @@ def find_matches(
             oof = held_out.result()
         finally:  # a stop does not wait for work not yet started
             pool.shutdown(cancel_futures=True)
-        sources = (detect_sources(session) or detect_pairs(session)) if model.supervised else None
+        sources = (
+            (detect_sources(session) or detect_pairs(session, left, right, prob >= t))
+            if model.supervised
+            else None
+        )
         agreement, evidence, link_cut, wants_cut = None, None, None, False
         if sources is not None and oof is not None:
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)

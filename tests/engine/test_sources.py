@@ -67,25 +67,30 @@ def test_no_source_shape_without_labels_or_without_such_a_column() -> None:
 
 
 def test_entities_of_two_records_are_recognised_without_a_source_column() -> None:
-    """Two shops' listings unioned without the shop: the labels group the records in twos, so each record is
-    linked only to its mutual best partner; a labelled group of three means larger entities, and no shape."""
+    """Two shops' listings unioned without the shop: the labels group the records in twos and the links pair
+    them, so each record is linked only to its mutual best partner. A labelled group of three, too few
+    labelled pairs, or links that join records to two others (larger entities labelled two by two) mean no
+    such shape."""
     table, labels = _shops(with_duplicate=False)
     plain = table.drop_columns(["shop"])
+    pairs = (np.array([0, 2, 4]), np.array([1, 3, 5]), np.array([True, True, True]))
+    chain = (np.array([0, 1, 2, 4]), np.array([1, 2, 3, 5]), np.array([True, True, True, True]))
     with open_session(
         RecordSource(table=plain), MatchParams(primary_key="id"), labels, None, None
     ) as session:
-        found = detect_pairs(session)
+        found = detect_pairs(session, *pairs)
         assert found is not None and found.column == ""
         assert len(found.codes) == session.num_records and (found.codes == -1).all()
+        assert detect_pairs(session, *chain) is None  # 3 of 6 linked records link to two others
     table, labels = _shops(with_duplicate=True)
     with open_session(
         RecordSource(table=table.drop_columns(["shop"])), MatchParams(primary_key="id"), labels, None, None
     ) as session:
-        assert detect_pairs(session) is None
+        assert detect_pairs(session, *pairs) is None
     with open_session(
         RecordSource(table=plain), MatchParams(primary_key="id"), labels.slice(0, 6), None, None
     ) as session:
-        assert detect_pairs(session) is None  # three labelled pairs: too few to trust
+        assert detect_pairs(session, *pairs) is None  # three labelled pairs: too few to trust
 
 
 @settings(max_examples=80, deadline=None)
