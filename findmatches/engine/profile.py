@@ -268,7 +268,7 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     elif (
         (forms := len({_plain(v) for v in values})) <= max(12, int(0.02 * total))
         and forms < 0.2 * n
-        and (avg_tokens <= 3)
+        and avg_tokens <= 3
     ):
         kind = ColumnKind.CATEGORY
     elif avg_tokens <= 1.3 and digit_share >= 0.5:

@@ -99,10 +99,15 @@ def detect_pairs(session: Session, left: np.ndarray, right: np.ndarray, links: n
     return Sources("", np.full(session.num_records, -1, dtype=np.int64))
 
 
+def _across(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether each pair may link: its records of two sources, or either of no known source."""
+    return np.asarray((codes[left] != codes[right]) | (codes[left] < 0) | (codes[right] < 0), dtype=bool)
+
+
 def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """For pairs across sources: whether each record is the other's best partner in the other's source (the
     highest score; ties to the smaller record id). False for pairs within one source."""
-    across = (codes[left] != codes[right]) | (codes[left] < 0) | (codes[right] < 0)
+    across = _across(codes, left, right)
     m = len(left)
     # Each pair from both ends: a record's best partner per source is judged over all its pairs.
     me, other = np.concatenate([left, right]), np.concatenate([right, left])
@@ -140,7 +145,7 @@ def assignment_threshold(
     best = mutual_best(sources.codes, all_l[first], all_r[first], all_p[first])
     best_keys = keys[first][best]
     label_best = np.isin(ll * np.int64(len(sources.codes)) + lr, best_keys)
-    across = (sources.codes[ll] != sources.codes[lr]) | (sources.codes[ll] < 0)
+    across = _across(sources.codes, ll, lr)
     chosen, chosen_f1 = threshold, -1.0
     for share in ASSIGN_SHARES:
         predicted = label_best & (oof >= threshold * share)
