@@ -279,6 +279,53 @@ def _orgs_geo(unknown: float = 0.3, seed: int = 5) -> Dataset:
     return Dataset("orgs_geo", table, data.primary_key, data.truth)
 
 
+def _unioned(data: Dataset, name: str, second: list[bool], renames: dict[str, str]) -> Dataset:
+    """``data`` as two tables of different schemas unioned: in the records ``second`` marks, each column of
+    ``renames`` moves to its new name (NULL in the old one, and the new one NULL elsewhere)."""
+    table = data.table
+    for old, new in renames.items():
+        values = table.column(old).to_pylist()
+        table = table.set_column(
+            table.column_names.index(old),
+            old,
+            pa.array([None if s else v for v, s in zip(values, second, strict=True)]),
+        )
+        table = table.append_column(
+            new, pa.array([v if s else None for v, s in zip(values, second, strict=True)])
+        )
+    return Dataset(name, table, data.primary_key, data.truth)
+
+
+def _rldata_unioned(seed: int = 29) -> Dataset:
+    """RLdata10000 as two registers unioned: half the records (drawn at random) with first and last name in
+    their own columns, the other half with one ``full_name`` ("First Last", or "Last, First" in a third of
+    them). Named ``rldata_unioned``."""
+    data = _rldata()
+    rng = random.Random(seed)
+    second = [rng.random() < 0.5 for _ in range(data.table.num_rows)]
+    first, last = data.table.column("fname_c1").to_pylist(), data.table.column("lname_c1").to_pylist()
+    full = []
+    for f, la, s in zip(first, last, second, strict=True):
+        inverted = rng.random() < 1 / 3
+        parts = [p for p in ((la, f) if inverted else (f, la)) if p]
+        full.append((", " if inverted else " ").join(parts) if s and parts else None)
+    table = data.table.append_column("full_name", pa.array(full))
+    for column in ("fname_c1", "lname_c1"):
+        values = table.column(column).to_pylist()
+        kept = pa.array([None if s else v for v, s in zip(values, second, strict=True)])
+        table = table.set_column(table.column_names.index(column), column, kept)
+    return Dataset("rldata_unioned", table, data.primary_key, data.truth)
+
+
+def _two_shops_unioned() -> Dataset:
+    """Two shops' listings unioned from their own exports: the second shop's ``title`` is its ``name`` and its
+    ``manufacturer`` its ``brand``. Named ``products_two_shops_unioned``."""
+    data = LOADERS["products_two_shops"]()
+    second = [s == "shop_b" for s in data.table.column("shop").to_pylist()]
+    renames = {"title": "name", "manufacturer": "brand"}
+    return _unioned(data, "products_two_shops_unioned", second, renames)
+
+
 def _unlabelled_sources(name: str, column: str) -> Dataset:
     """Set ``name`` without its ``column`` naming each record's source, as two tables are often unioned:
     named ``<name>_nosrc``."""
@@ -303,6 +350,8 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "products_two_shops_nosrc": lambda: _unlabelled_sources("products_two_shops", "shop"),
     "bibliographic_nosrc": lambda: _unlabelled_sources("bibliographic", "source"),
     "music": lambda: _generated("music", "synth_music", 9800, 23),
+    "rldata_unioned": _rldata_unioned,
+    "products_two_shops_unioned": _two_shops_unioned,
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

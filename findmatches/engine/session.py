@@ -23,6 +23,7 @@ from findmatches.engine.profile import (
     from_cleaned,
     normalized_select,
     profile_columns,
+    records_relation,
 )
 from findmatches.engine.snapshot import MATCH_ID, POSITION, Snapshot, SnapshotMismatch, common_profiles
 from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
@@ -204,7 +205,9 @@ def _prepare(
     session.log(
         f"Loaded {num} records; columns: "
         + ", ".join(
-            f"{p.name}={p.kind.value}" + (f"({p.null_rate:.0%} missing)" if p.null_rate else "")
+            f"{p.name}={p.kind.value}"
+            + (f"({p.null_rate:.0%} missing)" if p.null_rate else "")
+            + (" (columns of different records' schemas, joined)" if p.joins else "")
             for p in profiles
         )
     )
@@ -247,10 +250,11 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
     value, with its count, and joined back; the others row by row, their counts from one aggregate of the
     values that occur more than once (a small table to join, where most values are unique)."""
+    records = records_relation(profiles, RECORDS)
     counts = be.query(
         "SELECT "
         + ", ".join(f"approx_count_distinct({quote_ident(p.name)}) AS d{i}" for i, p in enumerate(profiles))
-        + f" FROM {RECORDS}"
+        + f" FROM {records}"
     )
     by_value = [
         p
@@ -261,7 +265,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in by_value]
     counted = [p for p in per_row if p.counts_values]
     # The per-row values feed the final select and the counts: materialised once, not computed twice.
-    ctes = [f"b AS {'MATERIALIZED ' if counted else ''}({normalized_select(per_row, RECORDS, keep + raw)})"]
+    ctes = [f"b AS {'MATERIALIZED ' if counted else ''}({normalized_select(per_row, records, keep + raw)})"]
     cols = [f"b.{name}" for _, name in keep]
     joins = []
     for p in per_row:
@@ -284,7 +288,7 @@ def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[
     for p in by_value:
         m = f"m_{p.alias}"
         values = (
-            f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {RECORDS} GROUP BY {quote_ident(p.name)})"
+            f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {records} GROUP BY {quote_ident(p.name)})"
         )
         # Materialised: DuckDB turns the window below into an aggregate joined back, and would otherwise
         # normalise every distinct value twice.

@@ -101,7 +101,10 @@ def read_snapshot(folder: Path) -> Snapshot:
             )
         if not (folder / RECORDS_FILE).is_file():
             raise SnapshotMismatch(f"The snapshot {folder} has no {RECORDS_FILE}.")
-        profiles = tuple(ColumnProfile(**{**p, "kind": ColumnKind(p["kind"])}) for p in meta["profiles"])
+        profiles = tuple(
+            ColumnProfile(**{**p, "kind": ColumnKind(p["kind"]), "joins": tuple(p.get("joins", ()))})
+            for p in meta["profiles"]
+        )
         return Snapshot(
             folder=folder,
             version=VERSION,

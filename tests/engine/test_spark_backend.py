@@ -322,6 +322,22 @@ def test_a_number_s_placeholder_is_missing_on_spark_as_on_duckdb(spark: Any) -> 
 
 
 @pytest.mark.spark
+def test_columns_of_two_schemas_join_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.profile import ColumnKind, ColumnProfile, records_relation
+
+    joined = ColumnProfile("f+l+n", 3, ColumnKind.NAME, 0.0, 1.0, 2.0, 12.0, joins=("f", "l", "n"))
+    rows = (
+        "(1, 'Ann', ' Lee ', NULL), (2, NULL, NULL, 'Lee, Ann'), (3, 'n/a', 'Lee', ''), (4, NULL, NULL, NULL)"
+    )
+    table = f"(SELECT * FROM (VALUES {rows}) AS v(_rid, f, l, n))"
+    got, want = _answers(
+        spark, f'SELECT _rid, "f+l+n" AS j FROM {records_relation([joined], table)} ORDER BY _rid'
+    )
+    assert got == want
+    assert want["j"] == ["Ann Lee", "Lee, Ann", "Lee", None]
+
+
+@pytest.mark.spark
 def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 
