@@ -16,7 +16,7 @@ from enum import StrEnum
 import numpy as np
 
 from findmatches.engine.backend import Backend, quote_ident, sample_hash
-from findmatches.engine.unioned import TEXT_FAMILY, exclusive_groups, joined_name, joined_values
+from findmatches.engine.unioned import TEXT_FAMILY, exclusive_groups, joined_name, joined_values, paired
 
 SAMPLE_ROWS = 5000
 MISSING_TOKENS = ("", "na", "n/a", "null", "none", "nan", "-", "?", "unknown", "nil")
@@ -360,10 +360,12 @@ def profile_columns(
         present[name] = [None if is_missing(v) else str(v).strip() for v in sample.column(name).to_pylist()]
     profiles = [profile_values(name, columns.index(name), present[name], total) for name in selected]
     kinds = {p.name: p.kind for p in profiles if p.kind != ColumnKind.EMPTY}
-    groups = exclusive_groups(
-        {n: np.array([v is not None for v in present[n]], dtype=bool) for n in kinds},
-        {n: _family(k) for n, k in kinds.items()},
-    )
+    masks = {n: np.array([v is not None for v in present[n]], dtype=bool) for n in kinds}
+    groups = [
+        pair
+        for group in exclusive_groups(masks, {n: _family(k) for n, k in kinds.items()})
+        for pair in paired(group, masks, present)
+    ]
     taken = set(columns)
     for k, group in enumerate(groups):
         name = joined_name(group, taken)

@@ -16,7 +16,15 @@ from findmatches.engine.api import find_matches, generate_labeling_set
 from findmatches.engine.profile import ColumnKind, profile_columns, records_relation
 from findmatches.engine.snapshot import META_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
-from findmatches.engine.unioned import MAX_OVERLAP, MIN_PRESENT, exclusive_groups, joined_name, joined_values
+from findmatches.engine.unioned import (
+    MAX_OVERLAP,
+    MIN_PRESENT,
+    exclusive_groups,
+    joined_name,
+    joined_values,
+    paired,
+    word_overlap,
+)
 from tests.engine.conftest import no_labels, oracle_labels
 
 
@@ -81,6 +89,35 @@ def test_groups_are_disjoint_and_each_column_excludes_another_of_its_group(
                 for d in group
                 if d != c
             )
+
+
+def test_renamed_columns_of_two_schemas_pair_up_and_others_join_whole() -> None:
+    """Two shops' exports: the titles pair with the titles and the makers with the makers, by their words. A
+    full name against a first and a last name, or pairs whose words differ, join whole."""
+    n = 8
+    a, b = _mask(n, range(4)), _mask(n, range(4, 8))
+    title = [
+        "sony cyber-shot dsc-w830",
+        "canon eos 80d body",
+        "hp envy 5055 printer",
+        "jbl flip 4",
+        *[None] * 4,
+    ]
+    name = [*[None] * 4, "Sony DSC-W830 camera", "Canon EOS 80D", "HP ENVY 5055", "JBL Flip 4 speaker"]
+    maker = ["Sony", "Canon", "HP", "JBL", *[None] * 4]
+    brand = [*[None] * 4, "SONY", "canon", "Hewlett Packard (HP)", "JBL"]
+    present = {"title": a, "maker": a, "name": b, "brand": b}
+    values = {"title": title, "maker": maker, "name": name, "brand": brand}
+    group = ("title", "maker", "name", "brand")
+    assert paired(group, present, values) == [("title", "name"), ("maker", "brand")]
+    assert word_overlap(maker, brand) > 0.5 > word_overlap(title, brand)
+    values["brand"] = [*[None] * 4, "acme", "globex", "initech", "umbrella"]  # nothing like the makers
+    assert paired(group, present, values) == [group]
+    full = {"first": a, "last": a, "full": b}
+    names = {"first": ["ann", "bo"] * 4, "last": ["lee", "ng"] * 4, "full": ["ann lee", "bo ng"] * 4}
+    assert paired(("first", "last", "full"), full, names) == [("first", "last", "full")]
+    assert paired(("first", "full"), full, names) == [("first", "full")]
+    assert word_overlap(["a b"], [None]) == 0.0 and word_overlap(["A b"], ["b a"]) == 1.0
 
 
 def test_joined_names_and_values() -> None:
