@@ -590,6 +590,44 @@ def test_find_matches_gives_the_same_candidates_and_groups(
 
 @pytest.mark.spark
 @pytest.mark.slow  # a minute of Spark local[2] on two cores
+def test_a_table_of_two_schemas_gives_the_same_groups(
+    spark: Any,
+    people: tuple[RecordSource, dict[str, str], pa.Table],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every other person with one ``full_name`` in place of first and last name: both backends join the
+    three columns into one (`findmatches.engine.unioned`) and find the same groups."""
+    source, _, labels = people
+    table = source.table
+    assert table is not None
+    first, last = table.column("first_name").to_pylist(), table.column("last_name").to_pylist()
+    odd = [i % 2 == 1 for i in range(table.num_rows)]
+    full = [f"{b}, {a}" if o else None for a, b, o in zip(first, last, odd, strict=True)]
+    for name, values in (("first_name", first), ("last_name", last)):
+        kept = [None if o else v for v, o in zip(values, odd, strict=True)]
+        table = table.set_column(table.column_names.index(name), name, pa.array(kept, pa.string()))
+    unioned = RecordSource(table=table.append_column("full_name", pa.array(full, pa.string())))
+    logs = {}
+    for engine in ("duckdb", "spark"):
+        _, logs[engine] = _run(
+            engine,
+            monkeypatch,
+            find_matches,
+            unioned,
+            PARAMS,
+            labels,
+            out_path=tmp_path / f"{engine}.parquet",
+            out_format="parquet",
+            compute_confidence=False,
+        )
+    loaded = {e: next(line for line in lines if line.startswith("Loaded")) for e, lines in logs.items()}
+    assert loaded["spark"] == loaded["duckdb"] and "first_name+last_name+full_name=" in loaded["spark"]
+    assert _partition(tmp_path / "spark.parquet") == _partition(tmp_path / "duckdb.parquet")
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # a minute of Spark local[2] on two cores
 def test_evaluation_is_the_same(
     spark: Any, people: tuple[RecordSource, dict[str, str], pa.Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
