@@ -30,7 +30,7 @@ bench/synth_products_two_shops.py. Mostly unique records: ``music`` (CDDB / free
 artist's other albums, live / remastered / deluxe editions, greatest hits and the discs of a set as hard
 non-matches) from bench/synth_music.py. Tables unioned from two schemas: ``rldata_unioned`` (half of
 RLdata10000 with one ``full_name`` in place of first and last name) and ``products_two_shops_unioned`` (the
-second shop's ``title`` and ``manufacturer`` named ``name`` and ``brand``).
+second shop's ``title`` and ``manufacturer`` named ``name`` and ``brand``; ``_nosrc`` without the shop).
 """
 
 from __future__ import annotations
@@ -354,6 +354,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "music": lambda: _generated("music", "synth_music", 9800, 23),
     "rldata_unioned": _rldata_unioned,
     "products_two_shops_unioned": _two_shops_unioned,
+    "products_two_shops_unioned_nosrc": lambda: _unlabelled_sources("products_two_shops_unioned", "shop"),
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

@@ -51,7 +51,13 @@ from findmatches.engine.session import (
     threshold,
 )
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
-from findmatches.engine.sources import assignment_threshold, detect_pairs, detect_sources, one_to_one
+from findmatches.engine.sources import (
+    assignment_threshold,
+    detect_pairs,
+    detect_schemas,
+    detect_sources,
+    one_to_one,
+)
 from findmatches.engine.types import (
     ColumnImportance,
     EngineError,
@@ -620,7 +626,11 @@ def find_matches(
         finally:  # a stop does not wait for work not yet started
             pool.shutdown(cancel_futures=True)
         sources = (
-            (detect_sources(session) or detect_pairs(session, left, right, prob >= t))
+            (
+                detect_sources(session)
+                or detect_schemas(session)
+                or detect_pairs(session, left, right, prob >= t)
+            )
             if model.supervised
             else None
         )
@@ -629,9 +639,11 @@ def find_matches(
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
             prob = one_to_one(sources, left, right, prob, t, assign_at)
             shape = (
-                f"the sources in column {sources.column!r} one to one"
-                if sources.column
-                else "records in pairs (no labelled entity holds more than two)"
+                "records in pairs (no labelled entity holds more than two)"
+                if not sources.column
+                else f"the two schemas of column {sources.column!r} one to one"
+                if sources.schema
+                else f"the sources in column {sources.column!r} one to one"
             )
             session.log(
                 f"The labels link {shape}: each record links to its mutual best partner scoring at least "

@@ -405,7 +405,7 @@ def profile_values(name: str, index: int, raw: list[str | None], total: int) -> 
     )
 
 
-def _present(col: str) -> str:
+def present_sql(col: str) -> str:
     """SQL: the trimmed value of column ``col``, NULL where `is_missing`."""
     missing = ", ".join(f"'{t}'" for t in MISSING_TOKENS)
     # The length test first: DuckDB plans the IN list as a join, which then sees only short values (half the
@@ -424,7 +424,7 @@ def records_relation(profiles: list[ColumnProfile], table: str) -> str:
     if not joined:
         return table
     cols = ", ".join(
-        f"nullif(concat_ws(' ', {', '.join(_present(quote_ident(c)) for c in p.joins)}), '') AS "
+        f"nullif(concat_ws(' ', {', '.join(present_sql(quote_ident(c)) for c in p.joins)}), '') AS "
         f"{quote_ident(p.name)}"
         for p in joined
     )
@@ -440,7 +440,7 @@ def _number(value: str) -> float | None:
 
 def _cleaned(profile: ColumnProfile) -> str:
     """Stage 1: the trimmed value (NULL for missing placeholders), lower-cased for text-like kinds."""
-    value = _present(quote_ident(profile.name))
+    value = present_sql(quote_ident(profile.name))
     if profile.kind == ColumnKind.PHONE:
         # The usual separators go by plain replaces, so that most phones need no regular expression (`_reduced`).
         for sep in (" ", "-", "(", ")", ".", "+"):

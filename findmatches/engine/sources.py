@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from findmatches.engine.profile import ColumnKind
-from findmatches.engine.session import LABELS, NORM, Session
+from findmatches.engine.backend import quote_ident
+from findmatches.engine.profile import ColumnKind, present_sql
+from findmatches.engine.session import LABELS, NORM, RECORDS, Session
 
 MAX_SOURCES = 8
 # The labelled matches across sources needed before the shape is trusted.
@@ -31,10 +32,13 @@ ASSIGN_SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0
 
 @dataclass(frozen=True)
 class Sources:
-    """The column that names each record's source, and each record's source (index; -1 where missing)."""
+    """The column that names each record's source, and each record's source (index; -1 where missing). With
+    ``schema``, the column is a joined one (`findmatches.engine.unioned`) and a record's source is which of
+    its two columns the record holds."""
 
     column: str
     codes: np.ndarray
+    schema: bool = False
 
 
 def detect_sources(session: Session) -> Sources | None:
@@ -67,6 +71,35 @@ def detect_sources(session: Session) -> Sources | None:
             code[codes.column("missing").to_numpy(zero_copy_only=False).astype(bool)] = -1
             return Sources(p.name, code)
     return None
+
+
+def detect_schemas(session: Session) -> Sources | None:
+    """Where no column names the sources but the table was unioned from two of different schemas: each
+    record's source is its schema, which of the two columns of a joined pair it holds (`unioned.paired`: a
+    title or a name), when the labels show the shape `detect_sources` needs. The pair missing least is
+    used, and only where it misses at most MAX_MISSING. None otherwise, and for runs on kept snapshots
+    (whose records' own columns are not kept)."""
+    if session.label_pairs.num_rows == 0 or session.snapshot_rows:
+        return None
+    pairs = sorted((p for p in session.feature_profiles if len(p.joins) == 2), key=lambda p: p.null_rate)
+    if not pairs or pairs[0].null_rate > MAX_MISSING:
+        return None
+    p = pairs[0]
+    which = " ".join(
+        f"WHEN {present_sql(quote_ident(c))} IS NOT NULL THEN {i}" for i, c in enumerate(p.joins)
+    )
+    records = f"SELECT _rid, CASE {which} ELSE -1 END AS s FROM {RECORDS}"
+    shape = session.backend.query(
+        f"WITH c AS ({records}), g AS (SELECT l.set_id, l.label, c.s, count(*) AS k FROM {LABELS} l "
+        "JOIN c USING (_rid) WHERE c.s >= 0 GROUP BY ALL) "
+        "SELECT coalesce(max(k), 0) AS most_per_source, (SELECT count(DISTINCT s) FROM g) AS sources, "
+        "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked "
+        "FROM g"
+    ).to_pylist()[0]
+    if int(shape["most_per_source"]) != 1 or int(shape["linked"]) < MIN_MATCHES or int(shape["sources"]) != 2:
+        return None
+    codes = session.backend.query(f"SELECT s FROM ({records}) ORDER BY _rid").column("s").to_numpy()
+    return Sources(p.name, codes.astype(np.int64), schema=True)
 
 
 def linked_beyond_pairs(n: int, left: np.ndarray, right: np.ndarray, links: np.ndarray) -> float:

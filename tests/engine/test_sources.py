@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.session import LABEL_COLUMNS, open_session
-from findmatches.engine.sources import Sources, detect_pairs, detect_sources, mutual_best, one_to_one
+from findmatches.engine.sources import (
+    Sources,
+    detect_pairs,
+    detect_schemas,
+    detect_sources,
+    mutual_best,
+    one_to_one,
+)
 from findmatches.engine.types import MatchParams, RecordSource
 
 
@@ -139,3 +146,39 @@ def test_one_to_one_links_each_record_to_at_most_one_per_source(
             seen.add((me, int(codes[other])))
     # A mutual best pair scoring at least the assignment threshold is a link.
     assert np.all(links[best & (prob >= t / 2)])
+
+
+def _renamed(table: pa.Table) -> pa.Table:
+    """The shops unioned from their own exports, without the shop: the second's ``title`` is its ``name``."""
+    second = [s == "shop b" for s in table.column("shop").to_pylist()]
+    titles = table.column("title").to_pylist()
+    return (
+        table.drop_columns(["shop", "title"])
+        .append_column("title", pa.array([None if b else t for t, b in zip(titles, second, strict=True)]))
+        .append_column("name", pa.array([t if b else None for t, b in zip(titles, second, strict=True)]))
+    )
+
+
+def test_two_schemas_unioned_without_a_source_column_are_the_sources() -> None:
+    """Each record's source is which of the paired columns it holds, where the labels show the shape."""
+    table, pairs = _shops(with_duplicate=False)
+    unioned = _renamed(table)
+    with open_session(
+        RecordSource(table=unioned), MatchParams(primary_key="id"), pairs, None, None
+    ) as session:
+        assert [p.name for p in session.feature_profiles if p.joins] == ["title+name"]
+        assert detect_sources(session) is None
+        found = detect_schemas(session)
+        assert found is not None and found.schema and found.column == "title+name"
+        assert [int(c) for c in found.codes] == [
+            0 if i.startswith("a") else 1 for i in table.column("id").to_pylist()
+        ]
+    table, labels = _shops(with_duplicate=True)  # a product listed twice by one shop: not one to one
+    with open_session(
+        RecordSource(table=_renamed(table)), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        assert detect_schemas(session) is None
+    with open_session(
+        RecordSource(table=unioned), MatchParams(primary_key="id"), pairs.slice(0, 6), None, None
+    ) as session:
+        assert detect_schemas(session) is None  # three labelled pairs: too few to trust
