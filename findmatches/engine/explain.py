@@ -30,8 +30,10 @@ from findmatches.engine.session import NORM, Session
 LEVELS = ("missing", "different", "close", "exact")
 MISSING, DIFFERENT, CLOSE_LEVEL, EXACT = range(4)
 # A column's values are "close" when one of these similarities reaches its bound (a number's relative
-# difference at most RELDIFF_CLOSE); the whole record is "close" at a ratio of at least RECORD_CLOSE.
-CLOSE = {"lev": 0.8, "indel": 0.8, "ratio": 0.8, "jw": 0.9}
+# difference at most RELDIFF_CLOSE); the whole record is "close" at a ratio of at least RECORD_CLOSE. The token
+# sort ratio sees the same words in another order ("smith, john" and "john smith", as a full name joined from
+# two schemas is written), which every edit similarity calls different.
+CLOSE = {"lev": 0.8, "indel": 0.8, "ratio": 0.8, "jw": 0.9, "tsort": 0.9}
 RELDIFF_CLOSE = 0.05
 RECORD_CLOSE = 0.8
 BATCH_PAIRS = 200_000

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.api import _label_features, find_matches
-from findmatches.engine.explain import choose_partners
-from findmatches.engine.features import RECORD, features_for, session_spec
+from findmatches.engine.explain import CLOSE_LEVEL, DIFFERENT, EXACT, choose_partners, levels
+from findmatches.engine.features import RECORD, feature_spec, features_for, session_spec
 from findmatches.engine.model import MatchModel
+from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.session import NORM, open_session
 from findmatches.engine.types import MatchParams, RecordSource
 
@@ -198,3 +199,15 @@ def test_weights_sum_to_the_score_for_any_features(fitted: tuple[MatchModel, np.
     assert terms.shape == features.shape
     assert bias + terms.sum(axis=1) == pytest.approx(model.log_odds(features), abs=1e-9)
     assert np.all(terms[np.isnan(features)] == 0.0)  # a missing value weighs nothing
+
+
+def test_the_same_words_in_another_order_are_close() -> None:
+    """A name of two words written "smith, john" and "john smith": far apart by every edit similarity, the
+    same words by the token sort ratio."""
+    spec = feature_spec([ColumnProfile("name", 0, ColumnKind.NAME, 0.0, 1.0, 2.0, 10.0)])
+    position = {n: j for j, n in enumerate(spec.names)}
+    x = np.zeros((3, len(spec.names)))
+    x[:, position["name:jw"]] = 0.55
+    x[:, position["name:tsort"]] = [1.0, 0.6, 1.0]
+    x[2, position["name:exact"]] = 1.0
+    assert levels(spec, x, ["name"])[:, 0].tolist() == [CLOSE_LEVEL, DIFFERENT, EXACT]
