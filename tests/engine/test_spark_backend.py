@@ -338,6 +338,27 @@ def test_columns_of_two_schemas_join_on_spark_as_on_duckdb(spark: Any) -> None:
 
 
 @pytest.mark.spark
+def test_two_schemas_are_the_sources_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.session import open_session
+    from findmatches.engine.sources import detect_schemas
+    from tests.engine.test_sources import _renamed, _shops
+
+    table, pairs = _shops(with_duplicate=False)
+    codes = {}
+    for name, backend in (("spark", SparkBackend(spark)), ("duckdb", DuckDBBackend())):
+        with open_session(
+            RecordSource(table=_renamed(table)), PARAMS, pairs, None, None, backend=backend
+        ) as session:
+            found = detect_schemas(session)
+            assert found is not None and found.column == "title+name"
+            codes[name] = found.codes.tolist()
+        backend.close()
+    assert codes["spark"] == codes["duckdb"] == [0, 1] * 12
+
+
+@pytest.mark.spark
 def test_keys_of_two_columns_that_spark_s_32_bit_hash_confuses_stay_apart(spark: Any) -> None:
     from findmatches.engine.backends.spark import SparkBackend
 
