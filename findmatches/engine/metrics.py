@@ -86,7 +86,9 @@ def column_importances(
     spec: FeatureSpec, model: MatchModel, x: np.ndarray, y: np.ndarray, seed: int = 0
 ) -> list[ColumnImportance]:
     """Permutation importance per source column (all its features shuffled together): how far the predicted
-    probabilities move on average, scaled so that the most important column is 1."""
+    probabilities move on average, scaled so that the most important column is 1. A column joined from
+    columns of two schemas (`findmatches.engine.unioned`) gives its importance to each of them: Glue names
+    the transform's own columns."""
     rng = np.random.default_rng(seed)
     base = model.predict(x)
     names = [c for c in dict.fromkeys(spec.columns) if c in {p.name for p in spec.profiles}]
@@ -101,7 +103,8 @@ def column_importances(
             moves.append(float(np.mean(np.abs(base - model.predict(shuffled)))))
         drops[name] = float(np.mean(moves))
     top = max(drops.values(), default=0.0)
-    scaled = {k: (v / top if top > 0 else 0.0) for k, v in drops.items()}
+    joins = {p.name: p.joins or (p.name,) for p in spec.profiles}
+    scaled = {c: (v / top if top > 0 else 0.0) for k, v in drops.items() for c in joins[k]}
     return sorted(
         (ColumnImportance(column=k, importance=round(v, 4)) for k, v in scaled.items()),
         key=lambda c: (-c.importance, c.column),

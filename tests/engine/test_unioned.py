@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from findmatches.engine.api import find_matches, generate_labeling_set
+from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
 from findmatches.engine.profile import ColumnKind, profile_columns, records_relation
 from findmatches.engine.snapshot import META_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
@@ -194,15 +194,22 @@ def _unioned_people(table: pa.Table) -> pa.Table:
     )
 
 
-def _teach_and_match(table: pa.Table, truth: dict[str, str], tmp_path: Path) -> tuple[np.ndarray, list[str]]:
-    """Two labelling rounds of 60 records answered from the truth, then the matches' ``match_id``s in the
-    order of ``table``, and the engine's log."""
+def _taught(table: pa.Table, truth: dict[str, str], tmp_path: Path) -> pa.Table:
+    """The labels of two labelling rounds of 60 records answered from the truth."""
     source, params, labels = RecordSource(table=table), MatchParams(primary_key="id"), no_labels()
     for round_no in (1, 2):
         out = tmp_path / f"round{round_no}.csv"
         generate_labeling_set(source, params, labels, out_path=out, target_records=60, seed=round_no)
         rows = duckdb.read_csv(str(out), all_varchar=True).to_arrow_table()
         labels = pa.concat_tables([labels, oracle_labels(rows, truth)])
+    return labels
+
+
+def _teach_and_match(table: pa.Table, truth: dict[str, str], tmp_path: Path) -> tuple[np.ndarray, list[str]]:
+    """Two labelling rounds (`_taught`), then the matches' ``match_id``s in the order of ``table``, and the
+    engine's log."""
+    source, params = RecordSource(table=table), MatchParams(primary_key="id")
+    labels = _taught(table, truth, tmp_path)
     logs: list[str] = []
     path = tmp_path / "out.parquet"
     find_matches(
@@ -252,3 +259,18 @@ def test_a_snapshot_keeps_the_joined_column_for_the_next_run(
     assert [p["joins"] for p in meta["profiles"] if p["joins"]] == [["given_name", "surname", "full_name"]]
     from_snapshot = _match(new, labels, tmp_path / "b.parquet", ExistingMatches(snapshots=(snap,)))
     assert from_snapshot.equals(from_files)
+
+
+def test_column_importances_name_the_columns_a_joined_column_joins(
+    people: tuple[pa.Table, dict[str, str]], tmp_path: Path
+) -> None:
+    """Glue's ColumnImportances name the transform's own columns: a joined column's importance is each of
+    its columns'."""
+    table, truth = people
+    unioned = _unioned_people(table)
+    result = evaluate(
+        RecordSource(table=unioned), MatchParams(primary_key="id"), _taught(unioned, truth, tmp_path)
+    )
+    importance = {c.column: c.importance for c in result.column_importances}
+    assert set(importance) == {"given_name", "surname", "full_name", "born", "city"}
+    assert importance["given_name"] == importance["surname"] == importance["full_name"] > 0
