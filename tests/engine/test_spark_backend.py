@@ -576,17 +576,14 @@ def _run(
     return result, lines
 
 
-@pytest.mark.spark
-@pytest.mark.slow  # one and a half minutes of Spark local[2] on two cores
-def test_find_matches_gives_the_same_candidates_and_groups(
-    spark: Any,
-    people: tuple[RecordSource, dict[str, str], pa.Table],
-    tmp_path: Path,
+def _matched_on_both(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    source, truth, labels = people
-    # The pre-filter on, as on large inputs (its cheap similarity is SQL that Spark must run too).
-    monkeypatch.setattr("findmatches.engine.api.PREFILTER_MIN_PAIRS", 0)
+    source: RecordSource,
+    labels: pa.Table,
+    tmp_path: Path,
+    compute_confidence: bool,
+) -> dict[str, list[str]]:
+    """`find_matches` on DuckDB and on Spark, written to ``<engine>.parquet``; each engine's log."""
     logs = {}
     for engine in ("duckdb", "spark"):
         _, logs[engine] = _run(
@@ -598,8 +595,23 @@ def test_find_matches_gives_the_same_candidates_and_groups(
             labels,
             out_path=tmp_path / f"{engine}.parquet",
             out_format="parquet",
-            compute_confidence=True,
+            compute_confidence=compute_confidence,
         )
+    return logs
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # one and a half minutes of Spark local[2] on two cores
+def test_find_matches_gives_the_same_candidates_and_groups(
+    spark: Any,
+    people: tuple[RecordSource, dict[str, str], pa.Table],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source, truth, labels = people
+    # The pre-filter on, as on large inputs (its cheap similarity is SQL that Spark must run too).
+    monkeypatch.setattr("findmatches.engine.api.PREFILTER_MIN_PAIRS", 0)
+    logs = _matched_on_both(monkeypatch, source, labels, tmp_path, compute_confidence=True)
     blocking = {e: next(line for line in lines if line.startswith("Blocking:")) for e, lines in logs.items()}
     assert blocking["spark"] == blocking["duckdb"]
     assert all(any(line.startswith("Pre-filter") for line in lines) for lines in logs.values()), logs
@@ -629,19 +641,7 @@ def test_a_table_of_two_schemas_gives_the_same_groups(
         kept = [None if o else v for v, o in zip(values, odd, strict=True)]
         table = table.set_column(table.column_names.index(name), name, pa.array(kept, pa.string()))
     unioned = RecordSource(table=table.append_column("full_name", pa.array(full, pa.string())))
-    logs = {}
-    for engine in ("duckdb", "spark"):
-        _, logs[engine] = _run(
-            engine,
-            monkeypatch,
-            find_matches,
-            unioned,
-            PARAMS,
-            labels,
-            out_path=tmp_path / f"{engine}.parquet",
-            out_format="parquet",
-            compute_confidence=False,
-        )
+    logs = _matched_on_both(monkeypatch, unioned, labels, tmp_path, compute_confidence=False)
     loaded = {e: next(line for line in lines if line.startswith("Loaded")) for e, lines in logs.items()}
     assert loaded["spark"] == loaded["duckdb"] and "first_name+last_name+full_name=" in loaded["spark"]
     assert _partition(tmp_path / "spark.parquet") == _partition(tmp_path / "duckdb.parquet")
