@@ -30,7 +30,8 @@ bench/synth_products_two_shops.py. Mostly unique records: ``music`` (CDDB / free
 artist's other albums, live / remastered / deluxe editions, greatest hits and the discs of a set as hard
 non-matches) from bench/synth_music.py. Tables unioned from two schemas: ``rldata_unioned`` (half of
 RLdata10000 with one ``full_name`` in place of first and last name) and ``products_two_shops_unioned`` (the
-second shop's ``title`` and ``manufacturer`` named ``name`` and ``brand``; ``_nosrc`` without the shop).
+second shop's ``title`` and ``manufacturer`` named ``name`` and ``brand``; ``_nosrc`` without the shop, ``_sku``
+with a stock code only the second shop lists).
 """
 
 from __future__ import annotations
@@ -298,6 +299,20 @@ def _unioned(data: Dataset, name: str, second: list[bool], renames: dict[str, st
     return Dataset(name, table, data.primary_key, data.truth)
 
 
+def _two_shops_unioned_sku(seed: int = 5) -> Dataset:
+    """The shops unioned (`_two_shops_unioned`), the second shop's export also holding its own stock code
+    (``sku``, ten random letters and digits) that the first's lacks. Named ``products_two_shops_unioned_sku``."""
+    data = _two_shops_unioned()
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    sku = [
+        "".join(rng.choice(alphabet) for _ in range(10)) if s == "shop_b" else None
+        for s in data.table.column("shop").to_pylist()
+    ]
+    table = data.table.append_column("sku", pa.array(sku, pa.string()))
+    return Dataset("products_two_shops_unioned_sku", table, data.primary_key, data.truth)
+
+
 def _rldata_unioned(seed: int = 29) -> Dataset:
     """RLdata10000 as two registers unioned: half the records (drawn at random) with first and last name in
     their own columns, the other half with one ``full_name`` ("First Last", or "Last, First" in a third of
@@ -355,6 +370,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "rldata_unioned": _rldata_unioned,
     "products_two_shops_unioned": _two_shops_unioned,
     "products_two_shops_unioned_nosrc": lambda: _unlabelled_sources("products_two_shops_unioned", "shop"),
+    "products_two_shops_unioned_sku": _two_shops_unioned_sku,
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

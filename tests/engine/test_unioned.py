@@ -18,12 +18,13 @@ from findmatches.engine.snapshot import META_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 from findmatches.engine.unioned import (
     MAX_OVERLAP,
+    MIN_PAIR_OVERLAP,
     MIN_PRESENT,
     exclusive_groups,
     joined_name,
     joined_values,
     paired,
-    word_overlap,
+    gram_overlap,
 )
 from tests.engine.conftest import no_labels, oracle_labels
 
@@ -110,14 +111,22 @@ def test_renamed_columns_of_two_schemas_pair_up_and_others_join_whole() -> None:
     values = {"title": title, "maker": maker, "name": name, "brand": brand}
     group = ("title", "maker", "name", "brand")
     assert paired(group, present, values) == [("title", "name"), ("maker", "brand")]
-    assert word_overlap(maker, brand) > 0.5 > word_overlap(title, brand)
-    values["brand"] = [*[None] * 4, "acme", "globex", "initech", "umbrella"]  # nothing like the makers
-    assert paired(group, present, values) == [group]
+    assert gram_overlap(maker, brand) > MIN_PAIR_OVERLAP > gram_overlap(title, brand)
+    # The second shop also lists a colour: like none of the first shop's columns, it stays a column of its own.
+    colour = {**values, "colour": [*[None] * 4, "black", "silver", "white", "blue"]}
+    with_colour = ("title", "maker", "name", "brand", "colour")
+    assert paired(with_colour, {**present, "colour": b}, colour) == [("title", "name"), ("maker", "brand")]
+    # A column like none of the other schema's stays a column of its own: here the second shop's brands
+    # (and so the first shop's makers, now like nothing either).
+    values["brand"] = [*[None] * 4, "acme", "globex", "initech", "umbrella"]
+    assert paired(group, present, values) == [("title", "name")]
+    values["title"] = ["zz", "qq", "xx", "ww", *[None] * 4]  # nothing alike at all: nothing joined
+    assert paired(group, present, values) == []
     full = {"first": a, "last": a, "full": b}
     names = {"first": ["ann", "bo"] * 4, "last": ["lee", "ng"] * 4, "full": ["ann lee", "bo ng"] * 4}
     assert paired(("first", "last", "full"), full, names) == [("first", "last", "full")]
     assert paired(("first", "full"), full, names) == [("first", "full")]
-    assert word_overlap(["a b"], [None]) == 0.0 and word_overlap(["A b"], ["b a"]) == 1.0
+    assert gram_overlap(["a b"], [None]) == 0.0 and gram_overlap(["A b"], ["b a"]) == 1.0
 
 
 def test_joined_names_and_values() -> None:
@@ -131,8 +140,12 @@ def test_a_unioned_table_profiles_a_joined_column_that_normalises_as_profiled() 
     a placeholder): the joined column is profiled on the joined sample values, and the SQL that makes it
     for the whole table gives the same values."""
     n = 200
-    given = [f"Ann{'a' * (i % 4)}{chr(97 + i % 26)}" for i in range(n)]
-    family = [f"Lee{chr(97 + i % 23)}{'s' * (i % 3)}" for i in range(n)]
+    givens = ["Anna", "Bernd", "Carla", "Dieter", "Elke", "Frieda", "Gustav", "Hanna", "Ingrid", "Jonas"]
+    givens += ["Karin", "Lukas", "Marta", "Nils", "Olga", "Paul", "Rita"]  # more than a category's values
+    families = ["Lehmann", "Schulz", "Becker", "Hoffmann", "Koch", "Richter", "Wolf", "Braun", "Krause"]
+    families += ["Vogel", "Jung", "Keller", "Berger", "Frank", "Roth"]
+    given = [givens[(i // 2) % len(givens)] for i in range(n)]
+    family = [families[(i // 3) % len(families)] for i in range(n)]
     first = [given[i] if i % 2 else None for i in range(n)]
     last = [(family[i] if i % 10 != 1 else "n/a") if i % 2 else None for i in range(n)]
     full = [None if i % 2 else (f" {family[i]} {given[i]} " if i % 7 else "") for i in range(n)]
