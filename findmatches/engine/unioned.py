@@ -43,7 +43,7 @@ def exclusive_groups(present: Mapping[str, np.ndarray], family: Mapping[str, str
     each present (``present``: one boolean per sampled record) in at least ``MIN_PRESENT`` of the records and
     together in at most ``MAX_OVERLAP`` of the rarer's. Columns present together stay in one group when both
     exclude a third (``first_name`` and ``last_name`` against ``full_name``). Groups of other families than
-    text hold two columns (one value on each side), and none holds more than ``MAX_GROUP``."""
+    text hold two columns (one value on each side)."""
     names = list(present)
     if not names:
         return []
@@ -72,8 +72,7 @@ def exclusive_groups(present: Mapping[str, np.ndarray], family: Mapping[str, str
         groups.setdefault(root(n), []).append(n)
     out = []
     for group in groups.values():
-        limit = MAX_GROUP if family[group[0]] == TEXT_FAMILY else 2
-        if 2 <= len(group) <= limit:
+        if len(group) == 2 or (len(group) > 2 and family[group[0]] == TEXT_FAMILY):
             out.append(tuple(group))
     return out
 
@@ -107,7 +106,13 @@ def paired(
     stays a column of its own. The rest pair one column of each schema, the most alike first, where the two
     schemas hold as many and every pair is alike (the shops' titles with titles, their makers with makers);
     otherwise they join whole (a ``full_name`` against ``first_name`` and ``last_name``). A group of one column
-    per schema, or of more than two schemas, joins whole."""
+    per schema, or of more than two schemas, joins whole. Nothing joins more than ``MAX_GROUP`` columns."""
+    return [g for g in _paired(group, present, values) if len(g) <= MAX_GROUP]
+
+
+def _paired(
+    group: tuple[str, ...], present: Mapping[str, np.ndarray], values: Mapping[str, Sequence[str | None]]
+) -> list[tuple[str, ...]]:
     sides: list[list[str]] = []
     for c in group:
         side = next((s for s in sides if _together(present[c], present[s[0]])), None)

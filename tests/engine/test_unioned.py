@@ -21,10 +21,10 @@ from findmatches.engine.unioned import (
     MIN_PAIR_OVERLAP,
     MIN_PRESENT,
     exclusive_groups,
+    gram_overlap,
     joined_name,
     joined_values,
     paired,
-    gram_overlap,
 )
 from tests.engine.conftest import no_labels, oracle_labels
 
@@ -287,3 +287,21 @@ def test_column_importances_name_the_columns_a_joined_column_joins(
     importance = {c.column: c.importance for c in result.column_importances}
     assert set(importance) == {"given_name", "surname", "full_name", "born", "city"}
     assert importance["given_name"] == importance["surname"] == importance["full_name"] > 0
+
+
+def test_wide_schemas_pair_column_by_column_and_never_join_more_than_max_group() -> None:
+    n = 8
+    a, b = _mask(n, range(4)), _mask(n, range(4, 8))
+    words = [["red", "green", "blue", "amber"], ["horse", "tiger", "eagle", "otter"]]
+    words += [["paris", "berlin", "madrid", "vienna"], ["violin", "cello", "flute", "oboe"]]
+    present, values = {}, {}
+    for i, vocabulary in enumerate(words):
+        present[f"a{i}"], values[f"a{i}"] = a, [*vocabulary, *[None] * 4]
+        present[f"b{i}"], values[f"b{i}"] = b, [*[None] * 4, *reversed(vocabulary)]
+    group = tuple(present)
+    assert len(exclusive_groups(present, dict.fromkeys(present, "text"))[0]) == 8
+    assert paired(group, present, values) == [("a0", "b0"), ("a1", "b1"), ("a2", "b2"), ("a3", "b3")]
+    # The second schema's last column holds cities too: two of its columns are like one of the first's, so
+    # they do not pair one to one, and the seven alike columns are too many to join whole.
+    values["b3"] = [*[None] * 4, "madrid", "paris", "vienna", "berlin"]
+    assert paired(group, present, values) == []
