@@ -435,9 +435,11 @@ def evaluate(
         session.check()
         build_candidates(session)
         # A column left out for want of evidence matters not at all to the model (`evidence.silent_columns`).
-        joins = {p.name: p.joins or (p.name,) for p in session.profiles}
+        profiles = {p.name: p for p in session.profiles}
         importances = column_importances(spec, model, x, y) + [
-            ColumnImportance(column=c, importance=0.0) for name in session.silent for c in joins[name]
+            ColumnImportance(column=c, importance=0.0)
+            for name in session.silent
+            for c in profiles[name].source_columns
         ]
         session.log(
             f"Evaluation: AUPRC {result.area_under_pr_curve:.4f}, precision {result.precision:.4f}, "

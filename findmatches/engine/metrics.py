@@ -103,8 +103,8 @@ def column_importances(
             moves.append(float(np.mean(np.abs(base - model.predict(shuffled)))))
         drops[name] = float(np.mean(moves))
     top = max(drops.values(), default=0.0)
-    joins = {p.name: p.joins or (p.name,) for p in spec.profiles}
-    scaled = {c: (v / top if top > 0 else 0.0) for k, v in drops.items() for c in joins[k]}
+    sources = {p.name: p.source_columns for p in spec.profiles}
+    scaled = {c: (v / top if top > 0 else 0.0) for k, v in drops.items() for c in sources[k]}
     return sorted(
         (ColumnImportance(column=k, importance=round(v, 4)) for k, v in scaled.items()),
         key=lambda c: (-c.importance, c.column),

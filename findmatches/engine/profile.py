@@ -65,6 +65,11 @@ class ColumnProfile:
     joins: tuple[str, ...] = ()
 
     @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The input's columns this column's values come from: the ones it joins, else itself."""
+        return self.joins or (self.name,)
+
+    @property
     def alias(self) -> str:
         """The column's name in the engine's normalised table (``c0``, ``c1`` …)."""
         return f"c{self.index}"

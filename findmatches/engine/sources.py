@@ -50,19 +50,12 @@ def detect_sources(session: Session) -> Sources | None:
         if p.kind != ColumnKind.CATEGORY or p.null_rate > MAX_MISSING:
             continue
         source = p.alias
-        shape = session.backend.query(
-            f"WITH g AS (SELECT l.set_id, l.label, n.{source} AS s, count(*) AS k FROM {LABELS} l "
-            f"JOIN {NORM} n USING (_rid) WHERE n.{source} IS NOT NULL GROUP BY ALL) "
-            f"SELECT (SELECT count(DISTINCT {source}) FROM {session.population}) AS sources, "
-            "coalesce(max(k), 0) AS most_per_source, "
-            "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked "
-            "FROM g"
-        ).to_pylist()[0]
-        if (
-            2 <= int(shape["sources"]) <= MAX_SOURCES
-            and int(shape["most_per_source"]) == 1
-            and int(shape["linked"]) >= MIN_MATCHES
-        ):
+        shape = _label_shape(
+            session,
+            f"SELECT _rid, {source} AS s FROM {NORM}",
+            f", (SELECT count(DISTINCT {source}) FROM {session.population}) AS sources",
+        )
+        if 2 <= shape["sources"] <= MAX_SOURCES and _one_per_source(shape):
             codes = session.backend.query(
                 f"SELECT coalesce(dense_rank() OVER (ORDER BY {source}) - 1, -1) AS code, "
                 f"{source} IS NULL AS missing FROM {session.population} ORDER BY _rid"
@@ -71,6 +64,26 @@ def detect_sources(session: Session) -> Sources | None:
             code[codes.column("missing").to_numpy(zero_copy_only=False).astype(bool)] = -1
             return Sources(p.name, code)
     return None
+
+
+def _label_shape(session: Session, relation: str, extra: str = "") -> dict[str, int]:
+    """How the labelled groups spread over sources (``relation``: each record's ``_rid`` and source ``s``, NULL
+    where unknown): the most records of one source a labelled group holds (``most_per_source``), and the
+    labelled groups holding two or more records of known source (``linked``); ``extra``: more columns of
+    the one row."""
+    row = session.backend.query(
+        f"WITH g AS (SELECT l.set_id, l.label, c.s, count(*) AS k FROM {LABELS} l JOIN ({relation}) c "
+        "USING (_rid) WHERE c.s IS NOT NULL GROUP BY ALL) SELECT coalesce(max(k), 0) AS most_per_source, "
+        "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked"
+        f"{extra} FROM g"
+    ).to_pylist()[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def _one_per_source(shape: dict[str, int]) -> bool:
+    """Whether the labels link sources one to one: no labelled group holds two records of one source, and at
+    least MIN_MATCHES hold records of two."""
+    return shape["most_per_source"] == 1 and shape["linked"] >= MIN_MATCHES
 
 
 def detect_schemas(session: Session) -> Sources | None:
@@ -88,18 +101,11 @@ def detect_schemas(session: Session) -> Sources | None:
     which = " ".join(
         f"WHEN {present_sql(quote_ident(c))} IS NOT NULL THEN {i}" for i, c in enumerate(p.joins)
     )
-    records = f"SELECT _rid, CASE {which} ELSE -1 END AS s FROM {RECORDS}"
-    shape = session.backend.query(
-        f"WITH c AS ({records}), g AS (SELECT l.set_id, l.label, c.s, count(*) AS k FROM {LABELS} l "
-        "JOIN c USING (_rid) WHERE c.s >= 0 GROUP BY ALL) "
-        "SELECT coalesce(max(k), 0) AS most_per_source, (SELECT count(DISTINCT s) FROM g) AS sources, "
-        "(SELECT count(*) FROM (SELECT set_id, label FROM g GROUP BY ALL HAVING count(*) > 1)) AS linked "
-        "FROM g"
-    ).to_pylist()[0]
-    if int(shape["most_per_source"]) != 1 or int(shape["linked"]) < MIN_MATCHES or int(shape["sources"]) != 2:
+    records = f"SELECT _rid, CASE {which} END AS s FROM {RECORDS}"
+    if not _one_per_source(_label_shape(session, records)):
         return None
-    codes = session.backend.query(f"SELECT s FROM ({records}) ORDER BY _rid").column("s").to_numpy()
-    return Sources(p.name, codes.astype(np.int64), schema=True)
+    codes = session.backend.query(f"SELECT coalesce(s, -1) AS s FROM ({records}) ORDER BY _rid").column("s")
+    return Sources(p.name, codes.to_numpy().astype(np.int64), schema=True)
 
 
 def linked_beyond_pairs(n: int, left: np.ndarray, right: np.ndarray, links: np.ndarray) -> float:

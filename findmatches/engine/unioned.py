@@ -64,8 +64,7 @@ def exclusive_groups(present: Mapping[str, np.ndarray], family: Mapping[str, str
         for b in eligible[i + 1 :]:
             if family[a] != family[b]:
                 continue
-            both = int(np.count_nonzero(present[a] & present[b]))
-            if both <= MAX_OVERLAP * min(counts[a], counts[b]):
+            if not _together(present[a], present[b]):
                 parent[root(b)] = root(a)
     groups: dict[str, list[str]] = {}
     for n in eligible:
