@@ -458,7 +458,29 @@ def _cleaned(profile: ColumnProfile) -> str:
         return value
     if profile.kind == ColumnKind.EMAIL:
         return f"lower({value})"
-    return _fold(f"lower(strip_accents({value}))")
+    folded = _fold(f"lower(strip_accents({value}))")
+    return unnumbered_sql(folded) if profile.kind in (ColumnKind.NAME, ColumnKind.TEXT) else folded
+
+
+# A list whose items are numbered ("01. highway song | 02. goodbye life", "1 - let it dance | 2 - ..."): its first
+# item starts with 1 and its second with 2. The numbers are the items' places, not their content: two
+# submissions of one disc, one numbered and one not, share every track but not the words "01", "02", ... nor
+# the first characters that prefix blocking keys on. Only lists: an address's "128 mill lane" stays.
+LIST_ITEM_SEPARATORS = r"|;\n\t"
+_ITEM_NUMBER = r"\s*[0-9]{1,3}(\s*[.):-]\s*|\s+)"
+NUMBERED_LIST = re.compile(
+    rf"^\s*0*1(\s*[.):-]\s*|\s+)[^{LIST_ITEM_SEPARATORS}]*[{LIST_ITEM_SEPARATORS}]\s*0*2(\s*[.):-]\s*|\s+)"
+)
+
+
+def unnumbered_sql(v: str) -> str:
+    """SQL for the lower-cased value ``v`` without its items' numbers where it is a `NUMBERED_LIST`; each
+    item separator then becomes " | "."""
+    return (
+        f"(CASE WHEN regexp_matches({v}, '{NUMBERED_LIST.pattern}') "
+        f"THEN regexp_replace(regexp_replace({v}, '^{_ITEM_NUMBER}', ''), "
+        f"'[{LIST_ITEM_SEPARATORS}]{_ITEM_NUMBER}', ' | ', 'g') ELSE {v} END)"
+    )
 
 
 # Latin letters that strip_accents leaves alone (they have no combining-mark decomposition), spelled out.

@@ -258,3 +258,28 @@ def test_lists_exported_with_stars_line_breaks_or_tabs_have_parts() -> None:
     for sep in ("**", "\n", "\t", " | ", ", "):
         assert segment_share([sep.join(["smith john", "doe jane", "lee ann"])] * 10) == 1.0
     assert segment_share(["Philips Electronics N.V."] * 10) == 0.0
+
+
+def test_a_numbered_list_loses_its_items_numbers_and_nothing_else_does() -> None:
+    """Two submissions of one disc, one with numbered tracks, normalise alike; numbers that are not the items'
+    places (a street number, a title's "99", a list not counted from 1) stay."""
+    from findmatches.engine.profile import segments_sql, unnumbered_sql
+
+    def parts(v: str, unnumbered: bool = True) -> str | None:
+        value = unnumbered_sql("lower(v)") if unnumbered else "lower(v)"
+        sql = f"SELECT {segments_sql(value)} FROM (SELECT ?::VARCHAR AS v)"
+        return duckdb.sql(sql, params=[v]).fetchall()[0][0]  # type: ignore[no-any-return, union-attr]
+
+    plain = parts("Highway Song | Goodbye Life | I Remember for You")
+    for numbered in (
+        "01. Highway Song | 02. Goodbye Life | 03. I Remember for You",
+        "1 - Highway Song | 2 - Goodbye Life | 3 - I Remember for You",
+        "1) Highway Song; 2) Goodbye Life; 3) I Remember for You",
+        "1. Highway Song\n2. Goodbye Life\n3. I Remember for You",
+        "1 Highway Song | 2 Goodbye Life | 3 I Remember for You",
+    ):
+        assert parts(numbered) == plain == "highway song|goodbye life|i remember for you"
+    for kept in ("128 Mill Lane | Bristol", "99 Problems | 2 of Us", "1st Song | 2nd Song", "2. A | 3. B"):
+        assert parts(kept) == parts(kept, unnumbered=False)
+    assert _norm(ColumnKind.TEXT, "01. Dark Road | 02. Sun") == "dark road sun"
+    assert _norm(ColumnKind.CODE, "1 - a | 2 - b") == "1a2b"

@@ -269,6 +269,24 @@ def test_values_split_into_the_same_parts_on_spark_as_on_duckdb(spark: Any) -> N
 
 
 @pytest.mark.spark
+def test_numbered_lists_lose_their_numbers_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.profile import unnumbered_sql
+
+    values = (
+        "01. a b | 02.  | 03. c",
+        "1 - x; 2 - y",
+        "1. p\n2. q",
+        "128 mill lane | bristol",
+        "2. a | 3. b",
+    )
+    rows = ", ".join(f"('{v}')" for v in values)
+    sql = f"SELECT a, {unnumbered_sql('a')} AS u FROM (VALUES {rows}) AS v(a) ORDER BY a"
+    got, want = _answers(spark, sql)
+    assert got == want
+    assert dict(zip(want["a"], want["u"], strict=True))["1 - x; 2 - y"] == "x | y"
+
+
+@pytest.mark.spark
 def test_codes_are_found_and_compared_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.features import codes_share_sql
     from findmatches.engine.profile import codes_sql
