@@ -57,6 +57,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -170,10 +171,11 @@ def _truth_split(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
     return table.drop_columns(["entity_id"]), truth
 
 
-def _generated(name: str, module: str, records: int, seed: int) -> Dataset:
-    """``records`` records of a generator module under bench/ (its ``generate_table``), at a fixed seed."""
+def _generated(name: str, module: str, records: int, seed: int, **options: bool) -> Dataset:
+    """``records`` records of a generator module under bench/ (its ``generate_table``, with ``options``), at a
+    fixed seed."""
     generate = importlib.import_module(f"bench.{module}").generate_table
-    table, truth = _truth_split(generate(records, seed=seed))
+    table, truth = _truth_split(generate(records, seed=seed, **options))
     return Dataset(name, table, "id", truth)
 
 
@@ -313,6 +315,18 @@ def _two_shops_unioned_sku(seed: int = 5) -> Dataset:
     return Dataset("products_two_shops_unioned_sku", table, data.primary_key, data.truth)
 
 
+def _two_shops_one_brand() -> Dataset:
+    """Two shops' listings (``products_two_shops``) where only the second shop's export has a maker column, as
+    one shop often lists the brand in the title alone: the first shop's ``manufacturer`` is empty. Named
+    ``products_two_shops_one_brand``."""
+    data = LOADERS["products_two_shops"]()
+    first = pc.equal(data.table.column("shop"), "shop_a")
+    maker = pc.if_else(first, pa.scalar(None, pa.string()), data.table.column("manufacturer"))
+    index = data.table.column_names.index("manufacturer")
+    table = data.table.set_column(index, "manufacturer", maker)
+    return Dataset("products_two_shops_one_brand", table, data.primary_key, data.truth)
+
+
 def _rldata_unioned(seed: int = 29) -> Dataset:
     """RLdata10000 as two registers unioned: half the records (drawn at random) with first and last name in
     their own columns, the other half with one ``full_name`` ("First Last", or "Last, First" in a third of
@@ -361,6 +375,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "orgs": lambda: _generated("orgs", "synth_orgs", 2400, 5),
     "orgs_geo": _orgs_geo,
     "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
+    "citations_wide": lambda: _generated("citations_wide", "synth_citations", 1900, 11, wide=True),
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
     "products_two_shops": lambda: _generated("products_two_shops", "synth_products_two_shops", 2200, 19),
@@ -371,6 +386,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "products_two_shops_unioned": _two_shops_unioned,
     "products_two_shops_unioned_nosrc": lambda: _unlabelled_sources("products_two_shops_unioned", "shop"),
     "products_two_shops_unioned_sku": _two_shops_unioned_sku,
+    "products_two_shops_one_brand": _two_shops_one_brand,
     "patentsview": _patentsview,
     "patentsview_blocks": lambda: _patentsview(distractors=True),
 }

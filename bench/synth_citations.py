@@ -12,6 +12,11 @@ citations, many 1-5. A citation writes the paper in its own style:
 Papers share prolific authors, venues and years, and title words; some are follow-ups of another paper with
 the same authors and a nearly equal title (the hard non-matches). Deterministic for a given seed.
 
+With ``wide``, the fields a citation parser splits a reference into, most of them empty in most records, as in
+parsed reference lists: a quarter of a paper's citations cite its technical report (an institution and a report
+number, no venue, no pages), and the others may give the proceedings' address, publisher and editors, a
+journal's volume, the month and a note ("to appear"). The base columns are drawn as without it.
+
     .venv/bin/python -m bench.synth_citations --records 1900 --out citations.csv
 """
 
@@ -299,22 +304,138 @@ def _year(paper: Paper, rng: np.random.Generator) -> str | None:
     return f"({paper.year})" if r < 0.35 else str(paper.year)
 
 
-def generate_table(records: int = 1900, seed: int = 0, entities: int | None = None) -> pa.Table:
+WIDE = ("institution", "tech", "address", "publisher", "editor", "volume", "month", "note")
+INSTITUTIONS = ["Carnegie Mellon University", "Stanford University", "University of California, Berkeley"]
+INSTITUTIONS += ["Massachusetts Institute of Technology", "University of Toronto", "University of Washington"]
+INSTITUTIONS += [
+    "University of Wisconsin-Madison",
+    "Cornell University",
+    "University of Edinburgh",
+    "ETH Zurich",
+]
+DEPARTMENTS = ["Department of Computer Science", "School of Computer Science", "Computer Science Division"]
+DEPARTMENTS += ["Dept. of Computer Sciences", "Laboratory for Computer Science", "CS Dept."]
+CITIES = ["San Francisco, CA", "Seattle, WA", "Montreal, Canada", "Berlin, Germany", "Tokyo, Japan"]
+CITIES += ["Madison, WI", "Boston, MA", "Sydney, Australia", "Edinburgh, UK", "Vancouver, BC", "Rome, Italy"]
+PUBLISHERS = [
+    "Morgan Kaufmann",
+    "ACM Press",
+    "IEEE Computer Society",
+    "MIT Press",
+    "Springer-Verlag",
+    "AAAI Press",
+]
+PUBLISHER_TOWNS = {
+    "Morgan Kaufmann": "San Mateo, CA",
+    "ACM Press": "New York, NY",
+    "MIT Press": "Cambridge, MA",
+}
+PUBLISHER_TOWNS |= {
+    "IEEE Computer Society": "Los Alamitos, CA",
+    "Springer-Verlag": "Berlin",
+    "AAAI Press": "",
+}
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
+MONTHS += ["November", "December"]
+NOTES = [
+    "To appear",
+    "in press",
+    "Extended abstract",
+    "Also available as a technical report",
+    "Invited paper",
+]
+
+
+@dataclass
+class Report:
+    """What a paper's technical report and proceedings are, as the wide columns cite them."""
+
+    institution: int
+    department: int
+    number: str
+    city: int
+    publisher: int
+    editors: list[tuple[str, str]]
+    volume: int
+    month: int
+
+
+def _report(paper: Paper, rng: np.random.Generator) -> Report:
+    editors = [(_pick(rng, FIRST), _pick(rng, LAST)) for _ in range(int(rng.integers(1, 4)))]
+    number = f"{_pick(rng, ['CMU-CS', 'TR', 'UW-CSE', 'CSD', 'STAN-CS'])}-{paper.year % 100:02d}-{rng.integers(100, 999)}"
+    return Report(
+        int(rng.integers(len(INSTITUTIONS))),
+        int(rng.integers(len(DEPARTMENTS))),
+        number,
+        int(rng.integers(len(CITIES))),
+        int(rng.integers(len(PUBLISHERS))),
+        editors,
+        int(rng.integers(1, 40)),
+        int(rng.integers(12)),
+    )
+
+
+def _wide(paper: Paper, report: Report, rng: np.random.Generator) -> dict[str, str | None]:
+    """One citation's wide fields; a technical report's replace its venue and pages (``_report`` key)."""
+    out: dict[str, str | None] = dict.fromkeys(WIDE)
+    full = VENUES[paper.venue][0]
+    journal = not full.startswith(("Proceedings", "Advances"))
+    if rng.random() < 0.25:
+        institution = INSTITUTIONS[report.institution]
+        if rng.random() < 0.5:
+            institution = f"{DEPARTMENTS[report.department]}, {institution}"
+        out["institution"] = institution
+        out["tech"] = f"{_pick(rng, ['Technical Report', 'Tech. Rep.', 'TR', ''])} {report.number}".strip()
+        out["_report"] = "1"
+        return out
+    if not journal:
+        if rng.random() < 0.35:
+            out["address"] = CITIES[report.city]
+        publisher = PUBLISHERS[report.publisher]
+        if rng.random() < 0.3:
+            out["publisher"] = publisher
+            if rng.random() < 0.3 and PUBLISHER_TOWNS[publisher] and out["address"] is None:
+                out["address"] = PUBLISHER_TOWNS[publisher]
+        if rng.random() < 0.12:
+            out["editor"] = " and ".join(f"{f[0]}. {s}" for f, s in report.editors)
+    elif rng.random() < 0.6:
+        out["volume"] = _pick(rng, [f"{report.volume}", f"vol. {report.volume}", f"{report.volume}(3)"])
+    if rng.random() < 0.15:
+        month = MONTHS[report.month]
+        out["month"] = month if rng.random() < 0.6 else month[:3] + "."
+    if rng.random() < 0.04:
+        out["note"] = _pick(rng, NOTES)
+    return out
+
+
+def generate_table(
+    records: int = 1900, seed: int = 0, entities: int | None = None, wide: bool = False
+) -> pa.Table:
     """About ``records`` citations of about ``records // 10`` papers (or ``entities``), the most cited holding
-    a tenth. Columns: id, authors, title, venue, year, pages, and the truth in entity_id."""
+    a tenth. Columns: id, authors, title, venue, year, pages, with ``wide`` also `WIDE`'s, and the truth in
+    entity_id."""
     rng = np.random.default_rng(seed)
     sizes = entity_sizes(records, entities or max(1, records // 10), 0.105, rng)
     papers = _papers(len(sizes), rng)
-    rows: dict[str, list[str | None]] = {
-        k: [] for k in ("authors", "title", "venue", "year", "pages", "entity_id")
-    }
+    # The wide fields draw from a generator of their own, so that the base columns are those of the narrow set.
+    wide_rng = np.random.default_rng([seed, 1])
+    reports = [_report(paper, wide_rng) for paper in papers] if wide else []
+    columns = ("authors", "title", "venue", "year", "pages") + (WIDE if wide else ()) + ("entity_id",)
+    rows: dict[str, list[str | None]] = {k: [] for k in columns}
     for e, (paper, size) in enumerate(zip(papers, sizes, strict=True)):
         for _ in range(size):
             rows["authors"].append(_authors(paper, rng))
             rows["title"].append(_title_text(paper, rng))
-            rows["venue"].append(_venue(paper, rng))
-            rows["year"].append(_year(paper, rng))
-            rows["pages"].append(_pages(paper, rng))
+            venue, year, pages = _venue(paper, rng), _year(paper, rng), _pages(paper, rng)
+            if wide:
+                fields = _wide(paper, reports[e], wide_rng)
+                if fields.pop("_report", None):
+                    venue = pages = None
+                for k in WIDE:
+                    rows[k].append(fields[k])
+            rows["venue"].append(venue)
+            rows["year"].append(year)
+            rows["pages"].append(pages)
             rows["entity_id"].append(f"c{e}")
     return shuffled_records(rows, rng)
 
