@@ -7,7 +7,7 @@ with the likelihood of a match, so the model can be constrained to be monotone i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +79,10 @@ RAREST = "rarest"
 # member's "DSC-W800" another than "DSC-W830". Offline on two shops' listings (seed 0's labels and candidates),
 # the candidates' average precision 0.829 -> 0.880 (docs/benchmarks.md).
 CODES = "codes"
+# The whole record's words weighted the same way ("wjac", "wcont" of its text, all columns joined), so that
+# evidence in columns that do not line up still counts: a maker that one shop exports in a column of its own
+# and the other only inside its titles, a value run into its neighbour.
+RECORD_WEIGHTED = ("wjac", "wcont")
 # Columns' word weights are counted on at most this many records (a sample beyond).
 WEIGHT_SAMPLE = 100_000
 
@@ -168,23 +172,52 @@ def _weight_sample(session: Session) -> str:
     return sample_share(WEIGHT_SAMPLE / session.num_records)
 
 
+def _word_counts(session: Session, value: str) -> tuple[pa.Array, np.ndarray, float]:
+    """The words of the SQL expression ``value`` over the population's records (a sample of WEIGHT_SAMPLE
+    beyond that many), how many records hold each, and how many records have a value."""
+    table = session.backend.query(
+        # Materialised: read once for both uses.
+        f"WITH v AS MATERIALIZED (SELECT _rid, {value} AS v FROM {session.population} WHERE {value} IS NOT NULL"
+        f" AND {_weight_sample(session)}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word "
+        "FROM v) SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+    )
+    n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
+    return table.column("word").combine_chunks(), table.column("df").to_numpy().astype(np.float64), n
+
+
+def bag_profiles(profiles: Sequence[ColumnProfile]) -> list[ColumnProfile]:
+    """The columns whose words make the whole record's bag of words (`RECORD_WEIGHTED`), where a column of
+    phrases (compared by weighted overlap) may hold what another column holds elsewhere: all but lists, which
+    are compared part by part and whose many words would outweigh the short values the bag is for. None in
+    tables of short fields (a person register), whose columns' own comparisons see every word, nor where
+    fewer than two columns are left."""
+    if not any(set(WEIGHTED) & set(_comparisons(p)) for p in profiles):
+        return []
+    kept = [p for p in profiles if not p.compares_segments]
+    return kept if len(kept) >= 2 else []
+
+
+def record_words(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
+    """The whole record's word weights (`RECORD_WEIGHTED`), keyed `RECORD`: ln(N / records holding the word in
+    any of the `bag_profiles` of ``profiles``); none where there is no bag."""
+    bag = bag_profiles(profiles)
+    if not bag:
+        return {}
+    words, df, n = _word_counts(session, f"nullif({record_sql(bag, session.population)}, '')")
+    return {RECORD: WordWeights(words, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0))))}
+
+
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
     """Each weighted-overlap column's word weights, ln(N / records holding the word), counted over the
-    normalised values (of a sample of WEIGHT_SAMPLE records beyond that many)."""
-    found: dict[str, WordWeights] = {}
+    normalised values (of a sample of WEIGHT_SAMPLE records beyond that many); and the whole record's
+    (`record_words`)."""
+    found: dict[str, WordWeights] = record_words(session, profiles)
     sample = _weight_sample(session)
     population = session.population
     for p in profiles:
         if not set(WEIGHTED) & set(_comparisons(p)):
             continue
-        table = session.backend.query(
-            # Materialised: read once for both uses.
-            f"WITH v AS MATERIALIZED (SELECT _rid, {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL"
-            f" AND {sample}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word FROM v) "
-            "SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
-        )
-        n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
-        df = table.column("df").to_numpy().astype(np.float64)
+        words, df, n = _word_counts(session, p.alias)
         values = session.backend.query(
             f"SELECT {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL AND {sample}"
         ).column("v")
@@ -195,7 +228,7 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
         starts = np.flatnonzero(np.concatenate([[True], grams[1:] != grams[:-1]]))
         gram_df = np.diff(np.append(starts, len(grams))).astype(np.float64)
         found[p.alias] = WordWeights(
-            words=table.column("word").combine_chunks(),
+            words=words,
             weights=np.log(np.maximum(n, 1.0) / df),
             unseen=float(np.log(max(n, 1.0))),
             grams=grams[starts],
@@ -276,7 +309,10 @@ def feature_spec(
             names.append(f"{p.name}:{comp}")
             columns.append(p.name)
             monotone.append(_direction(p, comp))
-    for comp, mono in (("ratio", 1), ("tsort", 1), ("agree_share", 1), ("both_present", 0), ("one_sided", 0)):
+    record = ["ratio", "tsort", "agree_share", "both_present", "one_sided"]
+    record += list(RECORD_WEIGHTED) if RECORD in words else []
+    for comp in record:
+        mono = 0 if comp in ("both_present", "one_sided") else 1
         names.append(f"{RECORD}:{comp}")
         columns.append(RECORD)
         monotone.append(mono)
@@ -311,6 +347,7 @@ def session_spec(session: Session) -> FeatureSpec:
         return spec
     kept = [p for p in profiles if p.name not in session.silent]
     aliases = {p.alias for p in kept}
+    words = {alias: w for alias, w in words.items() if alias != RECORD} | record_words(session, kept)
     return feature_spec(kept, words, tuple(s for s in swaps if set(s) <= aliases))
 
 
@@ -330,10 +367,10 @@ def cheap_sql(spec: FeatureSpec) -> str:
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
 
 
-def record_sql(spec: FeatureSpec, table: str) -> str:
+def record_sql(profiles: Sequence[ColumnProfile], table: str) -> str:
     """SQL for the whole record's text (its normalised values, most telling column first) in ``table``. It
     keeps the values the other record of a pair lacks; ``one_sided`` in `compute_features` counts those."""
-    ranked = sorted(spec.profiles, key=lambda p: -p.information)
+    ranked = sorted(profiles, key=lambda p: -p.information)
     return "concat_ws(' ', " + ", ".join(f"{table}.{p.alias}" for p in ranked) + ")"
 
 
@@ -370,7 +407,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
             )
     where = f" WHERE {cheap_sql(spec)} >= {float(min_cheap)!r}" if min_cheap is not None else ""
     return (
-        f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec, 'a')} AS l_rec, {record_sql(spec, 'b')} AS r_rec "
+        f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec.profiles, 'a')} AS l_rec, {record_sql(spec.profiles, 'b')} AS r_rec "
         f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r{where}"
     )
 
@@ -416,6 +453,7 @@ def _similarities(
     rcol: pa.ChunkedArray | pa.Array,
     equal: np.ndarray,
     words: WordWeights | None = None,
+    grams: bool = True,
 ) -> dict[str, np.ndarray]:
     """Each string similarity in ``names`` (scorers, and the WEIGHTED ones with ``words``) for every row: 1
     where the values are equal (every scorer gives identical non-empty strings 1), computed only for the
@@ -435,7 +473,7 @@ def _similarities(
             else:
                 out[name][rows] = _score(name, left, right)
     if words is not None and set(WEIGHTED) & set(names):
-        for name, values in _weighted_shares(lcut, rcut, words).items():
+        for name, values in _weighted_shares(lcut, rcut, words, grams and "wgrams" in names).items():
             if name in out:
                 out[name][rows] = values
     return out
@@ -492,9 +530,12 @@ def _gram_weight(codes: np.ndarray, words: WordWeights) -> np.ndarray:
     return np.where(words.grams[pos] == codes, words.gram_weights[pos], words.unseen)
 
 
-def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dict[str, np.ndarray]:
-    """The WEIGHTED similarities of the pairs of values (neither null), vectorised: both sides' words encoded
-    in one dictionary, shared words found by key, weights summed per pair."""
+def _weighted_shares(
+    left: pa.Array, right: pa.Array, words: WordWeights, grams: bool = True
+) -> dict[str, np.ndarray]:
+    """The WEIGHTED similarities of the pairs of values (neither null; without ``grams``, not "wgrams"),
+    vectorised: both sides' words encoded in one dictionary, shared words found by key, weights summed per
+    pair."""
     count = len(left)
     sides = []
     for column in (left, right):
@@ -520,11 +561,11 @@ def _weighted_shares(left: pa.Array, right: pa.Array, words: WordWeights) -> dic
     with np.errstate(invalid="ignore", divide="ignore"):
         union = totals[0] + totals[1] - shared
         lighter = np.minimum(totals[0], totals[1])
-        return {
+        out = {
             "wjac": np.where(union > 0, shared / union, 0.0),
             "wcont": np.where(lighter > 0, shared / lighter, 0.0),
-            "wgrams": _gram_cosine(left, right, words),
         }
+    return out | ({"wgrams": _gram_cosine(left, right, words)} if grams else {})
 
 
 def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
@@ -686,8 +727,27 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     # persons: RLdata10000 0.973 against 0.978 (eight teach loops), 10M synthetic F1 0.9939 against 0.9965
     # (namesakes lacking the values that told them apart).
     out[:, j + 4] = one_sided
+    j += 5
+    if RECORD in spec.words:
+        bags = [
+            pc.binary_join_element_wise(
+                *(batch.column(f"{side}_{p.alias}") for p in bag_profiles(spec.profiles)),
+                " ",
+                null_handling="skip",
+            )
+            for side in ("l", "r")
+        ]
+        empty = _mask(pc.equal(bags[0], "")) | _mask(pc.equal(bags[1], ""))
+        equal = _mask(pc.equal(bags[0], bags[1])) & ~empty
+        shares = _similarities(
+            list(RECORD_WEIGHTED), bags[0], bags[1], equal, spec.words[RECORD], grams=False
+        )
+        for comp in RECORD_WEIGHTED:
+            shares[comp][empty] = np.nan
+            out[:, j] = shares[comp]
+            j += 1
     for k, flag in enumerate(swapped):
-        out[:, j + 5 + k] = flag
+        out[:, j + k] = flag
     return out
 
 

@@ -429,3 +429,55 @@ def test_string_comparisons_take_the_threads_omp_num_threads_allows(monkeypatch:
     assert _workers() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
     assert _workers() == WORKERS
+
+
+def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
+    """One shop exports the maker in a column of its own, the other only inside its titles: no column's
+    comparison sees the maker of both, the whole record's weighted overlap does, and it weighs the rare maker
+    and code above the words every television shares."""
+    makers = ["Vizio", "Samsung", "Sony", "Hisense", "Philips", "Sharp", "Toshiba", "Panasonic"]
+    titles, maker_column = [], []
+    for i, maker in enumerate(makers):
+        code = f"X{i}{i}-Q{i}"
+        titles += [f"{maker} {code} 50in 4K LED TV", f"{code} 50 inch 4K Ultra HD LED TV"]
+        maker_column += [None, maker]
+    table = pa.table({"id": [str(i) for i in range(len(titles))], "title": titles, "maker": maker_column})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = session.feature_profiles
+        spec = feature_spec(profiles, word_weights(session, profiles))
+        # The first listing against its own second listing, and against the next maker's second listing.
+        x = features_for(session, spec, np.array([0, 0]), np.array([1, 3]))
+    col = {name: i for i, name in enumerate(spec.names)}
+    assert np.isnan(x[:, col["maker:exact"]]).all()  # no pair has the maker on both sides
+    jac, cont = x[:, col["(whole record):wjac"]], x[:, col["(whole record):wcont"]]
+    assert jac[0] > jac[1] and cont[0] > cont[1]
+    assert jac[1] < 0.05  # "4k led tv", held by every record, weighs nothing: 3 of 14 words unweighted
+    assert jac.min() >= 0.0 and cont.max() <= 1.0 and jac[0] <= cont[0]
+    # Without the whole record's word weights the spec has no such features.
+    assert "(whole record):wjac" not in feature_spec(profiles).names
+
+
+def test_short_fields_and_one_column_have_no_whole_record_weighted_overlap() -> None:
+    """A register of short fields has no column of phrases to hide another's value: its columns' own
+    comparisons see every word. One column has no other to compare across."""
+    spec, _, _ = _phrase_features("name", ["alpha beta gamma delta", "alpha beta gamma", "x y z w"], [0], [1])
+    assert not any(name.startswith("(whole record):w") for name in spec.names)
+    people = pa.table(
+        {
+            "id": [str(i) for i in range(6)],
+            "given": ["ann", "bob", "cy", "di", "ed", "flo"],
+            "surname": ["smith", "jones", "smith", "lee", "kim", "park"],
+            "town": ["york", "leeds", "hull", "york", "bath", "ely"],
+        }
+    )
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    with open_session(
+        RecordSource(table=people), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        profiles = session.feature_profiles
+        names = feature_spec(profiles, word_weights(session, profiles)).names
+    assert "(whole record):ratio" in names
+    assert not any(name.startswith("(whole record):w") for name in names)
