@@ -729,11 +729,17 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
     out[:, j + 4] = one_sided
     j += 5
     if RECORD in spec.words:
+        # Missing values join as empty words, which weigh nothing (pyarrow 26's null_handling="skip" drops
+        # the rows whose values are all missing).
         bags = [
-            pc.binary_join_element_wise(
-                *(batch.column(f"{side}_{p.alias}") for p in bag_profiles(spec.profiles)),
-                " ",
-                null_handling="skip",
+            pc.utf8_trim_whitespace(
+                pc.binary_join_element_wise(
+                    *(
+                        pc.fill_null(batch.column(f"{side}_{p.alias}"), "")
+                        for p in bag_profiles(spec.profiles)
+                    ),
+                    " ",
+                )
             )
             for side in ("l", "r")
         ]

@@ -441,6 +441,9 @@ def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
         code = f"X{i}{i}-Q{i}"
         titles += [f"{maker} {code} 50in 4K LED TV", f"{code} 50 inch 4K Ultra HD LED TV"]
         maker_column += [None, maker]
+    # A last listing with neither title nor maker: an empty bag.
+    titles.append(None)
+    maker_column.append(None)
     table = pa.table({"id": [str(i) for i in range(len(titles))], "title": titles, "maker": maker_column})
     labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
     with open_session(
@@ -449,10 +452,11 @@ def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
         profiles = session.feature_profiles
         spec = feature_spec(profiles, word_weights(session, profiles))
         # The first listing against its own second listing, and against the next maker's second listing.
-        x = features_for(session, spec, np.array([0, 0]), np.array([1, 3]))
+        x = features_for(session, spec, np.array([0, 0, 0]), np.array([1, 3, len(titles) - 1]))
     col = {name: i for i, name in enumerate(spec.names)}
     assert np.isnan(x[:, col["maker:exact"]]).all()  # no pair has the maker on both sides
-    jac, cont = x[:, col["(whole record):wjac"]], x[:, col["(whole record):wcont"]]
+    assert np.isnan(x[2, col["(whole record):wjac"]])  # nothing to weigh against the empty listing
+    jac, cont = x[:2, col["(whole record):wjac"]], x[:2, col["(whole record):wcont"]]
     assert jac[0] > jac[1] and cont[0] > cont[1]
     assert jac[1] < 0.05  # "4k led tv", held by every record, weighs nothing: 3 of 14 words unweighted
     assert jac.min() >= 0.0 and cont.max() <= 1.0 and jac[0] <= cont[0]
