@@ -172,15 +172,22 @@ def _weight_sample(session: Session) -> str:
     return sample_share(WEIGHT_SAMPLE / session.num_records)
 
 
+def word_counts_sql(value: str, relation: str, where: str = "TRUE") -> str:
+    """SQL for the words of the expression ``value`` over the records (``_rid``) of ``relation`` that meet
+    ``where``: each word (``word``), how many records hold it (``df``), and how many records have a value
+    (``n``)."""
+    return (
+        # Materialised: read once for both uses.
+        f"WITH v AS MATERIALIZED (SELECT _rid, {value} AS v FROM {relation} WHERE {value} IS NOT NULL"
+        f" AND {where}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word "
+        "FROM v) SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+    )
+
+
 def _word_counts(session: Session, value: str) -> tuple[pa.Array, np.ndarray, float]:
     """The words of the SQL expression ``value`` over the population's records (a sample of WEIGHT_SAMPLE
     beyond that many), how many records hold each, and how many records have a value."""
-    table = session.backend.query(
-        # Materialised: read once for both uses.
-        f"WITH v AS MATERIALIZED (SELECT _rid, {value} AS v FROM {session.population} WHERE {value} IS NOT NULL"
-        f" AND {_weight_sample(session)}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word "
-        "FROM v) SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
-    )
+    table = session.backend.query(word_counts_sql(value, session.population, _weight_sample(session)))
     n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
     return table.column("word").combine_chunks(), table.column("df").to_numpy().astype(np.float64), n
 

@@ -287,6 +287,32 @@ def test_numbered_lists_lose_their_numbers_on_spark_as_on_duckdb(spark: Any) -> 
 
 
 @pytest.mark.spark
+def test_a_whole_record_s_words_are_counted_on_spark_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.features import record_sql, word_counts_sql
+    from findmatches.engine.profile import ColumnKind, ColumnProfile
+
+    profiles = [
+        ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 1.0, 4.0),
+        ColumnProfile("maker", 1, ColumnKind.NAME, 0.0, 1.0, 1.0, 1.0),
+    ]
+    rows = (
+        "(0, 'lg 55uk6380 tv', NULL), (1, '55uk6380 smart tv', 'lg'), (2, NULL, NULL), (3, 'tv tv', 'sony')"
+    )
+    relation = f"(SELECT * FROM (VALUES {rows}) AS v(_rid, c0, c1))"
+    counts = word_counts_sql(f"nullif({record_sql(profiles, 'r')}, '')", f"{relation} r")
+    got, want = _answers(spark, f"SELECT * FROM ({counts}) ORDER BY word")
+    assert got == want
+    assert dict(zip(want["word"], want["df"], strict=True)) == {
+        "55uk6380": 2,
+        "lg": 2,
+        "smart": 1,
+        "sony": 1,
+        "tv": 3,
+    }
+    assert set(want["n"]) == {3}
+
+
+@pytest.mark.spark
 def test_codes_are_found_and_compared_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.features import codes_share_sql
     from findmatches.engine.profile import codes_sql
