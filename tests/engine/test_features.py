@@ -247,7 +247,15 @@ def _phrase_features(
 ) -> tuple[FeatureSpec, np.ndarray, tuple[str, ...]]:
     """One text column's feature spec with word weights, the features of the pairs (left, right), and the
     spec's names without word weights."""
-    table = pa.table({"id": [str(i) for i in range(len(values))], column: values})
+    return _weighted_features(pa.table({column: values}), left, right)
+
+
+def _weighted_features(
+    table: pa.Table, left: list[int], right: list[int]
+) -> tuple[FeatureSpec, np.ndarray, tuple[str, ...]]:
+    """The feature spec of ``table``'s columns (an ``id`` added) with word weights, the features of the pairs
+    (left, right), and the spec's names without word weights."""
+    table = table.add_column(0, "id", pa.array([str(i) for i in range(table.num_rows)]))
     labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
     with open_session(
         RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
@@ -444,15 +452,10 @@ def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
     # A last listing with neither title nor maker: an empty bag.
     titles.append(None)
     maker_column.append(None)
-    table = pa.table({"id": [str(i) for i in range(len(titles))], "title": titles, "maker": maker_column})
-    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
-    with open_session(
-        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
-    ) as session:
-        profiles = session.feature_profiles
-        spec = feature_spec(profiles, word_weights(session, profiles))
-        # The first listing against its own second listing, and against the next maker's second listing.
-        x = features_for(session, spec, np.array([0, 0, 0]), np.array([1, 3, len(titles) - 1]))
+    # The first listing against its own second listing, and against the next maker's second listing.
+    spec, x, plain = _weighted_features(
+        pa.table({"title": titles, "maker": maker_column}), [0, 0, 0], [1, 3, len(titles) - 1]
+    )
     col = {name: i for i, name in enumerate(spec.names)}
     assert np.isnan(x[:, col["maker:exact"]]).all()  # no pair has the maker on both sides
     assert np.isnan(x[2, col["(whole record):wjac"]])  # nothing to weigh against the empty listing
@@ -461,7 +464,7 @@ def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
     assert jac[1] < 0.05  # "4k led tv", held by every record, weighs nothing: 3 of 14 words unweighted
     assert jac.min() >= 0.0 and cont.max() <= 1.0 and jac[0] <= cont[0]
     # Without the whole record's word weights the spec has no such features.
-    assert "(whole record):wjac" not in feature_spec(profiles).names
+    assert "(whole record):wjac" not in plain
 
 
 def test_short_fields_and_one_column_have_no_whole_record_weighted_overlap() -> None:
@@ -471,17 +474,11 @@ def test_short_fields_and_one_column_have_no_whole_record_weighted_overlap() -> 
     assert not any(name.startswith("(whole record):w") for name in spec.names)
     people = pa.table(
         {
-            "id": [str(i) for i in range(6)],
             "given": ["ann", "bob", "cy", "di", "ed", "flo"],
             "surname": ["smith", "jones", "smith", "lee", "kim", "park"],
             "town": ["york", "leeds", "hull", "york", "bath", "ely"],
         }
     )
-    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
-    with open_session(
-        RecordSource(table=people), MatchParams(primary_key="id"), labels, None, None
-    ) as session:
-        profiles = session.feature_profiles
-        names = feature_spec(profiles, word_weights(session, profiles)).names
+    names = _weighted_features(people, [0], [2])[0].names
     assert "(whole record):ratio" in names
     assert not any(name.startswith("(whole record):w") for name in names)

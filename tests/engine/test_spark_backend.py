@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -219,6 +219,14 @@ def _answers(spark: Any, sql: str) -> tuple[dict[str, list[Any]], dict[str, list
         on_duckdb.close()
 
 
+def _each_value(
+    spark: Any, values: Sequence[str], expr: str
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """`_answers` for the SQL expression ``expr`` of ``a`` (as ``out``) over the ``values`` (in SQL quotes)."""
+    rows = ", ".join(f"('{v}')" for v in values)
+    return _answers(spark, f"SELECT a, {expr} AS out FROM (VALUES {rows}) AS v(a) ORDER BY a")
+
+
 @pytest.mark.spark
 def test_the_engines_functions_answer_on_spark_as_on_duckdb(spark: Any) -> None:
 
@@ -279,11 +287,9 @@ def test_numbered_lists_lose_their_numbers_on_spark_as_on_duckdb(spark: Any) -> 
         "128 mill lane | bristol",
         "2. a | 3. b",
     )
-    rows = ", ".join(f"('{v}')" for v in values)
-    sql = f"SELECT a, {unnumbered_sql('a')} AS u FROM (VALUES {rows}) AS v(a) ORDER BY a"
-    got, want = _answers(spark, sql)
+    got, want = _each_value(spark, values, unnumbered_sql("a"))
     assert got == want
-    assert dict(zip(want["a"], want["u"], strict=True))["1 - x; 2 - y"] == "x | y"
+    assert dict(zip(want["a"], want["out"], strict=True))["1 - x; 2 - y"] == "x | y"
 
 
 @pytest.mark.spark
@@ -346,11 +352,9 @@ def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None
         "n/a",
         "7.14,",
     )
-    rows = ", ".join(f"('{v}')" for v in values)
-    sql = f"SELECT a, {normalized_sql(profile)} AS n FROM (VALUES {rows}) AS v(a) ORDER BY a"
-    got, want = _answers(spark, sql)
+    got, want = _each_value(spark, values, normalized_sql(profile))
     assert got == want
-    assert dict(zip(want["a"], want["n"], strict=True))["$1,299.00"] == "1299.00"
+    assert dict(zip(want["a"], want["out"], strict=True))["$1,299.00"] == "1299.00"
 
 
 @pytest.mark.spark
