@@ -467,9 +467,11 @@ def _cleaned(profile: ColumnProfile) -> str:
 # submissions of one disc, one numbered and one not, share every track but not the words "01", "02", ... nor
 # the first characters that prefix blocking keys on. Only lists: an address's "128 mill lane" stays.
 LIST_ITEM_SEPARATORS = r"|;\n\t"
-_ITEM_NUMBER = r"\s*[0-9]{1,3}(\s*[.):-]\s*|\s+)"
+# What follows an item's number: a point, bracket, colon or dash, or a space.
+_AFTER_NUMBER = r"(\s*[.):-]\s*|\s+)"
+_ITEM_NUMBER = rf"\s*[0-9]{{1,3}}{_AFTER_NUMBER}"
 NUMBERED_LIST = re.compile(
-    rf"^\s*0*1(\s*[.):-]\s*|\s+)[^{LIST_ITEM_SEPARATORS}]*[{LIST_ITEM_SEPARATORS}]\s*0*2(\s*[.):-]\s*|\s+)"
+    rf"^\s*0*1{_AFTER_NUMBER}[^{LIST_ITEM_SEPARATORS}]*[{LIST_ITEM_SEPARATORS}]\s*0*2{_AFTER_NUMBER}"
 )
 
 
