@@ -74,11 +74,18 @@ SEGMENTS = "segments"
 # 0.684, music 0.790 -> 0.807, citations 0.994 -> 0.994, PatentsView level (docs/benchmarks.md). On every
 # weighted column it cost company names and PatentsView's name blocks (above).
 RAREST = "rarest"
-# The codes both values hold, as a share of the fewer codes one of them holds (`ColumnProfile.compares_codes`):
-# a model code written "ET-3340" and "et3340" (one shop's title, another's) is the same code here, and a family
-# member's "DSC-W800" another than "DSC-W830". Offline on two shops' listings (seed 0's labels and candidates),
-# the candidates' average precision 0.829 -> 0.880 (docs/benchmarks.md).
+# The codes of each value found in the other (`ColumnProfile.compares_codes`), as a share of its codes by their
+# weight (log inverse document frequency among the column's codes), the larger of the two values' shares: a
+# model code written "ET-3340" and "et3340" (one shop's title, another's) is the same code here, and a family
+# member's "DSC-W800" another than "DSC-W830". A code is found where the other value holds it with its
+# separators and spaces gone, so "ELPH 280 HS" holds "ELPH280HS"; and by weight, so a model code counts for more
+# than the "1080p" and "60Hz" that a listing adds beside it. Offline on two shops' listings (seed 0's labels and
+# candidates), the plain share of codes held by both took the candidates' average precision 0.829 -> 0.880
+# (docs/benchmarks.md).
 CODES = "codes"
+# ...and beside it the weight of the rarest code found (0 for none): a code that names one product is the
+# evidence, whatever else the two listings add.
+RAREST_CODE = "rarest_code"
 # The whole record's words weighted the same way ("wjac", "wcont" of its text, all columns joined), so that
 # evidence in columns that do not line up still counts: a maker that one shop exports in a column of its own
 # and the other only inside its titles, a value run into its neighbour.
@@ -127,7 +134,7 @@ def _chosen(p: ColumnProfile) -> list[str]:
     if p.compares_segments:
         out += [SEGMENTS, RAREST]
     if p.compares_codes:
-        out.append(CODES)
+        out += [CODES, RAREST_CODE]
     if p.compares_numbers:
         # The share of the numbers in either value that both hold: a product family's members share their
         # words and differ in the model number. products10k teach loops (bench/synth_products.py, seeds 0, 1
@@ -216,12 +223,17 @@ def record_words(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
 
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
     """Each weighted-overlap column's word weights, ln(N / records holding the word), counted over the
-    normalised values (of a sample of WEIGHT_SAMPLE records beyond that many); and the whole record's
-    (`record_words`)."""
+    normalised values (of a sample of WEIGHT_SAMPLE records beyond that many); each code-comparing column's
+    code weights the same way (`codes_key`); and the whole record's (`record_words`)."""
     found: dict[str, WordWeights] = record_words(session, profiles)
     sample = _weight_sample(session)
     population = session.population
     for p in profiles:
+        if p.compares_codes:
+            codes, df, n = _word_counts(session, f"k_{p.alias}")
+            found[codes_key(p.alias)] = WordWeights(
+                codes, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0)))
+            )
         if not set(WEIGHTED) & set(_comparisons(p)):
             continue
         words, df, n = _word_counts(session, p.alias)
@@ -405,7 +417,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
                 f"AS n_{p.alias}"
             )
         if p.compares_codes:
-            cols.append(f"{codes_share_sql(f'a.k_{p.alias}', f'b.k_{p.alias}')} AS k_{p.alias}")
+            cols.append(f"a.k_{p.alias} AS lk_{p.alias}, b.k_{p.alias} AS rk_{p.alias}")
         if p.kind == ColumnKind.NUMBER:
             cols.append(
                 f"abs(try_cast(a.{p.alias} AS DOUBLE) - try_cast(b.{p.alias} AS DOUBLE)) / "
@@ -416,16 +428,6 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
     return (
         f"SELECT q.l, q.r, {', '.join(cols)}, {record_sql(spec.profiles, 'a')} AS l_rec, {record_sql(spec.profiles, 'b')} AS r_rec "
         f"FROM ({pairs}) q JOIN {NORM} a ON a._rid = q.l JOIN {NORM} b ON b._rid = q.r{where}"
-    )
-
-
-def codes_share_sql(x: str, y: str) -> str:
-    """SQL for the share of the codes (`codes_sql`'s strings ``x`` and ``y``) that both hold, of the fewer that
-    one holds; NULL when a side has none."""
-    xs, ys = f"string_split({x}, ' ')", f"string_split({y}, ' ')"
-    return (
-        f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 "
-        f"ELSE array_length(list_intersect({xs}, {ys})) / least(array_length({xs}), array_length({ys})) END"
     )
 
 
@@ -587,6 +589,54 @@ def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
     return np.asarray(weight, dtype=np.float64)
 
 
+def codes_key(alias: str) -> str:
+    """The key of a column's code weights in `FeatureSpec.words`."""
+    return f"k_{alias}"
+
+
+def _code_match(
+    left_codes: pa.ChunkedArray | pa.Array,
+    right_codes: pa.ChunkedArray | pa.Array,
+    left: pa.ChunkedArray | pa.Array,
+    right: pa.ChunkedArray | pa.Array,
+    words: WordWeights | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`CODES` and `RAREST_CODE` for pairs of values with their codes (`profile.codes_sql`: space-separated,
+    NULL for none): each value's codes found in the other value with everything but letters and digits gone,
+    as a share of its codes' weight (``words``; all alike without), the larger of the two values' shares; and
+    the weight of the rarest code found (0 for none). NaN where neither value holds a code, or one holds none
+    and none of the other's. Vectorised: one substring search per (pair, code)."""
+    n = len(left)
+    compact = [
+        pc.replace_substring_regex(pc.fill_null(column, ""), "[^a-z0-9]", "") for column in (left, right)
+    ]
+    shares = np.full((2, n), np.nan)
+    rarest = np.zeros(n)
+    for side, (codes, other) in enumerate(((left_codes, compact[1]), (right_codes, compact[0]))):
+        split = pc.split_pattern(codes, " ")
+        flat = _flat(pc.list_flatten(split))
+        if len(flat) == 0:
+            continue
+        parent = np.asarray(pc.list_parent_indices(split)).astype(np.int64)
+        weight = (
+            _vocabulary_weights(flat, words) if words is not None else np.ones(len(flat), dtype=np.float64)
+        )
+        hay = np.asarray(_strings(_flat(other).take(pa.array(parent))), dtype=np.dtypes.StringDType())
+        needle = np.asarray(_strings(flat), dtype=np.dtypes.StringDType())
+        found = np.strings.find(hay, needle) >= 0
+        total = np.bincount(parent, weights=weight, minlength=n)
+        held = np.bincount(parent, weights=weight * found, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares[side] = np.where(total > 0, held / total, np.nan)
+        np.maximum.at(rarest, parent[found], weight[found])
+    share = np.fmax(shares[0], shares[1])
+    # A value without codes that holds none of the other's tells nothing either way, as before codes were
+    # looked for inside values (two codes that differ do).
+    share[(np.isnan(shares[0]) | np.isnan(shares[1])) & (share == 0)] = np.nan
+    rarest[np.isnan(share)] = np.nan
+    return np.asarray(share, dtype=np.float32), np.asarray(rarest, dtype=np.float32)
+
+
 def _segment_match(
     left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array, words: WordWeights
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -695,8 +745,18 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
                 )
             elif comp == RAREST:
                 col = rarest  # computed with SEGMENTS, which comes first
-            elif comp in ("reldiff", "numbers", CODES):
-                source = {"reldiff": "d", "numbers": "n", CODES: "k"}[comp] + f"_{p.alias}"
+            elif comp == CODES:
+                col, rarest_code = _code_match(
+                    batch.column(f"lk_{p.alias}"),
+                    batch.column(f"rk_{p.alias}"),
+                    lcol,
+                    rcol,
+                    spec.words.get(codes_key(p.alias)),
+                )
+            elif comp == RAREST_CODE:
+                col = rarest_code  # computed with CODES, which comes first
+            elif comp in ("reldiff", "numbers"):
+                source = {"reldiff": "d", "numbers": "n"}[comp] + f"_{p.alias}"
                 col = np.asarray(
                     pc.fill_null(batch.column(source), np.nan).to_numpy(zero_copy_only=False),
                     dtype=np.float32,
@@ -802,7 +862,7 @@ def _orient(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> tuple[pa.Tab
         flags.append(flag)
         if swap.any():
             mask = pa.array(swap)
-            for prefix in ("r_", "fr_"):
+            for prefix in ("r_", "fr_", "rk_"):
                 x, y = f"{prefix}{a}", f"{prefix}{b}"
                 if x in table.column_names and y in table.column_names:
                     cx, cy = table.column(x), table.column(y)

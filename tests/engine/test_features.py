@@ -222,6 +222,30 @@ def test_codes_compare_model_codes_whatever_their_separators() -> None:
     assert codes[3] == 1.0  # rtac72u of {ac1200, rtac72u} against {rtac72u}: the fewer codes all shared
 
 
+def test_codes_are_found_inside_the_other_value_and_weighed_by_rarity() -> None:
+    """A listing's model code counts for more than the "1080p" and "60Hz" that every television's listing
+    holds, and a code written in pieces ("ELPH 280 HS") is found in one written whole ("ELPH280HS")."""
+    others = [f"Brand{chr(97 + i)} Model TV {i} 43in 1080p 60Hz" for i in range(20)]
+    titles = [
+        "Samsung UN43NU7900 43in 1080p 60Hz Smart TV",
+        "NEW UN43NU7900 43-inch Television",
+        "Samsung UN43NU7100 43in 1080p 60Hz Smart TV",
+        "Canon PowerShot ELPH 280 HS Camera",
+        "Canon ELPH280HS 20MP camera",
+        "Canon PowerShot camera",
+        *others,
+    ]
+    spec, x, _ = _weighted_features(pa.table({"title": titles}), [0, 0, 3, 3], [1, 2, 4, 5])
+    codes = x[:, spec.names.index("title:codes")]
+    rarest = x[:, spec.names.index("title:rarest_code")]
+    # The plain share of the fewer codes that both hold would be 1/2 for the first pair and for the second.
+    assert codes[0] > 0.6 and codes[1] < 0.35
+    assert rarest[0] == pytest.approx(np.log(24 / 2), abs=1e-4)  # un43nu7900: 2 of the 24 titles with codes
+    assert rarest[1] < 0.5 * rarest[0]  # only the common codes found
+    assert 0 < codes[2] < 1 and rarest[2] == pytest.approx(np.log(24 / 1), abs=1e-4)
+    assert np.isnan(codes[3]) and np.isnan(rarest[3])  # no code in one title, none of the other's in it
+
+
 def test_codes_are_compared_only_where_values_hold_them() -> None:
     """Street addresses ("12b main st") hold no code; a patent's classes ("G06F H04L") are codes that thousands
     share, which tell no record apart; product titles hold model codes."""
