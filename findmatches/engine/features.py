@@ -136,9 +136,10 @@ def _chosen(p: ColumnProfile) -> list[str]:
     if p.compares_codes:
         out += [CODES, RAREST_CODE]
     if p.compares_numbers:
-        # The share of the numbers in either value that both hold: a product family's members share their
-        # words and differ in the model number. products10k teach loops (bench/synth_products.py, seeds 0, 1
-        # and 4): F1 0.905 without it, 0.952 with it, precision 1.000 either way.
+        # The share of the numbers in either value that both hold, by their rarity (`_number_match`): a
+        # product family's members share their words and differ in the model number, and every printer's
+        # listing holds "22 ppm". products10k teach loops (bench/synth_products.py, seeds 0, 1 and 4): F1
+        # 0.905 without it, 0.952 with it, precision 1.000 either way (unweighted, session 32).
         out.append("numbers")
     return out
 
@@ -229,6 +230,11 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
     sample = _weight_sample(session)
     population = session.population
     for p in profiles:
+        if p.compares_numbers:
+            runs, df, n = _word_counts(session, f"n_{p.alias}")
+            found[numbers_key(p.alias)] = WordWeights(
+                runs, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0)))
+            )
         if p.compares_codes:
             codes, df, n = _word_counts(session, f"k_{p.alias}")
             found[codes_key(p.alias)] = WordWeights(
@@ -406,16 +412,7 @@ def pairs_sql(spec: FeatureSpec, pairs: str, min_cheap: float | None = None, wit
         if p.compares_segments:
             cols.append(f"a.s_{p.alias} AS ls_{p.alias}, b.s_{p.alias} AS rs_{p.alias}")
         if p.compares_numbers:
-            # Jaccard share of the distinct digit runs: equal strings share all, two single runs that differ
-            # none; only the rest split their strings into lists. NaN when a side has no number.
-            x, y = f"a.n_{p.alias}", f"b.n_{p.alias}"
-            xs, ys = f"string_split({x}, ' ')", f"string_split({y}, ' ')"
-            cols.append(
-                f"CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL WHEN {x} = {y} THEN 1.0 "
-                f"WHEN NOT contains({x}, ' ') AND NOT contains({y}, ' ') THEN 0.0 "
-                f"ELSE array_length(list_intersect({xs}, {ys})) / array_length(list_distinct(list_concat({xs}, {ys}))) END "
-                f"AS n_{p.alias}"
-            )
+            cols.append(f"a.n_{p.alias} AS ln_{p.alias}, b.n_{p.alias} AS rn_{p.alias}")
         if p.compares_codes:
             cols.append(f"a.k_{p.alias} AS lk_{p.alias}, b.k_{p.alias} AS rk_{p.alias}")
         if p.kind == ColumnKind.NUMBER:
@@ -589,6 +586,31 @@ def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
     return np.asarray(weight, dtype=np.float64)
 
 
+def numbers_key(alias: str) -> str:
+    """The key of a column's digit-run weights in `FeatureSpec.words`."""
+    return f"n_{alias}"
+
+
+def _number_match(
+    left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array, words: WordWeights | None
+) -> np.ndarray:
+    """The "numbers" feature for pairs of values' digit runs (`profile.digit_runs_sql`: space-separated, NULL
+    for none): the weighted Jaccard share of the distinct runs (``words``; all alike without), NaN where a side
+    has none."""
+    left, right = _flat(left), _flat(right)
+    out = np.full(len(left), np.nan, dtype=np.float32)
+    missing = _mask(pc.is_null(left)) | _mask(pc.is_null(right))
+    equal = _mask(pc.equal(left, right)) & ~missing
+    out[equal] = 1.0
+    rows = np.flatnonzero(~missing & ~equal)
+    if len(rows):
+        index = pa.array(rows)
+        plain = WordWeights(pa.array([], pa.string()), np.zeros(0), 1.0)
+        shares = _weighted_shares(left.take(index), right.take(index), words or plain, grams=False)
+        out[rows] = shares["wjac"]
+    return out
+
+
 def codes_key(alias: str) -> str:
     """The key of a column's code weights in `FeatureSpec.words`."""
     return f"k_{alias}"
@@ -755,10 +777,15 @@ def compute_features(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
                 )
             elif comp == RAREST_CODE:
                 col = rarest_code  # computed with CODES, which comes first
-            elif comp in ("reldiff", "numbers"):
-                source = {"reldiff": "d", "numbers": "n"}[comp] + f"_{p.alias}"
+            elif comp == "numbers":
+                col = _number_match(
+                    batch.column(f"ln_{p.alias}"),
+                    batch.column(f"rn_{p.alias}"),
+                    spec.words.get(numbers_key(p.alias)),
+                )
+            elif comp == "reldiff":
                 col = np.asarray(
-                    pc.fill_null(batch.column(source), np.nan).to_numpy(zero_copy_only=False),
+                    pc.fill_null(batch.column(f"d_{p.alias}"), np.nan).to_numpy(zero_copy_only=False),
                     dtype=np.float32,
                 )
             else:
@@ -862,7 +889,7 @@ def _orient(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> tuple[pa.Tab
         flags.append(flag)
         if swap.any():
             mask = pa.array(swap)
-            for prefix in ("r_", "fr_", "rk_"):
+            for prefix in ("r_", "fr_", "rk_", "rn_"):
                 x, y = f"{prefix}{a}", f"{prefix}{b}"
                 if x in table.column_names and y in table.column_names:
                     cx, cy = table.column(x), table.column(y)

@@ -188,6 +188,21 @@ def test_numbers_compare_the_digit_runs_inside_free_text() -> None:
     assert abs(numbers[4] - 2 / 3) < 1e-6  # {12683, 12690} of {2, 12683, 12690}: order and repeats aside
 
 
+def test_numbers_count_by_their_rarity() -> None:
+    """A printer's model number counts for more than the "22 ppm" that every printer's listing holds."""
+    others = [f"Brand{chr(97 + i)} Laser Printer {100 + i} 22 ppm" for i in range(20)]
+    titles = [
+        "HP OfficeJet Pro 8710 22 ppm Printer",
+        "OfficeJet Pro 8710",
+        "HP OfficeJet Pro 8720 22 ppm",
+        *others,
+    ]
+    spec, x, _ = _weighted_features(pa.table({"title": titles}), [0, 0], [1, 2])
+    numbers = x[:, spec.names.index("title:numbers")]
+    # The plain Jaccard share of the runs: 1/2 and 1/3.
+    assert numbers[0] > 0.85 and numbers[1] < 0.05
+
+
 def test_numbers_are_compared_only_where_values_hold_them() -> None:
     plain = ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 5.0, 30.0, digit_share=0.1)
     coded = ColumnProfile("title", 0, ColumnKind.TEXT, 0.0, 1.0, 5.0, 30.0, digit_share=0.9)
