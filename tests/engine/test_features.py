@@ -11,6 +11,7 @@ from findmatches.engine.features import (
     PARTIAL_CHARS,
     FeatureSpec,
     WordWeights,
+    _code_match,
     _score,
     _segment_match,
     compute_features,
@@ -415,6 +416,42 @@ def test_part_by_part_is_symmetric_bounded_and_blind_to_part_order(
     # Missing only where a value holds no word at all.
     empty = np.array([not any(w for part in a for w in part.split()) for a, _ in pairs])
     assert (np.isnan(itself) == empty).all()
+
+
+_CODE_WORDS = st.sampled_from(["et-3340", "et3340", "rt ac72u", "rtac72u", "1080p", "printer", "60hz", "x9"])
+_CODE_VALUES = st.lists(_CODE_WORDS, min_size=1, max_size=4).map(" ".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_CODE_VALUES, _CODE_VALUES), min_size=1, max_size=8))
+def test_codes_found_are_symmetric_bounded_and_whole_for_a_value_itself(pairs: list[tuple[str, str]]) -> None:
+    from findmatches.engine.profile import _codes
+
+    words = WordWeights(
+        words=pa.array(["et3340", "rtac72u", "1080p", "60hz"]),
+        weights=np.array([3.0, 2.5, 0.2, 0.1]),
+        unseen=4.0,
+    )
+
+    def codes(values: list[str]) -> pa.Array:
+        return pa.array([" ".join(sorted(set(_codes(v)))) or None for v in values], pa.string())
+
+    left, right = [a for a, _ in pairs], [b for _, b in pairs]
+    share, rarest = _code_match(codes(left), codes(right), pa.array(left), pa.array(right), words)
+    back, rarest_back = _code_match(codes(right), codes(left), pa.array(right), pa.array(left), words)
+    assert np.allclose(share, back, equal_nan=True) and np.allclose(rarest, rarest_back, equal_nan=True)
+    seen = share[~np.isnan(share)]
+    assert ((seen >= 0.0) & (seen <= 1.0 + 1e-6)).all()
+    # Missing only where neither value holds a code, or one holds none and none of the other's.
+    none = np.array([not _codes(a) and not _codes(b) for a, b in pairs])
+    assert np.isnan(share[none]).all()
+    itself, heaviest = _code_match(codes(left), codes(left), pa.array(left), pa.array(left), words)
+    held = np.array([bool(_codes(a)) for a in left])
+    assert np.allclose(itself[held], 1.0) and np.isnan(itself[~held]).all()
+    weight = dict(zip(["et3340", "rtac72u", "1080p", "60hz"], words.weights, strict=True))
+    for a, found in zip(left, heaviest, strict=True):
+        if _codes(a):
+            assert np.isclose(found, max(weight.get(c, words.unseen) for c in _codes(a)))
 
 
 def test_parts_are_compared_only_where_values_are_made_of_them() -> None:
