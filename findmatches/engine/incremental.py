@@ -232,7 +232,8 @@ def keep_snapshot(
         "fm_keep_ids", pa.table({"_rid": np.arange(start, start + len(ids), dtype=np.int64), "id": ids})
     )
     names = [n for n in be.query(f"SELECT * FROM {NORM} LIMIT 0").column_names if n != "_rid"]
-    be.write(
+    # Written where the data is (Spark's executors: a folder of part files), as the output records are.
+    be.write_records(
         f"SELECT CAST(n._rid - {start} AS BIGINT) AS {POSITION}, {', '.join(f'n.{c}' for c in names)}, "
         f"CAST(k.id AS BIGINT) AS {MATCH_ID} FROM {NORM} n JOIN fm_keep_ids k ON k._rid = n._rid ORDER BY n._rid",
         folder / RECORDS_FILE,

@@ -1,6 +1,7 @@
 """Kept snapshots of matched records, so that an incremental run need not read and normalise them again.
 
-A snapshot is a folder: ``records.parquet`` holds records as the engine prepared them (the normalised table's
+A snapshot is a folder: ``records.parquet`` (one file, or a folder of part files written by Spark's executors)
+holds records as the engine prepared them (the normalised table's
 columns: normalised values, coarse codes, digit runs, value counts) with their position (``_pos``) and the
 ``match_id`` they were given; ``snapshot.json`` holds what reading them back needs: the source's columns, the
 column profiles they were normalised with, the columns found swapped in them, the format version, and, with
@@ -30,11 +31,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from findmatches.engine.backend import output_files
 from findmatches.engine.profile import ColumnKind, ColumnProfile
 from findmatches.engine.types import EngineError, MatchParams
 
-#: Bumped whenever normalisation changes what a record's prepared columns hold.
-VERSION = 1
+#: Bumped whenever normalisation changes what a record's prepared columns hold. 2: numbered lists lose their
+#: numbers (`profile.unnumbered_sql`), and the records may be a folder of part files.
+VERSION = 2
 RECORDS_FILE = "records.parquet"
 META_FILE = "snapshot.json"
 POSITION = "_pos"
@@ -68,8 +71,13 @@ class Snapshot:
 
     @property
     def records(self) -> Path:
-        """The prepared records' Parquet file."""
+        """The prepared records' Parquet file, or folder of part files."""
         return self.folder / RECORDS_FILE
+
+    @property
+    def record_files(self) -> list[Path]:
+        """The prepared records' Parquet files (`backend.output_files`)."""
+        return output_files(self.records)
 
 
 def key_fingerprint(labels: pa.Table, params: MatchParams) -> str:
@@ -99,7 +107,8 @@ def read_snapshot(folder: Path) -> Snapshot:
             raise SnapshotMismatch(
                 f"The snapshot {folder} has format version {meta['version']}, not {VERSION}."
             )
-        if not (folder / RECORDS_FILE).is_file():
+        files = output_files(folder / RECORDS_FILE)
+        if not files or not all(f.is_file() for f in files):
             raise SnapshotMismatch(f"The snapshot {folder} has no {RECORDS_FILE}.")
         profiles = tuple(
             ColumnProfile(**{**p, "kind": ColumnKind(p["kind"]), "joins": tuple(p.get("joins", ()))})

@@ -329,7 +329,8 @@ class Jobs:
             known = existing.records if existing is not None else None
             if existing is not None and existing.snapshots:
                 known = RecordSource(
-                    paths=tuple(Path(f) / RECORDS_FILE for f in existing.snapshots), format="parquet"
+                    paths=tuple(f for s in existing.snapshots for f in output_files(Path(s) / RECORDS_FILE)),
+                    format="parquet",
                 )
             extra, added = self._in_worker(
                 run,

@@ -22,7 +22,7 @@ import pytest
 from findmatches import sample
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
 from findmatches.engine.backend import output_files
-from findmatches.engine.snapshot import META_FILE
+from findmatches.engine.snapshot import META_FILE, RECORDS_FILE
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 
 sqlglot = pytest.importorskip("sqlglot")
@@ -717,7 +717,8 @@ def test_incremental_runs_on_kept_snapshots_agree(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A snapshot kept by one backend reads back on the other: both give the ids the files give."""
+    """A snapshot kept by one backend reads back on the other: both give the ids the files give. Spark's
+    executors write its records as part files, as they write the output records."""
     source, _, labels = people
     table = source.table
     assert table is not None
@@ -752,6 +753,10 @@ def test_incremental_runs_on_kept_snapshots_agree(
             keep=KeepSnapshots(existing=snapshots[engine]),
         )
     assert _partition(tmp_path / "files-spark.parquet") == _partition(tmp_path / "files-duckdb.parquet")
+    assert (snapshots["duckdb"] / RECORDS_FILE).is_file()
+    parts = output_files(snapshots["spark"] / RECORDS_FILE)
+    assert (snapshots["spark"] / RECORDS_FILE).is_dir() and parts
+    assert sum(pq.read_metadata(p).num_rows for p in parts) == 500
     for engine, other in (("spark", "duckdb"), ("duckdb", "spark")):
         _, lines = _run(
             engine,

@@ -20,7 +20,14 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from findmatches.engine.backend import BatchFn, map_on_threads, quote_ident, quote_literal, typed_records
+from findmatches.engine.backend import (
+    BatchFn,
+    map_on_threads,
+    output_files,
+    quote_ident,
+    quote_literal,
+    typed_records,
+)
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -185,10 +192,12 @@ class DuckDBBackend:
             )
 
     def load_parquet(self, path: Path, table: str) -> None:
-        """A view of the Parquet file (read where it is used, no copy)."""
+        """A view of the Parquet file, or of the part files of the folder by that name (`output_files`; read
+        where it is used, no copy)."""
+        files = "[" + ", ".join(quote_literal(str(f)) for f in output_files(path)) + "]"
         with self._reading(f"Cannot read {path}"):
             self._con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({quote_literal(str(path))})"
+                f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({files})"
             )
 
     def _relation(self, source: RecordSource, name: str, registered: list[str]) -> str:
