@@ -337,6 +337,44 @@ def test_codes_are_found_on_spark_as_on_duckdb(spark: Any) -> None:
 
 
 @pytest.mark.spark
+def test_codes_and_numbers_weigh_alike_on_spark_and_on_duckdb(spark: Any, tmp_path: Path) -> None:
+    """The codes' and digit runs' weights are counted by each backend's SQL, and the pairs' codes, numbers and
+    rarest codes computed from them are the same."""
+    import numpy as np
+
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.features import feature_spec, features_for, word_weights
+    from findmatches.engine.session import LABEL_COLUMNS, open_session
+
+    others = [f"Brand{chr(97 + i)} Laser Printer {100 + i} 22 ppm 1080p" for i in range(20)]
+    titles = [
+        "HP OfficeJet Pro 8710 22 ppm Printer",
+        "OfficeJet Pro 8710",
+        "Canon PowerShot ELPH 280 HS Camera",
+        "Canon ELPH280HS 20MP camera",
+        "Samsung UN43NU7900 1080p 60Hz TV",
+        "NEW UN43NU7900 43-inch Television",
+        *others,
+    ]
+    table = pa.table({"id": [str(i) for i in range(len(titles))], "title": titles})
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    left, right = np.array([0, 2, 4, 0, 4, 6]), np.array([1, 3, 5, 6, 7, 7])
+    got = {}
+    for engine, backend in (("duckdb", None), ("spark", SparkBackend(spark, temp_dir=tmp_path))):
+        with open_session(RecordSource(table=table), PARAMS, labels, None, None, backend=backend) as session:
+            profiles = session.feature_profiles
+            spec = feature_spec(profiles, word_weights(session, profiles))
+            got[engine] = (spec.names, features_for(session, spec, left, right))
+    names, x = got["duckdb"]
+    assert got["spark"][0] == names
+    assert {"title:codes", "title:rarest_code", "title:numbers"} <= set(names)
+    np.testing.assert_allclose(got["spark"][1], x, rtol=1e-5)
+    codes, numbers = x[:, names.index("title:codes")], x[:, names.index("title:numbers")]
+    assert np.isnan(codes[0]) and numbers[0] > 0.85  # no code in the printers' titles; their 8710 is rare
+    assert (codes[1:3] > 0.4).all()  # the camera's and the TV's model codes found, beside a code not found
+
+
+@pytest.mark.spark
 def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql
 
