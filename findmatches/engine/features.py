@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -192,12 +192,13 @@ def word_counts_sql(value: str, relation: str, where: str = "TRUE") -> str:
     )
 
 
-def _word_counts(session: Session, value: str) -> tuple[pa.Array, np.ndarray, float]:
+def _idf_weights(session: Session, value: str) -> WordWeights:
     """The words of the SQL expression ``value`` over the population's records (a sample of WEIGHT_SAMPLE
-    beyond that many), how many records hold each, and how many records have a value."""
+    beyond that many), each weighed ln(N / records holding it), N the records with a value; ln(N) unseen."""
     table = session.backend.query(word_counts_sql(value, session.population, _weight_sample(session)))
-    n = float(table.column("n")[0].as_py()) if table.num_rows else 1.0
-    return table.column("word").combine_chunks(), table.column("df").to_numpy().astype(np.float64), n
+    n = max(float(table.column("n")[0].as_py()) if table.num_rows else 1.0, 1.0)
+    df = table.column("df").to_numpy().astype(np.float64)
+    return WordWeights(table.column("word").combine_chunks(), np.log(n / df), float(np.log(n)))
 
 
 def bag_profiles(profiles: Sequence[ColumnProfile]) -> list[ColumnProfile]:
@@ -218,8 +219,7 @@ def record_words(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
     bag = bag_profiles(profiles)
     if not bag:
         return {}
-    words, df, n = _word_counts(session, f"nullif({record_sql(bag, session.population)}, '')")
-    return {RECORD: WordWeights(words, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0))))}
+    return {RECORD: _idf_weights(session, f"nullif({record_sql(bag, session.population)}, '')")}
 
 
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
@@ -231,18 +231,11 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
     population = session.population
     for p in profiles:
         if p.compares_numbers:
-            runs, df, n = _word_counts(session, f"n_{p.alias}")
-            found[numbers_key(p.alias)] = WordWeights(
-                runs, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0)))
-            )
+            found[numbers_key(p.alias)] = _idf_weights(session, f"n_{p.alias}")
         if p.compares_codes:
-            codes, df, n = _word_counts(session, f"k_{p.alias}")
-            found[codes_key(p.alias)] = WordWeights(
-                codes, np.log(np.maximum(n, 1.0) / df), float(np.log(max(n, 1.0)))
-            )
+            found[codes_key(p.alias)] = _idf_weights(session, f"k_{p.alias}")
         if not set(WEIGHTED) & set(_comparisons(p)):
             continue
-        words, df, n = _word_counts(session, p.alias)
         values = session.backend.query(
             f"SELECT {p.alias} AS v FROM {population} WHERE {p.alias} IS NOT NULL AND {sample}"
         ).column("v")
@@ -252,10 +245,8 @@ def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, W
         grams = np.sort(key % GRAM_SPAN)
         starts = np.flatnonzero(np.concatenate([[True], grams[1:] != grams[:-1]]))
         gram_df = np.diff(np.append(starts, len(grams))).astype(np.float64)
-        found[p.alias] = WordWeights(
-            words=words,
-            weights=np.log(np.maximum(n, 1.0) / df),
-            unseen=float(np.log(max(n, 1.0))),
+        found[p.alias] = replace(
+            _idf_weights(session, p.alias),
             grams=grams[starts],
             gram_weights=np.log(max(len(values), 1) / gram_df),
         )
@@ -586,6 +577,10 @@ def _vocabulary_weights(vocabulary: pa.Array, words: WordWeights) -> np.ndarray:
     return np.asarray(weight, dtype=np.float64)
 
 
+# Every word alike (weight 1), where a spec has no weights for a column (`feature_spec` without them).
+_UNWEIGHTED = WordWeights(pa.array([], pa.string()), np.zeros(0), 1.0)
+
+
 def numbers_key(alias: str) -> str:
     """The key of a column's digit-run weights in `FeatureSpec.words`."""
     return f"n_{alias}"
@@ -605,8 +600,7 @@ def _number_match(
     rows = np.flatnonzero(~missing & ~equal)
     if len(rows):
         index = pa.array(rows)
-        plain = WordWeights(pa.array([], pa.string()), np.zeros(0), 1.0)
-        shares = _weighted_shares(left.take(index), right.take(index), words or plain, grams=False)
+        shares = _weighted_shares(left.take(index), right.take(index), words or _UNWEIGHTED, grams=False)
         out[rows] = shares["wjac"]
     return out
 
@@ -640,9 +634,7 @@ def _code_match(
         if len(flat) == 0:
             continue
         parent = np.asarray(pc.list_parent_indices(split)).astype(np.int64)
-        weight = (
-            _vocabulary_weights(flat, words) if words is not None else np.ones(len(flat), dtype=np.float64)
-        )
+        weight = _vocabulary_weights(flat, words or _UNWEIGHTED)
         hay = np.asarray(_strings(_flat(other).take(pa.array(parent))), dtype=np.dtypes.StringDType())
         needle = np.asarray(_strings(flat), dtype=np.dtypes.StringDType())
         found = np.strings.find(hay, needle) >= 0

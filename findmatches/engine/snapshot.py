@@ -74,11 +74,6 @@ class Snapshot:
         """The prepared records' Parquet file, or folder of part files."""
         return self.folder / RECORDS_FILE
 
-    @property
-    def record_files(self) -> list[Path]:
-        """The prepared records' Parquet files (`backend.output_files`)."""
-        return output_files(self.records)
-
 
 def key_fingerprint(labels: pa.Table, params: MatchParams) -> str:
     """What a run's key choice depends on besides its records: the labels (as sets of primary keys per label
