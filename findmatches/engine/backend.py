@@ -35,6 +35,12 @@ def typed_records(table: str) -> str:
     return table + "_typed"
 
 
+#: What a list column's items are joined by in its text: the separator of the parts that the engine compares
+#: part by part (`profile.LIST_ITEM_SEPARATORS`), so that a list of tracks, authors or co-inventors read from
+#: Parquet or JSON is compared item by item, as the same list in a CSV's text is. (A cast would give
+#: ``[a, b, c]``, whose commas no one can tell from those inside the items.)
+LIST_SEPARATOR = " | "
+
 #: `sample_hash` values lie in ``[0, SAMPLE_HASH_RANGE)``: the prime 2^31 - 1.
 SAMPLE_HASH_RANGE = 2_147_483_647
 

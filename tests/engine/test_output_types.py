@@ -206,3 +206,58 @@ def test_extra_records_are_matched_but_not_written(
     got = pq.read_table(out)
     assert n == got.num_rows == source.num_rows
     assert got.select(source.column_names).equals(source)
+
+
+def _discs() -> pa.Table:
+    """Discs whose track lists are lists (as Parquet and JSON hold them), items with commas inside; two
+    submissions of each disc, the second with a track missing and the list in another order."""
+    albums = [[f"Song {d}-{t}, part {t % 2 + 1}" for t in range(8)] for d in range(40)]
+    tracks: list[list[str] | None] = []
+    for songs in albums:
+        tracks += [songs, songs[:0:-1]]
+    tracks[-1] = None
+    return pa.table(
+        {
+            "id": [f"d{i:03d}" for i in range(len(tracks))],
+            "tracks": pa.array(tracks, pa.list_(pa.string())),
+        }
+    )
+
+
+def test_a_list_column_is_read_item_by_item_and_written_back_as_a_list(tmp_path: Path) -> None:
+    """A list's items are joined by the separator of parts (`LIST_SEPARATOR`), so that the engine compares a
+    track list item by item whatever commas its items hold; the output keeps the list as it was."""
+    from findmatches.engine.backend import LIST_SEPARATOR
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.profile import profile_columns
+
+    discs = _discs()
+    backend = DuckDBBackend()
+    try:
+        backend.load_records(RecordSource(table=discs), "t")
+        text = backend.query("SELECT tracks FROM t ORDER BY _rid").column("tracks").to_pylist()
+        profiles = profile_columns(backend, "t", ["id", "tracks"], {"id"})
+    finally:
+        backend.close()
+    assert text[0] == LIST_SEPARATOR.join(discs.column("tracks")[0].as_py())
+    assert text[0].startswith("Song 0-0, part 1 | Song 0-1, part 2")
+    assert text[-1] is None
+    assert profiles[0].compares_segments  # compared part by part, as the same list in a CSV's text is
+    source = tmp_path / "discs.parquet"
+    pq.write_table(discs, source)
+    out = tmp_path / "out.parquet"
+    truth = {f"d{i:03d}": f"a{i // 2}" for i in range(discs.num_rows)}
+    rows = pa.table({"labeling_set_id": ["s1"] * 20, "id": [f"d{i:03d}" for i in range(20)]})
+    find_matches(
+        RecordSource(paths=(source,), format="parquet"),
+        MatchParams(primary_key="id"),
+        oracle_labels(rows, truth),
+        out_path=out,
+        out_format="parquet",
+        compute_confidence=False,
+    )
+    got = pq.read_table(out)
+    assert got.select(discs.column_names).equals(discs)
+    ids = dict(zip(got.column("id").to_pylist(), got.column("match_id").to_pylist(), strict=True))
+    # The submissions of a disc beyond the labelled ones are found by their items, whatever their order.
+    assert all(ids[f"d{i:03d}"] == ids[f"d{i + 1:03d}"] for i in range(20, 78, 2))

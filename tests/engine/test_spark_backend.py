@@ -103,6 +103,32 @@ def test_records_are_numbered_densely_in_input_order_across_partitions(spark: An
 
 
 @pytest.mark.spark
+def test_a_list_column_is_read_item_by_item_as_on_duckdb(spark: Any) -> None:
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+
+    lists = [["Hey, Jude", "Let It Be"], None, [], ["x", None, "y"]]
+    records = pa.table(
+        {
+            "id": ["a", "b", "c", "d"],
+            "tracks": pa.array(lists, pa.list_(pa.string())),
+            "years": pa.array([[1968, 1970], None, [], [1, 2]], pa.list_(pa.int64())),
+        }
+    )
+    extra = RecordSource(table=records.slice(0, 1))
+    got = []
+    for backend in (SparkBackend(spark), DuckDBBackend()):
+        try:
+            backend.load_records(RecordSource(table=records), "t", [extra])
+            got.append(backend.query("SELECT _rid, tracks, years FROM t ORDER BY _rid").to_pydict())
+        finally:
+            backend.close()
+    assert got[0] == got[1]
+    assert got[0]["tracks"] == ["Hey, Jude | Let It Be", None, "", "x | y", "Hey, Jude | Let It Be"]
+    assert got[0]["years"] == ["1968 | 1970", None, "", "1 | 2", "1968 | 1970"]
+
+
+@pytest.mark.spark
 def test_records_of_several_files_are_numbered_in_the_files_order_as_on_duckdb(
     spark: Any, tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from findmatches.engine.backend import (
+    LIST_SEPARATOR,
     BatchFn,
     map_on_threads,
     output_files,
@@ -54,9 +55,17 @@ def csv_read_options(csv: CsvFormat) -> str:
     return ", ".join(options)
 
 
-def _as_text(column: str) -> str:
-    """``column`` cast to VARCHAR under its own name."""
-    return f"CAST({quote_ident(column)} AS VARCHAR) AS {quote_ident(column)}"
+def _as_text(column: str, kind: str) -> str:
+    """``column`` (of DuckDB type ``kind``) as VARCHAR under its own name; a list's items joined by
+    `LIST_SEPARATOR`."""
+    q = quote_ident(column)
+    if kind == "VARCHAR":
+        return q
+    if kind.endswith("]"):  # a LIST (``VARCHAR[]``) or an ARRAY (``INTEGER[3]``)
+        return (
+            f"array_to_string(list_transform({q}, lambda x: CAST(x AS VARCHAR)), {LIST_SEPARATOR!r}) AS {q}"
+        )
+    return f"CAST({q} AS VARCHAR) AS {q}"
 
 
 class DuckDBBackend:
@@ -123,10 +132,9 @@ class DuckDBBackend:
             self._con.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT * FROM {relation}")
             # fetchall: a result left unfinished (fetchone) blocks the connection's next register.
             source_rows = int(self._con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
-            is_text = [str(kind) == "VARCHAR" for _, kind, *_ in described]
-            text = ", ".join(
-                quote_ident(c) if t else _as_text(c) for c, t in zip(columns, is_text, strict=True)
-            )
+            kinds = [str(kind) for _, kind, *_ in described]
+            is_text = [kind == "VARCHAR" for kind in kinds]
+            text = ", ".join(_as_text(c, kind) for c, kind in zip(columns, kinds, strict=True))
             records = f"SELECT CAST(rowid AS BIGINT) AS _rid, {text} FROM {raw}"
             if extras and all(is_text):
                 # All text (CSV): the extra records join the one table, which every query reads whole
@@ -166,14 +174,21 @@ class DuckDBBackend:
             for name in registered:
                 self._con.unregister(name)
 
+    def _kinds(self, relation: str) -> dict[str, str]:
+        """Each column of ``relation`` and its DuckDB type."""
+        return {
+            str(r[0]): str(r[1]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        }
+
     def _extra_columns(
         self, extra: RecordSource, name: str, columns: list[str], registered: list[str]
     ) -> str:
         """A SELECT of ``extra``'s records with the source's ``columns`` as text (NULL where it lacks one)."""
         more = self._relation(extra, name, registered)
-        have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {more}").fetchall()}
+        have = self._kinds(more)
         cols = ", ".join(
-            _as_text(c) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}" for c in columns
+            _as_text(c, have[c]) if c in have else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}"
+            for c in columns
         )
         return f"SELECT {cols} FROM {more}"
 
@@ -181,13 +196,13 @@ class DuckDBBackend:
         """Load the named columns of ``source``, as text, into ``table``."""
         with self._reading("Cannot read the records") as registered:
             relation = self._relation(source, "_fm_cols", registered)
-            have = {str(r[0]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+            have = self._kinds(relation)
             missing = [c for c in columns if c not in have]
             if missing:
                 raise EngineError(f"The records lack the column(s): {', '.join(missing)}.")
             self._con.execute(
                 f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
-                + ", ".join(_as_text(c) for c in columns)
+                + ", ".join(_as_text(c, have[c]) for c in columns)
                 + f" FROM {relation}"
             )
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import BatchFn, output_files, rebatched, typed_records
+from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, output_files, rebatched, typed_records
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -274,6 +274,18 @@ def _col(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
+def _text(df: Any, name: str) -> Any:
+    """The column ``name`` of ``df`` as text under its own name; an array's items joined by `LIST_SEPARATOR`,
+    as the DuckDB backend joins a list's."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType
+
+    column = _col(name)
+    if isinstance(df.schema[name].dataType, ArrayType):
+        return F.array_join(column.cast("array<string>"), LIST_SEPARATOR).alias(name)
+    return column.cast("string").alias(name)
+
+
 #: The engine's functions that Spark lacks or has otherwise (4.3's own ``jaro_winkler_similarity`` weighs the
 #: common prefix differently from DuckDB and rapidfuzz, and a built-in wins over a session's function of the
 #: same name): registered as vectorised UDFs by names of their own.
@@ -435,13 +447,13 @@ class SparkBackend:
             raise EngineError("The input has no columns.")
         num = self._load_numbered(typed_records(table), _with_origin(src, source), columns, 0, source.paths)
         typed = self._views[typed_records(table)]
-        text = typed.select("_rid", *[_col(c).cast("string").alias(c) for c in columns])
+        text = typed.select("_rid", *[_text(typed, c) for c in columns])
         offset = num
         for i, extra in enumerate(extras):
             more = self._read(extra)
             have = set(more.columns)
             more = _with_origin(more, extra).select(
-                *[(_col(c) if c in have else F.lit(None)).cast("string").alias(c) for c in columns],
+                *[_text(more, c) if c in have else F.lit(None).cast("string").alias(c) for c in columns],
                 *ORIGIN,
             )
             offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.paths)
@@ -504,7 +516,7 @@ class SparkBackend:
         missing = [c for c in columns if c not in df.columns]
         if missing:
             raise EngineError(f"The records lack the column(s): {', '.join(missing)}.")
-        self._materialise(table, df.select(*[_col(c).cast("string").alias(c) for c in columns]))
+        self._materialise(table, df.select(*[_text(df, c) for c in columns]))
 
     def load_parquet(self, path: Path, table: str) -> None:
         """As `DuckDBBackend.load_parquet`."""
