@@ -92,6 +92,8 @@ RAREST_CODE = "rarest_code"
 RECORD_WEIGHTED = ("wjac", "wcont")
 # Columns' word weights are counted on at most this many records (a sample beyond).
 WEIGHT_SAMPLE = 100_000
+# The table of each record's group while word weights are counted by group (`grouped_words`).
+GROUPS = "fm_word_groups"
 
 
 _SCORERS: dict[str, Scorer] = {
@@ -199,6 +201,44 @@ def _idf_weights(session: Session, value: str) -> WordWeights:
     n = max(float(table.column("n")[0].as_py()) if table.num_rows else 1.0, 1.0)
     df = table.column("df").to_numpy().astype(np.float64)
     return WordWeights(table.column("word").combine_chunks(), np.log(n / df), float(np.log(n)))
+
+
+def word_keys(spec: FeatureSpec) -> list[str]:
+    """The keys in ``spec.words`` of the columns (and the whole record) whose words are weighed."""
+    keys = [p.alias for p in spec.profiles if p.alias in spec.words]
+    return keys + ([RECORD] if RECORD in spec.words else [])
+
+
+def grouped_words(session: Session, spec: FeatureSpec, group: np.ndarray) -> FeatureSpec:
+    """``spec`` with its columns' and the whole record's word weights counted over ``group`` (a group id per
+    record id, each group once) instead of over records: ln(G / groups holding the word), G the groups with a
+    value. A large entity makes its own name common among the records ("philips" in a quarter of a
+    register's company names weighs less than the "n v" most of them hold); among the entities found, it is
+    one entity's. Character 3-grams, codes and digit runs keep their weights."""
+    keys = word_keys(spec)
+    if not keys:
+        return spec
+    session.backend.register(GROUPS, pa.table({"_rid": np.arange(len(group), dtype=np.int64), "grp": group}))
+    population = session.population
+    words = dict(spec.words)
+    for key in keys:
+        value = key if key != RECORD else f"nullif({record_sql(bag_profiles(spec.profiles), population)}, '')"
+        table = session.backend.query(
+            f"WITH v AS MATERIALIZED (SELECT g.grp, s.v FROM (SELECT _rid, {value} AS v FROM {population} "
+            f"WHERE {value} IS NOT NULL AND {_weight_sample(session)}) s JOIN {GROUPS} g ON g._rid = s._rid), "
+            "w AS (SELECT DISTINCT grp, unnest(string_split(v, ' ')) AS word FROM v) SELECT word, "
+            "count(*) AS df, (SELECT count(DISTINCT grp) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+        )
+        n = max(float(table.column("n")[0].as_py()) if table.num_rows else 1.0, 1.0)
+        df = table.column("df").to_numpy().astype(np.float64)
+        words[key] = replace(
+            words[key],
+            words=table.column("word").combine_chunks(),
+            weights=np.log(n / df),
+            unseen=float(np.log(n)),
+        )
+    session.backend.execute(f"DROP TABLE IF EXISTS {GROUPS}")
+    return replace(spec, words=words)
 
 
 def bag_profiles(profiles: Sequence[ColumnProfile]) -> list[ColumnProfile]:

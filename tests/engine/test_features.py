@@ -17,7 +17,9 @@ from findmatches.engine.features import (
     compute_features,
     feature_spec,
     features_for,
+    grouped_words,
     session_spec,
+    word_keys,
     word_weights,
 )
 from findmatches.engine.profile import ColumnKind, ColumnProfile
@@ -326,6 +328,43 @@ def test_weighted_overlap_counts_rare_words_not_common_ones() -> None:
     assert cont[2] == 1.0 and jac[2] > 0.2  # "philips" is all of the short name's weight
     assert jac[1] > jac[0]  # two Philips names share more weight than two firms sharing "gesellschaft …"
     assert jac[3] == 1.0 and cont[3] == 1.0  # a value with itself
+
+
+def test_words_weighed_by_entities_count_a_large_entitys_name_once() -> None:
+    """A company of many records makes its own name common among the records, so that rarity weighs it below
+    a word that several small companies share; counted by the entities found, its name is one entity's."""
+    forms = ["n v", "b v", "holding n v", "electronics n v", "lighting b v"]
+    names = [f"dumont {forms[i % 5]} eindhoven nl" for i in range(30)]
+    names += [f"general {w} b v delft nl" for w in ("paper", "digital", "energy", "motors", "foods")]
+    names += [
+        f"firm{i} {w} n v utrecht nl" for i, w in enumerate(("paper", "digital", "motors", "foods") * 5)
+    ]
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    table = pa.table({"id": [str(i) for i in range(len(names))], "name": names})
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        spec = session_spec(session)
+        group = np.arange(len(names))
+        group[:30] = 0  # the company's records, found as one entity
+        grouped = grouped_words(session, spec, group)
+        again = session.backend.query("SHOW TABLES").column(0).to_pylist()
+    assert word_keys(spec) == [spec.profiles[0].alias]
+    alias = spec.profiles[0].alias
+
+    def weight(weights: WordWeights, word: str) -> float:
+        return float(weights.weights[weights.words.to_pylist().index(word)])
+
+    before, after = spec.words[alias], grouped.words[alias]
+    assert weight(before, "dumont") < weight(before, "general")
+    assert weight(after, "dumont") > weight(after, "general")
+    assert weight(after, "dumont") == pytest.approx(np.log(26))  # one of the 26 entities
+    assert after.unseen == pytest.approx(np.log(26))
+    assert np.array_equal(after.grams, before.grams) and np.array_equal(
+        after.gram_weights, before.gram_weights
+    )
+    assert spec.words[alias] is before  # the spec given is left as it was
+    assert "fm_word_groups" not in again
 
 
 def test_weighted_grams_see_through_spelling() -> None:

@@ -401,6 +401,46 @@ def test_codes_and_numbers_weigh_alike_on_spark_and_on_duckdb(spark: Any, tmp_pa
 
 
 @pytest.mark.spark
+def test_words_weigh_by_entities_alike_on_spark_and_on_duckdb(spark: Any, tmp_path: Path) -> None:
+    """`grouped_words` counts each group once in each backend's SQL, for a column's words and the whole
+    record's."""
+    import numpy as np
+
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.features import grouped_words, session_spec, word_keys
+    from findmatches.engine.session import LABEL_COLUMNS, open_session
+
+    names = [f"dumont {('n v', 'b v', 'lighting b v')[i % 3]} research labs" for i in range(12)]
+    names += [f"general {w} holding b v" for w in ("paper", "digital", "energy", "motors")]
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(len(names))],
+            "name": names,
+            "city": [f"{('north', 'south')[i % 2]} town of eindhoven nl" for i in range(len(names))],
+        }
+    )
+    labels = pa.table({c: pa.array([], pa.string()) for c in LABEL_COLUMNS})
+    group = np.arange(len(names))
+    group[:12] = 3
+    got = {}
+    for engine, backend in (("duckdb", None), ("spark", SparkBackend(spark, temp_dir=tmp_path))):
+        with open_session(RecordSource(table=table), PARAMS, labels, None, None, backend=backend) as session:
+            spec = grouped_words(session, session_spec(session), group)
+            got[engine] = {
+                key: dict(
+                    zip(spec.words[key].words.to_pylist(), spec.words[key].weights.tolist(), strict=True)
+                )
+                for key in word_keys(spec)
+            }
+    assert len(got["duckdb"]) == 3  # both columns and the whole record
+    assert got["spark"].keys() == got["duckdb"].keys()
+    for key, weights in got["duckdb"].items():
+        assert got["spark"][key] == pytest.approx(weights)
+        assert weights.get("dumont", np.log(5)) == pytest.approx(np.log(5))  # one of five entities
+    assert sum("dumont" in weights for weights in got["duckdb"].values()) == 2  # the name's and the record's
+
+
+@pytest.mark.spark
 def test_numbers_and_amounts_normalise_on_spark_as_on_duckdb(spark: Any) -> None:
     from findmatches.engine.profile import ColumnKind, ColumnProfile, normalized_sql
 
