@@ -658,10 +658,10 @@ def find_matches(
         finally:  # a stop does not wait for work not yet started
             pool.shutdown(cancel_futures=True)
         # Words weighed by entities, not records (`grouped_words`), where words are weighed: the candidates are
-        # clustered on their first scores, and scored again. Engine teach loops, seeds 0-1, mean pairwise F1
-        # before and after: affiliations 0.679 -> 0.711, company names 0.948 -> 0.957 (with geocodes 0.914 ->
-        # 0.924), the other sets level (docs/benchmarks.md). An incremental run weighs words by records: its
-        # pairs all hold a new record, and the groups it starts from are the entities.
+        # clustered on their first scores, and scored again. Engine teach loops, seeds 0-3, mean pairwise F1
+        # before and after: affiliations 0.679 -> 0.705, company names with geocodes 0.923 -> 0.927 and without
+        # 0.954 -> 0.946, seeds 0-1: PatentsView's name blocks 0.977 -> 0.980, the other sets level
+        # (docs/benchmarks.md). An incremental run weighs words by records: its pairs all hold a new record.
         if model.supervised and existing is None and word_keys(spec):
             spec, model, oof, (left, right, prob) = _by_entities(
                 session, spec, model, (left, right, prob), t, cutoff
