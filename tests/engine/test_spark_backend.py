@@ -776,6 +776,34 @@ def test_find_matches_gives_the_same_candidates_and_groups(
 
 @pytest.mark.spark
 @pytest.mark.slow  # a minute of Spark local[2] on two cores
+def test_words_weighed_by_entities_give_the_same_groups(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Company names of entities large and small (`bench.synth_orgs`): both backends score the candidates,
+    cluster them, weigh the words by the entities found and score again, and find the same groups."""
+    from bench.synth_orgs import generate_table
+
+    table = generate_table(400, seed=3).select(["id", "name", "city", "entity_id"])
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    source = RecordSource(table=table.drop_columns(["entity_id"]))
+    rows = table.column("id").to_pylist()[:80]
+    labels = pa.table(
+        {
+            "labeling_set_id": ["s1"] * 40 + ["s2"] * 40,
+            "label": [truth[r] for r in rows],
+            "primary_key": rows,
+        }
+    )
+    logs = _matched_on_both(monkeypatch, source, labels, tmp_path, compute_confidence=False)
+    weighed = {
+        e: next(line for line in lines if line.startswith("Words weighed by")) for e, lines in logs.items()
+    }
+    assert weighed["spark"] == weighed["duckdb"], weighed
+    assert _partition(tmp_path / "spark.parquet") == _partition(tmp_path / "duckdb.parquet")
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # a minute of Spark local[2] on two cores
 def test_a_table_of_two_schemas_gives_the_same_groups(
     spark: Any,
     people: tuple[RecordSource, dict[str, str], pa.Table],
