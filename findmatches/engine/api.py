@@ -229,13 +229,18 @@ def _by_entities(
     scored: tuple[np.ndarray, np.ndarray, np.ndarray],
     t: float,
     cutoff: float | None,
+    existing: ExistingGroups | None = None,
 ) -> tuple[FeatureSpec, MatchModel, np.ndarray | None, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The spec with words weighed by the entities that the candidates' first scores cluster into
-    (`grouped_words`), the model fitted again on the labels under it with their held-out probabilities, and
-    the candidates scored again."""
+    (`grouped_words`), and the ``existing`` groups' records by those groups, the model fitted again on the
+    labels under it with their held-out probabilities, and the candidates scored again."""
     left, right, prob = scored
     found = cluster(session.num_records, left, right, prob, t, score_pairs=_scorer(session, spec, first))
-    grouped = grouped_words(session, spec, found.representative)
+    group = found.representative
+    if existing is not None and len(existing.rids):
+        _, dense = np.unique(existing.ids, return_inverse=True)
+        group[existing.rids] = session.num_records + dense
+    grouped = grouped_words(session, spec, group)
     x, y = _label_features(session, grouped)
     model = MatchModel(grouped, 0).fit(x, y, committee=False)
     oof = _out_of_fold(session, grouped, x, y)
@@ -243,7 +248,7 @@ def _by_entities(
         session, grouped, model, f"SELECT l, r FROM {CANDIDATES}", min_cheap=cutoff, quiet=True
     )
     session.log(
-        f"Words weighed by the {len(np.unique(found.representative))} entities found: "
+        f"Words weighed by the {len(np.unique(group))} entities found: "
         f"{int((prob >= t).sum())} candidate pairs score at least the threshold {t:.2f}."
     )
     return grouped, model, oof, (left, right, prob)
@@ -661,10 +666,11 @@ def find_matches(
         # clustered on their first scores, and scored again. Engine teach loops, seeds 0-3, mean pairwise F1
         # before and after: affiliations 0.679 -> 0.705, company names with geocodes 0.923 -> 0.927 and without
         # 0.954 -> 0.946, seeds 0-1: PatentsView's name blocks 0.977 -> 0.980, the other sets level
-        # (docs/benchmarks.md). An incremental run weighs words by records: its pairs all hold a new record.
-        if model.supervised and existing is None and word_keys(spec):
+        # (docs/benchmarks.md). An incremental run counts the existing groups as entities, as the run that made
+        # them weighed its words, and the new records by the groups their first scores put them in.
+        if model.supervised and word_keys(spec):
             spec, model, oof, (left, right, prob) = _by_entities(
-                session, spec, model, (left, right, prob), t, cutoff
+                session, spec, model, (left, right, prob), t, cutoff, groups
             )
         sources = (
             (

@@ -292,3 +292,38 @@ def test_bad_existing_matches_are_refused(people: tuple[pa.Table, dict[str, str]
     )
     with pytest.raises(EngineError, match="no integer match_id"):
         _run(table, tmp_path, "blank", new, labels, blank)
+
+
+def test_an_incremental_run_weighs_words_by_the_existing_groups(tmp_path: Path) -> None:
+    """Company names, whose words are weighed by the entities found: the existing records count by the groups
+    a previous run gave them (here three), as that run counted them, and the new records by the groups their
+    first scores put them in."""
+    from bench.synth_orgs import generate_table
+
+    table = generate_table(300, seed=4).select(["id", "name", "entity_id"])
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    population = table.drop_columns(["entity_id"])
+    old, new = population.slice(0, 295), population.slice(295)
+    existing = old.append_column("match_id", pa.array([i % 3 for i in range(old.num_rows)], pa.int64()))
+    lines: list[str] = []
+    find_matches(
+        RecordSource(table=new),
+        PARAMS,
+        oracle_labels(
+            population.slice(0, 60).append_column(
+                "labeling_set_id", pa.array([f"s{i // 20}" for i in range(60)])
+            ),
+            truth,
+        ),
+        out_path=tmp_path / "out.parquet",
+        out_format="parquet",
+        compute_confidence=False,
+        existing=ExistingMatches(RecordSource(table=existing)),
+        merges_path=tmp_path / "merges.csv",
+        log=lines.append,
+    )
+    weighed = [line for line in lines if line.startswith("Words weighed by the")]
+    assert len(weighed) == 1, lines
+    entities = int(weighed[0].split()[4])
+    # The 295 existing records count as their 3 groups (as 253 groups of their own first scores, when they did not).
+    assert 3 < entities <= 3 + new.num_rows
