@@ -646,9 +646,12 @@ def find_matches(
         spec = session_spec(session)
         x, y = _label_features(session, spec)
         pair_keys = _labelled_keys(session) if snapshotting else []
+        # Where words are weighed, the model is fitted again under the entities' weights (`_by_entities`), and
+        # the labels' held-out probabilities are worked out there.
+        reweigh = bool(word_keys(spec))
         kept_oof = (
             kept_held_out(snapshots, session.key_fingerprint, session.num_records, pair_keys)
-            if snapshots
+            if snapshots and not reweigh
             else None
         )
         # The model (single-threaded scikit-learn) is fitted while blocking runs its queries in the backend,
@@ -658,7 +661,9 @@ def find_matches(
         try:
             fitting = pool.submit(MatchModel(spec, 0).fit, x, y, committee=False)
             held_out: Future[np.ndarray | None] = Future()
-            if kept_oof is None:
+            if reweigh:
+                held_out.set_result(None)
+            elif kept_oof is None:
                 held_out = pool.submit(_out_of_fold, session, spec, x, y)
             else:
                 held_out.set_result(kept_oof)
@@ -683,7 +688,7 @@ def find_matches(
         # 0.954 -> 0.946, seeds 0-1: PatentsView's name blocks 0.977 -> 0.980, the other sets level
         # (docs/benchmarks.md). An incremental run counts the existing groups as entities, as the run that made
         # them weighed its words, and the new records by the groups their first scores put them in.
-        if model.supervised and word_keys(spec):
+        if model.supervised and reweigh:
             spec, model, oof, (left, right, prob) = _by_entities(
                 session, spec, model, (left, right, prob), t, cutoff, groups
             )

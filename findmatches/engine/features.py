@@ -182,25 +182,35 @@ def _weight_sample(session: Session) -> str:
     return sample_share(WEIGHT_SAMPLE / session.num_records)
 
 
-def word_counts_sql(value: str, relation: str, where: str = "TRUE") -> str:
+def word_counts_sql(value: str, relation: str, where: str = "TRUE", groups: str | None = None) -> str:
     """SQL for the words of the expression ``value`` over the records (``_rid``) of ``relation`` that meet
     ``where``: each word (``word``), how many records hold it (``df``), and how many records have a value
-    (``n``)."""
+    (``n``); with ``groups`` (a table of each record's ``_rid`` and ``grp``), how many groups, each once."""
+    source = f"SELECT _rid, {value} AS v FROM {relation} WHERE {value} IS NOT NULL AND {where}"
+    unit, total = "_rid", "count(*)"
+    if groups is not None:
+        source = f"SELECT g.grp, s.v FROM ({source}) s JOIN {groups} g ON g._rid = s._rid"
+        unit, total = "grp", "count(DISTINCT grp)"
     return (
         # Materialised: read once for both uses.
-        f"WITH v AS MATERIALIZED (SELECT _rid, {value} AS v FROM {relation} WHERE {value} IS NOT NULL"
-        f" AND {where}), w AS (SELECT DISTINCT _rid, unnest(string_split(v, ' ')) AS word "
-        "FROM v) SELECT word, count(*) AS df, (SELECT count(*) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+        f"WITH v AS MATERIALIZED ({source}), w AS (SELECT DISTINCT {unit}, unnest(string_split(v, ' ')) AS word "
+        f"FROM v) SELECT word, count(*) AS df, (SELECT {total} FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
     )
 
 
-def _idf_weights(session: Session, value: str) -> WordWeights:
+def _idf_weights(session: Session, value: str, groups: str | None = None) -> WordWeights:
     """The words of the SQL expression ``value`` over the population's records (a sample of WEIGHT_SAMPLE
-    beyond that many), each weighed ln(N / records holding it), N the records with a value; ln(N) unseen."""
-    table = session.backend.query(word_counts_sql(value, session.population, _weight_sample(session)))
+    beyond that many), each weighed ln(N / records holding it), N the records with a value; ln(N) unseen. With
+    ``groups`` (`word_counts_sql`), groups in place of records."""
+    table = session.backend.query(word_counts_sql(value, session.population, _weight_sample(session), groups))
     n = max(float(table.column("n")[0].as_py()) if table.num_rows else 1.0, 1.0)
     df = table.column("df").to_numpy().astype(np.float64)
     return WordWeights(table.column("word").combine_chunks(), np.log(n / df), float(np.log(n)))
+
+
+def _record_text(session: Session, profiles: Sequence[ColumnProfile]) -> str:
+    """SQL for the whole record's text in the population, over the `bag_profiles` of ``profiles``."""
+    return f"nullif({record_sql(bag_profiles(profiles), session.population)}, '')"
 
 
 def word_keys(spec: FeatureSpec) -> list[str]:
@@ -219,24 +229,12 @@ def grouped_words(session: Session, spec: FeatureSpec, group: np.ndarray) -> Fea
     if not keys:
         return spec
     session.backend.register(GROUPS, pa.table({"_rid": np.arange(len(group), dtype=np.int64), "grp": group}))
-    population = session.population
     words = dict(spec.words)
     for key in keys:
-        value = key if key != RECORD else f"nullif({record_sql(bag_profiles(spec.profiles), population)}, '')"
-        table = session.backend.query(
-            f"WITH v AS MATERIALIZED (SELECT g.grp, s.v FROM (SELECT _rid, {value} AS v FROM {population} "
-            f"WHERE {value} IS NOT NULL AND {_weight_sample(session)}) s JOIN {GROUPS} g ON g._rid = s._rid), "
-            "w AS (SELECT DISTINCT grp, unnest(string_split(v, ' ')) AS word FROM v) SELECT word, "
-            "count(*) AS df, (SELECT count(DISTINCT grp) FROM v) AS n FROM w WHERE word <> '' GROUP BY word"
+        counted = _idf_weights(
+            session, key if key != RECORD else _record_text(session, spec.profiles), GROUPS
         )
-        n = max(float(table.column("n")[0].as_py()) if table.num_rows else 1.0, 1.0)
-        df = table.column("df").to_numpy().astype(np.float64)
-        words[key] = replace(
-            words[key],
-            words=table.column("word").combine_chunks(),
-            weights=np.log(n / df),
-            unseen=float(np.log(n)),
-        )
+        words[key] = replace(words[key], words=counted.words, weights=counted.weights, unseen=counted.unseen)
     session.backend.execute(f"DROP TABLE IF EXISTS {GROUPS}")
     return replace(spec, words=words)
 
@@ -256,10 +254,9 @@ def bag_profiles(profiles: Sequence[ColumnProfile]) -> list[ColumnProfile]:
 def record_words(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
     """The whole record's word weights (`RECORD_WEIGHTED`), keyed `RECORD`: ln(N / records holding the word in
     any of the `bag_profiles` of ``profiles``); none where there is no bag."""
-    bag = bag_profiles(profiles)
-    if not bag:
+    if not bag_profiles(profiles):
         return {}
-    return {RECORD: _idf_weights(session, f"nullif({record_sql(bag, session.population)}, '')")}
+    return {RECORD: _idf_weights(session, _record_text(session, profiles))}
 
 
 def word_weights(session: Session, profiles: list[ColumnProfile]) -> dict[str, WordWeights]:
