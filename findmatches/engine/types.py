@@ -33,7 +33,8 @@ class CsvFormat:
 
 @dataclass(frozen=True)
 class RecordSource:
-    """Records to match: local files of one format, or an in-memory Arrow table.
+    """Records to match: local files of one format (or, on Spark, objects its executors read), or an in-memory
+    Arrow table.
 
     The engine matches on every column as text (VARCHAR) and profiles the columns itself; the output keeps
     the columns' own types (CSV columns are text). ``csv`` says how CSV
@@ -44,6 +45,13 @@ class RecordSource:
     format: FileFormat = "csv"
     table: pa.Table | None = None
     csv: CsvFormat = field(default_factory=CsvFormat)
+    #: Object URIs (``s3a://``) in place of ``paths``, which only the Spark backend reads (its executors do).
+    uris: tuple[str, ...] = ()
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The files' paths, or the objects' URIs, as text."""
+        return tuple(str(p) for p in self.paths) or self.uris
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import output_files
-from findmatches.engine.backends import ENGINE_ENV, SPARK_CONF_ENV
+from findmatches.engine.backends import ENGINE_ENV, S3A_CONF_ENV, SPARK_CONF_ENV, engine_name
 from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
     CsvFormat,
@@ -36,6 +37,7 @@ from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks.capacity import spark_conf
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
+from findmatches.tasks.s3a import s3a_uri, spark_s3a_conf
 from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
@@ -101,6 +103,8 @@ class Jobs:
         env = {SPARK_CONF_ENV: json.dumps(spark_conf(transform))}
         if run.arguments.get("Engine"):  # this run asked for an engine other than the server's
             env[ENGINE_ENV] = str(run.arguments["Engine"])
+        if s3a := self._s3a(run):
+            env[S3A_CONF_ENV] = json.dumps(s3a)
         return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
 
     def _in_worker(
@@ -128,11 +132,20 @@ class Jobs:
         except (EngineError, WorkerFailed) as e:
             raise TaskFailed(str(e)) from e
 
+    def _s3a(self, run: RunContext) -> dict[str, str]:
+        """The S3A connector's settings for a run whose Spark session reads S3 itself (`findmatches.tasks.s3a`):
+        none for DuckDB, for Spark Connect (whose server has its own) or where the connector is not installed."""
+        engine = str(run.arguments.get("Engine") or engine_name())
+        if engine != "spark" or os.environ.get("FINDMATCHES_SPARK_MASTER", "").startswith("sc://"):
+            return {}
+        return spark_s3a_conf(self.storage.s3_endpoint_url)
+
     def _records(
-        self, run: RunContext, transform: dict[str, Any], location: str | None = None
+        self, run: RunContext, transform: dict[str, Any], location: str | None = None, direct: bool = False
     ) -> RecordSource:
         """Fetch the transform's table's records (or those at ``location``, the run's input) into a folder of
-        the run's work dir that no other fetch uses."""
+        the run's work dir that no other fetch uses; or, for an engine step (``direct``) of a run on Spark
+        with the S3A connector, name the S3 objects for the executors to read (`_s3a`)."""
         role: FetchRole = "table" if location is None else "input"
         source = transform["InputRecordTables"][0]
         table = table_document(
@@ -158,16 +171,24 @@ class Jobs:
             fmt = explicit or tables.detect_format(serde, classification, location)
         except TableFormatError as e:
             raise TaskFailed(str(e)) from e
+        uris: tuple[str, ...] = ()
+        paths: list[Path] = []
         try:
-            paths = tables.fetch_table(self.storage, location, fmt, run.work.fetch(role))
+            if direct and self.storage.local_path(location) is None and self._s3a(run):
+                uris = tuple(s3a_uri(o.uri) for o in tables.list_table(self.storage, location))
+            else:
+                paths = tables.fetch_table(self.storage, location, fmt, run.work.fetch(role))
         except StorageError as e:
             raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
-        if not paths:
+        if not paths and not uris:
             raise TaskFailed(f"No records found at {location}.")
-        run.log(f"{role}: {len(paths)} {fmt} file(s) from {location}")
+        if uris:
+            run.log(f"{role}: {len(uris)} {fmt} object(s) at {location}, read by Spark's executors (s3a)")
+        else:
+            run.log(f"{role}: {len(paths)} {fmt} file(s) from {location}")
         if fmt != "csv":
             _check_files(paths, fmt, None)
-            return RecordSource(paths=tuple(paths), format=fmt)
+            return RecordSource(paths=tuple(paths), format=fmt, uris=uris)
         # CSV records (the table's, or others given to a FIND_MATCHES run) are laid out as the table says,
         # when the table is CSV itself; otherwise they have a header row and the engine detects the rest.
         try:
@@ -176,7 +197,7 @@ class Jobs:
             table_format = None
         options = _csv_options(table) if table_format == "csv" else tables.CsvOptions()
         _check_files(paths, fmt, options)
-        return RecordSource(paths=tuple(paths), format=fmt, csv=_engine_csv(options))
+        return RecordSource(paths=tuple(paths), format=fmt, csv=_engine_csv(options), uris=uris)
 
     def _labels(self, transform_id: str) -> pa.Table:
         return label_store.load_labels(self.db.conn, transform_id)
@@ -222,7 +243,7 @@ class Jobs:
     def generate_labeling_set(self, run: RunContext) -> None:
         out = run.properties["LabelingSetGenerationTaskRunProperties"]["OutputS3Path"]
         transform = self._transform(run)
-        records = self._records(run, transform)
+        records = self._records(run, transform, direct=True)
         local = run.work.output("labeling_set.csv")
         count = self._engine(
             run,
@@ -241,7 +262,7 @@ class Jobs:
 
     def evaluate(self, run: RunContext) -> None:
         transform = self._transform(run)
-        records = self._records(run, transform)
+        records = self._records(run, transform, direct=True)
         result: EvaluationResult = self._engine(
             run,
             "evaluate",
@@ -322,9 +343,11 @@ class Jobs:
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
         params, labels = self._params(transform), self._labels(run.transform_id)
-        records = self._records(run, transform, args.get("InputS3Path"))
+        # The scan for labelled records that another input lacks (below) reads the input here: fetched then.
+        scan = bool(args.get("InputS3Path") and labels.num_rows)
+        records = self._records(run, transform, args.get("InputS3Path"), direct=not scan)
         extra: RecordSource | None = None
-        if args.get("InputS3Path") and labels.num_rows:
+        if scan:
             # A scan of the whole input: in a worker, as the engine's work is.
             known = existing.records if existing is not None else None
             if existing is not None and existing.snapshots:

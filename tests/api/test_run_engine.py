@@ -79,3 +79,36 @@ def test_a_run_asks_for_spark_on_a_duckdb_server_and_is_stopped(
         if r["TaskRunId"] != run_id and r["Properties"]["TaskType"] == "FIND_MATCHES"
     ]
     assert "Engine: duckdb." in (server.data_dir / "logs" / f"{cli_run['TaskRunId']}.log").read_text()
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # two Spark drivers started and stopped: a minute or two on two cores
+@pytest.mark.timeout(900)
+def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
+    server: ServerProcess, glue: Any, s3: Any, people: SampleTransform
+) -> None:
+    """With the S3A connector installed (``make install``: findmatches/tasks/s3a.py), a run on Spark names the
+    table's objects to the executors (``s3a://``, the server's endpoint and credentials) instead of
+    downloading them, and finds the groups that a DuckDB run, which downloads them, finds."""
+    pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'findmatches[spark]'")
+    if shutil.which("java") is None:
+        pytest.skip("the Spark tests need Java 17")
+    from findmatches.tasks.s3a import s3a_jars
+
+    assert s3a_jars(), "the S3A connector's jars are not installed: make install"
+    s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=_label_file(people.rows, sets=30))
+    _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
+    logs = server.data_dir / "logs"
+    found = {}
+    for engine in ("spark", "duckdb"):
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{engine}/", Engine=engine
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=600)
+        log = (logs / f"{run_id}.log").read_text()
+        assert run["Status"] == "SUCCEEDED", log
+        assert f"Engine: {engine}." in log
+        assert ("read by Spark's executors (s3a)" in log) == (engine == "spark"), log
+        found[engine] = _groups(s3, people.bucket, f"{engine}/")
+    assert found["spark"] == found["duckdb"]
+    assert any(len(g) > 1 for g in found["spark"])

@@ -173,6 +173,8 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
         )["TaskRunId"]
         run = wait_run(glue, people.transform_id, run_id, timeout=400)
         assert run["Status"] == "SUCCEEDED", (run, server.log()[-3000:])
+        # The executors read the table from S3 themselves (the S3A connector: findmatches/tasks/s3a.py).
+        assert "read by Spark's executors (s3a)" in (server.data_dir / "logs" / f"{run_id}.log").read_text()
         (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="matches/")["Contents"]]
         text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
         rows = list(csv.DictReader(io.StringIO(text)))

@@ -12,6 +12,7 @@ from findmatches.engine.types import EngineError
 __all__ = [
     "ENGINES",
     "ENGINE_ENV",
+    "S3A_CONF_ENV",
     "SPARK_CONF_ENV",
     "DuckDBBackend",
     "engine_name",
@@ -22,6 +23,8 @@ __all__ = [
 ENGINE_ENV = "FINDMATCHES_ENGINE"
 #: Spark settings for the sessions a process starts (JSON object): what a run's capacity asks for.
 SPARK_CONF_ENV = "FINDMATCHES_SPARK_CONF"
+#: The S3A connector's Spark settings (JSON object), for sessions that read ``s3a://`` objects themselves.
+S3A_CONF_ENV = "FINDMATCHES_SPARK_S3A_CONF"
 #: The backends a session may run on: embedded DuckDB (the default) and Apache Spark.
 ENGINES = ("duckdb", "spark")
 

@@ -221,6 +221,10 @@ class DuckDBBackend:
             self._con.register(name, source.table)
             registered.append(name)
             return name
+        if source.uris:
+            raise EngineError(
+                "The DuckDB engine reads local files; object URIs are read by the Spark engine."
+            )
         if not source.paths:
             raise EngineError("No input files were given.")
         paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"

@@ -59,7 +59,7 @@ def spark_session(master: str | None = None) -> SparkSession:
             builder = (
                 SparkSession.builder.master(master).appName("findmatches").config("spark.ui.enabled", "false")
             )
-            for key, value in {**_session_conf(), **_extra_conf(master)}.items():
+            for key, value in {**_session_conf(), **_extra_conf(master), **_s3a_conf()}.items():
                 builder = builder.config(key, value)
             _root = builder.getOrCreate()
             _root.sparkContext.setLogLevel("ERROR")
@@ -113,6 +113,22 @@ def _extra_conf(master: str) -> dict[str, str]:
     except ValueError as e:
         raise EngineError(f"{SPARK_CONF_ENV} is not a JSON object: {e}") from e
     return {str(k): str(v) for k, v in conf.items()}
+
+
+def _s3a_conf() -> dict[str, str]:
+    """The S3A connector's settings from ``FINDMATCHES_SPARK_S3A_CONF`` (a JSON object: a task run's worker
+    has it from the server, `findmatches.tasks.s3a`), for any master: a run reads ``s3a://`` objects with them."""
+    import json
+
+    from findmatches.engine.backends import S3A_CONF_ENV
+
+    raw = os.environ.get(S3A_CONF_ENV)
+    if not raw:
+        return {}
+    try:
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+    except (ValueError, AttributeError) as e:
+        raise EngineError(f"{S3A_CONF_ENV} is not a JSON object: {e}") from e
 
 
 def _register_functions(spark: SparkSession) -> None:
@@ -236,7 +252,7 @@ def _with_origin(df: DataFrame, source: RecordSource) -> DataFrame:
     """``df`` with its rows' `ORIGIN` (from Spark's file metadata; nulls for a source that is no file)."""
     from pyspark.sql import functions as F
 
-    if source.table is not None or not source.paths:
+    if source.table is not None or not source.locations:
         return df.withColumn(ORIGIN[0], F.lit(None).cast("string")).withColumn(
             ORIGIN[1], F.lit(None).cast("bigint")
         )
@@ -445,7 +461,9 @@ class SparkBackend:
         columns = list(src.columns)
         if not columns:
             raise EngineError("The input has no columns.")
-        num = self._load_numbered(typed_records(table), _with_origin(src, source), columns, 0, source.paths)
+        num = self._load_numbered(
+            typed_records(table), _with_origin(src, source), columns, 0, source.locations
+        )
         typed = self._views[typed_records(table)]
         text = typed.select("_rid", *[_text(typed, c) for c in columns])
         offset = num
@@ -456,7 +474,7 @@ class SparkBackend:
                 *[_text(more, c) if c in have else F.lit(None).cast("string").alias(c) for c in columns],
                 *ORIGIN,
             )
-            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.paths)
+            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.locations)
             text = text.unionByName(self._views[f"{table}_extra{i}"])
         self._define(table, text)
         return columns, int(num)
@@ -529,7 +547,7 @@ class SparkBackend:
         try:
             if source.table is not None:
                 return self._spark.createDataFrame(source.table)
-            paths = [str(p) for p in source.paths]
+            paths = list(source.locations)
             if not paths:
                 raise EngineError("No input files were given.")
             if source.format == "parquet":
