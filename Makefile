@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,browser,spark$(if $(EXTRAS),$(comma)$(EXTRAS))]'
-	$(BIN)/python -m findmatches.tasks.s3a $(S3A_JARS)
 	touch $(STAMP)
 
-install: $(STAMP)  ## idempotent set-up: a .venv with the findmatches console script and the test tools (Playwright and PySpark among them, and the S3A connector's jars for Spark: findmatches/tasks/s3a.py; EXTRAS=bench adds more)
+$(S3A_JARS)/.fetched: | $(STAMP)
+	$(BIN)/python -m findmatches.tasks.s3a $(S3A_JARS)
+	touch $@
+
+install: $(STAMP) $(S3A_JARS)/.fetched  ## idempotent set-up: a .venv with the findmatches console script and the test tools (Playwright and PySpark among them, and the S3A connector's jars for Spark: findmatches/tasks/s3a.py; EXTRAS=bench adds more)
 
 serve: install  ## run the service on $(HOST):$(PORT) with its state in $(DATA_DIR)
 	$(BIN)/findmatches serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --allow-path $(DATA_DIR) --allow-path examples
