@@ -585,7 +585,7 @@ def find_matches(
     params: MatchParams,
     labels: pa.Table,
     *,
-    out_path: Path,
+    out_path: Path | str,
     out_format: Literal["csv", "parquet"],
     compute_confidence: bool,
     compute_explanations: bool = False,
@@ -600,7 +600,8 @@ def find_matches(
 ) -> int:
     """Write every input row once, its columns with their own types (CSV: the text as read), with ``match_id``
     (BIGINT) and, when asked, ``match_confidence_score`` (DOUBLE) and ``match_explanation`` (JSON text,
-    `findmatches.engine.explain`); return the row count.
+    `findmatches.engine.explain`) at ``out_path`` (a local path; on Spark, also an object URI, ``s3a://``,
+    that its executors write); return the row count.
     The ``extra`` records (the labelled records an input lacks) are matched with the input, so that the labels
     hold, but not written.
 

@@ -183,9 +183,10 @@ class Backend(Protocol):
         """Write a query's (small or engine-internal) result to one local file."""
         ...
 
-    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+    def write_records(self, sql: str, path: Path | str, file_format: Literal["csv", "parquet"]) -> None:
         """Write a run's output records at ``path``: one file, or a folder of that name holding part files
-        written where the data is (Spark's executors), in the query's order; `output_files` lists them."""
+        written where the data is (Spark's executors), in the query's order; `output_files` lists them. A
+        ``path`` given as text is an object URI (``s3a://``), which only the Spark backend writes."""
         ...
 
     def interrupt(self) -> None:

@@ -37,6 +37,7 @@ from findmatches.io.uris import LocalUri, S3Uri, confine, join_uri, parse_uri, r
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 DEFAULT_REGION = "us-east-1"
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
@@ -228,6 +229,31 @@ class Storage:
                     shutil.copyfile(local_path, tmp)
         except OSError as e:
             raise self._os_error(e, uri, "write") from e
+
+    def copy(self, source: str, uri: str) -> None:
+        """Copy the S3 object ``source`` to the S3 ``uri`` inside S3 (a multipart copy where it is large): no
+        byte passes through this process."""
+        src, dst = self._writable(source), self._writable(uri)
+        if not isinstance(src, S3Uri) or not isinstance(dst, S3Uri):
+            raise ValueError("copy is between S3 objects")  # pragma: no cover - the callers' contract
+        try:
+            self.s3.copy({"Bucket": src.bucket, "Key": src.key}, dst.bucket, dst.key)
+        except _TRANSFER_ERRORS as e:
+            raise self._s3_error(e, uri, "write") from e
+
+    def delete_under(self, uri: str) -> None:
+        """Delete every object under the S3 prefix ``uri`` (a folder: ``/`` is added), hidden ones too."""
+        loc = self._writable(uri)
+        if not isinstance(loc, S3Uri):
+            raise ValueError("delete_under is for S3 prefixes")  # pragma: no cover - the callers' contract
+        prefix = loc.key.rstrip("/") + "/"
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=prefix):
+                keys: list[ObjectIdentifierTypeDef] = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.s3.delete_objects(Bucket=loc.bucket, Delete={"Objects": keys, "Quiet": True})
+        except (ClientError, BotoCoreError) as e:
+            raise self._s3_error(e, uri, "write") from e
 
     def download(self, uri: str, dest_dir: Path | str) -> list[Path]:
         """Copy the object(s) at ``uri`` into ``dest_dir`` (keeping relative paths); return the files."""

@@ -371,6 +371,37 @@ class Jobs:
                 run.log(f"added {len(added)} labelled records of the transform's table that the input lacks")
         parquet = out.rstrip("/").endswith(".parquet")
         local = run.work.output("matches.parquet" if parquet else "matches.csv")
+        # Where the executors read the records from S3, they write the output there too: into a hidden folder
+        # beside it, whose part files are then copied inside S3 to the names Glue gives them.
+        staging = (
+            self._staging(run, out, parquet) if records.uris and not self.storage.local_path(out) else None
+        )
+        try:
+            _, count = self._run_find_matches(
+                run, transform, records, params, labels, extra, existing, existing_objects, staging or local
+            )
+        finally:
+            if staging is not None:
+                self.storage.delete_under(staging)
+        run.log(f"find matches: wrote {count} records to {out}" + (" through s3a" if staging else ""))
+
+    def _run_find_matches(
+        self,
+        run: RunContext,
+        transform: dict[str, Any],
+        records: RecordSource,
+        params: MatchParams,
+        labels: pa.Table,
+        extra: RecordSource | None,
+        existing: ExistingMatches | None,
+        existing_objects: list[ObjectInfo] | None,
+        output: Path | str,
+    ) -> tuple[list[str], int]:
+        """The engine's find-matches run writing ``output`` (a local path, or an S3 staging folder), then its
+        output, merges and snapshots where they go; the objects written and the records' count."""
+        args = run.arguments
+        out: str = args["OutputS3Path"]
+        parquet = out.rstrip("/").endswith(".parquet")
         merges = run.work.output(MERGES) if existing else None
         keep = None
         if existing is not None:
@@ -385,7 +416,7 @@ class Jobs:
             source=records,
             params=params,
             labels=labels,
-            out_path=local,
+            out_path=s3a_uri(output) if isinstance(output, str) else output,
             out_format="parquet" if parquet else "csv",
             compute_confidence=bool(args.get("ComputeMatchConfidenceScores")),
             compute_explanations=bool(args.get("ComputeMatchExplanations")),
@@ -400,26 +431,32 @@ class Jobs:
             # The merges go first: a reader that sees the matches can follow them.
             target = out.rstrip("/") + "." + MERGES if parquet else self.storage.join(out, MERGES)
             self._upload_to(target, merges, move=True)
-        targets = self._upload_output(run, out, local, parquet)
-        run.log(f"find matches: wrote {count} records to {out}")
+        if isinstance(output, str):
+            staged = sorted(o.uri for o in self.storage.list_objects(output) if o.name.startswith("part-"))
+            targets = self._output_targets(run, out, parquet, len(staged))
+            for part, target in zip(staged, targets, strict=True):
+                self.storage.copy(part, target)
+        else:
+            parts = output_files(output)
+            targets = self._output_targets(run, out, parquet, len(parts))
+            for local, target in zip(parts, targets, strict=True):
+                self._upload_to(target, local, move=True)
         if keep is not None:
             self._keep_snapshots(run, keep, targets, existing_objects or [])
+        return targets, count
 
-    def _upload_output(self, run: RunContext, out: str, local: Path, parquet: bool) -> list[str]:
-        """Upload the engine's output (one file, or Spark's part files: `output_files`) to ``out``, named as
-        Glue names part files under the output prefix (a Parquet ``out`` names the file itself, or the folder
-        by that name for several parts); return the objects written."""
-        parts = output_files(local)
-        if parquet and len(parts) == 1:
-            targets = [out.rstrip("/")]
-        else:
-            folder, ext = (out.rstrip("/"), "parquet") if parquet else (out, "csv")
-            targets = [
-                self.storage.join(folder, f"part-{i:05d}-{run.task_run_id}.{ext}") for i in range(len(parts))
-            ]
-        for part, target in zip(parts, targets, strict=True):
-            self._upload_to(target, part, move=True)
-        return targets
+    def _staging(self, run: RunContext, out: str, parquet: bool) -> str:
+        """A hidden folder for the executors' part files: in the output folder, or beside a Parquet file."""
+        folder = out.rstrip("/").rsplit("/", 1)[0] if parquet else out
+        return self.storage.join(folder, f"_findmatches-staging-{run.task_run_id}")
+
+    def _output_targets(self, run: RunContext, out: str, parquet: bool, parts: int) -> list[str]:
+        """Where the output's ``parts`` go, named as Glue names part files under the output prefix (a Parquet
+        ``out`` names the file itself, or the folder by that name for several parts)."""
+        if parquet and parts == 1:
+            return [out.rstrip("/")]
+        folder, ext = (out.rstrip("/"), "parquet") if parquet else (out, "csv")
+        return [self.storage.join(folder, f"part-{i:05d}-{run.task_run_id}.{ext}") for i in range(parts)]
 
     def _keep_snapshots(
         self, run: RunContext, keep: KeepSnapshots, output: list[str], existing: list[ObjectInfo]

@@ -8,6 +8,7 @@ import shutil
 import time
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
@@ -89,7 +90,8 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
 ) -> None:
     """With the S3A connector installed (``make install``: findmatches/tasks/s3a.py), a run on Spark names the
     table's objects to the executors (``s3a://``, the server's endpoint and credentials) instead of
-    downloading them, and finds the groups that a DuckDB run, which downloads them, finds."""
+    downloading them, and they write its output to S3 (a hidden staging folder, copied inside S3 to Glue's
+    names and removed); it finds the groups that a DuckDB run, which downloads and uploads, finds."""
     pytest.importorskip("pyspark", reason="the Spark tests need PySpark: pip install 'findmatches[spark]'")
     if shutil.which("java") is None:
         pytest.skip("the Spark tests need Java 17")
@@ -109,6 +111,24 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
         assert run["Status"] == "SUCCEEDED", log
         assert f"Engine: {engine}." in log
         assert ("read by Spark's executors (s3a)" in log) == (engine == "spark"), log
+        assert ("through s3a" in log) == (engine == "spark"), log
+        (part,) = [
+            o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix=f"{engine}/")["Contents"]
+        ]
+        assert part == f"{engine}/part-00000-{run_id}.csv"
         found[engine] = _groups(s3, people.bucket, f"{engine}/")
     assert found["spark"] == found["duckdb"]
     assert any(len(g) > 1 for g in found["spark"])
+    # Parquet: one part file becomes the object the output path names; nothing staged is left.
+    run_id = glue.start_find_matches_task_run(
+        TransformId=people.transform_id,
+        OutputS3Path=f"s3://{people.bucket}/out/spark.parquet",
+        Engine="spark",
+    )["TaskRunId"]
+    assert wait_run(glue, people.transform_id, run_id, timeout=600)["Status"] == "SUCCEEDED"
+    assert "through s3a" in (logs / f"{run_id}.log").read_text()
+    body = s3.get_object(Bucket=people.bucket, Key="out/spark.parquet")["Body"].read()
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == len(people.rows)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket)["Contents"]]
+    assert not [k for k in keys if "staging" in k], keys

@@ -284,8 +284,12 @@ class DuckDBBackend:
         with self._running():
             self._con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} ({options})")
 
-    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+    def write_records(self, sql: str, path: Path | str, file_format: Literal["csv", "parquet"]) -> None:
         """One file, as `write`."""
+        if isinstance(path, str):
+            raise EngineError(
+                "The DuckDB engine writes local files; object URIs are written by the Spark engine."
+            )
         self.write(sql, path, file_format)
 
     def close(self) -> None:

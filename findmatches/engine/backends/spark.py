@@ -674,12 +674,14 @@ class SparkBackend:
         else:
             pq.write_table(table, path)
 
-    def write_records(self, sql: str, path: Path, file_format: Literal["csv", "parquet"]) -> None:
+    def write_records(self, sql: str, path: Path | str, file_format: Literal["csv", "parquet"]) -> None:
         """Spark's own writer: a folder ``path`` of part files, one per partition of the ordered result,
         written by the executors (the records never gather in the driver). ``path`` must be where every
-        executor can write it, as the input must be where each can read it (docs/spark.md)."""
+        executor can write it, as the input must be where each can read it (docs/spark.md): a shared local
+        path, or an object URI (``s3a://``)."""
         df = self._sql(sql)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         writer = df.write.mode("overwrite")
         try:
             if file_format == "csv":
