@@ -129,3 +129,19 @@ def test_general_endpoint_and_profile_credentials(
     assert storage.read_bytes(f"s3://{s3_bucket}/p.csv") == b"x\n"
     credentials_used = storage.s3._request_signer._credentials
     assert credentials_used.access_key == "AKIDPROFILE"
+
+
+def test_copy_inside_s3_and_delete_a_folder_hidden_objects_too(s3_env: S3Server, s3_bucket: str) -> None:
+    """What a Spark run's staged output needs (`Jobs._run_find_matches`): an object larger than boto3's
+    multipart threshold (8 MB) is copied part by part inside S3, and the staging folder goes whole."""
+    storage = Storage()
+    body = bytes(range(256)) * (12 * 4096)  # 12 MB
+    staged = f"s3://{s3_bucket}/out/_findmatches-staging-1"
+    storage.write_bytes(f"{staged}/part-00000-x.csv", body)
+    storage.write_bytes(f"{staged}/_SUCCESS", b"")
+    storage.write_bytes(f"s3://{s3_bucket}/out/keep.csv", b"k")
+    storage.copy(f"{staged}/part-00000-x.csv", f"s3://{s3_bucket}/out/part-00000-run.csv")
+    assert storage.read_bytes(f"s3://{s3_bucket}/out/part-00000-run.csv") == body
+    storage.delete_under(staged)
+    keys = {o["Key"] for o in s3_env.client().list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    assert keys == {"out/part-00000-run.csv", "out/keep.csv"}
