@@ -101,7 +101,7 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=_label_file(people.rows, sets=30))
     _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
     logs = server.data_dir / "logs"
-    found = {}
+    found, order = {}, {}
     for engine in ("spark", "duckdb"):
         run_id = glue.start_find_matches_task_run(
             TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{engine}/", Engine=engine
@@ -117,7 +117,10 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
         ]
         assert part == f"{engine}/part-00000-{run_id}.csv"
         found[engine] = _groups(s3, people.bucket, f"{engine}/")
+        body = s3.get_object(Bucket=people.bucket, Key=part)["Body"].read().decode()
+        order[engine] = [r["id"] for r in csv.DictReader(io.StringIO(body))]
     assert found["spark"] == found["duckdb"]
+    assert order["spark"] == order["duckdb"] == [r["id"] for r in people.rows]  # the input's order
     assert any(len(g) > 1 for g in found["spark"])
     # Parquet: one part file becomes the object the output path names; nothing staged is left.
     run_id = glue.start_find_matches_task_run(
