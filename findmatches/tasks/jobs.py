@@ -235,8 +235,7 @@ class Jobs:
         if labels.num_rows == 0:
             raise TaskFailed(f"No labelset exists for transformId {run.transform_id}.")
         columns = label_store.export_columns(labels, [c["Name"] for c in transform.get("Schema", [])])
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
-        name = f"{run.transform_id}_labels_{stamp}_{uuid.uuid4()}.csv"
+        name = f"{run.transform_id}_labels_{_stamp(run)}_{uuid.UUID(run.task_run_id)}.csv"
         self._write(out, name, label_files.write_label_file(labels, columns))
         run.log(f"exported {labels.num_rows} labelled records as {name}")
 
@@ -256,8 +255,7 @@ class Jobs:
             seed=uuid.UUID(run.task_run_id).int % 2**31,
             temp_dir=run.work.spill,
         )
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
-        self._upload(out, f"{run.transform_id}_labeling_set_{stamp}_{run.task_run_id}.csv", local)
+        self._upload(out, f"{run.transform_id}_labeling_set_{_stamp(run)}_{run.task_run_id}.csv", local)
         run.log(f"labeling set: {count} records")
 
     def evaluate(self, run: RunContext) -> None:
@@ -532,6 +530,12 @@ class Jobs:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(str(e)) from e  # e names the URI and S3's error
+
+
+def _stamp(run: RunContext) -> str:
+    """The time in an output file's name: the run's start, so that an attempt after a kill or a retry writes
+    the name the first attempt wrote, and a run leaves one file."""
+    return dt.datetime.fromtimestamp(run.started, dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
 
 
 def _is_merges(name: str) -> bool:

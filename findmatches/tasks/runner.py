@@ -65,6 +65,8 @@ class RunContext:
     recorded: Callable[[], bool] | None = None
     #: Whether `succeed_in` was called: then the store decides (`succeeded`), its transaction may have failed.
     success_written: bool = False
+    #: When the run was started (StartedOn, epoch seconds): the same for each attempt and after a restart.
+    started: float = 0.0
 
     def should_stop(self) -> bool:
         return self.cancel.is_set() or time.monotonic() > self.deadline
@@ -297,6 +299,7 @@ class TaskRunner:
                     conn, task_run_id, "SUCCEEDED", None, timestamp_now()
                 ),
                 recorded=lambda: self._status(task_run_id) == "SUCCEEDED",
+                started=float(run["started"]),
             )
             status, error = self._attempt(run["task_type"], ctx)
             if status == "FAILED" and attempt < max_retries and not cancel.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import uuid
@@ -122,6 +123,9 @@ def test_export_then_import_is_identity(glue: Any, s3: Any, people: SampleTransf
         assert re.fullmatch(
             rf"{people.transform_id}_labels_\d{{4}}-\d\d-\d\d_\d\d_\d\d_\d\d_[0-9a-f-]{{36}}\.csv", name
         ), name
+        # Named for the run (its StartedOn and id), not the attempt: a retried export writes the same file.
+        stamp = run["StartedOn"].astimezone(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
+        assert name == f"{people.transform_id}_labels_{stamp}_{uuid.UUID(run_id)}.csv"
         return str(s3.get_object(Bucket=people.bucket, Key=keys[0])["Body"].read().decode())
 
     first = export("exp1")
@@ -353,8 +357,12 @@ def test_headerless_table_with_serde_quoting(glue: Any, s3: Any) -> None:
     run_id = glue.start_ml_labeling_set_generation_task_run(
         TransformId=transform_id, OutputS3Path=f"s3://{name}/labeling/"
     )["TaskRunId"]
-    assert wait_run(glue, transform_id, run_id)["Status"] == "SUCCEEDED"
-    key = s3.list_objects_v2(Bucket=name, Prefix="labeling/")["Contents"][0]["Key"]
+    generated = wait_run(glue, transform_id, run_id)
+    assert generated["Status"] == "SUCCEEDED"
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=name, Prefix="labeling/")["Contents"]]
+    # Named for the run (its StartedOn and id), not the attempt: a retried generation writes the same file.
+    stamp = generated["StartedOn"].astimezone(dt.UTC).strftime("%Y-%m-%d_%H_%M_%S")
+    assert key == f"labeling/{transform_id}_labeling_set_{stamp}_{run_id}.csv"
     shown = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=name, Key=key)["Body"].read().decode())))
     assert shown and list(shown[0]) == ["labeling_set_id", "label", *SAMPLE_COLUMNS]
     by_id = {r["id"]: r for r in rows}
