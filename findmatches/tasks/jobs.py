@@ -430,15 +430,9 @@ class Jobs:
             target = out.rstrip("/") + "." + MERGES if parquet else self.storage.join(out, MERGES)
             self._upload_to(target, merges, move=True)
         if isinstance(output, str):
-            staged = sorted(o.uri for o in self.storage.list_objects(output) if o.name.startswith("part-"))
-            targets = self._output_targets(run, out, parquet, len(staged))
-            for part, target in zip(staged, targets, strict=True):
-                self.storage.copy(part, target)
+            targets = self._copy_staged(run, out, output, parquet)
         else:
-            parts = output_files(output)
-            targets = self._output_targets(run, out, parquet, len(parts))
-            for local, target in zip(parts, targets, strict=True):
-                self._upload_to(target, local, move=True)
+            targets = self._upload_output(run, out, output, parquet)
         if keep is not None:
             self._keep_snapshots(run, keep, targets, existing_objects or [])
         return targets, count
@@ -447,6 +441,24 @@ class Jobs:
         """A hidden folder for the executors' part files: in the output folder, or beside a Parquet file."""
         folder = out.rstrip("/").rsplit("/", 1)[0] if parquet else out
         return self.storage.join(folder, f"_findmatches-staging-{run.task_run_id}")
+
+    def _upload_output(self, run: RunContext, out: str, local: Path, parquet: bool) -> list[str]:
+        """Upload the engine's output (one file, or Spark's part files: `output_files`) to ``out``
+        (`_output_targets`); return the objects written."""
+        parts = output_files(local)
+        targets = self._output_targets(run, out, parquet, len(parts))
+        for part, target in zip(parts, targets, strict=True):
+            self._upload_to(target, part, move=True)
+        return targets
+
+    def _copy_staged(self, run: RunContext, out: str, staging: str, parquet: bool) -> list[str]:
+        """Copy the part files that Spark's executors wrote under the S3 ``staging`` folder to ``out``, inside
+        S3 (`_output_targets`); return the objects written."""
+        parts = sorted(o.uri for o in self.storage.list_objects(staging) if o.name.startswith("part-"))
+        targets = self._output_targets(run, out, parquet, len(parts))
+        for part, target in zip(parts, targets, strict=True):
+            self.storage.copy(part, target)
+        return targets
 
     def _output_targets(self, run: RunContext, out: str, parquet: bool, parts: int) -> list[str]:
         """Where the output's ``parts`` go, named as Glue names part files under the output prefix (a Parquet
