@@ -100,12 +100,19 @@ class Jobs:
     def _engine(self, run: RunContext, entry: str, transform: dict[str, Any], **kwargs: Any) -> Any:
         """The engine's ``entry`` point, run in a worker process with the run's log and stop check, and (for
         the Spark engine) the executors the ``transform``'s capacity asks for."""
+        return self._in_worker(
+            run, f"{ENGINE}:{entry}", engine_style=True, env=self._engine_env(run, transform), **kwargs
+        )
+
+    def _engine_env(self, run: RunContext, transform: dict[str, Any]) -> dict[str, str]:
+        """A worker's environment for the run's engine: its executors, its engine where the run asked for
+        another than the server's, its S3A settings (`_s3a`)."""
         env = {SPARK_CONF_ENV: json.dumps(spark_conf(transform))}
         if run.arguments.get("Engine"):  # this run asked for an engine other than the server's
             env[ENGINE_ENV] = str(run.arguments["Engine"])
         if s3a := self._s3a(run):
             env[S3A_CONF_ENV] = json.dumps(s3a)
-        return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
+        return env
 
     def _in_worker(
         self,
@@ -341,12 +348,17 @@ class Jobs:
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
         params, labels = self._params(transform), self._labels(run.transform_id)
-        # The scan for labelled records that another input lacks (below) reads the input here: fetched then.
         scan = bool(args.get("InputS3Path") and labels.num_rows)
-        records = self._records(run, transform, args.get("InputS3Path"), direct=not scan)
+        records = self._records(run, transform, args.get("InputS3Path"), direct=True)
         extra: RecordSource | None = None
         if scan:
-            # A scan of the whole input: in a worker, as the engine's work is.
+            # A scan of the whole input for the labelled records of the table it lacks: in a worker, as the
+            # engine's work is; on Spark's executors where they read the records from S3 themselves, else by
+            # DuckDB on the files fetched here.
+            table_records = self._records(run, transform, direct=bool(records.uris))
+            if records.uris and not table_records.uris:  # the table is local: the input is fetched too
+                records = self._records(run, transform, args.get("InputS3Path"))
+            on_spark = bool(records.uris)
             known = existing.records if existing is not None else None
             if existing is not None and existing.snapshots:
                 known = RecordSource(
@@ -355,10 +367,11 @@ class Jobs:
                 )
             extra, added = self._in_worker(
                 run,
-                "findmatches.tasks.taught:missing_labelled_records",
+                "findmatches.tasks.taught:missing_labelled_records" + ("_on_spark" if on_spark else ""),
                 engine_style=False,
+                env=self._engine_env(run, transform) if on_spark else None,
                 input_records=records,
-                table_records=self._records(run, transform),
+                table_records=table_records,
                 key=params.primary_key,
                 labelled=labels.column("primary_key").to_pylist(),
                 dest=run.work.labels / "labelled.parquet",

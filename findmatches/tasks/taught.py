@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.backends.duckdb import csv_read_options
@@ -77,3 +78,46 @@ def missing_labelled_records(
         return RecordSource(paths=(dest,), format="parquet"), added
     finally:
         con.close()
+
+
+SCAN_KEY = "_fm_scan_key"
+
+
+def missing_labelled_records_on_spark(
+    input_records: RecordSource,
+    table_records: RecordSource,
+    key: str,
+    labelled: list[str],
+    dest: Path,
+    also: RecordSource | None = None,
+    also_key: str | None = None,
+) -> tuple[RecordSource | None, list[str]]:
+    """`missing_labelled_records` for a run on Spark whose records are objects its executors read
+    (``s3a://``): the input and the table are scanned there, and only the labelled records the input lacks
+    (a few) come to this process, written to ``dest`` with their own types."""
+    from pyspark.sql import functions as F
+
+    from findmatches.engine.backends.spark import SparkBackend
+
+    backend = SparkBackend()
+    try:
+        given, source = backend.dataframe(input_records), backend.dataframe(table_records)
+        if key not in given.columns or key not in source.columns:
+            return None, []
+        keys = backend.spark.createDataFrame([(k,) for k in sorted(set(labelled))], f"{SCAN_KEY} string")
+        known = given.select(F.col(key).cast("string").alias(SCAN_KEY))
+        if also is not None:
+            more = backend.dataframe(also)
+            if (also_key or key) in more.columns:
+                known = known.unionByName(more.select(F.col(also_key or key).cast("string").alias(SCAN_KEY)))
+        by_key = source.withColumn(SCAN_KEY, F.col(key).cast("string"))
+        extra = by_key.join(F.broadcast(keys), SCAN_KEY, "left_semi").join(known, SCAN_KEY, "left_anti")
+        table = extra.select(SCAN_KEY, *[c for c in given.columns if c in source.columns]).toArrow()
+        if not table.num_rows:
+            return None, []
+        pq.write_table(table.drop_columns([SCAN_KEY]), dest)
+        return RecordSource(paths=(dest,), format="parquet"), [
+            str(k) for k in table.column(SCAN_KEY).to_pylist()
+        ]
+    finally:
+        backend.close()

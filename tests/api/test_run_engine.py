@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.test_run_files import _label_file, _teach
+from tests.api.test_run_files import _csv, _label_file, _teach
 from tests.conftest import SampleTransform, ServerProcess, apply_cli, wait_run
 
 
@@ -98,10 +98,12 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     from findmatches.tasks.s3a import s3a_jars
 
     assert s3a_jars(), "the S3A connector's jars are not installed: make install"
-    s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=_label_file(people.rows, sets=30))
+    labels = _label_file(people.rows, sets=30)
+    s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=labels)
     _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
     logs = server.data_dir / "logs"
-    found, order = {}, {}
+    found: dict[str, set[frozenset[str]]] = {}
+    order: dict[str, list[str]] = {}
     for engine in ("spark", "duckdb"):
         run_id = glue.start_find_matches_task_run(
             TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{engine}/", Engine=engine
@@ -135,3 +137,25 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     assert table.num_rows == len(people.rows)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket)["Contents"]]
     assert not [k for k in keys if "staging" in k], keys
+    # Other records (InputS3Path): the scan for the labelled records they lack runs on the executors too.
+    labelled = {r["id"] for r in csv.DictReader(io.StringIO(labels.decode()))}
+    given = [r for r in people.rows if r["id"] not in labelled or int(r["entity"]) % 2]
+    s3.put_object(Bucket=people.bucket, Key="input/part-0.csv", Body=_csv(given))
+    for engine in ("spark", "duckdb"):
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id,
+            OutputS3Path=f"s3://{people.bucket}/input-{engine}/",
+            InputS3Path=f"s3://{people.bucket}/input/",
+            Engine=engine,
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=600)
+        log = (logs / f"{run_id}.log").read_text()
+        assert run["Status"] == "SUCCEEDED", log
+        added = len([r for r in people.rows if r["id"] in labelled]) - len(
+            [r for r in given if r["id"] in labelled]
+        )
+        assert f"added {added} labelled records of the transform's table that the input lacks" in log
+        assert (log.count("read by Spark's executors (s3a)") == 2) == (engine == "spark"), log
+        found[f"input-{engine}"] = _groups(s3, people.bucket, f"input-{engine}/")
+    assert found["input-spark"] == found["input-duckdb"]
+    assert {i for g in found["input-spark"] for i in g} == {r["id"] for r in given}

@@ -392,6 +392,15 @@ class SparkBackend:
         self._interrupted = False
         self._closed = False
 
+    @property
+    def spark(self) -> SparkSession:
+        """The backend's own session."""
+        return self._spark
+
+    def dataframe(self, source: RecordSource) -> DataFrame:
+        """The records of ``source`` as Spark reads them, with their own types."""
+        return self._read(source)
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _sql(self, sql: str) -> DataFrame:
