@@ -18,6 +18,7 @@ import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import output_files
 from findmatches.engine.backends import ENGINE_ENV, S3A_CONF_ENV, SPARK_CONF_ENV, engine_name
+from findmatches.engine.backends.spark import CONNECT_SCHEME
 from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
     CsvFormat,
@@ -143,7 +144,7 @@ class Jobs:
         """The S3A connector's settings for a run whose Spark session reads S3 itself (`findmatches.tasks.s3a`):
         none for DuckDB, for Spark Connect (whose server has its own) or where the connector is not installed."""
         engine = str(run.arguments.get("Engine") or engine_name())
-        if engine != "spark" or os.environ.get("FINDMATCHES_SPARK_MASTER", "").startswith("sc://"):
+        if engine != "spark" or os.environ.get("FINDMATCHES_SPARK_MASTER", "").startswith(CONNECT_SCHEME):
             return {}
         return spark_s3a_conf(self.storage.s3_endpoint_url)
 
