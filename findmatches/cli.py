@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default: FINDMATCHES_SPARK_MASTER, else local[2])",
     )
     serve.add_argument(
+        "--spark-temp-dir",
+        default=os.environ.get("FINDMATCHES_SPARK_TEMP_DIR"),
+        help="an s3:// prefix where --engine spark runs' executors write the results the server reads back "
+        "(default: FINDMATCHES_SPARK_TEMP_DIR, else beside each run's output where the executors may be on "
+        "other machines, else the run's work dir)",
+    )
+    serve.add_argument(
         "--allow-path",
         type=Path,
         action="append",
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             run_memory_mb=args.run_memory_mb,
             engine=args.engine,
             spark_master=args.spark_master,
+            spark_temp_dir=args.spark_temp_dir,
             worker_hold_s=float(os.environ.get("FINDMATCHES_TEST_WORKER_HOLD_S", "0")),
         )
         try:

@@ -39,6 +39,8 @@ class Settings:
     engine: str = "duckdb"
     #: The Spark master for the Spark engine (``spark://host:7077``, ``local[N]``); None: local[2].
     spark_master: str | None = None
+    #: An ``s3://`` prefix for the Spark runs' scratch results (`findmatches.tasks.s3a.TEMP_DIR_ENV`).
+    spark_temp_dir: str | None = None
     #: Test-only: seconds a run's worker process waits (stoppable) before its work, so tests can kill it.
     worker_hold_s: float = 0.0
 

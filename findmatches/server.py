@@ -17,6 +17,7 @@ from findmatches.config import Settings, is_loopback, spark_unavailable
 from findmatches.console import CONSOLE_PREFIX, ConsoleApp
 from findmatches.service.provider import GlueProvider
 from findmatches.store.database import Database
+from findmatches.tasks.s3a import TEMP_DIR_ENV
 
 
 class ConfigError(Exception):
@@ -68,6 +69,14 @@ def check_engine(settings: Settings) -> None:
             raise ConfigError("--engine spark: " + reason)
         if settings.spark_master:
             os.environ["FINDMATCHES_SPARK_MASTER"] = settings.spark_master
+        if settings.spark_temp_dir:
+            if not settings.spark_temp_dir.startswith("s3://") or len(settings.spark_temp_dir) <= len(
+                "s3://"
+            ):
+                raise ConfigError(
+                    f"--spark-temp-dir must be an s3:// prefix, not {settings.spark_temp_dir!r}"
+                )
+            os.environ[TEMP_DIR_ENV] = settings.spark_temp_dir
     elif settings.engine != "duckdb":
         raise ConfigError(f"unknown engine {settings.engine!r}: use duckdb or spark")
     os.environ["FINDMATCHES_ENGINE"] = settings.engine

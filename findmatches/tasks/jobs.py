@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from findmatches.engine.backend import output_files
-from findmatches.engine.backends import ENGINE_ENV, S3A_CONF_ENV, SPARK_CONF_ENV, engine_name
-from findmatches.engine.backends.spark import CONNECT_SCHEME
+from findmatches.engine.backends import ENGINE_ENV, S3A_CONF_ENV, SCRATCH_ENV, SPARK_CONF_ENV, engine_name
+from findmatches.engine.backends.spark import CONNECT_SCHEME, DEFAULT_MASTER
 from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
     CsvFormat,
@@ -38,7 +38,7 @@ from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
 from findmatches.tasks.capacity import spark_conf
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
-from findmatches.tasks.s3a import s3a_uri, spark_s3a_conf
+from findmatches.tasks.s3a import TEMP_DIR_ENV, executors_share_this_disk, s3a_uri, spark_s3a_conf
 from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
@@ -100,10 +100,39 @@ class Jobs:
 
     def _engine(self, run: RunContext, entry: str, transform: dict[str, Any], **kwargs: Any) -> Any:
         """The engine's ``entry`` point, run in a worker process with the run's log and stop check, and (for
-        the Spark engine) the executors the ``transform``'s capacity asks for."""
-        return self._in_worker(
-            run, f"{ENGINE}:{entry}", engine_style=True, env=self._engine_env(run, transform), **kwargs
-        )
+        the Spark engine) the executors the ``transform``'s capacity asks for and their scratch prefix
+        (`_scratch`), removed when the run ends however it ends."""
+        env = self._engine_env(run, transform)
+        scratch = self._scratch(run)
+        if scratch is not None:
+            env[SCRATCH_ENV] = s3a_uri(scratch)
+            run.log(f"Spark's executors write their results for the run under {scratch}")
+        try:
+            return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
+        finally:
+            if scratch is not None:
+                try:
+                    self.storage.delete_under(scratch)
+                except StorageError as e:
+                    run.log(f"could not remove the scratch prefix {scratch}: {e}")
+
+    def _scratch(self, run: RunContext) -> str | None:
+        """Where a run on Spark that reads through the S3A connector (`_s3a`) has its executors write the
+        results the engine reads back, when that is not the run's work dir: under ``serve --spark-temp-dir``
+        where it is set; else, where the executors may not share this machine's disk
+        (`executors_share_this_disk`), in a hidden folder beside the run's S3 output. None: the work dir."""
+        if not self._s3a(run):
+            return None
+        name = f"_findmatches-scratch-{run.task_run_id}"
+        configured = os.environ.get(TEMP_DIR_ENV)
+        if configured:
+            return self.storage.join(configured, name)
+        labeling = run.properties.get("LabelingSetGenerationTaskRunProperties") or {}
+        out = run.arguments.get("OutputS3Path") or labeling.get("OutputS3Path")
+        master = os.environ.get("FINDMATCHES_SPARK_MASTER") or DEFAULT_MASTER
+        if not out or executors_share_this_disk(master) or self.storage.local_path(out) is not None:
+            return None
+        return self.storage.join(_folder_of(out), name)
 
     def _engine_env(self, run: RunContext, transform: dict[str, Any]) -> dict[str, str]:
         """A worker's environment for the run's engine: its executors, its engine where the run asked for
@@ -321,7 +350,8 @@ class Jobs:
             self._find_matches(run, None)
             return
         objects, merges = self._existing_objects(location, args["OutputS3Path"])
-        kept = self.snapshots.cover(run.transform_id, objects)
+        # Snapshots are folders on this machine's disk, for executors that see it (no scratch prefix).
+        kept = self.snapshots.cover(run.transform_id, objects) if self._scratch(run) is None else None
         if kept is not None:
             run.log(
                 f"existing matches: {len(objects)} file(s) at {location}, read from {len(kept)} kept snapshot(s)"
@@ -359,8 +389,8 @@ class Jobs:
             table_records = self._records(run, transform, direct=bool(records.uris))
             if records.uris and not table_records.uris:  # the table is local: the input is fetched too
                 records = self._records(run, transform, args.get("InputS3Path"))
-            on_spark = bool(records.uris)
             known = existing.records if existing is not None else None
+            on_spark = bool(records.uris or (known is not None and known.uris))
             if existing is not None and existing.snapshots:
                 known = RecordSource(
                     paths=tuple(f for s in existing.snapshots for f in output_files(Path(s) / RECORDS_FILE)),
@@ -385,9 +415,7 @@ class Jobs:
         local = run.work.output("matches.parquet" if parquet else "matches.csv")
         # Where the executors read the records from S3, they write the output there too: into a hidden folder
         # beside it, whose part files are then copied inside S3 to the names Glue gives them.
-        staging = (
-            self._staging(run, out, parquet) if records.uris and not self.storage.local_path(out) else None
-        )
+        staging = self._staging(run, out) if records.uris and not self.storage.local_path(out) else None
         try:
             _, count = self._run_find_matches(
                 run, transform, records, params, labels, extra, existing, existing_objects, staging or local
@@ -416,7 +444,9 @@ class Jobs:
         parquet = out.rstrip("/").endswith(".parquet")
         merges = run.work.output(MERGES) if existing else None
         keep = None
-        if existing is not None:
+        if existing is not None and self._scratch(run) is not None:
+            run.log("kept no snapshot for later incremental runs: Spark's executors may not share this disk")
+        elif existing is not None:
             keep = KeepSnapshots(
                 output=run.work.root / "snapshot-output",
                 existing=run.work.root / "snapshot-existing" if existing_objects else None,
@@ -451,10 +481,9 @@ class Jobs:
             self._keep_snapshots(run, keep, targets, existing_objects or [])
         return targets, count
 
-    def _staging(self, run: RunContext, out: str, parquet: bool) -> str:
+    def _staging(self, run: RunContext, out: str) -> str:
         """A hidden folder for the executors' part files: in the output folder, or beside a Parquet file."""
-        folder = out.rstrip("/").rsplit("/", 1)[0] if parquet else out
-        return self.storage.join(folder, f"_findmatches-staging-{run.task_run_id}")
+        return self.storage.join(_folder_of(out), f"_findmatches-staging-{run.task_run_id}")
 
     def _upload_output(self, run: RunContext, out: str, local: Path, parquet: bool) -> list[str]:
         """Upload the engine's output (one file, or Spark's part files: `output_files`) to ``out``
@@ -516,15 +545,11 @@ class Jobs:
         """The records previous runs matched (their output: CSV with a header, or Parquet, by file name) and
         the merges files found beside them (``merges.csv``, ``*.merges.csv``): the ``objects`` that
         `_existing_objects` listed (without this run's own output, which a retry would find)."""
-        try:
-            paths = tables.fetch_objects(self.storage, location, objects, run.work.fetch("existing"))
-        except (StorageError, TableFormatError) as e:
-            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
-        merges = [p for p in paths if _is_merges(p.name)]
-        data = [p for p in paths if p not in merges]
-        if not data:
+        direct = self.storage.local_path(location) is None and bool(self._s3a(run))
+        data_objects = [o for o in objects if not _is_merges(o.name)]
+        if not data_objects:
             raise TaskFailed(f"No matched records found at {location}.")
-        formats = {tables.format_from_extension(p.name) or "csv" for p in data}
+        formats = {tables.format_from_extension(o.name) or "csv" for o in data_objects}
         if len(formats) > 1:
             raise TaskFailed(
                 f"The existing matches at {location} mix file formats: {', '.join(sorted(formats))}."
@@ -534,11 +559,22 @@ class Jobs:
             raise TaskFailed(
                 f"The existing matches at {location} must be CSV or Parquet, as find-matches writes."
             )
+        merges = self._merges(run, location, [o for o in objects if _is_merges(o.name)])
+        merged = f"{merges.num_rows if merges is not None else 0} merge(s)"
+        if direct:  # Spark's executors read them from S3 (`_records`)
+            run.log(
+                f"existing matches: {len(data_objects)} {fmt} object(s) at {location}, read by Spark's "
+                f"executors (s3a), and {merged}"
+            )
+            uris = tuple(s3a_uri(o.uri) for o in data_objects)
+            return ExistingMatches(RecordSource(format=fmt, uris=uris), merges)
+        try:
+            data = tables.fetch_objects(self.storage, location, data_objects, run.work.fetch("existing"))
+        except (StorageError, TableFormatError) as e:
+            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
         _check_files(data, fmt, tables.CsvOptions() if fmt == "csv" else None)
-        run.log(
-            f"existing matches: {len(data)} {fmt} file(s) and {len(merges)} merges file(s) from {location}"
-        )
-        return ExistingMatches(RecordSource(paths=tuple(data), format=fmt), _read_merges(merges))
+        run.log(f"existing matches: {len(data)} {fmt} file(s) from {location}, and {merged}")
+        return ExistingMatches(RecordSource(paths=tuple(data), format=fmt), merges)
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -556,6 +592,11 @@ class Jobs:
             self.storage.upload_file(local, uri, move=move)
         except StorageError as e:
             raise TaskFailed(str(e)) from e  # e names the URI and S3's error
+
+
+def _folder_of(out: str) -> str:
+    """The folder of an output location: itself, or the folder of a Parquet file's name."""
+    return out.rstrip("/").rsplit("/", 1)[0] if out.rstrip("/").endswith(".parquet") else out
 
 
 def _stamp(run: RunContext) -> str:

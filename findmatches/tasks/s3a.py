@@ -20,6 +20,8 @@ from pathlib import Path
 
 import boto3
 
+from findmatches.config import is_loopback
+
 #: A folder of the jars (every ``*.jar`` in it goes to ``spark.jars``).
 S3A_JARS_ENV = "FINDMATCHES_SPARK_S3A_JARS"
 #: Where `fetch_jars` puts them by default: beside the environment that runs findmatches.
@@ -45,6 +47,12 @@ COMPATIBLE = {
 }
 
 
+#: An S3 prefix (``s3://bucket/prefix``) under which a Spark run's executors write the results that its engine
+#: reads back (``serve --spark-temp-dir``); unset, beside the run's output where they may not share this
+#: machine's disk (`executors_share_this_disk`), else in the run's work dir.
+TEMP_DIR_ENV = "FINDMATCHES_SPARK_TEMP_DIR"
+
+
 def s3a_jars() -> list[Path]:
     """The connector's jars where they are installed (none: Spark runs read S3 through the server)."""
     folder = Path(os.environ.get(S3A_JARS_ENV) or DEFAULT_JARS)
@@ -54,6 +62,17 @@ def s3a_jars() -> list[Path]:
 def s3a_uri(uri: str) -> str:
     """``s3://bucket/key`` as the connector names it."""
     return "s3a://" + uri.removeprefix("s3://")
+
+
+def executors_share_this_disk(master: str) -> bool:
+    """Whether the executors of a Spark ``master`` run on this machine, and so see the run's work dir:
+    ``local[N]``, or a standalone master (each of its hosts) on loopback, whose workers must be here too."""
+    if master.startswith("local"):
+        return True
+    if not master.startswith("spark://"):
+        return False  # YARN, Kubernetes, a Connect server, a master by name: anywhere
+    hosts = [h.rsplit(":", 1)[0].strip("[]") for h in master.removeprefix("spark://").split(",")]
+    return all(is_loopback(h) for h in hosts)
 
 
 def spark_s3a_conf(endpoint_url: str | None) -> dict[str, str]:

@@ -16,12 +16,18 @@ from tests.api.test_run_files import _csv, _label_file, _teach
 from tests.conftest import SampleTransform, ServerProcess, apply_cli, wait_run
 
 
-def _groups(s3: Any, bucket: str, prefix: str) -> set[frozenset[str]]:
-    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+def _match_ids(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """Each record's match_id in the one part file under ``prefix`` (an incremental run's merges.csv beside)."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    (key,) = [o["Key"] for o in listed if "/part-" in o["Key"]]
     rows = csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()))
+    return {r["id"]: r["match_id"] for r in rows}
+
+
+def _groups(s3: Any, bucket: str, prefix: str) -> set[frozenset[str]]:
     groups: dict[str, set[str]] = {}
-    for r in rows:
-        groups.setdefault(r["match_id"], set()).add(r["id"])
+    for id_, match_id in _match_ids(s3, bucket, prefix).items():
+        groups.setdefault(match_id, set()).add(id_)
     return {frozenset(g) for g in groups.values()}
 
 
@@ -159,3 +165,27 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
         found[f"input-{engine}"] = _groups(s3, people.bucket, f"input-{engine}/")
     assert found["input-spark"] == found["input-duckdb"]
     assert {i for g in found["input-spark"] for i in g} == {r["id"] for r in given}
+    # An incremental run: the existing matches too are read by the executors, not fetched; copies of
+    # existing records join their originals' groups, as on DuckDB.
+    copies = [{**r, "id": f"copy-{r['id']}"} for r in people.rows[:12]]
+    s3.put_object(Bucket=people.bucket, Key="new/part-0.csv", Body=_csv(copies))
+    for engine in ("spark", "duckdb"):
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id,
+            OutputS3Path=f"s3://{people.bucket}/incremental-{engine}/",
+            InputS3Path=f"s3://{people.bucket}/new/",
+            ExistingMatchesS3Path=f"s3://{people.bucket}/duckdb/",
+            Engine=engine,
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=600)
+        log = (logs / f"{run_id}.log").read_text()
+        assert run["Status"] == "SUCCEEDED", log
+        # (DuckDB's run reads the snapshot that Spark's kept of them: its executors are on this machine.)
+        assert ("existing matches: 1 csv object(s)" in log) == (engine == "spark"), log
+        found[f"incremental-{engine}"] = _groups(s3, people.bucket, f"incremental-{engine}/")
+    assert found["incremental-spark"] == found["incremental-duckdb"]
+    before, after = (
+        _match_ids(s3, people.bucket, "duckdb/"),
+        _match_ids(s3, people.bucket, "incremental-spark/"),
+    )
+    assert {f"copy-{r['id']}": before[r["id"]] for r in people.rows[:12]}.items() <= after.items()

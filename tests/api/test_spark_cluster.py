@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_run_files import _label_file, _teach
+from tests.api.test_run_files import _csv, _label_file, _teach
 from tests.conftest import SAMPLE_COLUMNS, ServerProcess, client, create_sample_transform, free_port, wait_run
 from tests.fixtures_s3 import S3Server
 
@@ -91,14 +91,14 @@ def _wait(check: Any, what: str, timeout: float = 60) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _spark_server(tmp_path: Path, s3_server: S3Server, master: str, **env: str) -> ServerProcess:
-    """A findmatches server (not started) on the Spark engine with ``master``, the S3 server's settings and
-    ``env``, and one account's credentials."""
+def _spark_server(tmp_path: Path, s3_server: S3Server, master: str, *args: str, **env: str) -> ServerProcess:
+    """A findmatches server (not started) on the Spark engine with ``master``, the S3 server's settings,
+    further ``args`` and ``env``, and one account's credentials."""
     creds = tmp_path / "credentials.toml"
     creds.write_text('[test]\nsecret_access_key = "test"\naccount_id = "000000000000"\n')
     return ServerProcess(
         tmp_path / "data",
-        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", master],
+        ["--credentials-file", str(creds), "--engine", "spark", "--spark-master", master, *args],
         env={**s3_server.env(), "PYSPARK_PYTHON": sys.executable, **env},
     )
 
@@ -157,7 +157,11 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
     cluster: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
 ) -> None:
     master_url, web = cluster
-    server = _spark_server(tmp_path, s3_server, master_url, SPARK_LOCAL_IP="127.0.0.1")
+    # Executors that may be on other machines write what the run reads back to S3, not to its work dir.
+    scratch = "fm-scratch-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=scratch)
+    temp_dir = ("--spark-temp-dir", f"s3://{scratch}/tmp/")
+    server = _spark_server(tmp_path, s3_server, master_url, *temp_dir, SPARK_LOCAL_IP="127.0.0.1")
     server.start()
     try:
         glue = client(server.url)
@@ -173,14 +177,45 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
         )["TaskRunId"]
         run = wait_run(glue, people.transform_id, run_id, timeout=400)
         assert run["Status"] == "SUCCEEDED", (run, server.log()[-3000:])
-        # The executors read the table from S3 themselves (the S3A connector: findmatches/tasks/s3a.py).
-        assert "read by Spark's executors (s3a)" in (server.data_dir / "logs" / f"{run_id}.log").read_text()
+        # The executors read the table from S3 themselves (the S3A connector: findmatches/tasks/s3a.py), and
+        # write the scores the engine reads back under the scratch prefix, which the run then removes.
+        log = (server.data_dir / "logs" / f"{run_id}.log").read_text()
+        assert "read by Spark's executors (s3a)" in log
+        assert f"results for the run under s3://{scratch}/tmp/_findmatches-scratch-{run_id}" in log
+        assert not [o for o in s3.list_objects_v2(Bucket=scratch).get("Contents", []) if o["Size"]]
         (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="matches/")["Contents"]]
         text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
         rows = list(csv.DictReader(io.StringIO(text)))
         assert len(rows) == len(people.rows)
         # The same groups as the embedded DuckDB engine makes from the same records and labels.
         assert _partition(rows) == _partition(_on_duckdb(people.rows, labels, tmp_path))
+        # An incremental run reads the existing matches through S3 too, and keeps no snapshot on this disk.
+        copies = [{**r, "id": f"copy-{r['id']}"} for r in people.rows[:5]]
+        s3.put_object(Bucket=people.bucket, Key="new/part-0.csv", Body=_csv(copies))
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id,
+            OutputS3Path=f"s3://{people.bucket}/incremental/",
+            InputS3Path=f"s3://{people.bucket}/new/",
+            ExistingMatchesS3Path=f"s3://{people.bucket}/matches/",
+        )["TaskRunId"]
+        run = wait_run(glue, people.transform_id, run_id, timeout=400)
+        log = (server.data_dir / "logs" / f"{run_id}.log").read_text()
+        assert run["Status"] == "SUCCEEDED", (run, log)
+        assert "existing matches: 1 csv object(s)" in log and "kept no snapshot" in log, log
+        assert not (server.data_dir / "snapshots").exists() or not any(
+            (server.data_dir / "snapshots").iterdir()
+        )
+        (key,) = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="incremental/")["Contents"]
+            if "/part-" in o["Key"]
+        ]
+        text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
+        ids = {r["id"]: r["match_id"] for r in csv.DictReader(io.StringIO(text))}
+        before = {r["id"]: r["match_id"] for r in rows}
+        for r in people.rows[:5]:
+            assert ids[f"copy-{r['id']}"] == before[r["id"]], r["id"]
+        assert not [o for o in s3.list_objects_v2(Bucket=scratch).get("Contents", []) if o["Size"]]
     finally:
         server.stop()
     apps = _wait(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
-from findmatches.config import spark_unavailable
+from findmatches.config import Settings, spark_unavailable
+from findmatches.server import ConfigError, check_engine
+from findmatches.tasks.s3a import TEMP_DIR_ENV
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None,
@@ -25,3 +28,21 @@ def test_a_master_url_needs_java_and_a_connect_server_does_not(monkeypatch: pyte
     assert got is None if want is None else want in (got or "")
     monkeypatch.setenv("FINDMATCHES_SPARK_MASTER", "sc://127.0.0.1:15002")
     assert spark_unavailable() == got
+
+
+@pytest.mark.parametrize("temp_dir", ["/shared/tmp", "s3://", "file:///tmp/x", "s3a://bucket/tmp"])
+def test_a_spark_temp_dir_that_is_no_s3_prefix_is_refused_at_start(
+    temp_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TEMP_DIR_ENV, raising=False)
+    settings = Settings(engine="spark", spark_master="local[2]", spark_temp_dir=temp_dir)
+    with pytest.raises(ConfigError, match="--spark-temp-dir must be an s3:// prefix"):
+        check_engine(settings)
+    assert TEMP_DIR_ENV not in os.environ
+
+
+def test_a_spark_temp_dir_reaches_the_runs_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FINDMATCHES_ENGINE", "FINDMATCHES_SPARK_MASTER", TEMP_DIR_ENV):
+        monkeypatch.setenv(name, "")  # restored after the test, as check_engine sets them
+    check_engine(Settings(engine="spark", spark_master="local[2]", spark_temp_dir="s3://bkt/tmp/"))
+    assert os.environ[TEMP_DIR_ENV] == "s3://bkt/tmp/"

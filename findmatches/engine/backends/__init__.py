@@ -13,6 +13,7 @@ __all__ = [
     "ENGINES",
     "ENGINE_ENV",
     "S3A_CONF_ENV",
+    "SCRATCH_ENV",
     "SPARK_CONF_ENV",
     "DuckDBBackend",
     "engine_name",
@@ -25,6 +26,9 @@ ENGINE_ENV = "FINDMATCHES_ENGINE"
 SPARK_CONF_ENV = "FINDMATCHES_SPARK_CONF"
 #: The S3A connector's Spark settings (JSON object), for sessions that read ``s3a://`` objects themselves.
 S3A_CONF_ENV = "FINDMATCHES_SPARK_S3A_CONF"
+#: Where a Spark session's executors write the results the engine reads back (an ``s3a://`` prefix), for
+#: executors that do not share this machine's disk; unset, the run's temporary directory.
+SCRATCH_ENV = "FINDMATCHES_SPARK_SCRATCH"
 #: The backends a session may run on: embedded DuckDB (the default) and Apache Spark.
 ENGINES = ("duckdb", "spark")
 

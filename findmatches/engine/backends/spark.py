@@ -11,6 +11,7 @@ Needs ``pip install 'findmatches[spark]'`` (PySpark, sqlglot) and Java 17.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -24,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, output_files, rebatched, typed_records
+from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, rebatched, typed_records
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -129,6 +131,55 @@ def _s3a_conf() -> dict[str, str]:
         return {str(k): str(v) for k, v in json.loads(raw).items()}
     except (ValueError, AttributeError) as e:
         raise EngineError(f"{S3A_CONF_ENV} is not a JSON object: {e}") from e
+
+
+def _scratch_from_env() -> str | None:
+    """The ``s3a://`` prefix that ``FINDMATCHES_SPARK_SCRATCH`` names (a task run's worker has it from the
+    server where the executors may not share its disk), else None."""
+    from findmatches.engine.backends import SCRATCH_ENV
+
+    raw = (os.environ.get(SCRATCH_ENV) or "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith("s3a://") or len(raw) <= len("s3a://"):
+        raise EngineError(f"{SCRATCH_ENV} must be an s3a:// prefix, not {raw!r}.")
+    return raw
+
+
+def _object_store(uri: str) -> tuple[pafs.FileSystem, str]:
+    """Arrow's S3 file system for the ``s3a://`` ``uri`` with the S3A connector's endpoint and credentials
+    (`_s3a_conf`; the standard AWS chain where it has none), and the uri's ``bucket/prefix`` path there."""
+    root = uri.removeprefix("s3a://").strip("/")
+    conf = _s3a_conf()
+
+    def setting(key: str) -> str | None:
+        return conf.get(f"spark.hadoop.fs.s3a.{key}")
+
+    options: dict[str, Any] = {}
+    if setting("access.key") and setting("secret.key"):
+        options |= {
+            "access_key": setting("access.key"),
+            "secret_key": setting("secret.key"),
+            "session_token": setting("session.token"),
+        }
+    endpoint = setting("endpoint")
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        secure = setting("connection.ssl.enabled") != "false"
+        options |= {"endpoint_override": host, "scheme": scheme or ("https" if secure else "http")}
+    try:
+        if not endpoint:
+            options["region"] = pafs.resolve_s3_region(root.split("/", 1)[0])
+        return pafs.S3FileSystem(**options), root
+    except (OSError, ValueError) as e:
+        raise EngineError(f"Cannot reach the scratch prefix {uri}: {e}") from e
+
+
+def _parquet_batches(fs: pafs.FileSystem, parts: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The record batches of the Parquet files ``parts`` on ``fs``, in order, a row group's at a time."""
+    for part in parts:
+        with fs.open_input_file(part) as f:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows)
 
 
 def _register_functions(spark: SparkSession) -> None:
@@ -375,8 +426,13 @@ class SparkBackend:
     name = "spark"
     costly_stages = True
 
-    def __init__(self, spark: SparkSession | None = None, *, temp_dir: Path | None = None) -> None:
+    def __init__(
+        self, spark: SparkSession | None = None, *, temp_dir: Path | None = None, scratch: str | None = None
+    ) -> None:
         self._temp_dir = temp_dir
+        # Where the executors write results for this process to read back (`_written`): an ``s3a://`` prefix
+        # where they do not share this machine's disk, else a folder of ``temp_dir``.
+        self._scratch = scratch if scratch is not None else _scratch_from_env()
         self._spark = (spark or spark_session()).newSession()
         if self._connected:
             # A new session on a Connect server starts from the server's settings, not its parent's.
@@ -640,28 +696,34 @@ class SparkBackend:
 
     def _written(self, make: Callable[[], DataFrame], batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The result of the DataFrame ``make`` gives, in batches of ``batch_rows`` rows: the executors write it
-        as Parquet part files in a folder of the backend's temporary directory, which this process then reads
-        a row group at a time, so that neither the driver nor this process holds more than a batch or two.
-        (Fetched through Spark, a partition at a time, a 10M apply's partitions of half a GB each overflowed
-        the driver's 1 GB heap, and the job waited forever for the result its thread had lost.) The folder
-        must be where the executors can write, as an output's part files are (`write_records`)."""
-        folder = Path(tempfile.mkdtemp(prefix="fm-stream-", dir=self._temp_dir))
+        as Parquet part files in a folder of the backend's scratch (`_scratch_folder`), which this process then
+        reads a row group at a time, so that neither the driver nor this process holds more than a batch or
+        two. (Fetched through Spark, a partition at a time, a 10M apply's partitions of half a GB each
+        overflowed the driver's 1 GB heap, and the job waited forever for the result its thread had lost.)"""
+        fs, folder, uri = self._scratch_folder()
         try:
             try:
-                make().write.mode("overwrite").parquet(str(folder / "result"))
+                make().write.mode("overwrite").parquet(f"{uri}/result")
             except Exception as e:
                 raise self._error(e) from e
-            parts = output_files(folder / "result")
-            yield from rebatched(
-                (
-                    batch
-                    for part in parts
-                    for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows)
-                ),
-                batch_rows,
-            )
+            found = fs.get_file_info(pafs.FileSelector(f"{folder}/result"))
+            parts = sorted(f.path for f in found if f.is_file and f.base_name.startswith("part-"))
+            yield from rebatched(_parquet_batches(fs, parts, batch_rows), batch_rows)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # what is left goes with the run's work dir or scratch prefix
+                fs.delete_dir(folder)
+
+    def _scratch_folder(self) -> tuple[pafs.FileSystem, str, str]:
+        """A new folder for one result: its file system, its path there and its URI for Spark's writer. On
+        this machine's disk (the folder must then be one every executor can write: `local[N]`, a cluster on
+        this machine, or a shared mount), or under the ``s3a://`` scratch prefix, reached here with the
+        connector's endpoint and credentials (`_object_store`)."""
+        name = f"fm-stream-{uuid.uuid4().hex}"
+        if self._scratch:
+            fs, root = _object_store(self._scratch)
+            return fs, f"{root}/{name}", f"s3a://{root}/{name}"
+        folder = tempfile.mkdtemp(prefix="fm-stream-", dir=self._temp_dir)
+        return pafs.LocalFileSystem(), folder, folder
 
     def register(self, name: str, data: pa.Table) -> None:
         try:
