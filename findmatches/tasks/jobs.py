@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -36,9 +37,16 @@ from findmatches.io.storage import ObjectInfo, Storage
 from findmatches.store import labels as label_store
 from findmatches.store.database import Database
 from findmatches.store.documents import table_document, transform_document
+from findmatches.tasks import taught
 from findmatches.tasks.capacity import spark_conf
 from findmatches.tasks.runner import RunContext, TaskFailed, TaskRunner, curve_path
-from findmatches.tasks.s3a import TEMP_DIR_ENV, executors_share_this_disk, s3a_uri, spark_s3a_conf
+from findmatches.tasks.s3a import (
+    TEMP_DIR_ENV,
+    executors_share_this_disk,
+    s3a_access_conf,
+    s3a_uri,
+    spark_s3a_conf,
+)
 from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workdir import FetchRole
 from findmatches.tasks.workers import WorkerFailed, Workers
@@ -47,6 +55,12 @@ ENGINE = "findmatches.engine.api"
 # The file of an incremental run that names each retired match_id's successor.
 MERGES = "merges.csv"
 _MERGE_TYPES = {"retired_match_id": pa.int64(), "match_id": pa.int64()}
+# An import of labels on Spark checks its keys on the executors for tables of at least this many bytes
+# (FINDMATCHES_SPARK_SCAN_BYTES where set): a Spark application took 32-49 s to start and scan the tests'
+# sample table, whose whole import by fetching and a DuckDB scan here takes a second or less; a table of
+# gigabytes is better not fetched at all.
+SPARK_SCAN_BYTES = 1 << 30
+SPARK_SCAN_BYTES_ENV = "FINDMATCHES_SPARK_SCAN_BYTES"
 
 
 class Jobs:
@@ -106,6 +120,8 @@ class Jobs:
         scratch = self._scratch(run)
         if scratch is not None:
             env[SCRATCH_ENV] = s3a_uri(scratch)
+            # How the engine reads them back; a Connect server writes them with its own settings.
+            env.setdefault(S3A_CONF_ENV, json.dumps(s3a_access_conf(self.storage.s3_endpoint_url)))
             run.log(f"Spark's executors write their results for the run under {scratch}")
         try:
             return self._in_worker(run, f"{ENGINE}:{entry}", engine_style=True, env=env, **kwargs)
@@ -120,16 +136,20 @@ class Jobs:
         """Where a run on Spark that reads through the S3A connector (`_s3a`) has its executors write the
         results the engine reads back, when that is not the run's work dir: under ``serve --spark-temp-dir``
         where it is set; else, where the executors may not share this machine's disk
-        (`executors_share_this_disk`), in a hidden folder beside the run's S3 output. None: the work dir."""
-        if not self._s3a(run):
-            return None
+        (`executors_share_this_disk`), in a hidden folder beside the run's S3 output. A Spark Connect
+        server's executors, which write with the server's own S3 settings, use ``--spark-temp-dir`` only.
+        None: the work dir."""
         name = f"_findmatches-scratch-{run.task_run_id}"
         configured = os.environ.get(TEMP_DIR_ENV)
+        master = os.environ.get("FINDMATCHES_SPARK_MASTER") or DEFAULT_MASTER
+        if str(run.arguments.get("Engine") or engine_name()) == "spark" and master.startswith(CONNECT_SCHEME):
+            return self.storage.join(configured, name) if configured else None
+        if not self._s3a(run):
+            return None
         if configured:
             return self.storage.join(configured, name)
         labeling = run.properties.get("LabelingSetGenerationTaskRunProperties") or {}
         out = run.arguments.get("OutputS3Path") or labeling.get("OutputS3Path")
-        master = os.environ.get("FINDMATCHES_SPARK_MASTER") or DEFAULT_MASTER
         if not out or executors_share_this_disk(master) or self.storage.local_path(out) is not None:
             return None
         return self.storage.join(_folder_of(out), name)
@@ -178,7 +198,12 @@ class Jobs:
         return spark_s3a_conf(self.storage.s3_endpoint_url)
 
     def _records(
-        self, run: RunContext, transform: dict[str, Any], location: str | None = None, direct: bool = False
+        self,
+        run: RunContext,
+        transform: dict[str, Any],
+        location: str | None = None,
+        direct: bool = False,
+        direct_from_bytes: int = 0,
     ) -> RecordSource:
         """Fetch the transform's table's records (or those at ``location``, the run's input) into a folder of
         the run's work dir that no other fetch uses; or, for an engine step (``direct``) of a run on Spark
@@ -212,8 +237,10 @@ class Jobs:
         paths: list[Path] = []
         try:
             if direct and self.storage.local_path(location) is None and self._s3a(run):
-                uris = tuple(s3a_uri(o.uri) for o in tables.list_table(self.storage, location))
-            else:
+                objects = tables.list_table(self.storage, location)
+                if sum(o.size for o in objects) >= direct_from_bytes:
+                    uris = tuple(s3a_uri(o.uri) for o in objects)
+            if not uris:
                 paths = tables.fetch_table(self.storage, location, fmt, run.work.fetch(role))
         except StorageError as e:
             raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
@@ -253,9 +280,7 @@ class Jobs:
         try:
             parsed = label_files.parse_label_files(files, key)
             run.check()
-            records = self._records(run, transform)
-            keys = tables.read_records(list(records.paths), records.format, [key], _io_csv(records.csv))
-            label_files.check_known_keys(parsed, keys.column(key))
+            label_files.check_known_keys(parsed, self._labelled_keys_present(run, transform, key, parsed))
         except LabelFileError as e:
             raise TaskFailed(f"Invalid label file: {e}") from e
         run.check()
@@ -264,6 +289,39 @@ class Jobs:
             label_store.write_labels(conn, run.transform_id, parsed.table, replace)
             run.succeed_in(conn)  # the labels and the run's success: one transaction
         run.log(f"imported {parsed.table.num_rows} labelled records (replace={replace})")
+
+    def _labelled_keys_present(
+        self, run: RunContext, transform: dict[str, Any], key: str, parsed: label_files.ParsedLabels
+    ) -> list[str]:
+        """The keys of the ``parsed`` label files that the transform's table holds, scanned so that only those
+        keys, not the table's, reach this process: by Spark's executors in a worker where they read the table
+        from S3 (`_records`) and it holds at least `SPARK_SCAN_BYTES`, else by DuckDB here over the fetched
+        files (a scan of a few keys' worth of memory, so that an import needs no engine worker and passes
+        under a tight ``--run-memory-mb``)."""
+        least = int(os.environ.get(SPARK_SCAN_BYTES_ENV) or SPARK_SCAN_BYTES)
+        records = self._records(run, transform, direct=True, direct_from_bytes=least)
+        labelled = sorted(set(parsed.table.column("primary_key").to_pylist()))
+        found: list[str] | None
+        if records.uris:
+            found = self._in_worker(
+                run,
+                "findmatches.tasks.taught:labelled_keys_present_on_spark",
+                engine_style=False,
+                env=self._engine_env(run, transform),
+                records=records,
+                key=key,
+                labelled=labelled,
+            )
+        else:
+            try:
+                found = taught.labelled_keys_present(records, key, labelled, run.work.spill)
+            except duckdb.Error as e:
+                raise TaskFailed(f"Cannot read the transform's table: {str(e).splitlines()[0]}") from e
+        if found is None:
+            raise TaskFailed(f"The transform's table has no column {key!r}, its primary key.")
+        where = "Spark's executors" if records.uris else "a scan"
+        run.log(f"labels: {len(found)} of {len(labelled)} labelled keys found in the table by {where}")
+        return found
 
     def export_labels(self, run: RunContext) -> None:
         out = run.properties["ExportLabelsTaskRunProperties"]["OutputS3Path"]
@@ -654,14 +712,4 @@ def _engine_csv(options: tables.CsvOptions) -> CsvFormat:
         escape=options.escape_char,
         header=options.header,
         names=options.column_names,
-    )
-
-
-def _io_csv(csv: CsvFormat) -> tables.CsvOptions:
-    return tables.CsvOptions(
-        delimiter=csv.delimiter,
-        quote_char=csv.quote,
-        escape_char=csv.escape,
-        header=csv.header,
-        column_names=csv.names,
     )

@@ -81,8 +81,18 @@ def spark_s3a_conf(endpoint_url: str | None) -> dict[str, str]:
     path-style addressing, and the credentials of the standard AWS chain, as the server's own S3 client
     resolves them. Empty where the jars are not installed or no credentials resolve."""
     jars = s3a_jars()
+    access = s3a_access_conf(endpoint_url)
+    if not jars or not access:
+        return {}
+    return {"spark.jars": ",".join(str(j) for j in jars)} | access
+
+
+def s3a_access_conf(endpoint_url: str | None) -> dict[str, str]:
+    """`spark_s3a_conf` without the jars: the connector's endpoint and credential settings
+    (``spark.hadoop.fs.s3a.*``), which also tell a run's engine how to read what its executors wrote under
+    an ``s3a://`` scratch prefix. Empty where no credentials resolve."""
     credentials = boto3.session.Session().get_credentials()
-    if not jars or credentials is None:
+    if credentials is None:
         return {}
     frozen = credentials.get_frozen_credentials()
     if not frozen.access_key or not frozen.secret_key:
@@ -102,9 +112,7 @@ def spark_s3a_conf(endpoint_url: str | None) -> dict[str, str]:
         hadoop["fs.s3a.endpoint"] = endpoint
         hadoop["fs.s3a.path.style.access"] = "true"
         hadoop["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
-    return {"spark.jars": ",".join(str(j) for j in jars)} | {
-        f"spark.hadoop.{k}": v for k, v in hadoop.items()
-    }
+    return {f"spark.hadoop.{k}": v for k, v in hadoop.items()}
 
 
 def fetch_jars(dest: Path) -> list[Path]:

@@ -1,8 +1,11 @@
-"""Applying a transform to records other than its own table, without losing what its labels teach.
+"""Labels against the transform's table: which labelled records a table holds, scanned without the table's
+records gathering in this process.
 
-Labels name records of the transform's table by primary key. When a FIND_MATCHES run reads other records
-(``InputS3Path``: new data, a bigger file), the labelled records the input lacks are read from the table and
-matched along with the input (for training and clustering) but not written, so every input row appears once.
+Labels name records of the transform's table by primary key. An import of labels checks that the table holds
+every key it names (`labelled_keys_present`). When a FIND_MATCHES run reads other records (``InputS3Path``:
+new data, a bigger file), the labelled records the input lacks are read from the table and matched along with
+the input (for training and clustering) but not written, so every input row appears once
+(`missing_labelled_records`). Each has a twin for Spark, whose executors scan the objects (``s3a://``).
 """
 
 from __future__ import annotations
@@ -81,6 +84,48 @@ def missing_labelled_records(
 
 
 SCAN_KEY = "_fm_scan_key"
+
+
+def labelled_keys_present(
+    records: RecordSource, key: str, labelled: list[str], spill: Path
+) -> list[str] | None:
+    """The ``labelled`` keys that ``records`` hold in their column ``key`` (read as the engine reads them),
+    found by a scan that keeps only those; None where the records have no such column. DuckDB spills under
+    ``spill``."""
+    con = duckdb.connect(config={"temp_directory": str(spill)})
+    try:
+        con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(records)}")
+        if key not in {row[0] for row in con.execute("DESCRIBE source").fetchall()}:
+            return None
+        con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
+        k = quote_ident(key)
+        found = con.execute(
+            f"SELECT DISTINCT CAST({k} AS VARCHAR) FROM source "
+            f"WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled)"
+        ).fetchall()
+        return [str(row[0]) for row in found]
+    finally:
+        con.close()
+
+
+def labelled_keys_present_on_spark(records: RecordSource, key: str, labelled: list[str]) -> list[str] | None:
+    """`labelled_keys_present` for records that Spark's executors read (``s3a://``): only the labelled keys
+    found come to this process."""
+    from pyspark.sql import functions as F
+
+    from findmatches.engine.backends.spark import SparkBackend
+
+    backend = SparkBackend()
+    try:
+        source = backend.dataframe(records)
+        if key not in source.columns:
+            return None
+        keys = backend.spark.createDataFrame([(k,) for k in sorted(set(labelled))], f"{SCAN_KEY} string")
+        by_key = source.select(F.col(key).cast("string").alias(SCAN_KEY))
+        found = by_key.join(F.broadcast(keys), SCAN_KEY, "left_semi").distinct().toArrow()
+        return [str(k) for k in found.column(SCAN_KEY).to_pylist()]
+    finally:
+        backend.close()
 
 
 def missing_labelled_records_on_spark(

@@ -31,6 +31,19 @@ def _groups(s3: Any, bucket: str, prefix: str) -> set[frozenset[str]]:
     return {frozenset(g) for g in groups.values()}
 
 
+def _succeeds(
+    glue: Any, server: ServerProcess, people: SampleTransform, engine: str, out: str, **args: str
+) -> str:
+    """The log of a find-matches run on ``engine`` into the bucket's folder ``out/`` with ``args`` (S3 paths
+    in the bucket, by key), which must succeed."""
+    paths = {name: f"s3://{people.bucket}/{key}" for name, key in {"OutputS3Path": f"{out}/", **args}.items()}
+    started = glue.start_find_matches_task_run(TransformId=people.transform_id, Engine=engine, **paths)
+    run = wait_run(glue, people.transform_id, started["TaskRunId"], timeout=600)
+    log = (server.data_dir / "logs" / f"{started['TaskRunId']}.log").read_text()
+    assert run["Status"] == "SUCCEEDED", log
+    return log
+
+
 def test_an_unknown_engine_is_refused(glue: Any, people: SampleTransform) -> None:
     s3_path = f"s3://{people.bucket}/out/"
     with pytest.raises(ClientError) as e:
@@ -148,15 +161,7 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     given = [r for r in people.rows if r["id"] not in labelled or int(r["entity"]) % 2]
     s3.put_object(Bucket=people.bucket, Key="input/part-0.csv", Body=_csv(given))
     for engine in ("spark", "duckdb"):
-        run_id = glue.start_find_matches_task_run(
-            TransformId=people.transform_id,
-            OutputS3Path=f"s3://{people.bucket}/input-{engine}/",
-            InputS3Path=f"s3://{people.bucket}/input/",
-            Engine=engine,
-        )["TaskRunId"]
-        run = wait_run(glue, people.transform_id, run_id, timeout=600)
-        log = (logs / f"{run_id}.log").read_text()
-        assert run["Status"] == "SUCCEEDED", log
+        log = _succeeds(glue, server, people, engine, f"input-{engine}", InputS3Path="input/")
         added = len([r for r in people.rows if r["id"] in labelled]) - len(
             [r for r in given if r["id"] in labelled]
         )
@@ -170,16 +175,8 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     copies = [{**r, "id": f"copy-{r['id']}"} for r in people.rows[:12]]
     s3.put_object(Bucket=people.bucket, Key="new/part-0.csv", Body=_csv(copies))
     for engine in ("spark", "duckdb"):
-        run_id = glue.start_find_matches_task_run(
-            TransformId=people.transform_id,
-            OutputS3Path=f"s3://{people.bucket}/incremental-{engine}/",
-            InputS3Path=f"s3://{people.bucket}/new/",
-            ExistingMatchesS3Path=f"s3://{people.bucket}/duckdb/",
-            Engine=engine,
-        )["TaskRunId"]
-        run = wait_run(glue, people.transform_id, run_id, timeout=600)
-        log = (logs / f"{run_id}.log").read_text()
-        assert run["Status"] == "SUCCEEDED", log
+        existing = {"InputS3Path": "new/", "ExistingMatchesS3Path": "duckdb/"}
+        log = _succeeds(glue, server, people, engine, f"incremental-{engine}", **existing)
         # (DuckDB's run reads the snapshot that Spark's kept of them: its executors are on this machine.)
         assert ("existing matches: 1 csv object(s)" in log) == (engine == "spark"), log
         found[f"incremental-{engine}"] = _groups(s3, people.bucket, f"incremental-{engine}/")

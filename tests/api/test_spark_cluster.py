@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 
 from tests.api.test_run_files import _csv, _label_file, _teach
-from tests.conftest import SAMPLE_COLUMNS, ServerProcess, client, create_sample_transform, free_port, wait_run
+from tests.conftest import (
+    SAMPLE_COLUMNS,
+    SampleTransform,
+    ServerProcess,
+    client,
+    create_sample_transform,
+    free_port,
+    wait_run,
+)
 from tests.fixtures_s3 import S3Server
 
 pyspark = pytest.importorskip(
@@ -103,6 +111,14 @@ def _spark_server(tmp_path: Path, s3_server: S3Server, master: str, *args: str, 
     )
 
 
+def _import_log(glue: Any, server: ServerProcess, people: SampleTransform) -> str:
+    """The log of the transform's one labels import."""
+    (imported,) = glue.get_ml_task_runs(
+        TransformId=people.transform_id, Filter={"TaskRunType": "IMPORT_LABELS"}
+    )["TaskRuns"]
+    return (server.data_dir / "logs" / f"{imported['TaskRunId']}.log").read_text()
+
+
 def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
     """Terminate a process, killed if it has not ended within ``timeout`` seconds."""
     proc.terminate()
@@ -172,6 +188,8 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
         labels = _label_file(people.rows, sets=30)
         s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=labels)
         _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
+        # A small table's keys are checked by a scan of the fetched files, not a Spark application.
+        assert "90 of 90 labelled keys found in the table by a scan" in _import_log(glue, server, people)
         run_id = glue.start_find_matches_task_run(
             TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/matches/"
         )["TaskRunId"]
@@ -225,3 +243,67 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
     app = apps[-1]
     assert app["state"] == "FINISHED"
     assert app.get("memoryperexecutor", app.get("memoryperslave")) == 4096
+
+
+def test_a_cancel_stops_the_runs_application_on_the_cluster(
+    cluster: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
+) -> None:
+    """CancelMLTaskRun interrupts the run's Spark jobs and then ends its driver: the run ends STOPPED with no
+    output, and the master sees the application end instead of holding the cluster's cores."""
+    master_url, web = cluster
+    # Label keys checked on the executors whatever the table's size (else from 1 GiB).
+    server = _spark_server(
+        tmp_path, s3_server, master_url, SPARK_LOCAL_IP="127.0.0.1", FINDMATCHES_SPARK_SCAN_BYTES="0"
+    )
+    server.start()
+    try:
+        glue = client(server.url)
+        people = create_sample_transform(glue, s3, "t" + uuid.uuid4().hex[:12])
+        s3.put_object(Bucket=people.bucket, Key="labels.csv", Body=_label_file(people.rows, sets=30))
+        _teach(glue, people.transform_id, f"s3://{people.bucket}/labels.csv")
+        # The import checked its keys against the table on the executors: the table never came to the server.
+        text = _import_log(glue, server, people)
+        assert "90 of 90 labelled keys found in the table by Spark's executors" in text, text
+        # A label file with a key the table lacks fails there too, and leaves the labels as they were.
+        rows = list(csv.DictReader(io.StringIO(_label_file(people.rows, sets=30).decode())))
+        rows[-1]["id"] = "not-a-key"
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        s3.put_object(Bucket=people.bucket, Key="bad-labels.csv", Body=out.getvalue().encode())
+        bad_id = glue.start_import_labels_task_run(
+            TransformId=people.transform_id,
+            InputS3Path=f"s3://{people.bucket}/bad-labels.csv",
+            ReplaceAllLabels=True,
+        )["TaskRunId"]
+        bad = wait_run(glue, people.transform_id, bad_id, timeout=300)
+        assert bad["Status"] == "FAILED", bad
+        assert 'primary key "not-a-key" is not in the transform\'s data' in bad["ErrorString"], bad
+        assert glue.get_ml_transform(TransformId=people.transform_id)["LabelCount"] == 90
+        finished = len(_status(web).get("completedapps", []))
+        run_id = glue.start_find_matches_task_run(
+            TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/stopped/"
+        )["TaskRunId"]
+        # Cancelled once the application runs on the cluster, in the middle of the engine's Spark jobs.
+        _wait(
+            lambda: [a for a in _status(web).get("activeapps", []) if a.get("name") == "findmatches"],
+            "the run's application on the master",
+            timeout=300,
+        )
+        log = server.data_dir / "logs" / f"{run_id}.log"
+        _wait(lambda: log.exists() and "Engine: spark." in log.read_text(), "the run's Spark session", 300)
+        glue.cancel_ml_task_run(TransformId=people.transform_id, TaskRunId=run_id)
+        run = wait_run(glue, people.transform_id, run_id, timeout=120)
+        assert run["Status"] == "STOPPED", (run, log.read_text())
+        assert "Contents" not in s3.list_objects_v2(Bucket=people.bucket, Prefix="stopped/")
+        _wait(
+            lambda: (
+                len(_status(web).get("completedapps", [])) > finished
+                and not [a for a in _status(web).get("activeapps", []) if a.get("name") == "findmatches"]
+            ),
+            "the application to end on the master",
+            timeout=60,
+        )
+    finally:
+        server.stop()

@@ -57,8 +57,24 @@ def _jobs(ui_port: int, status: str = "") -> int:
 
 
 @pytest.fixture(scope="module")
-def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A Spark Connect server on ``local[2]`` on loopback: (its ``sc://`` URL, its status UI port)."""
+def connect_server(
+    tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server
+) -> Iterator[tuple[str, int]]:
+    """A Spark Connect server on ``local[2]`` on loopback: (its ``sc://`` URL, its status UI port). It has
+    its own S3A settings for the loopback S3 server (a Connect server's S3 access is its own)."""
+    from findmatches.tasks.s3a import COMPATIBLE, s3a_jars
+
+    assert s3a_jars(), "the S3A connector's jars are not installed: make install"
+    s3a = {
+        **COMPATIBLE,
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint": s3_server.endpoint_url,
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false",
+        "fs.s3a.access.key": s3_server.access_key,
+        "fs.s3a.secret.key": s3_server.secret_key,
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     logs = tmp_path_factory.mktemp("spark-connect")
     port, ui = free_port(), free_port()
@@ -76,6 +92,9 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         f"spark.ui.port={ui}",
         "--conf",
         "spark.driver.bindAddress=127.0.0.1",
+        "--jars",
+        ",".join(str(j) for j in s3a_jars()),
+        *[arg for key, value in s3a.items() for arg in ("--conf", f"spark.hadoop.{key}={value}")],
     ]
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     with open(logs / "connect.log", "wb") as log:
@@ -91,7 +110,11 @@ def test_a_transform_taught_and_applied_through_spark_connect(
     connect_server: tuple[str, int], s3_server: S3Server, s3: Any, tmp_path: Path
 ) -> None:
     url, ui = connect_server
-    server = _spark_server(tmp_path, s3_server, url)
+    # The Connect server's executors write what the run reads back under --spark-temp-dir, with their own
+    # S3 settings; the run's engine reads it with the server's.
+    scratch = "fm-scratch-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=scratch)
+    server = _spark_server(tmp_path, s3_server, url, "--spark-temp-dir", f"s3://{scratch}/tmp/")
     server.start()
     try:
         glue = client(server.url)
@@ -107,6 +130,9 @@ def test_a_transform_taught_and_applied_through_spark_connect(
         assert run["Status"] == "SUCCEEDED", (run, server.log()[-3000:])
         # The run's stages ran in the Connect server's driver, not in a JVM of the run's own.
         assert _jobs(ui) > before
+        log = (server.data_dir / "logs" / f"{run_id}.log").read_text()
+        assert f"results for the run under s3://{scratch}/tmp/_findmatches-scratch-{run_id}" in log, log
+        assert not [o for o in s3.list_objects_v2(Bucket=scratch).get("Contents", []) if o["Size"]]
         (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=people.bucket, Prefix="matches/")["Contents"]]
         text = s3.get_object(Bucket=people.bucket, Key=key)["Body"].read().decode()
         rows = list(csv.DictReader(io.StringIO(text)))

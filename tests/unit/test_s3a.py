@@ -151,6 +151,14 @@ def test_a_runs_scratch_is_beside_its_output_where_the_executors_may_be_elsewher
     jobs._s3a = lambda run: {}  # DuckDB, Spark Connect, or no connector: never
     monkeypatch.setenv(TEMP_DIR_ENV, "s3://scratch/findmatches/")
     assert jobs._scratch(_run({"OutputS3Path": "s3://bkt/out/"})) is None
+    # A Spark Connect server writes with its own S3 settings: under --spark-temp-dir where it is set.
+    monkeypatch.setenv("FINDMATCHES_SPARK_MASTER", "sc://connect.example:15002")
+    assert jobs._scratch(_run({"OutputS3Path": "s3://bkt/out/", "Engine": "spark"})).startswith(
+        "s3://scratch/"
+    )
+    assert jobs._scratch(_run({"OutputS3Path": "s3://bkt/out/", "Engine": "duckdb"})) is None
+    monkeypatch.delenv(TEMP_DIR_ENV)
+    assert jobs._scratch(_run({"OutputS3Path": "s3://bkt/out/", "Engine": "spark"})) is None
 
 
 def test_the_scratch_prefix_is_reached_with_the_connectors_settings(
