@@ -17,7 +17,7 @@ from findmatches.config import Settings, is_loopback, spark_unavailable
 from findmatches.console import CONSOLE_PREFIX, ConsoleApp
 from findmatches.service.provider import GlueProvider
 from findmatches.store.database import Database
-from findmatches.tasks.s3a import TEMP_DIR_ENV
+from findmatches.tasks.s3a import TEMP_DIR_ENV, spark_scan_bytes
 
 
 class ConfigError(Exception):
@@ -79,6 +79,10 @@ def check_engine(settings: Settings) -> None:
             os.environ[TEMP_DIR_ENV] = settings.spark_temp_dir
     elif settings.engine != "duckdb":
         raise ConfigError(f"unknown engine {settings.engine!r}: use duckdb or spark")
+    try:
+        spark_scan_bytes()  # read by any run that asks for Spark, on a server of either engine
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
     os.environ["FINDMATCHES_ENGINE"] = settings.engine
 
 

@@ -46,6 +46,7 @@ from findmatches.tasks.s3a import (
     s3a_access_conf,
     s3a_uri,
     spark_s3a_conf,
+    spark_scan_bytes,
 )
 from findmatches.tasks.snapshots import SnapshotStore
 from findmatches.tasks.workdir import FetchRole
@@ -55,12 +56,6 @@ ENGINE = "findmatches.engine.api"
 # The file of an incremental run that names each retired match_id's successor.
 MERGES = "merges.csv"
 _MERGE_TYPES = {"retired_match_id": pa.int64(), "match_id": pa.int64()}
-# An import of labels on Spark checks its keys on the executors for tables of at least this many bytes
-# (FINDMATCHES_SPARK_SCAN_BYTES where set): a Spark application took 32-49 s to start and scan the tests'
-# sample table, whose whole import by fetching and a DuckDB scan here takes a second or less; a table of
-# gigabytes is better not fetched at all.
-SPARK_SCAN_BYTES = 1 << 30
-SPARK_SCAN_BYTES_ENV = "FINDMATCHES_SPARK_SCAN_BYTES"
 
 
 class Jobs:
@@ -295,10 +290,10 @@ class Jobs:
     ) -> list[str]:
         """The keys of the ``parsed`` label files that the transform's table holds, scanned so that only those
         keys, not the table's, reach this process: by Spark's executors in a worker where they read the table
-        from S3 (`_records`) and it holds at least `SPARK_SCAN_BYTES`, else by DuckDB here over the fetched
+        from S3 (`_records`) and it holds at least `spark_scan_bytes`, else by DuckDB here over the fetched
         files (a scan of a few keys' worth of memory, so that an import needs no engine worker and passes
         under a tight ``--run-memory-mb``)."""
-        least = int(os.environ.get(SPARK_SCAN_BYTES_ENV) or SPARK_SCAN_BYTES)
+        least = spark_scan_bytes()
         records = self._records(run, transform, direct=True, direct_from_bytes=least)
         labelled = sorted(set(parsed.table.column("primary_key").to_pylist()))
         found: list[str] | None

@@ -53,6 +53,29 @@ COMPATIBLE = {
 TEMP_DIR_ENV = "FINDMATCHES_SPARK_TEMP_DIR"
 
 
+#: An import of labels on Spark checks its keys on the executors for tables of at least this many bytes
+#: (``FINDMATCHES_SPARK_SCAN_BYTES`` where set): a Spark application took 32-49 s to start and scan the tests'
+#: sample table, whose whole import by fetching and a DuckDB scan in the server takes a second or less; a
+#: table of gigabytes is better not fetched at all.
+SPARK_SCAN_BYTES = 1 << 30
+SPARK_SCAN_BYTES_ENV = "FINDMATCHES_SPARK_SCAN_BYTES"
+
+
+def spark_scan_bytes() -> int:
+    """`SPARK_SCAN_BYTES`, or ``FINDMATCHES_SPARK_SCAN_BYTES`` where set; ValueError, saying what is wrong,
+    for a value that is not a whole number of bytes (0 or more)."""
+    raw = os.environ.get(SPARK_SCAN_BYTES_ENV, "").strip()
+    if not raw:
+        return SPARK_SCAN_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{SPARK_SCAN_BYTES_ENV} must be a whole number of bytes (0 or more), not {raw!r}")
+    return value
+
+
 def s3a_jars() -> list[Path]:
     """The connector's jars where they are installed (none: Spark runs read S3 through the server)."""
     folder = Path(os.environ.get(S3A_JARS_ENV) or DEFAULT_JARS)

@@ -9,7 +9,7 @@ import pytest
 
 from findmatches.config import Settings, spark_unavailable
 from findmatches.server import ConfigError, check_engine
-from findmatches.tasks.s3a import TEMP_DIR_ENV
+from findmatches.tasks.s3a import SPARK_SCAN_BYTES, SPARK_SCAN_BYTES_ENV, TEMP_DIR_ENV, spark_scan_bytes
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None,
@@ -46,3 +46,24 @@ def test_a_spark_temp_dir_reaches_the_runs_workers(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(name, "")  # restored after the test, as check_engine sets them
     check_engine(Settings(engine="spark", spark_master="local[2]", spark_temp_dir="s3://bkt/tmp/"))
     assert os.environ[TEMP_DIR_ENV] == "s3://bkt/tmp/"
+
+
+@pytest.mark.parametrize("value", ["1GiB", "-1", "1e9", "many"])
+def test_a_scan_threshold_that_is_no_byte_count_is_refused_at_start(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("FINDMATCHES_ENGINE", "FINDMATCHES_SPARK_MASTER", TEMP_DIR_ENV):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv(SPARK_SCAN_BYTES_ENV, value)
+    for engine in ("duckdb", "spark"):  # a run on a DuckDB server may ask for Spark
+        with pytest.raises(ConfigError, match=f"{SPARK_SCAN_BYTES_ENV} must be a whole number of bytes"):
+            check_engine(Settings(engine=engine, spark_master="local[2]"))
+
+
+@pytest.mark.parametrize(("value", "want"), [("", SPARK_SCAN_BYTES), ("0", 0), (" 2048 ", 2048)])
+def test_a_scan_threshold_of_bytes_is_taken(value: str, want: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FINDMATCHES_ENGINE", "FINDMATCHES_SPARK_MASTER", TEMP_DIR_ENV):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv(SPARK_SCAN_BYTES_ENV, value)
+    check_engine(Settings(engine="spark", spark_master="local[2]"))
+    assert spark_scan_bytes() == want
