@@ -416,6 +416,32 @@ def _two_shops_unioned() -> Dataset:
     return _unioned(data, "products_two_shops_unioned", second, renames)
 
 
+def _citation_strings(seed: int = 31) -> Dataset:
+    """The citations set as unparsed reference strings, one ``citation`` column: each record's fields joined in
+    one of three styles ("A. Smith. Title. Venue, 1997, pp. 1-9.", "Smith (1997) Title, Venue 1-9",
+    "Title / A. Smith / Venue (1997)"), the missing ones left out, as reference lists print them."""
+    data = LOADERS["citations"]()
+    rng = random.Random(seed)
+    rows = data.table.to_pylist()
+
+    def joined(row: dict[str, str | None]) -> str:
+        a, t, v, y, p = (row[c] or "" for c in ("authors", "title", "venue", "year", "pages"))
+        style = rng.randrange(3)
+        if style == 0:
+            parts = [a, t, ", ".join(x for x in (v, y, p) if x)]
+            return ". ".join(x for x in parts if x) + "."
+        if style == 1:
+            head = f"{a} ({y})" if y else a
+            return " ".join(x for x in (head, f"{t}," if t else "", v, p) if x)
+        tail = f"{v} ({y})" if y else v
+        return " / ".join(x for x in (t, a, tail) if x)
+
+    table = pa.table(
+        {"id": data.table.column("id"), "citation": pa.array([joined(r) for r in rows], pa.string())}
+    )
+    return Dataset("citations_string", table, "id", data.truth)
+
+
 def _unlabelled_sources(name: str, column: str) -> Dataset:
     """Set ``name`` without its ``column`` naming each record's source, as two tables are often unioned:
     named ``<name>_nosrc``."""
@@ -437,6 +463,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "orgs_geo": _orgs_geo,
     "orgs_patents": _orgs_patents,
     "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
+    "citations_string": _citation_strings,
     "citations_wide": lambda: _generated("citations_wide", "synth_citations", 1900, 11, wide=True),
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
