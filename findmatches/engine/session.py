@@ -185,10 +185,9 @@ def _prepare(
     extras: Sequence[RecordSource] = (),
     snapshots: Sequence[Snapshot] = (),
 ) -> Session:
-    columns, num_output = be.load_records(source, RECORDS, extras)
+    columns, num_output, loaded = be.load_records(source, RECORDS, extras)
     if params.primary_key not in columns:
         raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
-    loaded = int(be.query(f"SELECT count(*) AS n FROM {RECORDS}").column("n")[0].as_py())
     if snapshots:
         profiles = common_profiles(list(snapshots), columns, params.primary_key)
     else:

@@ -90,12 +90,12 @@ def test_records_are_numbered_densely_in_input_order_across_partitions(spark: An
     extra = RecordSource(table=pa.table({"id": ["x0", "x1"]}))
     backend = SparkBackend(spark)
     try:
-        columns, count = backend.load_records(RecordSource(table=records), "t", [extra])
+        columns, count, loaded = backend.load_records(RecordSource(table=records), "t", [extra])
         rows = backend.query("SELECT _rid, id, n FROM t ORDER BY _rid").to_pydict()
         typed = backend.query(f"SELECT _rid, n FROM {typed_records('t')} ORDER BY _rid").to_pydict()
     finally:
         backend.close()
-    assert columns == ["id", "n"] and count == 12_000
+    assert columns == ["id", "n"] and count == 12_000 and loaded == 12_002
     assert rows["_rid"] == list(range(12_002))
     assert rows["id"] == [f"r{i:05d}" for i in range(12_000)] + ["x0", "x1"]
     assert rows["n"][-2:] == [None, None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from findmatches.engine.backends import DuckDBBackend
@@ -28,7 +29,7 @@ def test_headerless_tab_separated_with_names(backend: DuckDBBackend, tmp_path: P
     a.write_text("007\t'Doe\tJ'\t01234\n1e3\t'it''s'\t\n")
     b.write_text("42\tZ\n")  # a shorter file: the missing field reads as null
     csv = CsvFormat(delimiter="\t", quote="'", header=False, names=("id", "name", "zip"))
-    columns, _ = backend.load_records(RecordSource(paths=(a, b), csv=csv), "recs")
+    columns = backend.load_records(RecordSource(paths=(a, b), csv=csv), "recs").columns
     assert columns == ["id", "name", "zip"]
     assert rows(backend, "recs") == [
         {"_rid": 0, "id": "007", "name": "Doe\tJ", "zip": "01234"},
@@ -53,3 +54,14 @@ def test_default_is_a_sniffed_header_row(backend: DuckDBBackend, tmp_path: Path)
     headerless = RecordSource(paths=(f,), csv=CsvFormat(header=False, names=("a", "b")))
     assert backend.load_records(headerless, "raw")[0] == ["a", "b"]
     assert [r["a"] for r in rows(backend, "raw")] == ["id", "007"]  # the first line is a record
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_the_counts_of_a_load_with_extras(backend: DuckDBBackend, tmp_path: Path, typed: bool) -> None:
+    """The source's records and all records loaded, for text sources (the extras inserted into the one table)
+    and typed ones (the extras a union beside it)."""
+    source = pa.table({"id": ["a", "b", "c"], "n": [1, 2, 3] if typed else ["1", "2", "3"]})
+    extras = [RecordSource(table=pa.table({"id": ["x"]})), RecordSource(table=pa.table({"id": ["y", "z"]}))]
+    loaded = backend.load_records(RecordSource(table=source), "recs", extras)
+    assert loaded == (["id", "n"], 3, 6)
+    assert len(rows(backend, "recs")) == loaded.rows

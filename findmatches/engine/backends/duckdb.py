@@ -23,6 +23,7 @@ import pyarrow as pa
 from findmatches.engine.backend import (
     LIST_SEPARATOR,
     BatchFn,
+    LoadedRecords,
     map_on_threads,
     output_files,
     quote_ident,
@@ -116,11 +117,11 @@ class DuckDBBackend:
 
     def load_records(
         self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
-    ) -> tuple[list[str], int]:
+    ) -> LoadedRecords:
         """Load the records into ``table``: a view of every column as VARCHAR with a dense ``_rid`` in input
         order, the ``extras``' records following, one source after another, with the source's columns (NULL
         where they lack one). The source's own rows keep their own column types in ``typed_records(table)``,
-        which the output reads. Returns the source's column names and its number of records."""
+        which the output reads."""
         with self._reading("Cannot read the input records") as registered:
             relation = self._relation(source, "_fm_src", registered)
             described = self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
@@ -157,7 +158,8 @@ class DuckDBBackend:
                 f"CREATE OR REPLACE VIEW {quote_ident(typed_records(table))} AS "
                 f"SELECT CAST(rowid AS BIGINT) AS _rid, * FROM {raw} WHERE rowid < {source_rows}"
             )
-        return columns, source_rows
+            rows = int(self._con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
+        return LoadedRecords(columns, source_rows, rows)
 
     @contextmanager
     def _reading(self, failure: str) -> Iterator[list[str]]:

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, rebatched, typed_records
+from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, LoadedRecords, rebatched, typed_records
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -517,7 +517,7 @@ class SparkBackend:
 
     def load_records(
         self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()
-    ) -> tuple[list[str], int]:
+    ) -> LoadedRecords:
         """As `DuckDBBackend.load_records`: ``table`` holds every column as text and a dense ``_rid`` in input
         order, the ``extras``' records after the source's; `typed_records` keeps the columns' own types."""
         from pyspark.sql import functions as F
@@ -542,7 +542,7 @@ class SparkBackend:
             offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.locations)
             text = text.unionByName(self._views[f"{table}_extra{i}"])
         self._define(table, text)
-        return columns, int(num)
+        return LoadedRecords(columns, int(num), int(offset))
 
     def _load_numbered(
         self, name: str, df: DataFrame, columns: list[str], offset: int, paths: Sequence[str | Path]
