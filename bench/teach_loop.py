@@ -8,12 +8,13 @@ The service seeds each labeling set from its task run's id, so every draw (a new
 start) sees other labeling sets. ``--draws N`` teaches each data set N times and prints, beside the rounds, the
 last round's mean and standard deviation over the draws.
 
-usage: python bench/teach_loop.py [--datasets febrl1,febrl2,...|all] [--rounds 3] [--draws 1]
+usage: python bench/teach_loop.py [--datasets febrl1,febrl2,...|all] [--rounds 3] [--draws 1] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import sys
 import tempfile
@@ -164,13 +165,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--draws", type=int, default=1, help="transforms taught from the start per data set")
     parser.add_argument("--json", default="teach_loop.json", help="file name under bench/results")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="an empty or new folder to keep each draw's files in (its labeling sets, labels, matches and the "
+        "server's run logs), so that a draw can be looked into or its labels replayed",
+    )
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: the folder is not empty")
     names = list(LOADERS) if args.datasets == "all" else args.datasets.split(",")
     unknown = [n for n in names if n not in LOADERS]
     if unknown:
         parser.error(f"unknown data sets {unknown}; known: {', '.join(LOADERS)}")
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    kept = contextlib.nullcontext(str(args.keep)) if args.keep is not None else None
+    with kept or tempfile.TemporaryDirectory() as tmp:
         for name in names:
             data = LOADERS[name]()
             for draw in range(args.draws):
