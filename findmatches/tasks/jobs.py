@@ -107,12 +107,13 @@ class Jobs:
         would wait for it otherwise."""
         self.workers.warm()
 
-    def _engine(self, run: RunContext, entry: str, transform: dict[str, Any], **kwargs: Any) -> Any:
+    def _engine(
+        self, run: RunContext, entry: str, transform: dict[str, Any], scratch: str | None, **kwargs: Any
+    ) -> Any:
         """The engine's ``entry`` point, run in a worker process with the run's log and stop check, and (for
-        the Spark engine) the executors the ``transform``'s capacity asks for and their scratch prefix
+        the Spark engine) the executors the ``transform``'s capacity asks for and their ``scratch`` prefix
         (`_scratch`), removed when the run ends however it ends."""
         env = self._engine_env(run, transform)
-        scratch = self._scratch(run)
         if scratch is not None:
             env[SCRATCH_ENV] = s3a_uri(scratch)
             # How the engine reads them back; a Connect server writes them with its own settings.
@@ -137,7 +138,7 @@ class Jobs:
         name = f"_findmatches-scratch-{run.task_run_id}"
         configured = os.environ.get(TEMP_DIR_ENV)
         master = os.environ.get("FINDMATCHES_SPARK_MASTER") or DEFAULT_MASTER
-        if str(run.arguments.get("Engine") or engine_name()) == "spark" and master.startswith(CONNECT_SCHEME):
+        if _run_engine(run) == "spark" and master.startswith(CONNECT_SCHEME):
             return self.storage.join(configured, name) if configured else None
         if not self._s3a(run):
             return None
@@ -187,8 +188,9 @@ class Jobs:
     def _s3a(self, run: RunContext) -> dict[str, str]:
         """The S3A connector's settings for a run whose Spark session reads S3 itself (`findmatches.tasks.s3a`):
         none for DuckDB, for Spark Connect (whose server has its own) or where the connector is not installed."""
-        engine = str(run.arguments.get("Engine") or engine_name())
-        if engine != "spark" or os.environ.get("FINDMATCHES_SPARK_MASTER", "").startswith(CONNECT_SCHEME):
+        if _run_engine(run) != "spark" or os.environ.get("FINDMATCHES_SPARK_MASTER", "").startswith(
+            CONNECT_SCHEME
+        ):
             return {}
         return spark_s3a_conf(self.storage.s3_endpoint_url)
 
@@ -338,6 +340,7 @@ class Jobs:
             run,
             "generate_labeling_set",
             transform,
+            self._scratch(run),
             source=records,
             params=self._params(transform),
             labels=self._labels(run.transform_id),
@@ -355,6 +358,7 @@ class Jobs:
             run,
             "evaluate",
             transform,
+            self._scratch(run),
             source=records,
             params=self._params(transform),
             labels=self._labels(run.transform_id),
@@ -399,35 +403,40 @@ class Jobs:
     def find_matches(self, run: RunContext) -> None:
         args = run.arguments
         location = args.get("ExistingMatchesS3Path")
+        scratch = self._scratch(run)
         if not location:
-            self._find_matches(run, None)
+            self._find_matches(run, scratch, None)
             return
         objects, merges = self._existing_objects(location, args["OutputS3Path"])
         # Snapshots are folders on this machine's disk, for executors that see it (no scratch prefix).
-        kept = self.snapshots.cover(run.transform_id, objects) if self._scratch(run) is None else None
+        kept = self.snapshots.cover(run.transform_id, objects) if scratch is None else None
         if kept is not None:
             run.log(
                 f"existing matches: {len(objects)} file(s) at {location}, read from {len(kept)} kept snapshot(s)"
             )
             try:
                 self._find_matches(
-                    run, ExistingMatches(merges=self._merges(run, location, merges), snapshots=tuple(kept))
+                    run,
+                    scratch,
+                    ExistingMatches(merges=self._merges(run, location, merges), snapshots=tuple(kept)),
                 )
                 return
             except SnapshotMismatch as e:
                 run.log(f"the kept snapshots do not fit this run ({e}); reading the existing files")
                 self.snapshots.drop(kept)
         existing = self._existing(run, location, objects + merges)
-        self._find_matches(run, existing, objects)
+        self._find_matches(run, scratch, existing, objects)
 
     def _find_matches(
         self,
         run: RunContext,
+        scratch: str | None,
         existing: ExistingMatches | None,
         existing_objects: list[ObjectInfo] | None = None,
     ) -> None:
-        """A FIND_MATCHES run; an incremental one (``existing``) keeps snapshots of its output and, when it
-        read them from files (``existing_objects``), of the existing records (`SnapshotStore`)."""
+        """A FIND_MATCHES run (its Spark executors' ``scratch`` prefix: `_scratch`); an incremental one
+        (``existing``) keeps snapshots of its output and, when it read them from files (``existing_objects``),
+        of the existing records (`SnapshotStore`)."""
         args = run.arguments
         out: str = args["OutputS3Path"]
         transform = self._transform(run)
@@ -471,7 +480,16 @@ class Jobs:
         staging = self._staging(run, out) if records.uris and not self.storage.local_path(out) else None
         try:
             _, count = self._run_find_matches(
-                run, transform, records, params, labels, extra, existing, existing_objects, staging or local
+                run,
+                transform,
+                records,
+                params,
+                labels,
+                extra,
+                existing,
+                existing_objects,
+                staging or local,
+                scratch,
             )
         finally:
             if staging is not None:
@@ -489,6 +507,7 @@ class Jobs:
         existing: ExistingMatches | None,
         existing_objects: list[ObjectInfo] | None,
         output: Path | str,
+        scratch: str | None,
     ) -> tuple[list[str], int]:
         """The engine's find-matches run writing ``output`` (a local path, or an S3 staging folder), then its
         output, merges and snapshots where they go; the objects written and the records' count."""
@@ -497,7 +516,7 @@ class Jobs:
         parquet = out.rstrip("/").endswith(".parquet")
         merges = run.work.output(MERGES) if existing else None
         keep = None
-        if existing is not None and self._scratch(run) is not None:
+        if existing is not None and scratch is not None:
             run.log("kept no snapshot for later incremental runs: Spark's executors may not share this disk")
         elif existing is not None:
             keep = KeepSnapshots(
@@ -508,6 +527,7 @@ class Jobs:
             run,
             "find_matches",
             transform,
+            scratch,
             source=records,
             params=params,
             labels=labels,
@@ -698,6 +718,11 @@ def _csv_options(table: dict[str, Any]) -> tables.CsvOptions:
     serde = (descriptor.get("SerdeInfo") or {}).get("Parameters")
     columns = [str(c["Name"]) for c in descriptor.get("Columns") or [] if c.get("Name")]
     return tables.csv_options(serde, table.get("Parameters"), columns)
+
+
+def _run_engine(run: RunContext) -> str:
+    """The engine a run runs on: the one it asked for (``Engine``), else the server's."""
+    return str(run.arguments.get("Engine") or engine_name())
 
 
 def _engine_csv(options: tables.CsvOptions) -> CsvFormat:
