@@ -468,6 +468,9 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "affiliations": lambda: _generated("affiliations", "synth_affiliations", 2300, 13),
     "bibliographic": lambda: _generated("bibliographic", "synth_bibliographic", 4900, 17),
     "products_two_shops": lambda: _generated("products_two_shops", "synth_products_two_shops", 2200, 19),
+    "products_two_shops_hard": lambda: _generated(
+        "products_two_shops_hard", "synth_products_two_shops", 2200, 19, hard=True
+    ),
     "products_two_shops_nosrc": lambda: _unlabelled_sources("products_two_shops", "shop"),
     "bibliographic_nosrc": lambda: _unlabelled_sources("bibliographic", "source"),
     "music": lambda: _generated("music", "synth_music", 9800, 23),

@@ -12,6 +12,11 @@ product plainly: "Sony Cyber-shot DSC-W830 20.1 MP 8x Optical Zoom Digital Camer
 - the description another selection of sentences, cut short, or missing (often); the price up to 20% off
   or missing.
 
+With ``hard``, shop B is closer to what real shops export: a third of its titles of products leave the model
+code out (half of those give it in the description, "Model: DSCW830"), and shop A writes the code last, after
+a dash, as a catalogue does ("Sony Cyber-shot 20.1 MP Digital Camera - DSCW830"), so that the titles share
+words but no code.
+
 The hard non-matches are family members that differ only in the model code ("DSC-W830" / "DSC-W800") or
 the size ("UN55NU7100" / "UN65NU7100", 64GB / 128GB) with nearly the same specs and price, and accessories
 for a product ("Case Logic Carrying Case for Sony Cyber-shot DSC-W830"). Deterministic for a given seed.
@@ -421,20 +426,24 @@ def _spec_titles(product: Product) -> list[str]:
     return [s.title.format(v=v) for s, v in zip(specs, product.specs, strict=True) if s.title]
 
 
-def _title_a(product: Product, rng: np.random.Generator) -> str:
+def _title_a(product: Product, rng: np.random.Generator, hard: bool = False) -> str:
     if product.of is not None:
         main = product.of
         words = [product.brand, product.accessory, "for", main.brand, main.line, main.code]
         return " ".join(w for w in words if w)
     specs = _spec_titles(product)[: int(rng.integers(1, 3))]
     noun = CATEGORIES[product.category].noun
+    if hard:
+        words = [product.brand, product.line, _size_text(product, "a", rng), *specs, noun]
+        colour = f" {product.colour}" if product.colour and rng.random() < 0.6 else ""
+        return f"{' '.join(w for w in words if w)}{colour} - {product.code.replace('-', '').upper()}"
     words = [product.brand, product.line, product.code, _size_text(product, "a", rng), *specs, noun]
     title = " ".join(w for w in words if w)
     return f"{title} - {product.colour}" if product.colour and rng.random() < 0.6 else title
 
 
-def _title_b(product: Product, rng: np.random.Generator) -> tuple[str, bool]:
-    """Shop B's title, and whether it names the brand."""
+def _title_b(product: Product, rng: np.random.Generator, drop_code: bool = False) -> tuple[str, bool]:
+    """Shop B's title (without the model code where ``drop_code``), and whether it names the brand."""
     code = _code_variant(product.code if product.of is None else product.of.code, rng)
     if product.of is not None:
         main = product.of
@@ -460,7 +469,8 @@ def _title_b(product: Product, rng: np.random.Generator) -> tuple[str, bool]:
         if colour and rng.random() < 0.5:
             colour = f"({colour})"
         line = product.line if rng.random() < 0.6 else ""
-        middle = [w for w in [line, code, _size_text(product, "b", rng), *specs, noun, colour] if w]
+        shown = "" if drop_code else code
+        middle = [w for w in [line, shown, _size_text(product, "b", rng), *specs, noun, colour] if w]
         if rng.random() < 0.6:
             middle = [middle[int(i)] for i in rng.permutation(len(middle))]
         brand = product.brand.upper() if rng.random() < 0.2 else product.brand
@@ -529,9 +539,12 @@ def _price(product: Product, shop: str, rng: np.random.Generator) -> str | None:
     return _pick(rng, [f"${price:.2f}", f"{price:.2f}", f"USD {price:.2f}", f"${price:.0f}"])
 
 
-def generate_table(records: int = 2200, seed: int = 0, products: int | None = None) -> pa.Table:
+def generate_table(
+    records: int = 2200, seed: int = 0, products: int | None = None, hard: bool = False
+) -> pa.Table:
     """``records`` listings of about ``records / 1.9`` products (or ``products``), each in both shops or in
-    one. Columns: id, shop, title, description, manufacturer, price, and the truth in entity_id."""
+    one (``hard``: see the module's docstring). Columns: id, shop, title, description, manufacturer, price,
+    and the truth in entity_id."""
     rng = np.random.default_rng(seed)
     count = min(records, products or max(1, round(records / 1.9)))
     catalogue = _families(count, rng)
@@ -541,15 +554,21 @@ def generate_table(records: int = 2200, seed: int = 0, products: int | None = No
     }
     for e, product in enumerate(catalogue):
         for shop in ["a", "b"] if e in both else [_pick(rng, ["a", "b"])]:
+            # Randomness drawn only when hard, so that the default table stays as it was.
+            drop = hard and shop == "b" and product.of is None and rng.random() < 0.33
             if shop == "a":
-                title, named = _title_a(product, rng), True
+                title, named = _title_a(product, rng, hard), True
             else:
-                title, named = _title_b(product, rng)
+                title, named = _title_b(product, rng, drop)
             manufacturer = _manufacturer(product, shop, rng)
             brand_here = not named and manufacturer is None and rng.random() < 0.6
+            description = _description(product, shop, brand_here, rng)
+            if drop and rng.random() < 0.5:
+                model = f"Model: {_code_variant(product.code, rng)}."
+                description = f"{description} {model}" if description else model
             rows["shop"].append(f"shop_{shop}")
             rows["title"].append(title)
-            rows["description"].append(_description(product, shop, brand_here, rng))
+            rows["description"].append(description)
             rows["manufacturer"].append(manufacturer)
             rows["price"].append(_price(product, shop, rng))
             rows["entity_id"].append(f"p{e}")
