@@ -582,6 +582,36 @@ def test_the_whole_record_weighs_words_whatever_column_holds_them() -> None:
     assert "(whole record):wjac" not in plain
 
 
+def test_the_whole_record_finds_a_code_whatever_column_holds_it() -> None:
+    """One shop writes the model code in its title, the other only in its description ("Model: MG-5820."):
+    the titles share only the common "20ppm", the whole records share the code. A family member whose
+    description gives another code shares only "20ppm" either way."""
+    makers = ["Acme", "Bolt", "Crest", "Delta", "Echo", "Falcon", "Gala", "Helix", "Iris", "Jade", "Kite"]
+    titles = [f"{maker} Office 20 ppm Printer" for maker in makers]
+    descriptions = ["Prints fast. Duplex."] * len(makers)
+    titles += [
+        "Canon PIXMA 20 ppm Printer - MG5820",
+        "NEW! 20ppm Multifunction Printer",
+        "NEW! 20ppm Printer",
+    ]
+    descriptions += ["Prints fast.", "Wireless. Model: MG-5820.", "Wireless. Model: MG-5810."]
+    a = len(makers)
+    spec, x, plain = _weighted_features(
+        pa.table({"title": titles, "description": descriptions}), [a, a], [a + 1, a + 2]
+    )
+    col = {name: i for i, name in enumerate(spec.names)}
+    # The titles: each listing's only code found in the other title (20ppm inside "20 ppm"), match or not.
+    assert list(x[:, col["title:codes"]]) == [1.0, 1.0]
+    assert x[0, col["title:rarest_code"]] == x[1, col["title:rarest_code"]]
+    codes, rarest = x[:, col["(whole record):codes"]], x[:, col["(whole record):rarest_code"]]
+    assert list(codes) == [1.0, 1.0]
+    # Of the 3 titles with codes, mg5820 is in 1 and 20ppm in 2: the match finds the model code.
+    assert rarest[0] == pytest.approx(np.log(3 / 1), abs=1e-4)
+    assert rarest[1] == pytest.approx(np.log(3 / 2), abs=1e-4)
+    # Without the whole record's weights the spec has no such features.
+    assert "(whole record):codes" not in plain
+
+
 def test_short_fields_and_one_column_have_no_whole_record_weighted_overlap() -> None:
     """A register of short fields has no column of phrases to hide another's value: its columns' own
     comparisons see every word. One column has no other to compare across."""
