@@ -415,7 +415,8 @@ def session_spec(session: Session) -> FeatureSpec:
         return spec
     kept = [p for p in profiles if p.name not in session.silent]
     aliases = {p.alias for p in kept}
-    words = {alias: w for alias, w in words.items() if alias != RECORD} | record_words(session, kept)
+    whole = (RECORD, codes_key(RECORD))
+    words = {alias: w for alias, w in words.items() if alias not in whole} | record_words(session, kept)
     return feature_spec(kept, words, tuple(s for s in swaps if set(s) <= aliases))
 
 

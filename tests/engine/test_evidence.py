@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.evidence import silent_columns
-from findmatches.engine.features import RECORD, session_spec
+from findmatches.engine.features import RECORD, codes_key, features_for, session_spec
 from findmatches.engine.session import open_session
 from findmatches.engine.types import MatchParams, RecordSource
 from tests.engine.conftest import oracle_labels
@@ -136,3 +136,49 @@ def test_evaluation_gives_a_silent_column_no_importance(people: tuple[pa.Table, 
     assert importance["batch"] == 0.0
     assert set(importance) == set(table.column_names) - {"id"}
     assert max(importance.values()) == 1.0
+
+
+def test_a_silent_code_column_takes_the_whole_records_codes_with_it() -> None:
+    """A column of internal notes holds codes ("lot ab12x9") that tell nothing; the titles and makers hold
+    none. Left out, it takes the whole record's codes with it, and the pairs are still compared."""
+    rng = random.Random(3)
+    words = [
+        "red",
+        "blue",
+        "lamp",
+        "desk",
+        "chair",
+        "table",
+        "shelf",
+        "stool",
+        "sofa",
+        "rug",
+        "clock",
+        "vase",
+    ]
+    makers = ["acme", "bolt", "crest", "delta", "echo", "falcon", "gala", "helix"]
+    titles, maker, notes, truth = [], [], [], {}
+    for e in range(60):
+        title = " ".join(rng.sample(words, 3))
+        for k in range(2 if e % 3 else 1):
+            pk = f"{e}-{k}"
+            titles.append(title if k == 0 else title + " new")
+            maker.append(makers[e % len(makers)])
+            letters, digits = rng.choices(string.ascii_lowercase, k=2), rng.choices(string.digits, k=3)
+            notes.append(f"lot {''.join(letters + digits)} bin {rng.choice(words)}")
+            truth[pk] = f"e{e}"
+    ids = list(truth)
+    table = pa.table({"id": ids, "title": titles, "maker": maker, "notes": notes})
+    rows = pa.table({"labeling_set_id": pa.array([f"s{i // 10}" for i in range(len(ids))]), "id": ids})
+    labels = oracle_labels(rows, truth)
+    with open_session(
+        RecordSource(table=table), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        notes_profile = next(p for p in session.profiles if p.name == "notes")
+        assert notes_profile.compares_codes
+        spec = session_spec(session)
+        assert session.silent == ("notes",)
+        assert not any(name.startswith(f"{RECORD}:codes") for name in spec.names)
+        assert codes_key(RECORD) not in spec.words
+        x = features_for(session, spec, np.array([0, 1]), np.array([1, 2]))
+        assert x.shape == (2, len(spec.names))
