@@ -433,13 +433,13 @@ def _title_a(product: Product, rng: np.random.Generator, hard: bool = False) -> 
         return " ".join(w for w in words if w)
     specs = _spec_titles(product)[: int(rng.integers(1, 3))]
     noun = CATEGORIES[product.category].noun
-    if hard:
-        words = [product.brand, product.line, _size_text(product, "a", rng), *specs, noun]
-        colour = f" {product.colour}" if product.colour and rng.random() < 0.6 else ""
-        return f"{' '.join(w for w in words if w)}{colour} - {product.code.replace('-', '').upper()}"
-    words = [product.brand, product.line, product.code, _size_text(product, "a", rng), *specs, noun]
+    code = "" if hard else product.code  # hard: last, after the colour
+    words = [product.brand, product.line, code, _size_text(product, "a", rng), *specs, noun]
     title = " ".join(w for w in words if w)
-    return f"{title} - {product.colour}" if product.colour and rng.random() < 0.6 else title
+    coloured = bool(product.colour) and rng.random() < 0.6
+    if hard:
+        return f"{title}{' ' + product.colour if coloured else ''} - {product.code.replace('-', '').upper()}"
+    return f"{title} - {product.colour}" if coloured else title
 
 
 def _title_b(product: Product, rng: np.random.Generator, drop_code: bool = False) -> tuple[str, bool]:
