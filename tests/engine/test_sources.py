@@ -15,6 +15,7 @@ from findmatches.engine.sources import (
     detect_sources,
     mutual_best,
     one_to_one,
+    one_to_one_links,
 )
 from findmatches.engine.types import MatchParams, RecordSource
 
@@ -111,10 +112,27 @@ def test_without_sources_each_record_links_to_at_most_one_other(pairs: list[tupl
     links = one_to_one(Sources("", codes), left, right, prob, 0.5, 0.25) >= 0.5
     ends = np.concatenate([left[links], right[links]])
     assert len(ends) == len(np.unique(ends))  # no record in two links
-    for a, b, p in zip(left[links], right[links], prob[links], strict=True):
-        # each end's best pair: no pair of either scores more
-        mine = (left == a) | (right == a) | (left == b) | (right == b)
-        assert p >= prob[mine].max() or np.isclose(p, prob[mine].max())
+    _assert_greedy(codes, left, right, prob, links, 0.25)
+
+
+def _assert_greedy(
+    codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray, links: np.ndarray, floor: float
+) -> None:
+    """What greedy matching by score guarantees: links score at least ``floor``, and no pair that scores at
+    least ``floor`` could replace them: one of its ends already holds a link to that source scoring as much."""
+    assert np.all(prob[links] >= floor)
+    held: dict[tuple[int, int], float] = {}
+    for a, b, p in zip(left[links].tolist(), right[links].tolist(), prob[links].tolist(), strict=True):
+        held[(a, int(codes[b]))] = p
+        held[(b, int(codes[a]))] = p
+    across = (codes[left] != codes[right]) | (codes[left] < 0) | (codes[right] < 0)
+    for a, b, p, linked, may in zip(
+        left.tolist(), right.tolist(), prob.tolist(), links.tolist(), across.tolist(), strict=True
+    ):
+        if linked or not may or p < floor:
+            continue
+        mine, theirs = held.get((a, int(codes[b]))), held.get((b, int(codes[a])))
+        assert (mine is not None and mine >= p) or (theirs is not None and theirs >= p)
 
 
 edges = st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19), st.floats(0, 1)), max_size=120)
@@ -133,7 +151,7 @@ def test_one_to_one_links_each_record_to_at_most_one_per_source(
     best = mutual_best(codes, left, right, prob)
     scores = one_to_one(Sources("shop", codes), left, right, prob, t, t / 2)
     links = scores >= t
-    assert not (links & ~best).any()  # only mutual best partners link
+    _assert_greedy(codes, left, right, prob, links, t / 2)
     assert np.all(scores[links] >= prob[links])  # a link keeps its score, or is raised to the threshold
     assert np.all(scores[~links] <= prob[~links])
     within = (codes[left] == codes[right]) & (codes[left] >= 0)
@@ -146,6 +164,20 @@ def test_one_to_one_links_each_record_to_at_most_one_per_source(
             seen.add((me, int(codes[other])))
     # A mutual best pair scoring at least the assignment threshold is a link.
     assert np.all(links[best & (prob >= t / 2)])
+
+
+def test_a_record_whose_best_partner_is_taken_links_to_its_best_free_one() -> None:
+    """Two shops' family members: shop A's W800 (0) and W830 (1), shop B's W800 (2), and B's W830 (3), whose
+    title lacks the code and scores a little better with A's W800 than with its own. One round of mutual best
+    links only the W800s; greedy matching links B's W830 to A's W830, the best partner left to it."""
+    codes = np.array([0, 0, 1, 1], dtype=np.int64)
+    left, right = np.array([0, 0, 1, 1]), np.array([2, 3, 2, 3])
+    prob = np.array([0.9, 0.6, 0.3, 0.55])
+    assert mutual_best(codes, left, right, prob).tolist() == [True, False, False, False]
+    assert one_to_one_links(codes, left, right, prob, 0.25).tolist() == [True, False, False, True]
+    assert one_to_one_links(codes, left, right, prob, 0.6).tolist() == [True, False, False, False]
+    scores = one_to_one(Sources("shop", codes), left, right, prob, 0.5, 0.25)
+    assert (scores >= 0.5).tolist() == [True, False, False, True]
 
 
 def _renamed(table: pa.Table) -> pa.Table:
