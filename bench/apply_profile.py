@@ -139,7 +139,8 @@ def main() -> None:
         args.json,
         {
             "benchmark": "apply_profile",
-            "command": f"python bench/apply_profile.py --records {args.records}",
+            "command": f"python bench/apply_profile.py --records {args.records}"
+            + (f" --labels {args.labels}" if args.labels else ""),
             "results": rows,
             "stages": stages,
         },
