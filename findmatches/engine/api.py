@@ -714,8 +714,8 @@ def find_matches(
                 else f"the sources in column {sources.column!r} one to one"
             )
             session.log(
-                f"The labels link {shape}: each record links to its mutual best partner scoring at least "
-                f"{assign_at:.2f}; {int((prob >= t).sum())} links."
+                f"The labels link {shape}: each record links to at most one partner (of each other source), "
+                f"mutual best partners first, scoring at least {assign_at:.2f}; {int((prob >= t).sum())} links."
             )
         elif model.supervised:
             agreement = _agreement(session, y, oof, left, right, prob, t, groups)

@@ -76,7 +76,7 @@ def test_no_source_shape_without_labels_or_without_such_a_column() -> None:
 
 def test_entities_of_two_records_are_recognised_without_a_source_column() -> None:
     """Two shops' listings unioned without the shop: the labels group the records in twos and the links pair
-    them, so each record is linked only to its mutual best partner. A labelled group of three, too few
+    them, so each record is linked to at most one other. A labelled group of three, too few
     labelled pairs, or links that join records to two others (larger entities labelled two by two) mean no
     such shape."""
     table, labels = _shops(with_duplicate=False)
