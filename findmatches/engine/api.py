@@ -54,6 +54,7 @@ from findmatches.engine.session import (
 )
 from findmatches.engine.snapshot import kept_held_out, kept_keys, key_fingerprint, read_snapshot
 from findmatches.engine.sources import (
+    Sources,
     assignment_threshold,
     detect_pairs,
     detect_schemas,
@@ -309,6 +310,28 @@ def _out_of_fold(session: Session, spec: FeatureSpec, x: np.ndarray, y: np.ndarr
     _, groups = np.unique(np.asarray(sets, dtype=str), return_inverse=True)
     _, oof = cross_validate(spec, x, y, groups, 0.5)
     return oof
+
+
+def _detect_pairs(
+    session: Session,
+    scored: tuple[np.ndarray, np.ndarray, np.ndarray],
+    t: float,
+    groups: ExistingGroups | None,
+) -> Sources | None:
+    """`detect_pairs` on the pairs scoring at least ``t`` and, in an incremental run, the existing groups'
+    links among the records those reach: the pairs between existing records are not candidates again, so
+    without them the existing groups of three or more looked like pairs, and the new records were linked one
+    to one to records of those groups (600 persons in three increments: pairwise precision 0.959 where the
+    runs over everything gave 1.000). Not pairs where those groups are too large to list."""
+    left, right, prob = scored
+    links = prob >= t
+    if groups is not None:
+        known = groups.links_within(np.concatenate([left[links], right[links]]).astype(np.int64), MAX_PATHS)
+        if known is None:
+            return None
+        left, right = np.concatenate([left, known[0]]), np.concatenate([right, known[1]])
+        links = np.concatenate([links, np.ones(len(known[0]), dtype=bool)])
+    return detect_pairs(session, left, right, links)
 
 
 def _agreement(
@@ -697,7 +720,7 @@ def find_matches(
             (
                 detect_sources(session)
                 or detect_schemas(session)
-                or detect_pairs(session, left, right, prob >= t)
+                or _detect_pairs(session, (left, right, prob), t, groups)
             )
             if model.supervised
             else None
