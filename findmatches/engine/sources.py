@@ -148,6 +148,16 @@ def _across(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarra
     return np.asarray((codes[left] != codes[right]) | (codes[left] < 0) | (codes[right] < 0), dtype=bool)
 
 
+def _slot_span(codes: np.ndarray) -> np.int64:
+    """How many link slots each record has: one per source, and one for records of no known source."""
+    return np.int64(int(codes.max()) + 2) if len(codes) else np.int64(2)
+
+
+def _slots(codes: np.ndarray, me: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Each record ``me``'s slot for the source of its partner ``other``: a record links to one record a slot."""
+    return np.asarray(me.astype(np.int64) * _slot_span(codes) + (codes[other] + 1), dtype=np.int64)
+
+
 def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """For pairs across sources: whether each record is the other's best partner in the other's source (the
     highest score; ties to the smaller record id). False for pairs within one source."""
@@ -156,8 +166,7 @@ def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np
     # Each pair from both ends: a record's best partner per source is judged over all its pairs.
     me, other = np.concatenate([left, right]), np.concatenate([right, left])
     score, valid = np.concatenate([prob, prob]), np.concatenate([across, across])
-    span = np.int64(int(codes.max()) + 2) if len(codes) else np.int64(2)
-    key = me.astype(np.int64) * span + (codes[other] + 1)
+    key = _slots(codes, me, other)
     order = np.lexsort((other, -score, key))
     order = order[valid[order]]
     first = np.ones(len(order), dtype=bool)
@@ -177,11 +186,8 @@ def one_to_one_links(
     a record whose best partner was taken by a better pair (two shops' family members, one listing of which
     names its model code and the other not) to its best free one. No pair left scoring at least ``floor`` has
     two free ends (up to MAX_ASSIGN_ROUNDS rounds)."""
-    span = np.int64(int(codes.max()) + 2) if len(codes) else np.int64(2)
-    # A record's slot for the other record's source: one link each.
-    slot_l = left.astype(np.int64) * span + (codes[right] + 1)
-    slot_r = right.astype(np.int64) * span + (codes[left] + 1)
-    taken = np.zeros(len(codes) * int(span), dtype=bool)
+    slot_l, slot_r = _slots(codes, left, right), _slots(codes, right, left)
+    taken = np.zeros(len(codes) * int(_slot_span(codes)), dtype=bool)
     linked = np.zeros(len(left), dtype=bool)
     active = np.flatnonzero(_across(codes, left, right) & (prob >= floor))
     for _ in range(MAX_ASSIGN_ROUNDS):
@@ -246,7 +252,7 @@ def one_to_one(
     ``assign_at`` becomes a link (at least ``threshold``); every other pair stays known but below the
     threshold, and pairs within one source score 0."""
     best = one_to_one_links(sources.codes, left, right, prob, assign_at)
-    within = (sources.codes[left] == sources.codes[right]) & (sources.codes[left] >= 0)
+    within = ~_across(sources.codes, left, right)
     below = np.nextafter(threshold, 0.0)
     out = np.where(best, np.maximum(prob, threshold), np.minimum(prob, below))
     out[within] = 0.0
