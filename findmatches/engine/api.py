@@ -59,6 +59,7 @@ from findmatches.engine.sources import (
     detect_pairs,
     detect_schemas,
     detect_sources,
+    held_slots,
     one_to_one,
 )
 from findmatches.engine.types import (
@@ -728,7 +729,10 @@ def find_matches(
         agreement, evidence, link_cut, wants_cut = None, None, None, False
         if sources is not None and oof is not None:
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
-            prob = one_to_one(sources, left, right, prob, t, assign_at)
+            held = None
+            if groups is not None:  # the partners that existing records hold in their groups
+                held = held_slots(sources.codes, *groups.touched(left, right))
+            prob = one_to_one(sources, left, right, prob, t, assign_at, held)
             shape = (
                 "records in pairs (no labelled entity holds more than two)"
                 if not sources.column

@@ -176,8 +176,31 @@ def mutual_best(codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np
     return np.asarray(chosen[:m] & chosen[m:] & across, dtype=bool)
 
 
+def held_slots(codes: np.ndarray, members: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The link slots (`_slots`) that existing groups fill already: each member's slot for every source (or
+    for no known source) that another member of its group holds. ``members`` are records, ``ids`` their
+    groups. An incremental run does not score the pairs within existing groups again, so without these a new
+    record was free to become a second partner of the same source of a record already linked."""
+    if not len(members):
+        return np.zeros(0, dtype=np.int64)
+    span = _slot_span(codes)
+    _, group = np.unique(ids, return_inverse=True)
+    source = codes[members] + 1  # the slot a member fills in its group's other members
+    filled, count = np.unique(group.astype(np.int64) * span + source, return_counts=True)
+    wanted = group.astype(np.int64)[:, None] * span + np.arange(span, dtype=np.int64)[None, :]
+    at = np.minimum(np.searchsorted(filled, wanted), len(filled) - 1)
+    others = np.where(filled[at] == wanted, count[at], 0) - (np.arange(span)[None, :] == source[:, None])
+    who, slot = np.nonzero(others > 0)
+    return np.asarray(members[who].astype(np.int64) * span + slot, dtype=np.int64)
+
+
 def one_to_one_links(
-    codes: np.ndarray, left: np.ndarray, right: np.ndarray, prob: np.ndarray, floor: float
+    codes: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    floor: float,
+    held: np.ndarray | None = None,
 ) -> np.ndarray:
     """Greedy one-to-one matching of the pairs across sources that score at least ``floor``: whether each pair
     is linked. In rounds, the mutual best partners (`mutual_best`) among the pairs left are linked, and every
@@ -185,11 +208,14 @@ def one_to_one_links(
     mutual best among the rest. The first round links what one round of mutual best links; later rounds link
     a record whose best partner was taken by a better pair (two shops' family members, one listing of which
     names its model code and the other not) to its best free one. No pair left scoring at least ``floor`` has
-    two free ends (up to MAX_ASSIGN_ROUNDS rounds)."""
+    two free ends (up to MAX_ASSIGN_ROUNDS rounds). Slots ``held`` (`held_slots`) are filled from the start."""
     slot_l, slot_r = _slots(codes, left, right), _slots(codes, right, left)
     taken = np.zeros(len(codes) * int(_slot_span(codes)), dtype=bool)
+    if held is not None:
+        taken[held] = True
     linked = np.zeros(len(left), dtype=bool)
     active = np.flatnonzero(_across(codes, left, right) & (prob >= floor))
+    active = active[~(taken[slot_l[active]] | taken[slot_r[active]])]
     for _ in range(MAX_ASSIGN_ROUNDS):
         if not len(active):
             break
@@ -247,11 +273,12 @@ def one_to_one(
     prob: np.ndarray,
     threshold: float,
     assign_at: float,
+    held: np.ndarray | None = None,
 ) -> np.ndarray:
     """The scores clustering sees under one-to-one linkage: a pair that `one_to_one_links` links at
-    ``assign_at`` becomes a link (at least ``threshold``); every other pair stays known but below the
-    threshold, and pairs within one source score 0."""
-    best = one_to_one_links(sources.codes, left, right, prob, assign_at)
+    ``assign_at`` (beside the slots ``held``) becomes a link (at least ``threshold``); every other pair stays
+    known but below the threshold, and pairs within one source score 0."""
+    best = one_to_one_links(sources.codes, left, right, prob, assign_at, held)
     within = ~_across(sources.codes, left, right)
     below = np.nextafter(threshold, 0.0)
     out = np.where(best, np.maximum(prob, threshold), np.minimum(prob, below))

@@ -330,3 +330,46 @@ def test_an_incremental_run_weighs_words_by_the_existing_groups(tmp_path: Path) 
     entities = int(weighed[0].split()[4])
     # The 295 existing records count as their 3 groups (as 253 groups of their own first scores, when they did not).
     assert 3 < entities <= 3 + new.num_rows
+
+
+def test_a_new_listing_whose_best_partner_is_held_links_to_its_best_free_one(tmp_path: Path) -> None:
+    """Two shops' listings, linked one to one (the labels never group two listings of one shop). An existing
+    group holds a product's shop-B listing with a shop-A listing (as a previous run or a person decided);
+    the pairs inside it are not candidates again. A new shop-A listing of the product does not take that
+    B listing as a partner, which would give it two A listings: it links to its best free partner, a new
+    second listing of the product in shop B. A new listing whose partner is alone in its group joins it."""
+    from bench.synth_products_two_shops import generate_table as two_shops
+
+    table = two_shops(400, seed=3)
+    truth = dict(zip(table.column("id").to_pylist(), table.column("entity_id").to_pylist(), strict=True))
+    table = table.drop_columns(["entity_id"])
+    keys = table.column("id").to_pylist()
+    shops = dict(zip(keys, table.column("shop").to_pylist(), strict=True))
+    entities: dict[str, list[str]] = {}
+    for pk in keys:
+        entities.setdefault(truth[pk], []).append(pk)
+    both = [sorted(pks, key=lambda pk: shops[pk]) for pks in entities.values() if len(pks) == 2]
+    singles = [pks[0] for pks in entities.values() if len(pks) == 1]
+    rows = [(f"s{i}", pk) for i, pair in enumerate(both[:12]) for pk in [*pair, singles[i]]]
+    picked = table.take([keys.index(pk) for _, pk in rows])
+    labels = oracle_labels(picked.append_column("labeling_set_id", pa.array([r[0] for r in rows])), truth)
+    (first_a, first_b), (second_a, second_b) = both[20], both[21]
+    other_a = next(pk for pk in singles[12:] if shops[pk] == shops[first_a])
+    kept = table.filter(pa.array([k not in (first_a, second_b) for k in keys]))
+    existing, _ = _run(table, tmp_path, "first", kept, labels)
+    ids = dict(zip(existing.column("id").to_pylist(), existing.column("match_id").to_pylist(), strict=True))
+    assert ids[first_b] != ids[other_a]
+    existing = existing.set_column(
+        existing.column_names.index("match_id"),
+        "match_id",
+        pa.array([ids[first_b] if pk == other_a else ids[pk] for pk in ids], pa.int64()),
+    )
+    again = table.take([keys.index(first_b)])
+    again = again.set_column(0, "id", pa.array(["again"])).set_column(
+        again.column_names.index("title"), "title", pa.array([f"{again.column('title')[0]} NEW!"])
+    )
+    new = pa.concat_tables([table.take([keys.index(first_a), keys.index(second_b)]), again])
+    got, _ = _run(table, tmp_path, "new", new, labels, existing)
+    new_ids = dict(zip(got.column("id").to_pylist(), got.column("match_id").to_pylist(), strict=True))
+    assert new_ids[first_a] == new_ids["again"] != ids[first_b]
+    assert new_ids[second_b] == ids[second_a]

@@ -13,6 +13,7 @@ from findmatches.engine.sources import (
     detect_pairs,
     detect_schemas,
     detect_sources,
+    held_slots,
     mutual_best,
     one_to_one,
     one_to_one_links,
@@ -214,3 +215,60 @@ def test_two_schemas_unioned_without_a_source_column_are_the_sources() -> None:
         RecordSource(table=unioned), MatchParams(primary_key="id"), pairs.slice(0, 6), None, None
     ) as session:
         assert detect_schemas(session) is None  # three labelled pairs: too few to trust
+
+
+def test_held_slots_are_each_members_slots_for_the_other_members_sources() -> None:
+    """Groups {0 (A), 2 (B)}, {1 (A)} and {3 (B), 4 (no source)}: slot = record * 3 + partner's source + 1."""
+    codes = np.array([0, 0, 1, 1, -1], dtype=np.int64)
+    held = held_slots(codes, np.array([0, 1, 2, 3, 4]), np.array([7, 8, 7, 9, 9]))
+    assert sorted(held.tolist()) == [0 * 3 + 2, 2 * 3 + 1, 3 * 3 + 0, 4 * 3 + 2]
+    # Two records of one source in a group (as a run of another shape may have left it): each holds the
+    # slot of that source too.
+    two = held_slots(np.array([0, 0], dtype=np.int64), np.array([0, 1]), np.array([5, 5]))
+    assert sorted(two.tolist()) == [0 * 2 + 1, 1 * 2 + 1]
+    assert held_slots(codes, np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    edges,
+    st.lists(st.integers(0, 1), min_size=20, max_size=20),
+    st.lists(st.integers(0, 5), min_size=10, max_size=10),
+    st.floats(0.1, 0.9),
+)
+def test_links_beside_existing_groups_never_give_an_entity_two_records_of_one_source(
+    pairs: list[tuple[int, int, float]], sources: list[int], groups: list[int], t: float
+) -> None:
+    """Records 0-9 are in existing groups (at most one record of each source in a group), records 10-19
+    new; the pairs among existing records are not candidates again, as in an incremental run. Whatever the
+    scores, the groups and the links together hold no entity with two records of one source."""
+    codes = np.array(sources, dtype=np.int64)
+    group = np.array(groups, dtype=np.int64)
+    for g in np.unique(group):  # a second record of a source already in its group starts a group of its own
+        members = np.flatnonzero(group == g)
+        _, first = np.unique(codes[members], return_index=True)
+        for m in np.setdiff1d(members, members[first]):
+            group[m] = 100 + int(m)
+    keys = {(min(a, b), max(a, b)): p for a, b, p in pairs if a != b and max(a, b) >= 10}
+    left = np.array([k[0] for k in keys], dtype=np.int64)
+    right = np.array([k[1] for k in keys], dtype=np.int64)
+    prob = np.array(list(keys.values()), dtype=np.float64)
+    held = held_slots(codes, np.arange(10), group)
+    links = one_to_one(Sources("shop", codes), left, right, prob, t, t / 2, held) >= t
+    parent = list(range(20))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        for m in members[1:]:
+            parent[root(int(m))] = root(int(members[0]))
+    for a, b in zip(left[links].tolist(), right[links].tolist(), strict=True):
+        parent[root(a)] = root(b)
+    seen: set[tuple[int, int]] = set()
+    for r in range(20):
+        assert (root(r), int(codes[r])) not in seen
+        seen.add((root(r), int(codes[r])))
