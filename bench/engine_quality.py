@@ -300,6 +300,15 @@ def _orgs_geo(unknown: float = 0.3, seed: int = 5) -> Dataset:
     return Dataset("orgs_geo", table, data.primary_key, data.truth)
 
 
+def _orgs_names(seed: int = 5) -> Dataset:
+    """The orgs set with the name alone, as a list of companies often is: nothing beside the name tells a
+    company's subsidiaries ("Dumont Lighting Ltd", "Dumont Research") from other companies that share a
+    word ("General Paper Energy AB", "General Digital Energy GmbH"), and a typo in the company's own word
+    leaves only common words to share. Named ``orgs_names``."""
+    data = _generated("orgs", "synth_orgs", 2400, seed)
+    return Dataset("orgs_names", data.table.select([data.primary_key, "name"]), data.primary_key, data.truth)
+
+
 def _orgs_patents(seed: int = 5) -> Dataset:
     """The orgs_geo set as a patent register lists applicants, with what the filings hold beside the name:
     ``coauthors``, the filing's other applicants and inventors ("LAST, FIRST" in capitals), 0-5 of them drawn
@@ -462,6 +471,7 @@ LOADERS: dict[str, Callable[[], Dataset]] = {
     "orgs": lambda: _generated("orgs", "synth_orgs", 2400, 5),
     "orgs_geo": _orgs_geo,
     "orgs_patents": _orgs_patents,
+    "orgs_names": _orgs_names,
     "citations": lambda: _generated("citations", "synth_citations", 1900, 11),
     "citations_string": _citation_strings,
     "citations_wide": lambda: _generated("citations_wide", "synth_citations", 1900, 11, wide=True),
