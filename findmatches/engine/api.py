@@ -730,8 +730,9 @@ def find_matches(
         if sources is not None and oof is not None:
             assign_at = assignment_threshold(session, sources, y, oof, (left, right, prob), t)
             held = None
-            if groups is not None:  # the partners that existing records hold in their groups
-                held = held_slots(sources.codes, *groups.touched(left, right))
+            if groups is not None:  # the partners that existing records hold, where a pair could link
+                may = prob >= assign_at
+                held = held_slots(sources.codes, *groups.touched(left[may], right[may]))
             prob = one_to_one(sources, left, right, prob, t, assign_at, held)
             shape = (
                 "records in pairs (no labelled entity holds more than two)"

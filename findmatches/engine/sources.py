@@ -215,15 +215,14 @@ def one_to_one_links(
         taken[held] = True
     linked = np.zeros(len(left), dtype=bool)
     active = np.flatnonzero(_across(codes, left, right) & (prob >= floor))
-    active = active[~(taken[slot_l[active]] | taken[slot_r[active]])]
     for _ in range(MAX_ASSIGN_ROUNDS):
+        active = active[~(taken[slot_l[active]] | taken[slot_r[active]])]
         if not len(active):
             break
         new = active[mutual_best(codes, left[active], right[active], prob[active])]
         linked[new] = True
         taken[slot_l[new]] = True
         taken[slot_r[new]] = True
-        active = active[~(taken[slot_l[active]] | taken[slot_r[active]])]
     return linked
 
 

@@ -350,9 +350,7 @@ def test_a_new_listing_whose_best_partner_is_held_links_to_its_best_free_one(tmp
         entities.setdefault(truth[pk], []).append(pk)
     both = [sorted(pks, key=lambda pk: shops[pk]) for pks in entities.values() if len(pks) == 2]
     singles = [pks[0] for pks in entities.values() if len(pks) == 1]
-    rows = [(f"s{i}", pk) for i, pair in enumerate(both[:12]) for pk in [*pair, singles[i]]]
-    picked = table.take([keys.index(pk) for _, pk in rows])
-    labels = oracle_labels(picked.append_column("labeling_set_id", pa.array([r[0] for r in rows])), truth)
+    labels = _labels(table, truth)
     (first_a, first_b), (second_a, second_b) = both[20], both[21]
     other_a = next(pk for pk in singles[12:] if shops[pk] == shops[first_a])
     kept = table.filter(pa.array([k not in (first_a, second_b) for k in keys]))
