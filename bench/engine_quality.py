@@ -31,7 +31,8 @@ titles and re-punctuating model codes; model-code families and accessories as ha
 bench/synth_products_two_shops.py. Mostly unique records: ``music`` (CDDB / freedb-like CD records, ~9,800 of
 ~9,500 albums, a few hundred submitted 2-6 times with respelt artists, swapped fields and noisy track lists; an
 artist's other albums, live / remastered / deluxe editions, greatest hits and the discs of a set as hard
-non-matches) from bench/synth_music.py. Tables unioned from two schemas: ``rldata_unioned`` (half of
+non-matches) from bench/synth_music.py; ``music_calibrated``, its submissions' noise scaled down to where the engine
+of issue 15's day finds it as hard as the real CD set (`CALIBRATED_MUSIC_NOISE`). Tables unioned from two schemas: ``rldata_unioned`` (half of
 RLdata10000 with one ``full_name`` in place of first and last name) and ``products_two_shops_unioned`` (the
 second shop's ``title`` and ``manufacturer`` named ``name`` and ``brand``; ``_nosrc`` without the shop, ``_sku``
 with a stock code only the second shop lists).
