@@ -16,7 +16,10 @@ ROOT = Path(findmatches.__file__).resolve().parent.parent
 
 def _worktrees() -> list[str]:
     listed = subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True, check=True
+        ["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
 
