@@ -736,9 +736,8 @@ def main() -> None:
             chosen.append(data)
         if args.engine_at:
             rows = run_at_revision(args.engine_at, chosen, args.rounds, args.per_round, args.seeds)
-            chosen = []
-        for data in chosen:
-            for seed in args.seeds:
+        else:
+            for data, seed in itertools.product(chosen, args.seeds):
                 row = run(data, args.rounds, args.per_round, Path(tmp), seed)
                 rows.append(row)
                 print(

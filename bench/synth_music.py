@@ -444,10 +444,16 @@ def _recase(text: str, rng: np.random.Generator, lower: float, upper: float) -> 
     return text
 
 
+def _draw(rng: np.random.Generator, noise: float) -> float:
+    """A uniform draw stretched by 1 / ``noise``, so that each threshold under 1 it is compared with is passed
+    ``noise`` times as often (never at 0); at 1.0 the plain draw."""
+    return rng.random() / noise if noise else 1.0
+
+
 def _artist_text(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str:
     artist = album.artist
     name = artist.name
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if artist.kind == "various":
         # Drawn only below full noise, so that the set at full noise stays the one it always was.
         plain = noise < 1 and rng.random() >= noise
@@ -494,7 +500,7 @@ def _title_text(album: Album, rng: np.random.Generator, noise: float = 1.0) -> s
     if album.soundtrack and rng.random() < 0.5 * noise:
         suffix = _pick(rng, ["(OST)", "(Original Soundtrack)", "- Soundtrack", "OST", ""])
         title = title.replace("(Original Motion Picture Soundtrack)", suffix).strip()
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.04 and album.kind != "remaster":
         title = f"{title} (Remastered)"
     elif r < 0.06 and not album.disc:
@@ -512,7 +518,7 @@ def _title_text(album: Album, rng: np.random.Generator, noise: float = 1.0) -> s
 
 
 def _category(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str:
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.01:
         return "data"
     if r < 0.2:
@@ -521,7 +527,7 @@ def _category(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str
 
 
 def _genre(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str | None:
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.45:
         return None
     genre = album.genre
@@ -533,7 +539,7 @@ def _genre(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str | 
 
 
 def _year(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str | None:
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.4:
         return None
     return str(album.year + _pick(rng, [-1, 1])) if r < 0.47 else str(album.year)
@@ -565,7 +571,7 @@ def _tracks(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str |
         tempo_only = rng.random() < 0.5
         tracks = [t.split(": ", 1)[-1] for t in tracks]
         tracks = [t.split(". ", 1)[-1] if tempo_only else t for t in tracks]
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.06:
         tracks = tracks[: int(rng.integers(max(1, len(tracks) // 2), len(tracks)))]  # the list cut short
     elif r < 0.12:
@@ -589,7 +595,7 @@ def _tracks(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str |
         elif rng.random() < 0.02 * noise and len(track) > 12:
             track = track[: int(rng.integers(8, len(track) - 2))]  # cut short
         out.append(track)
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.12:
         out = [f"{i + 1:02d}. {t}" for i, t in enumerate(out)]
     elif r < 0.16:
@@ -601,7 +607,7 @@ def _tracks(album: Album, rng: np.random.Generator, noise: float = 1.0) -> str |
 
 def _artist_and_title(album: Album, rng: np.random.Generator, noise: float = 1.0) -> tuple[str | None, str]:
     artist, title = _artist_text(album, rng, noise), _title_text(album, rng, noise)
-    r = rng.random() / noise if noise else 1.0
+    r = _draw(rng, noise)
     if r < 0.03:
         return title, artist  # swapped
     if r < 0.07:
