@@ -1,0 +1,209 @@
+"""A peer on the engine bench's data sets: dedupe, taught by active learning whose questions the truth answers.
+
+Issue 15 compares findmatches with peers on held-out real sets (dedupe with 100 or 300 answered pair
+questions). This runs the same peer on `bench/engine_quality.py`'s sets, so that our generators can be read
+from the peer's side too, and findmatches' figures set beside a peer's on data anyone can make. dedupe is set
+up as its documentation advises a new user, with one rule for every set (`dedupe_fields`): each column a
+``String`` with missing values allowed, a column of long values (on average more than `TEXT_CHARS`
+characters) a ``Text`` whose corpus is the column, and a column of few distinct values (at most `CATEGORIES`)
+an ``Exact``. ``prepare_training`` samples the records; each question is the pair dedupe is least sure of,
+answered from the truth (`ask`), until ``--questions`` are answered; then ``train`` and ``partition`` at 0.5.
+Records dedupe leaves out of every cluster count as singletons. Pairwise and B-cubed precision, recall and F1,
+per set and seed, with the mean, the lowest F1 and the seconds; JSON beside.
+
+Needs dedupe (``pip install -e '.[peers]'``; not in ``make install``, whose test suite does not use it).
+
+usage: python bench/peers.py [--datasets affiliations orgs ...] [--seeds 0 1] [--questions 300] [--out F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.common import machine
+from bench.engine_quality import LOADERS, Dataset
+from findmatches.engine.metrics import clustering_scores
+
+RESULTS = Path(__file__).resolve().parent / "results" / "peers.json"
+# A column whose values average more characters than this is free text: dedupe's ``Text`` (cosine over its
+# words, weighted by the column's corpus) rather than ``String`` (affine gap distance).
+TEXT_CHARS = 60
+# A column of at most this many distinct values is a category: dedupe's ``Exact``.
+CATEGORIES = 20
+# The key each record dict carries for the oracle; not a variable, so dedupe does not compare it.
+KEY = "__key"
+
+
+def dedupe_fields(table: pa.Table, primary_key: str) -> list[tuple[str, str]]:
+    """(column, dedupe variable type) for each column but the key, by `TEXT_CHARS` and `CATEGORIES`."""
+    fields = []
+    for name in table.column_names:
+        if name == primary_key:
+            continue
+        column = pc.drop_null(table.column(name))
+        if len(column) == 0:
+            continue
+        if len(pc.unique(column)) <= CATEGORIES:
+            kind = "Exact"
+        elif float(pc.mean(pc.utf8_length(column)).as_py()) > TEXT_CHARS:
+            kind = "Text"
+        else:
+            kind = "String"
+        fields.append((name, kind))
+    return fields
+
+
+def records(table: pa.Table, primary_key: str) -> dict[str, dict[str, str | None]]:
+    """dedupe's data: each record by its key, its values stripped (None for a missing or blank one), the key
+    itself under `KEY`."""
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    out: dict[str, dict[str, str | None]] = {}
+    for i, key in enumerate(columns[primary_key]):
+        row: dict[str, str | None] = {}
+        for name, values in columns.items():
+            value = values[i]
+            text = None if value is None else str(value).strip()
+            row[name] = text or None
+        row[KEY] = str(key)
+        out[str(key)] = row
+    return out
+
+
+def ask(
+    pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], truth: dict[str, str]
+) -> dict[str, list[Any]]:
+    """The answers to dedupe's questions, from the truth: each pair under ``match`` or ``distinct``."""
+    answers: dict[str, list[Any]] = {"match": [], "distinct": []}
+    for a, b in pairs:
+        same = truth[a[KEY]] == truth[b[KEY]]
+        answers["match" if same else "distinct"].append((a, b))
+    return answers
+
+
+def cluster_ids(clusters: Iterable[tuple[Sequence[str], Any]], keys: list[str]) -> np.ndarray:
+    """Each key's cluster number, in ``keys`` order; a record in no cluster is one of its own."""
+    found: dict[str, int] = {}
+    next_id = 0
+    for members, _ in clusters:
+        for key in members:
+            found[str(key)] = next_id
+        next_id += 1
+    out = np.empty(len(keys), dtype=np.int64)
+    for i, key in enumerate(keys):
+        if key in found:
+            out[i] = found[key]
+        else:
+            out[i] = next_id
+            next_id += 1
+    return out
+
+
+def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5) -> dict[str, Any]:
+    """Teach dedupe ``questions`` answered pairs on ``data`` and partition it; the scores and timings."""
+    import dedupe
+    from dedupe import variables as kinds
+
+    random.seed(seed)
+    np.random.seed(seed)
+    start = time.perf_counter()
+    rows = records(data.table, data.primary_key)
+    fields = dedupe_fields(data.table, data.primary_key)
+    variables: list[Any] = []
+    for name, kind in fields:
+        if kind == "Text":
+            corpus = [text for r in rows.values() if (text := r[name])]
+            variables.append(kinds.Text(name, corpus=corpus, has_missing=True))
+        elif kind == "Exact":
+            variables.append(kinds.Exact(name, has_missing=True))
+        else:
+            variables.append(kinds.String(name, has_missing=True))
+    deduper = dedupe.Dedupe(variables, num_cores=1)
+    deduper.prepare_training(rows, sample_size=min(15_000, 10 * len(rows)))
+    asked = matches = 0
+    while asked < questions:
+        pairs = deduper.uncertain_pairs()
+        if not pairs:
+            break
+        answers = ask(pairs, data.truth)
+        deduper.mark_pairs(answers)  # type: ignore[arg-type]
+        asked += len(pairs)
+        matches += len(answers["match"])
+    taught = time.perf_counter()
+    deduper.train()
+    trained = time.perf_counter()
+    clusters = deduper.partition(rows, threshold=threshold)
+    done = time.perf_counter()
+    keys = list(rows)
+    scores = clustering_scores(cluster_ids(clusters, keys), np.array([data.truth[k] for k in keys]))
+    return {
+        "dataset": data.name,
+        "peer": f"dedupe {getattr(dedupe, '__version__', '')}".strip(),
+        "seed": seed,
+        "records": len(rows),
+        "questions": asked,
+        "matches_answered": matches,
+        "fields": [f"{name}:{kind}" for name, kind in fields],
+        **{k: round(float(v), 4) for k, v in scores.items()},
+        "label_s": round(taught - start, 1),
+        "train_s": round(trained - taught, 1),
+        "partition_s": round(done - trained, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="*", default=["affiliations", "orgs", "citations"])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0])
+    parser.add_argument(
+        "--questions", type=int, default=300, help="pair questions answered (issue 15: 100 or 300)"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    rows = []
+    for name in args.datasets:
+        data = LOADERS[name]()
+        for seed in args.seeds:
+            row = run_dedupe(data, args.questions, seed)
+            rows.append(row)
+            print(
+                f"{name:<24} seed={seed:<3} questions={row['questions']:<4} P={row['pairwise_precision']:.4f} "
+                f"R={row['pairwise_recall']:.4f} F1={row['pairwise_f1']:.4f} B3F1={row['bcubed_f1']:.4f} "
+                f"time={row['label_s'] + row['train_s'] + row['partition_s']:.0f}s",
+                flush=True,
+            )
+    print(
+        f"\n{'dataset':<24}{'P':>8}{'R':>8}{'F1':>8}{'min F1':>8}{'B3-P':>8}{'B3-R':>8}{'B3-F1':>8}{'seeds':>6}"
+    )
+    for name in dict.fromkeys(str(r["dataset"]) for r in rows):
+        mine = [r for r in rows if r["dataset"] == name]
+
+        def mean(key: str, group: list[dict[str, Any]] = mine) -> float:
+            return float(np.mean([float(r[key]) for r in group]))
+
+        print(
+            f"{name:<24}{mean('pairwise_precision'):>8.4f}{mean('pairwise_recall'):>8.4f}{mean('pairwise_f1'):>8.4f}"
+            f"{min(float(r['pairwise_f1']) for r in mine):>8.4f}{mean('bcubed_precision'):>8.4f}"
+            f"{mean('bcubed_recall'):>8.4f}{mean('bcubed_f1'):>8.4f}{len(mine):>6}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"machine": machine(), "questions": args.questions, "results": rows}, indent=2) + "\n"
+    )
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""bench/peers.py: dedupe set up by one rule for every set, its questions answered from the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from bench.engine_quality import Dataset
+from bench.peers import KEY, ask, cluster_ids, dedupe_fields, records
+
+
+def test_each_column_gets_the_variable_its_values_call_for() -> None:
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(30)],
+            "name": [f"name {i}" for i in range(30)],
+            "about": [
+                f"a long description of thing number {i}, with many words in it, and more" for i in range(30)
+            ],
+            "colour": ["red", "blue", "green"] * 10,
+            "empty": pa.array([None] * 30, pa.string()),
+        }
+    )
+    assert dedupe_fields(table, "id") == [("name", "String"), ("about", "Text"), ("colour", "Exact")]
+
+
+def test_records_carry_their_key_and_blank_values_are_missing() -> None:
+    table = pa.table({"id": ["a", "b"], "name": [" Ann ", "  "], "city": [None, "Oslo"]})
+    got = records(table, "id")
+    assert got == {
+        "a": {"id": "a", "name": "Ann", "city": None, KEY: "a"},
+        "b": {"id": "b", "name": None, "city": "Oslo", KEY: "b"},
+    }
+
+
+def test_questions_are_answered_from_the_truth() -> None:
+    a, b, c = ({KEY: k} for k in "abc")
+    answers = ask([(a, b), (a, c)], {"a": "x", "b": "x", "c": "y"})
+    assert answers == {"match": [(a, b)], "distinct": [(a, c)]}
+
+
+def test_records_in_no_cluster_are_singletons() -> None:
+    ids = cluster_ids([(("b", "c"), None)], ["a", "b", "c", "d"])
+    assert ids[1] == ids[2]
+    assert len({int(ids[0]), int(ids[1]), int(ids[3])}) == 3
+
+
+def test_dedupe_taught_from_the_truth_finds_plain_duplicates() -> None:
+    pytest.importorskip("dedupe")
+    from bench.peers import run_dedupe
+
+    rng = np.random.default_rng(0)
+    given = ["anna", "bernd", "carla", "dieter", "emma", "felix", "greta", "hans", "ida", "jonas"]
+    family = [
+        "meyer",
+        "schulz",
+        "wagner",
+        "becker",
+        "hoffmann",
+        "koch",
+        "richter",
+        "klein",
+        "wolf",
+        "neumann",
+    ]
+    cities = ["berlin", "hamburg", "munich", "cologne", "frankfurt"]
+    rows: dict[str, list[str]] = {"id": [], "name": [], "city": []}
+    truth = {}
+    for person in range(40):
+        name = f"{given[person % 10]} {family[(person * 3 + person // 10) % 10]}"
+        city = cities[person % 5]
+        for copy in range(int(rng.integers(1, 3))):
+            key = f"{person}-{copy}"
+            spelt = name if copy == 0 else name[:-1] + "x"
+            rows["id"].append(key)
+            rows["name"].append(spelt)
+            rows["city"].append(city)
+            truth[key] = str(person)
+    data = Dataset("people", pa.table(rows), "id", truth)
+    got = run_dedupe(data, questions=20, seed=0)
+    assert got["questions"] >= 20
+    assert got["records"] == len(truth)
+    assert got["pairwise_f1"] >= 0.8
