@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from bench.engine_quality import Dataset
-from bench.peers import KEY, ask, cluster_ids, dedupe_fields, records
+from bench.peers import KEY, ask, cluster_ids, dedupe_fields, records, source_column
 
 
 def test_each_column_gets_the_variable_its_values_call_for() -> None:
@@ -81,4 +81,48 @@ def test_dedupe_taught_from_the_truth_finds_plain_duplicates() -> None:
     got = run_dedupe(data, questions=20, seed=0)
     assert got["questions"] >= 20
     assert got["records"] == len(truth)
+    assert got["pairwise_f1"] >= 0.8
+
+
+def test_a_column_of_two_values_marks_two_sources() -> None:
+    table = pa.table(
+        {"id": ["1", "2", "3"], "shop": ["a", "b", "a"], "kind": ["x", "x", "x"], "name": ["p", "q", "r"]}
+    )
+    assert source_column(table, "id") == "shop"
+    # None missing: a column with a gap is not a source.
+    gap = table.set_column(1, "shop", pa.array(["a", None, "b"]))
+    assert source_column(gap, "id") is None
+
+
+def test_two_sources_are_linked_one_to_one() -> None:
+    pytest.importorskip("dedupe")
+    from bench.peers import run_dedupe
+
+    given = ["anna", "bernd", "carla", "dieter", "emma", "felix", "greta", "hans", "ida", "jonas"]
+    family = [
+        "meyer",
+        "schulz",
+        "wagner",
+        "becker",
+        "hoffmann",
+        "koch",
+        "richter",
+        "klein",
+        "wolf",
+        "neumann",
+    ]
+    rows: dict[str, list[str]] = {"id": [], "register": [], "name": [], "city": []}
+    truth = {}
+    for person in range(40):
+        name = f"{given[person % 10]} {family[(person * 3 + person // 10) % 10]}"
+        for register, spelt in (("a", name), ("b", name[:-1] + "x")):
+            key = f"{register}{person}"
+            rows["id"].append(key)
+            rows["register"].append(register)
+            rows["name"].append(spelt)
+            rows["city"].append(["berlin", "hamburg", "munich", "cologne"][person % 4])
+            truth[key] = str(person)
+    got = run_dedupe(Dataset("registers", pa.table(rows), "id", truth), questions=20, seed=0)
+    assert got["mode"] == "RecordLink by register"
+    assert "register:Exact" not in got["fields"]
     assert got["pairwise_f1"] >= 0.8
