@@ -48,17 +48,59 @@ CATEGORIES = 20
 KEY = "__key"
 
 
+def amount(text: str | None) -> float | None:
+    """A positive number written with or without a currency sign and thousands separators, else None."""
+    if text is None:
+        return None
+    try:
+        value = float(text.strip().lstrip("$€£¥").replace(",", "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _amounts(values: list[Any]) -> bool:
+    """Whether a column holds amounts of money: every value a number, and most written with cents or a
+    currency sign (postcodes, years and ids are numbers too, written without)."""
+    texts = [str(v).strip() for v in values if str(v).strip()]
+    money = sum(1 for t in texts if "." in t or t[:1] in "$€£¥")
+    return bool(texts) and all(amount(t) is not None for t in texts) and 2 * money >= len(texts)
+
+
+def _point(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """(latitude, longitude) as numbers; None where either is missing or both are 0 (a geocoder's "not found")."""
+    try:
+        point = (float(lat), float(lon))
+    except (TypeError, ValueError):
+        return None
+    return None if point == (0.0, 0.0) else point
+
+
+def _coordinates(table: pa.Table) -> tuple[str, str] | None:
+    """The latitude and longitude columns, where a table has one of each (by name)."""
+    lat = [n for n in table.column_names if n.lower().startswith("lat")]
+    lon = [n for n in table.column_names if n.lower().startswith(("lon", "lng"))]
+    return (lat[0], lon[0]) if len(lat) == 1 and len(lon) == 1 else None
+
+
 def dedupe_fields(table: pa.Table, primary_key: str) -> list[tuple[str, str]]:
-    """(column, dedupe variable type) for each column but the key, by `TEXT_CHARS` and `CATEGORIES`."""
-    fields = []
+    """(field, dedupe variable type) for each column but the key, as dedupe's documentation advises: a
+    latitude and a longitude column one ``LatLong`` field (named ``lat+lon``), a column of amounts of money
+    (`_amounts`) a ``Price``, one of few distinct values (`CATEGORIES`) an ``Exact``, one of long values (`TEXT_CHARS`) a
+    ``Text``, any other a ``String``."""
+    coordinates = _coordinates(table)
+    fields = [("+".join(coordinates), "LatLong")] if coordinates else []
     for name in table.column_names:
-        if name == primary_key:
+        if name == primary_key or (coordinates and name in coordinates):
             continue
         column = pc.drop_null(table.column(name))
         if len(column) == 0:
             continue
+        values = column.to_pylist()
         if len(pc.unique(column)) <= CATEGORIES:
             kind = "Exact"
+        elif _amounts(values):
+            kind = "Price"
         elif float(pc.mean(pc.utf8_length(column)).as_py()) > TEXT_CHARS:
             kind = "Text"
         else:
@@ -67,17 +109,24 @@ def dedupe_fields(table: pa.Table, primary_key: str) -> list[tuple[str, str]]:
     return fields
 
 
-def records(table: pa.Table, primary_key: str) -> dict[str, dict[str, str | None]]:
-    """dedupe's data: each record by its key, its values stripped (None for a missing or blank one), the key
-    itself under `KEY`."""
+def records(
+    table: pa.Table, primary_key: str, fields: Sequence[tuple[str, str]] = ()
+) -> dict[str, dict[str, Any]]:
+    """dedupe's data: each record by its key, its values stripped (None for a missing or blank one), a
+    ``Price`` field's as numbers and a ``LatLong`` field's as (latitude, longitude) (None for 0, 0: not
+    found), the key itself under `KEY`."""
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    out: dict[str, dict[str, str | None]] = {}
+    kinds = dict(fields)
+    out: dict[str, dict[str, Any]] = {}
     for i, key in enumerate(columns[primary_key]):
-        row: dict[str, str | None] = {}
+        row: dict[str, Any] = {}
         for name, values in columns.items():
             value = values[i]
             text = None if value is None else str(value).strip()
-            row[name] = text or None
+            row[name] = (amount(text) if kinds.get(name) == "Price" else text) or None
+        for name, kind in fields:
+            if kind == "LatLong":
+                row[name] = _point(*(columns[c][i] for c in name.split("+")))
         row[KEY] = str(key)
         out[str(key)] = row
     return out
@@ -134,9 +183,9 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
     random.seed(seed)
     np.random.seed(seed)
     start = time.perf_counter()
-    rows = records(data.table, data.primary_key)
     source = source_column(data.table, data.primary_key)
     fields = [f for f in dedupe_fields(data.table, data.primary_key) if f[0] != source]
+    rows = records(data.table, data.primary_key, fields)
     variables: list[Any] = []
     for name, kind in fields:
         if kind == "Text":
@@ -144,6 +193,10 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
             variables.append(kinds.Text(name, corpus=corpus, has_missing=True))
         elif kind == "Exact":
             variables.append(kinds.Exact(name, has_missing=True))
+        elif kind == "Price":
+            variables.append(kinds.Price(name, has_missing=True))
+        elif kind == "LatLong":
+            variables.append(kinds.LatLong(name, has_missing=True))
         else:
             variables.append(kinds.String(name, has_missing=True))
     sample = min(15_000, 10 * len(rows))
@@ -196,6 +249,14 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
     }
 
 
+def save(path: Path, questions: int, rows: list[dict[str, Any]]) -> None:
+    """The rows so far (after each run: a set of many seeds takes an hour)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"machine": machine(), "questions": questions, "results": rows}, indent=2) + "\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="*", default=["affiliations", "orgs", "citations"])
@@ -211,6 +272,7 @@ def main() -> None:
         for seed in args.seeds:
             row = run_dedupe(data, args.questions, seed)
             rows.append(row)
+            save(args.out, args.questions, rows)
             print(
                 f"{name:<24} seed={seed:<3} questions={row['questions']:<4} matches={row['matches_answered']:<4} "
                 f"P={row['pairwise_precision']:.4f} "
@@ -232,10 +294,6 @@ def main() -> None:
             f"{min(float(r['pairwise_f1']) for r in mine):>8.4f}{mean('bcubed_precision'):>8.4f}"
             f"{mean('bcubed_recall'):>8.4f}{mean('bcubed_f1'):>8.4f}{len(mine):>6}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"machine": machine(), "questions": args.questions, "results": rows}, indent=2) + "\n"
-    )
     print(f"\nwrote {args.out}")
 
 

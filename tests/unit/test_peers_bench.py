@@ -25,6 +25,25 @@ def test_each_column_gets_the_variable_its_values_call_for() -> None:
     assert dedupe_fields(table, "id") == [("name", "String"), ("about", "Text"), ("colour", "Exact")]
 
 
+def test_amounts_are_prices_and_coordinates_one_point() -> None:
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(30)],
+            "price": [f"${i},{i:03d}.50" if i % 3 else f"{i + 1}.5" for i in range(30)],
+            "lat": [str(50.0 + i / 10) if i % 5 else "0.0" for i in range(30)],
+            "lng": [str(-3.0 - i / 10) if i % 5 else "0.0" for i in range(30)],
+            "postcode": [str(2000 + 7 * i) for i in range(30)],
+        }
+    )
+    fields = dedupe_fields(table, "id")
+    # A postcode is a number but no amount of money.
+    assert fields == [("lat+lng", "LatLong"), ("price", "Price"), ("postcode", "String")]
+    got = records(table, "id", fields)
+    assert got["1"]["price"] == 1001.5 and got["0"]["price"] == 1.5
+    assert got["1"]["lat+lng"] == (50.1, -3.1)
+    assert got["0"]["lat+lng"] is None  # 0, 0: not found
+
+
 def test_records_carry_their_key_and_blank_values_are_missing() -> None:
     table = pa.table({"id": ["a", "b"], "name": [" Ann ", "  "], "city": [None, "Oslo"]})
     got = records(table, "id")
