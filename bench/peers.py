@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,11 +50,12 @@ KEY = "__key"
 
 
 def amount(text: str | None) -> float | None:
-    """A positive number written with or without a currency sign and thousands separators, else None."""
+    """A positive number written with or without a currency sign or code and thousands separators, else None."""
     if text is None:
         return None
+    bare = re.sub(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$", "", text.strip())  # "USD 19.33", "19.33 EUR"
     try:
-        value = float(text.strip().lstrip("$€£¥").replace(",", "").strip())
+        value = float(bare.lstrip("$€£¥").replace(",", "").strip())
     except ValueError:
         return None
     return value if value > 0 else None
@@ -63,7 +65,7 @@ def _amounts(values: list[Any]) -> bool:
     """Whether a column holds amounts of money: every value a number, and most written with cents or a
     currency sign (postcodes, years and ids are numbers too, written without)."""
     texts = [str(v).strip() for v in values if str(v).strip()]
-    money = sum(1 for t in texts if "." in t or t[:1] in "$€£¥")
+    money = sum(1 for t in texts if "." in t or t[:1] in "$€£¥" or re.match("[A-Z]{3} ", t))
     return bool(texts) and all(amount(t) is not None for t in texts) and 2 * money >= len(texts)
 
 

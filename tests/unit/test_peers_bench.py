@@ -29,7 +29,7 @@ def test_amounts_are_prices_and_coordinates_one_point() -> None:
     table = pa.table(
         {
             "id": [str(i) for i in range(30)],
-            "price": [f"${i},{i:03d}.50" if i % 3 else f"{i + 1}.5" for i in range(30)],
+            "price": [f"${i},{i:03d}.50" if i % 3 else f"USD {i + 1}.5" for i in range(30)],
             "lat": [str(50.0 + i / 10) if i % 5 else "0.0" for i in range(30)],
             "lng": [str(-3.0 - i / 10) if i % 5 else "0.0" for i in range(30)],
             "postcode": [str(2000 + 7 * i) for i in range(30)],
