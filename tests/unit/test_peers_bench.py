@@ -65,29 +65,25 @@ def test_records_in_no_cluster_are_singletons() -> None:
     assert len({int(ids[0]), int(ids[1]), int(ids[3])}) == 3
 
 
+GIVEN = ["anna", "bernd", "carla", "dieter", "emma", "felix", "greta", "hans", "ida", "jonas"]
+FAMILY = ["meyer", "schulz", "wagner", "becker", "hoffmann", "koch", "richter", "klein", "wolf", "neumann"]
+
+
+def _person(number: int) -> str:
+    """One of 100 distinct names."""
+    return f"{GIVEN[number % 10]} {FAMILY[(number * 3 + number // 10) % 10]}"
+
+
 def test_dedupe_taught_from_the_truth_finds_plain_duplicates() -> None:
     pytest.importorskip("dedupe")
     from bench.peers import run_dedupe
 
     rng = np.random.default_rng(0)
-    given = ["anna", "bernd", "carla", "dieter", "emma", "felix", "greta", "hans", "ida", "jonas"]
-    family = [
-        "meyer",
-        "schulz",
-        "wagner",
-        "becker",
-        "hoffmann",
-        "koch",
-        "richter",
-        "klein",
-        "wolf",
-        "neumann",
-    ]
     cities = ["berlin", "hamburg", "munich", "cologne", "frankfurt"]
     rows: dict[str, list[str]] = {"id": [], "name": [], "city": []}
     truth = {}
     for person in range(40):
-        name = f"{given[person % 10]} {family[(person * 3 + person // 10) % 10]}"
+        name = _person(person)
         city = cities[person % 5]
         for copy in range(int(rng.integers(1, 3))):
             key = f"{person}-{copy}"
@@ -117,23 +113,10 @@ def test_two_sources_are_linked_one_to_one() -> None:
     pytest.importorskip("dedupe")
     from bench.peers import run_dedupe
 
-    given = ["anna", "bernd", "carla", "dieter", "emma", "felix", "greta", "hans", "ida", "jonas"]
-    family = [
-        "meyer",
-        "schulz",
-        "wagner",
-        "becker",
-        "hoffmann",
-        "koch",
-        "richter",
-        "klein",
-        "wolf",
-        "neumann",
-    ]
     rows: dict[str, list[str]] = {"id": [], "register": [], "name": [], "city": []}
     truth = {}
     for person in range(40):
-        name = f"{given[person % 10]} {family[(person * 3 + person // 10) % 10]}"
+        name = _person(person)
         for register, spelt in (("a", name), ("b", name[:-1] + "x")):
             key = f"{register}{person}"
             rows["id"].append(key)
