@@ -3,14 +3,16 @@
 Issue 15 compares findmatches with peers on held-out real sets (dedupe with 100 or 300 answered pair
 questions). This runs the same peer on `bench/engine_quality.py`'s sets, so that our generators can be read
 from the peer's side too, and findmatches' figures set beside a peer's on data anyone can make. dedupe is set
-up as its documentation advises a new user, with one rule for every set (`dedupe_fields`): each column a
-``String`` with missing values allowed, a column of long values (on average more than `TEXT_CHARS`
-characters) a ``Text`` whose corpus is the column, and a column of few distinct values (at most `CATEGORIES`)
-an ``Exact``; a set whose records one column splits into two sources (`source_column`) is linked one to one
-by ``RecordLink``, as dedupe's documentation advises for two sources. ``prepare_training`` samples the records; each question is the pair dedupe is least sure of,
-answered from the truth (`ask`), until ``--questions`` are answered; then ``train`` and ``partition`` at 0.5.
+up as its documentation advises a new user, with one rule for every set (`dedupe_fields`): a latitude and a
+longitude column one ``LatLong``, amounts of money a ``Price``, a column of few distinct values (at most
+`CATEGORIES`) an ``Exact``, one of long values (on average more than `TEXT_CHARS` characters) a ``Text``
+whose corpus is the column, any other a ``String``, each with missing values allowed. A set whose records
+one column splits into two sources (`source_column`) is linked one to one by ``RecordLink``, as dedupe's
+documentation advises for two sources. ``prepare_training`` samples `SAMPLE` records (ten times dedupe's
+default, for more pairs to ask from); each question is the pair dedupe is least sure of, answered from the
+truth (`ask`), until ``--questions`` are answered; then ``train`` and ``partition`` (or ``join``) at 0.5.
 Records dedupe leaves out of every cluster count as singletons. Pairwise and B-cubed precision, recall and F1,
-per set and seed, with the mean, the lowest F1 and the seconds; JSON beside.
+per set and seed, with the mean and the lowest F1; JSON beside, saved after each run.
 
 Needs dedupe (``pip install -e '.[peers]'``; not in ``make install``, whose test suite does not use it).
 
@@ -20,6 +22,7 @@ usage: python bench/peers.py [--datasets affiliations orgs ...] [--seeds 0 1] [-
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import random
 import re
@@ -45,6 +48,11 @@ RESULTS = Path(__file__).resolve().parent / "results" / "peers.json"
 TEXT_CHARS = 60
 # A column of at most this many distinct values is a category: dedupe's ``Exact``.
 CATEGORIES = 20
+# Records sampled for active learning, at most ten per record of the set.
+SAMPLE = 15_000
+# Currency signs and codes that an amount of money may be written with ("$610", "USD 19.33", "19.33 EUR").
+SIGNS = "$€£¥"
+CODE = re.compile(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$")
 # The key each record dict carries for the oracle; not a variable, so dedupe does not compare it.
 KEY = "__key"
 
@@ -53,9 +61,8 @@ def amount(text: str | None) -> float | None:
     """A positive number written with or without a currency sign or code and thousands separators, else None."""
     if text is None:
         return None
-    bare = re.sub(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$", "", text.strip())  # "USD 19.33", "19.33 EUR"
     try:
-        value = float(bare.lstrip("$€£¥").replace(",", "").strip())
+        value = float(CODE.sub("", text.strip()).lstrip(SIGNS).replace(",", "").strip())
     except ValueError:
         return None
     return value if value > 0 else None
@@ -65,7 +72,7 @@ def _amounts(values: list[Any]) -> bool:
     """Whether a column holds amounts of money: every value a number, and most written with cents or a
     currency sign (postcodes, years and ids are numbers too, written without)."""
     texts = [str(v).strip() for v in values if str(v).strip()]
-    money = sum(1 for t in texts if "." in t or t[:1] in "$€£¥" or re.match("[A-Z]{3} ", t))
+    money = sum(1 for t in texts if "." in t or t[:1] in SIGNS or CODE.search(t))
     return bool(texts) and all(amount(t) is not None for t in texts) and 2 * money >= len(texts)
 
 
@@ -98,10 +105,9 @@ def dedupe_fields(table: pa.Table, primary_key: str) -> list[tuple[str, str]]:
         column = pc.drop_null(table.column(name))
         if len(column) == 0:
             continue
-        values = column.to_pylist()
         if len(pc.unique(column)) <= CATEGORIES:
             kind = "Exact"
-        elif _amounts(values):
+        elif _amounts(column.to_pylist()):
             kind = "Price"
         elif float(pc.mean(pc.utf8_length(column)).as_py()) > TEXT_CHARS:
             kind = "Text"
@@ -188,20 +194,15 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
     source = source_column(data.table, data.primary_key)
     fields = [f for f in dedupe_fields(data.table, data.primary_key) if f[0] != source]
     rows = records(data.table, data.primary_key, fields)
-    variables: list[Any] = []
-    for name, kind in fields:
-        if kind == "Text":
-            corpus = [text for r in rows.values() if (text := r[name])]
-            variables.append(kinds.Text(name, corpus=corpus, has_missing=True))
-        elif kind == "Exact":
-            variables.append(kinds.Exact(name, has_missing=True))
-        elif kind == "Price":
-            variables.append(kinds.Price(name, has_missing=True))
-        elif kind == "LatLong":
-            variables.append(kinds.LatLong(name, has_missing=True))
-        else:
-            variables.append(kinds.String(name, has_missing=True))
-    sample = min(15_000, 10 * len(rows))
+    variables = [
+        getattr(kinds, kind)(
+            name,
+            has_missing=True,
+            **({"corpus": [text for r in rows.values() if (text := r[name])]} if kind == "Text" else {}),
+        )
+        for name, kind in fields
+    ]
+    sample = min(SAMPLE, 10 * len(rows))
     halves: tuple[dict[str, Any], dict[str, Any]] | None = None
     learner: Any
     if source is not None:
@@ -228,8 +229,7 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
     learner.train()
     trained = time.perf_counter()
     if halves is not None:
-        links = learner.join(*halves, threshold=threshold, constraint="one-to-one")
-        clusters = [(pair, score) for pair, score in links]
+        clusters = list(learner.join(*halves, threshold=threshold, constraint="one-to-one"))
     else:
         clusters = learner.partition(rows, threshold=threshold)
     done = time.perf_counter()
@@ -237,7 +237,7 @@ def run_dedupe(data: Dataset, questions: int, seed: int, threshold: float = 0.5)
     scores = clustering_scores(cluster_ids(clusters, keys), np.array([data.truth[k] for k in keys]))
     return {
         "dataset": data.name,
-        "peer": f"dedupe {getattr(dedupe, '__version__', '')}".strip(),
+        "peer": f"dedupe {importlib.metadata.version('dedupe')}",
         "mode": f"RecordLink by {source}" if source is not None else "Dedupe",
         "seed": seed,
         "records": len(rows),
