@@ -147,13 +147,17 @@ def bad_input_tables(good: str) -> list[BadFile]:
         BadFile(
             "latin1",
             one(good.replace("\n", "\nP99999,Jos\xe9,x,,,,,\n", 1).encode("latin-1")),
-            r"(?i)not utf-8 encoded",
+            r"part-00000\.csv, line 2: not UTF-8 encoded \(byte 0xE9\); .*serialization\.encoding",
         ),
-        BadFile("invalid_utf8", one(good.encode() + b"P99999,\xc3\x28,x,,,,,\n"), r"(?i)not utf-8 encoded"),
-        BadFile(  # under the line limit: DuckDB quotes the line in its error, which stays short
+        BadFile(
+            "invalid_utf8",
+            one(good.encode() + b"P99999,\xc3\x28,x,,,,,\n"),
+            rf"line {good.count(chr(10)) + 1}: not UTF-8 encoded \(byte 0xC3\)",
+        ),
+        BadFile(  # under the line limit: the error names the line, never quotes it
             "latin1_long_line",
             one(good.encode() + b"P99999," + b"x" * 1_500_000 + b"\xe9,x,,,,,\n"),
-            r"(?i)not utf-8 encoded",
+            rf"line {good.count(chr(10)) + 1}: not UTF-8 encoded \(byte 0xE9\)",
         ),
         BadFile("nul_in_cell", one(good.encode() + b"P99999,a\x00b,x,,,,,\n"), r"line \d+: a NUL byte"),
         BadFile(

@@ -21,7 +21,8 @@ class CsvFormat:
     """How CSV input files are written. An option left at None is detected from the data (sniffed).
 
     ``header`` False means the files have no header row: their fields are named ``names``, in file order
-    (a file with more fields than names gets ``column<N>`` for the rest).
+    (a file with more fields than names gets ``column<N>`` for the rest). ``encoding``: the files' text
+    encoding where it is not UTF-8 (read through UTF-8 copies, `findmatches.engine.charsets`).
     """
 
     delimiter: str | None = None
@@ -29,6 +30,7 @@ class CsvFormat:
     escape: str | None = None
     header: bool = True
     names: tuple[str, ...] = ()
+    encoding: str | None = None
 
 
 @dataclass(frozen=True)

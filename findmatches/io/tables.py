@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -15,6 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from findmatches.engine.charsets import codec_name, is_utf8
+from findmatches.engine.types import EngineError
 from findmatches.io.errors import TableFormatError
 from findmatches.io.storage import ObjectInfo, Storage
 
@@ -38,6 +41,7 @@ class CsvOptions:
 
     ``delimiter`` and ``quote_char`` are None when the table does not say (``,`` and ``"`` here; the engine
     detects them). Files without a header (``header`` False) name their fields ``column_names``, in order.
+    ``encoding`` is None when the table does not say (each file's is detected: `findmatches.engine.charsets`).
     """
 
     delimiter: str | None = None
@@ -45,6 +49,7 @@ class CsvOptions:
     escape_char: str | None = None
     header: bool = True
     column_names: tuple[str, ...] = ()
+    encoding: str | None = None
 
 
 def detect_format(serde_library: str | None, classification: str | None, location: str) -> TableFormat:
@@ -108,7 +113,8 @@ def csv_options(
     The delimiter is ``separatorChar`` (OpenCSVSerde) or ``field.delim`` (LazySimpleSerDe), else a one-character
     ``serialization.format`` (a digit there is Hive's legacy format code, not a delimiter). Files have a
     header row unless ``skip.header.line.count`` is 0; then ``columns`` (the StorageDescriptor's) name the
-    fields.
+    fields. The files' encoding is ``serialization.encoding`` (as Hive's and Athena's SerDes read it), else
+    detected; TableFormatError where Python does not know the encoding named.
     """
     serde = dict(serde_parameters or {})
     table = dict(table_parameters or {})
@@ -120,12 +126,19 @@ def csv_options(
         header = int(table.get("skip.header.line.count", "1").strip() or "1") != 0
     except ValueError:
         header = True
+    encoding = (serde.get("serialization.encoding") or "").strip() or None
+    if encoding is not None:
+        try:
+            codec_name(encoding)
+        except EngineError as e:
+            raise TableFormatError(f"serialization.encoding: {e}") from e
     return CsvOptions(
         delimiter=delimiter,
         quote_char=_one_char(serde.get("quoteChar")),
         escape_char=_one_char(serde.get("escapeChar")),
         header=header,
         column_names=() if header else tuple(columns),
+        encoding=encoding,
     )
 
 
@@ -171,8 +184,9 @@ def fetch_objects(
 
 def check_files(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | None = None) -> None:
     """Refuse, with TableFormatError naming the file and line, text files that cannot be a table of records:
-    UTF-16, NUL bytes (binary files, or UTF-16 without a byte-order mark), and for CSV a line longer than
-    MAX_LINE_BYTES or a first line of more than MAX_COLUMNS fields.
+    UTF-16, NUL bytes (binary files, or UTF-16 without a byte-order mark), and for CSV bytes that are not UTF-8
+    (where ``options`` declare no other encoding), a line longer than MAX_LINE_BYTES or a first line of more
+    than MAX_COLUMNS fields.
 
     Why here: the parsers that read the files afterwards (DuckDB in the engine, pyarrow and ``csv`` here) take a
     50 MB line or a million columns into memory several times over before they fail (DuckDB: ~9 s and ~0.5 GB
@@ -194,9 +208,10 @@ def check_files(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | N
 def _check_chunks(name: str, f: io.BufferedIOBase, fmt: TableFormat, options: CsvOptions) -> None:
     lines = 0  # line breaks before the chunk
     first = True
+    utf8 = codecs.getincrementaldecoder("utf-8")() if fmt == "csv" and is_utf8(options.encoding) else None
     while chunk := f.read(MAX_LINE_BYTES):
         if first and chunk.startswith(_UTF16_BOMS):
-            raise TableFormatError(f"{name} is UTF-16 encoded; save it as UTF-8.")
+            raise TableFormatError(f"{name} is UTF-16 encoded; save it as UTF-8, or {_DECLARE} (UTF-16).")
         nul = chunk.find(b"\x00")
         if nul >= 0:
             line = lines + chunk.count(b"\n", 0, nul) + 1
@@ -217,19 +232,48 @@ def _check_chunks(name: str, f: io.BufferedIOBase, fmt: TableFormat, options: Cs
                 raise TableFormatError(
                     f"{name}, line 1: {width:,} fields; a table may have at most {MAX_COLUMNS:,} columns."
                 )
+        if utf8 is not None:
+            _check_utf8(name, utf8, chunk, lines)
         lines += breaks
         first = False
+    if utf8 is not None:
+        _check_utf8(name, utf8, b"", lines, final=True)
 
 
-def _open_text(path: Path) -> IO[str]:
+_DECLARE = "name its encoding as the table's serialization.encoding SerDe parameter"
+
+
+def _check_utf8(
+    name: str, decoder: codecs.IncrementalDecoder, chunk: bytes, lines: int, final: bool = False
+) -> None:
+    """TableFormatError naming the line and byte where ``chunk`` (after ``lines`` line breaks, following what
+    ``decoder`` holds of the chunk before) stops being UTF-8. Chunks of ASCII are not decoded."""
+    held = decoder.getstate()[0]
+    if chunk.isascii() and not held and not final:
+        return
+    try:
+        decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as e:
+        data = held + chunk
+        end = b"\n" if b"\n" in chunk else b"\r"  # as `_check_chunks` counts lines
+        line = lines + chunk.count(end, 0, max(0, e.start - len(held))) + 1
+        raise TableFormatError(
+            f"{name}, line {line}: not UTF-8 encoded (byte 0x{data[e.start]:02X}); save it as UTF-8, or "
+            f"{_DECLARE} (for example windows-1252 or ISO-8859-1)."
+        ) from None
+
+
+def _open_text(path: Path, encoding: str | None = None) -> IO[str]:
+    """The text of ``path`` (``.gz`` decompressed) in ``encoding`` (UTF-8 where None, a BOM dropped)."""
+    encoding = "utf-8-sig" if is_utf8(encoding) else encoding
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
 def _csv_header(path: Path, options: CsvOptions) -> list[str]:
     try:
-        with _open_text(path) as f:
+        with _open_text(path, options.encoding) as f:
             reader = csv.reader(
                 f,
                 delimiter=options.delimiter or ",",
@@ -321,7 +365,11 @@ def _read_one(path: Path, fmt: TableFormat, columns: Sequence[str] | None, optio
         names = _csv_header(path, options) if options.header else _headerless_names(path, options, columns)
         if not names:
             raise TableFormatError(f"{path.name}: no header and no catalog columns to name the fields.")
-        read = pa_csv.ReadOptions(column_names=names, skip_rows=1 if options.header else 0)
+        read = pa_csv.ReadOptions(
+            column_names=names,
+            skip_rows=1 if options.header else 0,
+            encoding="utf8" if is_utf8(options.encoding) else str(options.encoding),
+        )
         parse = pa_csv.ParseOptions(
             delimiter=options.delimiter or ",",
             quote_char=options.quote_char or '"',

@@ -6,6 +6,7 @@ or the store. Anything the user can fix raises ``TaskFailed`` with a message nam
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,6 +21,7 @@ import pyarrow.csv as pa_csv
 from findmatches.engine.backend import output_files
 from findmatches.engine.backends import ENGINE_ENV, S3A_CONF_ENV, SCRATCH_ENV, SPARK_CONF_ENV, engine_name
 from findmatches.engine.backends.spark import CONNECT_SCHEME, DEFAULT_MASTER
+from findmatches.engine.charsets import as_utf8, is_utf8
 from findmatches.engine.snapshot import RECORDS_FILE, SnapshotMismatch
 from findmatches.engine.types import (
     CsvFormat,
@@ -238,7 +240,8 @@ class Jobs:
                 if sum(o.size for o in objects) >= direct_from_bytes:
                     uris = tuple(s3a_uri(o.uri) for o in objects)
             if not uris:
-                paths = tables.fetch_table(self.storage, location, fmt, run.work.fetch(role))
+                fetched = run.work.fetch(role)
+                paths = tables.fetch_table(self.storage, location, fmt, fetched)
         except StorageError as e:
             raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
         if not paths and not uris:
@@ -256,7 +259,20 @@ class Jobs:
             table_format = tables.detect_format(serde, classification, descriptor.get("Location") or location)
         except TableFormatError:
             table_format = None
-        options = _csv_options(table) if table_format == "csv" else tables.CsvOptions()
+        try:
+            options = _csv_options(table) if table_format == "csv" else tables.CsvOptions()
+        except TableFormatError as e:
+            raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
+        if paths and not is_utf8(options.encoding):
+            # Copied as UTF-8 once here, for every reader after (the engine, the labelled-record scans).
+            try:
+                paths = list(as_utf8(paths, options.encoding, fetched / "utf8"))
+            except EngineError as e:
+                raise TaskFailed(f"Cannot read the records at {location}: {e}") from e
+            run.log(
+                f"{role}: {len(paths)} file(s) read as {options.encoding} (the table's serialization.encoding)"
+            )
+            options = dataclasses.replace(options, encoding=None)
         _check_files(paths, fmt, options)
         return RecordSource(paths=tuple(paths), format=fmt, csv=_engine_csv(options), uris=uris)
 
@@ -732,4 +748,5 @@ def _engine_csv(options: tables.CsvOptions) -> CsvFormat:
         escape=options.escape_char,
         header=options.header,
         names=options.column_names,
+        encoding=options.encoding,
     )

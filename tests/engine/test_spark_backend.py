@@ -23,7 +23,7 @@ from findmatches import sample
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
 from findmatches.engine.backend import output_files
 from findmatches.engine.snapshot import META_FILE, RECORDS_FILE
-from findmatches.engine.types import ExistingMatches, KeepSnapshots, MatchParams, RecordSource
+from findmatches.engine.types import CsvFormat, ExistingMatches, KeepSnapshots, MatchParams, RecordSource
 
 sqlglot = pytest.importorskip("sqlglot")
 
@@ -978,3 +978,26 @@ def test_output_records_are_written_by_spark_as_ordered_part_files(
     assert got.column("_rid").to_pylist() == list(range(n - 1, -1, -1))
     assert got.column("name").to_pylist() == want.column("name").to_pylist()
     assert got.column("score").to_pylist() == pytest.approx(want.column("score").to_pylist())
+
+
+@pytest.mark.parametrize("as_uri", [False, True], ids=["local-copy", "executors-decode"])
+def test_a_declared_encoding_is_read(spark: Any, tmp_path: Path, as_uri: bool) -> None:
+    """Local files in a declared encoding are read through UTF-8 copies; objects the executors read (here
+    ``file://`` URIs) are decoded by Spark's reader."""
+    text = "id,name\n1,José – “Café” €5\n2,Zoë Ærøskøbing ‰\n"
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("windows-1252"))
+    csv_format = CsvFormat(encoding="windows-1252")
+    source = (
+        RecordSource(uris=(path.as_uri(),), csv=csv_format)
+        if as_uri
+        else RecordSource(paths=(path,), csv=csv_format)
+    )
+    from findmatches.engine.backends.spark import SparkBackend
+
+    backend = SparkBackend(spark, temp_dir=tmp_path / "spark")
+    try:
+        rows = backend.dataframe(source).orderBy("id").collect()
+    finally:
+        backend.close()
+    assert [r["name"] for r in rows] == ["José – “Café” €5", "Zoë Ærøskøbing ‰"]

@@ -6,6 +6,8 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findmatches.io import CsvOptions, TableFormatError
 from findmatches.io.tables import MAX_LINE_BYTES, check_files
@@ -71,3 +73,49 @@ def test_json_lines_may_be_long_but_not_binary(tmp_path: Path) -> None:
     check_files(
         [_file(tmp_path, "t.parquet", b"\x00" * 10)], "parquet"
     )  # Parquet is binary: its reader checks
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "byte"),
+    [
+        (GOOD + "3,José\r\n".encode("cp1252"), 5, 0xE9),
+        ("id,café\n1,a\n".encode("latin-1"), 1, 0xE9),
+        (GOOD + b"3,\xc3\x28\r\n", 5, 0xC3),  # a lead byte without its continuation
+        (GOOD + b"3,\xe2\x82", 5, 0xE2),  # a file that ends inside a character
+        (GOOD.replace(b"\r\n", b"\r") + b"3,\x96\r", 5, 0x96),  # old Mac line ends counted as lines
+    ],
+)
+def test_bytes_that_are_not_utf8_are_refused_naming_line_and_byte(
+    tmp_path: Path, data: bytes, line: int, byte: int
+) -> None:
+    for name in ("t.csv", "t.csv.gz"):
+        with pytest.raises(
+            TableFormatError,
+            match=rf"{name.replace('.', '[.]')}, line {line}: not UTF-8 encoded \(byte 0x{byte:02X}\); save it as "
+            r"UTF-8, or name its encoding as the table's serialization\.encoding",
+        ):
+            check_files([_file(tmp_path, name, data)], "csv")
+
+
+@settings(max_examples=25, deadline=None)
+@given(before=st.integers(0, 3 * MAX_LINE_BYTES // 80), width=st.integers(1, 79))
+def test_the_line_of_a_bad_byte_is_named_across_chunks(
+    tmp_path_factory: pytest.TempPathFactory, before: int, width: int
+) -> None:
+    """Multi-byte characters split between two chunks are valid; the line of the first bad byte is named
+    wherever it falls (lines of two-byte characters, of up to 160 bytes, up to six chunks in all)."""
+    row = ("é" * width + "a" * (width % 2) + "\n").encode()
+    data = b"h\n" + row * before + b"\xff\n" + row * 10
+    path = tmp_path_factory.mktemp("utf8") / "t.csv"
+    path.write_bytes(data)
+    with pytest.raises(
+        TableFormatError, match=rf"t\.csv, line {before + 2}: not UTF-8 encoded \(byte 0xFF\)"
+    ):
+        check_files([path], "csv")
+
+
+def test_a_declared_encoding_is_not_checked_as_utf8(tmp_path: Path) -> None:
+    latin = _file(tmp_path, "t.csv", "id,name\n1,José\n".encode("latin-1"))
+    check_files([latin], "csv", CsvOptions(encoding="ISO-8859-1"))
+    with pytest.raises(TableFormatError, match="not UTF-8 encoded"):
+        check_files([latin], "csv", CsvOptions(encoding="UTF-8"))

@@ -77,6 +77,14 @@ def test_csv_options_delimiter(serde: dict[str, str], delimiter: str | None) -> 
     assert csv_options(serde, None).delimiter == delimiter
 
 
+def test_csv_options_encoding_from_the_serde() -> None:
+    assert csv_options(None, None).encoding is None
+    assert csv_options({"serialization.encoding": " windows-1252 "}, None).encoding == "windows-1252"
+    assert csv_options({"serialization.encoding": ""}, None).encoding is None
+    with pytest.raises(TableFormatError, match=r"serialization\.encoding: Unknown text encoding 'ebcdic-x'"):
+        csv_options({"serialization.encoding": "ebcdic-x"}, None)
+
+
 def test_csv_options_headerless_names_from_columns() -> None:
     columns = ["id", "name"]
     assert csv_options(None, {"skip.header.line.count": "0"}, columns).column_names == ("id", "name")

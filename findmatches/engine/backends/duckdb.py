@@ -30,6 +30,7 @@ from findmatches.engine.backend import (
     quote_literal,
     typed_records,
 )
+from findmatches.engine.charsets import as_utf8
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -94,6 +95,7 @@ class DuckDBBackend:
         self._lock = threading.Lock()
         self._cursors: set[duckdb.DuckDBPyConnection] = set()
         self._interrupted = False
+        self._utf8_files: dict[tuple[tuple[Path, ...], str | None], tuple[Path, ...]] = {}
 
     @contextmanager
     def _running(self) -> Iterator[None]:
@@ -229,7 +231,8 @@ class DuckDBBackend:
             )
         if not source.paths:
             raise EngineError("No input files were given.")
-        paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
+        files = self._utf8(source.paths, source.csv.encoding) if source.format == "csv" else source.paths
+        paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
         if source.format == "csv":
             return f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
         if source.format == "parquet":
@@ -237,6 +240,13 @@ class DuckDBBackend:
         if source.format == "json":
             return f"read_json_auto({paths}, union_by_name = true)"
         raise EngineError(f"Unsupported input format: {source.format}")  # pragma: no cover - typed
+
+    def _utf8(self, paths: Sequence[Path], encoding: str | None) -> tuple[Path, ...]:
+        """CSV ``paths`` as DuckDB reads them, UTF-8 (`charsets.as_utf8`; copies made once a session)."""
+        key = (tuple(paths), encoding)
+        if key not in self._utf8_files:
+            self._utf8_files[key] = as_utf8(paths, encoding, self._dir / "utf8")
+        return self._utf8_files[key]
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing."""

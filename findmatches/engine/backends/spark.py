@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, LoadedRecords, rebatched, typed_records
+from findmatches.engine.charsets import as_utf8, is_utf8
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
 if TYPE_CHECKING:
@@ -621,6 +622,13 @@ class SparkBackend:
                 return self._spark.read.json(paths)
             csv = source.csv
             reader = self._spark.read.option("header", csv.header).option("inferSchema", False)
+            if source.uris and not is_utf8(csv.encoding):
+                # The executors decode the objects; Spark 4 knows only Unicode and Latin-1 by default.
+                self._spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+                reader = reader.option("encoding", csv.encoding)
+            elif not source.uris:
+                folder = Path(self._temp_dir or tempfile.gettempdir()) / "findmatches-utf8"
+                paths = [str(p) for p in as_utf8(source.paths, csv.encoding, folder)]
             for name, value in (("sep", csv.delimiter), ("quote", csv.quote), ("escape", csv.escape)):
                 if value is not None:
                     reader = reader.option(name, value)
