@@ -232,6 +232,42 @@ def catalog_people(
     )
 
 
+def catalog_csv_transform(
+    glue: Any,
+    s3: Any,
+    name: str,
+    rows: list[dict[str, str]],
+    body: bytes,
+    serde: dict[str, Any],
+    table_parameters: dict[str, str] | None = None,
+) -> SampleTransform:
+    """``body`` (the CSV of ``rows``, written some way) in a new bucket ``name`` (``people/``), catalogued as
+    ``db_<name>.people`` with the SerdeInfo ``serde`` and the table ``table_parameters`` (classification
+    csv), and a transform over it (primary key ``id``)."""
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key=f"people/{PART_CSV}", Body=body)
+    glue.create_database(DatabaseInput={"Name": f"db_{name}"})
+    glue.create_table(
+        DatabaseName=f"db_{name}",
+        TableInput={
+            "Name": "people",
+            "StorageDescriptor": {
+                "Location": f"s3://{name}/people/",
+                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
+                "SerdeInfo": serde,
+            },
+            "Parameters": {"classification": "csv", **(table_parameters or {})},
+        },
+    )
+    transform_id = glue.create_ml_transform(
+        Name=name,
+        Role="arn:aws:iam::000000000000:role/findmatches",
+        InputRecordTables=[{"DatabaseName": f"db_{name}", "TableName": "people"}],
+        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+    )["TransformId"]
+    return SampleTransform(transform_id, name, rows)
+
+
 def create_sample_transform(
     glue: Any, s3: Any, name: str, rows: list[dict[str, str]] | None = None, **transform_args: Any
 ) -> SampleTransform:

@@ -10,9 +10,8 @@ from typing import Any
 
 from findmatches import sample
 from tests.api.test_labels import import_labels, label_file, put, some_sets
-from tests.conftest import PART_CSV, SAMPLE_COLUMNS, SampleTransform, wait_run
+from tests.conftest import PART_CSV, SAMPLE_COLUMNS, SampleTransform, catalog_csv_transform, wait_run
 
-ROLE = "arn:aws:iam::000000000000:role/findmatches"
 # Windows-1252 beyond Latin-1 too: an en dash and curly quotes (0x96, 0x93, 0x94).
 NAMES = {0: ("José", "Müller–Lüdenscheidt"), 1: ("Zoë", "“O’Brien”"), 2: ("François", "Æbelø")}
 
@@ -27,33 +26,11 @@ def _rows() -> list[dict[str, str]]:
 def _transform(glue: Any, s3: Any, rows: list[dict[str, str]], encoding: str | None) -> SampleTransform:
     """``rows`` as Windows-1252 CSV in a new bucket, catalogued with ``encoding`` as the table's
     serialization.encoding (none where None), and a transform over it."""
-    name = "enc" + uuid.uuid4().hex[:12]
-    s3.create_bucket(Bucket=name)
-    body = sample.to_csv(rows, SAMPLE_COLUMNS).encode("windows-1252")
-    s3.put_object(Bucket=name, Key=f"people/{PART_CSV}", Body=body)
-    glue.create_database(DatabaseInput={"Name": f"db_{name}"})
     serde: dict[str, Any] = {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"}
     if encoding is not None:
         serde["Parameters"] = {"field.delim": ",", "serialization.encoding": encoding}
-    glue.create_table(
-        DatabaseName=f"db_{name}",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {
-                "Location": f"s3://{name}/people/",
-                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
-                "SerdeInfo": serde,
-            },
-            "Parameters": {"classification": "csv"},
-        },
-    )
-    transform_id = glue.create_ml_transform(
-        Name=name,
-        Role=ROLE,
-        InputRecordTables=[{"DatabaseName": f"db_{name}", "TableName": "people"}],
-        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
-    )["TransformId"]
-    return SampleTransform(transform_id, name, rows)
+    body = sample.to_csv(rows, SAMPLE_COLUMNS).encode("windows-1252")
+    return catalog_csv_transform(glue, s3, "enc" + uuid.uuid4().hex[:12], rows, body, serde)
 
 
 def _read_csv(s3: Any, bucket: str, prefix: str) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ from tests.conftest import (
     PART_CSV,
     SampleTransform,
     ServerProcess,
+    catalog_csv_transform,
     client,
     create_sample_transform,
     wait_run,
@@ -328,31 +329,19 @@ def test_headerless_table_with_serde_quoting(glue: Any, s3: Any) -> None:
     body = io.StringIO()
     writer = csv.writer(body, delimiter="\t", quotechar="'", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerows([[r[c] for c in SAMPLE_COLUMNS] for r in rows])  # no header row
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key=f"people/{PART_CSV}", Body=body.getvalue().encode())
-    glue.create_database(DatabaseInput={"Name": f"db_{name}"})
-    glue.create_table(
-        DatabaseName=f"db_{name}",
-        TableInput={
-            "Name": "people",
-            "StorageDescriptor": {
-                "Location": f"s3://{name}/people/",
-                "Columns": [{"Name": c, "Type": "string"} for c in SAMPLE_COLUMNS],
-                "SerdeInfo": {
-                    "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
-                    "Parameters": {"separatorChar": "\t", "quoteChar": "'"},
-                },
-            },
-            "Parameters": {"classification": "csv", "skip.header.line.count": "0"},
+    people = catalog_csv_transform(
+        glue,
+        s3,
+        name,
+        rows,
+        body.getvalue().encode(),
+        {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+            "Parameters": {"separatorChar": "\t", "quoteChar": "'"},
         },
+        {"skip.header.line.count": "0"},
     )
-    transform_id = glue.create_ml_transform(
-        Name=name,
-        Role="arn:aws:iam::000000000000:role/findmatches",
-        InputRecordTables=[{"DatabaseName": f"db_{name}", "TableName": "people"}],
-        Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
-    )["TransformId"]
-    people = SampleTransform(transform_id, name, rows)
+    transform_id = people.transform_id
 
     run_id = glue.start_ml_labeling_set_generation_task_run(
         TransformId=transform_id, OutputS3Path=f"s3://{name}/labeling/"
