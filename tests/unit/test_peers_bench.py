@@ -128,3 +128,40 @@ def test_two_sources_are_linked_one_to_one() -> None:
     assert got["mode"] == "RecordLink by register"
     assert "register:Exact" not in got["fields"]
     assert got["pairwise_f1"] >= 0.8
+
+
+def _people_with_addresses(two_sources: bool) -> Dataset:
+    """300 persons of distinct names with a street and a city; each twice (in two registers, or duplicated
+    within one), half of them with a typo in one copy's name and, now and then, its street."""
+    rng = np.random.default_rng(1)
+    syllables = ["ka", "lo", "mi", "ren", "to", "vas", "bel", "dor", "fin", "gus"]
+    streets = ["high street", "station road", "church lane", "mill road", "park avenue", "kings way"]
+    cities = ["berlin", "hamburg", "munich", "cologne", "frankfurt", "leipzig", "bremen", "dresden"]
+    rows: dict[str, list[str]] = {"id": [], "register": [], "name": [], "street": [], "city": []}
+    truth = {}
+    for person in range(300):
+        family = "".join(syllables[person // 10**i % 10] for i in range(3))
+        name = f"{_person(person).split()[0]} {family}"
+        street = f"{rng.integers(1, 200)} {streets[person % 6]}"
+        for copy in ("a", "b"):
+            typo = copy == "b" and person % 2 == 0
+            rows["id"].append(f"{copy}{person}")
+            rows["register"].append(copy if two_sources else "one")
+            rows["name"].append(name[:-1] + "x" if typo else name)
+            rows["street"].append(street.replace("road", "rd") if typo and person % 3 == 0 else street)
+            rows["city"].append(cities[person % 8])
+            truth[f"{copy}{person}"] = str(person)
+    table = pa.table(rows)
+    return Dataset("people", table if two_sources else table.drop_columns(["register"]), "id", truth)
+
+
+@pytest.mark.parametrize("two_sources", [False, True], ids=["dedupe_only", "link_only"])
+def test_splink_unsupervised_finds_plain_duplicates(two_sources: bool) -> None:
+    pytest.importorskip("splink")
+    from bench.peers import run_splink
+
+    got = run_splink(_people_with_addresses(two_sources), seed=0)
+    assert got["mode"] == ("link_only by register" if two_sources else "dedupe_only")
+    assert got["records"] == 600 and "city:Exact" in got["fields"]
+    assert len(got["em_on"]) == 2 and got["blocking"]
+    assert got["pairwise_f1"] >= 0.8, got
