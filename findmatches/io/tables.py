@@ -41,7 +41,8 @@ class CsvOptions:
 
     ``delimiter`` and ``quote_char`` are None when the table does not say (``,`` and ``"`` here; the engine
     detects them). Files without a header (``header`` False) name their fields ``column_names``, in order.
-    ``encoding`` is None when the table does not say (each file's is detected: `findmatches.engine.charsets`).
+    ``encoding`` is None when the table does not say: UTF-8 (others are read through UTF-8 copies,
+    `findmatches.engine.charsets`).
     """
 
     delimiter: str | None = None
@@ -114,7 +115,7 @@ def csv_options(
     ``serialization.format`` (a digit there is Hive's legacy format code, not a delimiter). Files have a
     header row unless ``skip.header.line.count`` is 0; then ``columns`` (the StorageDescriptor's) name the
     fields. The files' encoding is ``serialization.encoding`` (as Hive's and Athena's SerDes read it), else
-    detected; TableFormatError where Python does not know the encoding named.
+    UTF-8; TableFormatError where Python does not know the encoding named.
     """
     serde = dict(serde_parameters or {})
     table = dict(table_parameters or {})
