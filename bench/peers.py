@@ -483,8 +483,12 @@ def run_splink(data: Dataset, seed: int, threshold: float = SPLINK_THRESHOLD) ->
     keys = [str(k) for k in data.table.column(key).to_pylist()]
     numbered = {c: i for i, c in enumerate(dict.fromkeys(cluster_of.get(k, f"_single_{k}") for k in keys))}
     labels = np.array([numbered[cluster_of.get(k, f"_single_{k}")] for k in keys])
+    original = dict(zip(table.column_names, data.table.column_names, strict=True))
+    named = [("+".join(original[part] for part in name.split("+")), kind) for name, kind in fields]
     return {
-        **_result(data, "splink", f"link_only by {source}" if source else "dedupe_only", seed, fields),
+        **_result(
+            data, "splink", f"link_only by {original[source]}" if source else "dedupe_only", seed, named
+        ),
         **_scores(data, keys, labels),
         "blocking": [f"{_blocks_on(rule)} ({n})" for _, rule, n in rules],
         "prior_from": [_blocks_on(rule) for rule in deterministic],

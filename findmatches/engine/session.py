@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,15 @@ from findmatches.engine.profile import (
     records_relation,
 )
 from findmatches.engine.snapshot import MATCH_ID, POSITION, Snapshot, SnapshotMismatch, common_profiles
-from findmatches.engine.types import Cancelled, EngineError, LogFn, MatchParams, RecordSource, StopFn
+from findmatches.engine.types import (
+    Cancelled,
+    EngineError,
+    LogFn,
+    MatchParams,
+    RecordSource,
+    StopFn,
+    find_column,
+)
 
 RECORDS = "fm_records"
 NORM = "fm_norm"
@@ -186,8 +195,10 @@ def _prepare(
     snapshots: Sequence[Snapshot] = (),
 ) -> Session:
     columns, num_output, loaded = be.load_records(source, RECORDS, extras)
-    if params.primary_key not in columns:
+    key = find_column(columns, params.primary_key)
+    if key is None:
         raise EngineError(f"The input has no primary key column {params.primary_key!r}.")
+    params = dataclasses.replace(params, primary_key=key)
     if snapshots:
         profiles = common_profiles(list(snapshots), columns, params.primary_key)
     else:

@@ -6,7 +6,7 @@ table) and goes out as local files or plain values. The task layer downloads and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -90,6 +90,16 @@ class MatchParams:
     precision_recall_tradeoff: float = 0.5
     accuracy_cost_tradeoff: float = 0.5
     enforce_provided_labels: bool = False
+
+
+def find_column(columns: Sequence[str], name: str) -> str | None:
+    """The column called ``name``: by its exact name, else the one column whose name is ``name`` but for case
+    (the Data Catalog keeps column names in lower case, as Hive does, while files' headers keep theirs);
+    None where there is none, or several but for case and none exactly."""
+    if name in columns:
+        return name
+    folded = [c for c in columns if c.casefold() == name.strip().casefold()]
+    return folded[0] if len(folded) == 1 else None
 
 
 @dataclass(frozen=True)

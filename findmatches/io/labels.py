@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from findmatches.engine.types import find_column
 from findmatches.io.errors import LabelFileError
 
 SET_ID = "labeling_set_id"
@@ -144,10 +145,8 @@ def _field_line(first: int, row: Sequence[str], index: int) -> int:
 
 
 def _find_column(header: list[str], name: str) -> int | None:
-    if name in header:
-        return header.index(name)
-    folded = [i for i, h in enumerate(header) if h.casefold() == name.strip().casefold()]
-    return folded[0] if len(folded) == 1 else None
+    found = find_column(header, name)
+    return None if found is None else header.index(found)
 
 
 def _check_encoding(first: int, row: Sequence[str], header: Sequence[str] | None) -> None:

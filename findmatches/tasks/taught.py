@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from findmatches.engine.backend import quote_ident
 from findmatches.engine.backends.duckdb import csv_read_options
-from findmatches.engine.types import RecordSource
+from findmatches.engine.types import RecordSource, find_column
 
 
 def _scan(source: RecordSource) -> str:
@@ -50,31 +50,37 @@ def missing_labelled_records(
         con.execute(f"CREATE VIEW input AS SELECT * FROM {_scan(input_records)}")
         columns = [row[0] for row in con.execute("DESCRIBE input").fetchall()]
         con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(table_records)}")
-        available = {row[0] for row in con.execute("DESCRIBE source").fetchall()}
-        if key not in columns or key not in available:
+        available = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+        in_input, in_table = find_column(columns, key), find_column(available, key)
+        if in_input is None or in_table is None:
             return None, []
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
-        k = quote_ident(key)
+        k, t = quote_ident(in_input), quote_ident(in_table)
         # Only the labelled keys are looked for (the few labelled keys are the hash table, not the input's).
         labelled_only = "IN (SELECT k FROM labelled)"
         known = f"SELECT CAST({k} AS VARCHAR) FROM input WHERE CAST({k} AS VARCHAR) {labelled_only}"
         if also is not None:
             con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(also)}")
-            other = quote_ident(also_key or key)
-            if (also_key or key) in {row[0] for row in con.execute("DESCRIBE also").fetchall()}:
+            found = find_column([row[0] for row in con.execute("DESCRIBE also").fetchall()], also_key or key)
+            if found is not None:
+                other = quote_ident(found)
                 known += (
                     f" UNION ALL SELECT CAST({other} AS VARCHAR) FROM also "
                     f"WHERE CAST({other} AS VARCHAR) {labelled_only}"
                 )
         con.execute(
-            f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled) "
-            f"AND CAST({k} AS VARCHAR) NOT IN ({known})"
+            f"CREATE TABLE extra AS SELECT * FROM source WHERE CAST({t} AS VARCHAR) IN (SELECT k FROM labelled) "
+            f"AND CAST({t} AS VARCHAR) NOT IN ({known})"
         )
-        added = [str(row[0]) for row in con.execute(f"SELECT CAST({k} AS VARCHAR) FROM extra").fetchall()]
+        added = [str(row[0]) for row in con.execute(f"SELECT CAST({t} AS VARCHAR) FROM extra").fetchall()]
         if not added:
             return None, []
+        # The table's columns under the input's names (a table's header may write them in another case).
+        table_names = {c.casefold(): c for c in available}
         as_text = ", ".join(
-            f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns if c in available
+            f"CAST({quote_ident(table_names[c.casefold()])} AS VARCHAR) AS {quote_ident(c)}"
+            for c in columns
+            if c.casefold() in table_names
         )
         target = str(dest).replace("'", "''")
         con.execute(f"COPY (SELECT {as_text} FROM extra) TO '{target}' (FORMAT parquet)")
@@ -95,15 +101,16 @@ def labelled_keys_present(
     con = duckdb.connect(config={"temp_directory": str(spill)})
     try:
         con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(records)}")
-        if key not in {row[0] for row in con.execute("DESCRIBE source").fetchall()}:
+        found = find_column([row[0] for row in con.execute("DESCRIBE source").fetchall()], key)
+        if found is None:
             return None
         con.execute("CREATE TABLE labelled AS SELECT DISTINCT unnest(?::VARCHAR[]) AS k", [labelled])
-        k = quote_ident(key)
-        found = con.execute(
+        k = quote_ident(found)
+        present = con.execute(
             f"SELECT DISTINCT CAST({k} AS VARCHAR) FROM source "
             f"WHERE CAST({k} AS VARCHAR) IN (SELECT k FROM labelled)"
         ).fetchall()
-        return [str(row[0]) for row in found]
+        return [str(row[0]) for row in present]
     finally:
         con.close()
 
@@ -118,7 +125,7 @@ def labelled_keys_present_on_spark(records: RecordSource, key: str, labelled: li
     backend = SparkBackend()
     try:
         source = backend.dataframe(records)
-        if key not in source.columns:
+        if find_column(source.columns, key) is None:  # Spark resolves names regardless of case
             return None
         keys = backend.spark.createDataFrame([(k,) for k in sorted(set(labelled))], f"{SCAN_KEY} string")
         by_key = source.select(F.col(key).cast("string").alias(SCAN_KEY))
@@ -147,17 +154,20 @@ def missing_labelled_records_on_spark(
     backend = SparkBackend()
     try:
         given, source = backend.dataframe(input_records), backend.dataframe(table_records)
-        if key not in given.columns or key not in source.columns:
+        if find_column(given.columns, key) is None or find_column(source.columns, key) is None:
             return None, []
         keys = backend.spark.createDataFrame([(k,) for k in sorted(set(labelled))], f"{SCAN_KEY} string")
         known = given.select(F.col(key).cast("string").alias(SCAN_KEY))
         if also is not None:
             more = backend.dataframe(also)
-            if (also_key or key) in more.columns:
+            if find_column(more.columns, also_key or key) is not None:
                 known = known.unionByName(more.select(F.col(also_key or key).cast("string").alias(SCAN_KEY)))
         by_key = source.withColumn(SCAN_KEY, F.col(key).cast("string"))
         extra = by_key.join(F.broadcast(keys), SCAN_KEY, "left_semi").join(known, SCAN_KEY, "left_anti")
-        table = extra.select(SCAN_KEY, *[c for c in given.columns if c in source.columns]).toArrow()
+        shared = {c.casefold() for c in source.columns}
+        # The table's columns under the input's names (a table's header may write them in another case).
+        picked = [F.col(c).alias(c) for c in given.columns if c.casefold() in shared]
+        table = extra.select(SCAN_KEY, *picked).toArrow()
         if not table.num_rows:
             return None, []
         pq.write_table(table.drop_columns([SCAN_KEY]), dest)

@@ -9,7 +9,7 @@ import pytest
 
 from findmatches.engine.api import evaluate, find_matches, generate_labeling_set
 from findmatches.engine.metrics import clustering_scores
-from findmatches.engine.types import Cancelled, EngineError, MatchParams, RecordSource
+from findmatches.engine.types import Cancelled, EngineError, MatchParams, RecordSource, find_column
 from tests.engine.conftest import no_labels, oracle_labels
 
 PARAMS = MatchParams(primary_key="id")
@@ -189,6 +189,53 @@ def test_reads_csv_files_and_rejects_missing_key(tmp_path: Path) -> None:
     assert n == 3 and _read(out).num_rows == 3
     with pytest.raises(EngineError, match="primary key"):
         evaluate(RecordSource(paths=(path,)), MatchParams(primary_key="nope"), labels)
+
+
+def test_the_primary_key_is_found_regardless_of_case_where_one_column_fits(tmp_path: Path) -> None:
+    """The Data Catalog names columns in lower case while the files' headers keep theirs: a transform keyed by
+    ``id`` reads a file whose header says ``ID``; the output keeps the file's names."""
+    path = tmp_path / "in.csv"
+    path.write_text("ID,Name,City\n1,Ann,Oslo\n2,Anne,Oslo\n3,Bob,Rome\n")
+    labels = pa.table(
+        {"labeling_set_id": ["s", "s", "s"], "label": ["a", "a", "b"], "primary_key": ["1", "2", "3"]}
+    )
+    out = tmp_path / "out.csv"
+    # The labels enforced: the output's groups show which records they named.
+    enforced = MatchParams(primary_key="id", enforce_provided_labels=True)
+    n = find_matches(
+        RecordSource(paths=(path,)),
+        enforced,
+        labels,
+        out_path=out,
+        out_format="csv",
+        compute_confidence=False,
+    )
+    got = _read(out)
+    assert n == 3 and got.column_names == ["ID", "Name", "City", "match_id"]
+    ids = dict(zip(got.column("ID").to_pylist(), got.column("match_id").to_pylist(), strict=True))
+    assert ids["1"] == ids["2"] != ids["3"]  # the labels named the records by the key column found
+    # Two columns that differ only by case (DuckDB renames the second "ID_1"): the exact name is the key.
+    both = tmp_path / "both.csv"
+    both.write_text("id,ID,name\n1,x,Ann\n2,y,Anne\n3,z,Bob\n")
+    find_matches(
+        RecordSource(paths=(both,)),
+        enforced,
+        labels,
+        out_path=out,
+        out_format="csv",
+        compute_confidence=False,
+    )
+    got = _read(out)
+    ids = dict(zip(got.column("id").to_pylist(), got.column("match_id").to_pylist(), strict=True))
+    assert ids["1"] == ids["2"] != ids["3"]
+
+
+def test_find_column() -> None:
+    assert find_column(["ID", "name"], "id") == "ID"
+    assert find_column(["id", "ID"], "ID") == "ID"
+    assert find_column(["id", "ID"], "Id") is None
+    assert find_column(["Straße"], "STRASSE") == "Straße"  # casefold, not lower
+    assert find_column(["name"], "id") is None
 
 
 def test_scorer_for_clustering_returns_scores_in_the_given_order(
