@@ -321,8 +321,8 @@ def _splink_prepared(con: Any, table: pa.Table, fields: Sequence[tuple[str, str]
             )
             kept = f"list_filter({col}, lambda w: len(w) > 1 AND NOT list_contains(common, w))"
             con.execute(
-                f"CREATE OR REPLACE TABLE peer_records AS SELECT * REPLACE (CASE WHEN len({kept}) > 0 "
-                f"THEN {kept} END AS {col}) FROM peer_records, (SELECT list(w) AS common FROM _common)"
+                f"CREATE OR REPLACE TABLE peer_records AS SELECT p.* REPLACE (CASE WHEN len({kept}) > 0 "
+                f"THEN {kept} END AS {col}) FROM peer_records p, (SELECT list(w) AS common FROM _common)"
             )
     return "peer_records"
 

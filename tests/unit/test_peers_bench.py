@@ -165,3 +165,31 @@ def test_splink_unsupervised_finds_plain_duplicates(two_sources: bool) -> None:
     assert got["records"] == 600 and "city:Exact" in got["fields"]
     assert len(got["em_on"]) == 2 and got["blocking"]
     assert got["pairwise_f1"] >= 0.8, got
+
+
+def test_splink_records_keep_each_text_fields_rare_words() -> None:
+    """Two long-text fields each get their words less the column's commonest (in more than 1 % of records),
+    and the prepared table holds only the key, the fields and their words."""
+    import duckdb
+
+    from bench.peers import _splink_prepared
+
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(200)],
+            "a": [f"Alpha beta w{i} x{i % 7}" for i in range(200)],
+            "b": [f"gamma delta v{i} y{i % 5}" for i in range(200)],
+        }
+    )
+    con = duckdb.connect()
+    name = _splink_prepared(con, table, [("a", "Text"), ("b", "Text")], "id")
+    assert [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()] == [
+        "id",
+        "a",
+        "a_words",
+        "b",
+        "b_words",
+    ]
+    assert con.execute(f"SELECT a, a_words, b_words FROM {name} WHERE id = '3'").fetchall() == [
+        ("alpha beta w3 x3", ["w3"], ["v3"])
+    ]
