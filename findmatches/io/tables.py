@@ -183,11 +183,14 @@ def fetch_objects(
     return paths
 
 
-def check_files(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | None = None) -> None:
+def check_files(
+    paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | None = None, declarable: bool = True
+) -> None:
     """Refuse, with TableFormatError naming the file and line, text files that cannot be a table of records:
     UTF-16, NUL bytes (binary files, or UTF-16 without a byte-order mark), and for CSV bytes that are not UTF-8
     (where ``options`` declare no other encoding), a line longer than MAX_LINE_BYTES or a first line of more
-    than MAX_COLUMNS fields.
+    than MAX_COLUMNS fields. ``declarable``: whether a table's SerDe can declare the files' encoding (the
+    refusal says how); files that no table describes (an incremental run's existing matches) must be UTF-8.
 
     Why here: the parsers that read the files afterwards (DuckDB in the engine, pyarrow and ``csv`` here) take a
     50 MB line or a million columns into memory several times over before they fail (DuckDB: ~9 s and ~0.5 GB
@@ -201,18 +204,23 @@ def check_files(paths: Sequence[Path], fmt: TableFormat, options: CsvOptions | N
             continue  # no cheap way to look inside; the engine's reader reports what it finds
         try:
             with gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb") as f:
-                _check_chunks(path.name, f, fmt, options or CsvOptions())
+                _check_chunks(path.name, f, fmt, options or CsvOptions(), declarable)
         except (OSError, EOFError) as e:
             raise TableFormatError(f"Cannot read {fmt} file {path.name}: {e}") from e
 
 
-def _check_chunks(name: str, f: io.BufferedIOBase, fmt: TableFormat, options: CsvOptions) -> None:
+def _check_chunks(
+    name: str, f: io.BufferedIOBase, fmt: TableFormat, options: CsvOptions, declarable: bool
+) -> None:
     lines = 0  # line breaks before the chunk
     first = True
     utf8 = codecs.getincrementaldecoder("utf-8")() if fmt == "csv" and is_utf8(options.encoding) else None
     while chunk := f.read(MAX_LINE_BYTES):
         if first and chunk.startswith(_UTF16_BOMS):
-            raise TableFormatError(f"{name} is UTF-16 encoded; save it as UTF-8, or {_DECLARE} (UTF-16).")
+            raise TableFormatError(
+                f"{name} is UTF-16 encoded; save it as UTF-8"
+                + (f", or {_DECLARE} (UTF-16)." if declarable else ".")
+            )
         nul = chunk.find(b"\x00")
         if nul >= 0:
             line = lines + chunk.count(b"\n", 0, nul) + 1
@@ -234,18 +242,23 @@ def _check_chunks(name: str, f: io.BufferedIOBase, fmt: TableFormat, options: Cs
                     f"{name}, line 1: {width:,} fields; a table may have at most {MAX_COLUMNS:,} columns."
                 )
         if utf8 is not None:
-            _check_utf8(name, utf8, chunk, lines)
+            _check_utf8(name, utf8, chunk, lines, declarable)
         lines += breaks
         first = False
     if utf8 is not None:
-        _check_utf8(name, utf8, b"", lines, final=True)
+        _check_utf8(name, utf8, b"", lines, declarable, final=True)
 
 
 _DECLARE = "name its encoding as the table's serialization.encoding SerDe parameter"
 
 
 def _check_utf8(
-    name: str, decoder: codecs.IncrementalDecoder, chunk: bytes, lines: int, final: bool = False
+    name: str,
+    decoder: codecs.IncrementalDecoder,
+    chunk: bytes,
+    lines: int,
+    declarable: bool,
+    final: bool = False,
 ) -> None:
     """TableFormatError naming the line and byte where ``chunk`` (after ``lines`` line breaks, following what
     ``decoder`` holds of the chunk before) stops being UTF-8. Chunks of ASCII are not decoded."""
@@ -259,8 +272,8 @@ def _check_utf8(
         end = b"\n" if b"\n" in chunk else b"\r"  # as `_check_chunks` counts lines
         line = lines + chunk.count(end, 0, max(0, e.start - len(held))) + 1
         raise TableFormatError(
-            f"{name}, line {line}: not UTF-8 encoded (byte 0x{data[e.start]:02X}); save it as UTF-8, or "
-            f"{_DECLARE} (for example windows-1252 or ISO-8859-1)."
+            f"{name}, line {line}: not UTF-8 encoded (byte 0x{data[e.start]:02X}); save it as UTF-8"
+            + (f", or {_DECLARE} (for example windows-1252 or ISO-8859-1)." if declarable else ".")
         ) from None
 
 

@@ -661,7 +661,11 @@ class Jobs:
             data = tables.fetch_objects(self.storage, location, data_objects, run.work.fetch("existing"))
         except (StorageError, TableFormatError) as e:
             raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
-        _check_files(data, fmt, tables.CsvOptions() if fmt == "csv" else None)
+        try:
+            # No table describes them: they are UTF-8, as a run writes its output.
+            tables.check_files(data, fmt, tables.CsvOptions() if fmt == "csv" else None, declarable=False)
+        except TableFormatError as e:
+            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
         run.log(f"existing matches: {len(data)} {fmt} file(s) from {location}, and {merged}")
         return ExistingMatches(RecordSource(paths=tuple(data), format=fmt), merges)
 

@@ -218,6 +218,17 @@ def test_bad_requests_and_bad_existing_matches(
     run = _increment(glue, transform_id, bucket, "plain/", "all/", "o4/")
     assert run["Status"] == "FAILED" and "already hold" in run["ErrorString"], run
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="o4/")
+    # Existing matches in Windows-1252: no table describes them, so the refusal asks for UTF-8 alone.
+    matched = [{**r, "match_id": str(i // 2)} for i, r in enumerate(table[:50])]
+    matched[3]["first_name"] = "José"
+    text = sample.to_csv(matched, [*SAMPLE_COLUMNS, "match_id"])
+    s3.put_object(Bucket=bucket, Key=f"latin/{PART_CSV}", Body=text.encode("cp1252"))
+    run = _increment(glue, transform_id, bucket, "new/", "latin/", "o5/")
+    assert run["Status"] == "FAILED", run
+    assert f"Cannot read the existing matches at s3://{bucket}/latin/" in run["ErrorString"], run
+    assert "line 5: not UTF-8 encoded (byte 0xE9); save it as UTF-8." in run["ErrorString"], run
+    assert "serialization.encoding" not in run["ErrorString"], run
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="o5/")
 
 
 def _log(server: ServerProcess, run: dict[str, Any]) -> str:

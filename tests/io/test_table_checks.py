@@ -119,3 +119,16 @@ def test_a_declared_encoding_is_not_checked_as_utf8(tmp_path: Path) -> None:
     check_files([latin], "csv", CsvOptions(encoding="ISO-8859-1"))
     with pytest.raises(TableFormatError, match="not UTF-8 encoded"):
         check_files([latin], "csv", CsvOptions(encoding="UTF-8"))
+
+
+def test_files_no_table_describes_are_asked_for_utf8_alone(tmp_path: Path) -> None:
+    """An incremental run's existing matches have no SerDe to declare an encoding in: the refusal does not
+    point at one."""
+    latin = _file(tmp_path, "t.csv", "id,name\n1,José\n".encode("latin-1"))
+    with pytest.raises(
+        TableFormatError, match=r"t\.csv, line 2: not UTF-8 encoded \(byte 0xE9\); save it as UTF-8\.$"
+    ):
+        check_files([latin], "csv", declarable=False)
+    utf16 = _file(tmp_path, "u.csv", "id,name\n1,a\n".encode("utf-16"))
+    with pytest.raises(TableFormatError, match=r"u\.csv is UTF-16 encoded; save it as UTF-8\.$"):
+        check_files([utf16], "csv", declarable=False)
