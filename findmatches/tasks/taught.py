@@ -16,15 +16,15 @@ import duckdb
 import pyarrow.parquet as pq
 
 from findmatches.engine.backend import quote_ident
-from findmatches.engine.backends.duckdb import csv_read_options
+from findmatches.engine.backends.duckdb import csv_relation
 from findmatches.engine.types import RecordSource, find_column
 
 
-def _scan(source: RecordSource) -> str:
-    """The DuckDB table function reading ``source``, CSV as the engine reads it (layout, all text)."""
+def _scan(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
+    """The DuckDB relation reading ``source`` in ``con``, CSV as the engine reads it (layout, all text)."""
     paths = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in source.paths) + "]"
     if source.format == "csv":
-        return f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
+        return csv_relation(con, source.paths, source.csv)
     if source.format == "parquet":
         return f"read_parquet({paths})"
     return f"read_json_auto({paths})"
@@ -47,9 +47,9 @@ def missing_labelled_records(
     # into the run's work dir instead (``dest``'s folder), which the runner removes when the attempt ends.
     con = duckdb.connect(config={"temp_directory": str(dest.parent / "spill")})
     try:
-        con.execute(f"CREATE VIEW input AS SELECT * FROM {_scan(input_records)}")
+        con.execute(f"CREATE VIEW input AS SELECT * FROM {_scan(con, input_records)}")
         columns = [row[0] for row in con.execute("DESCRIBE input").fetchall()]
-        con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(table_records)}")
+        con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(con, table_records)}")
         available = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
         in_input, in_table = find_column(columns, key), find_column(available, key)
         if in_input is None or in_table is None:
@@ -60,7 +60,7 @@ def missing_labelled_records(
         labelled_only = "IN (SELECT k FROM labelled)"
         known = f"SELECT CAST({k} AS VARCHAR) FROM input WHERE CAST({k} AS VARCHAR) {labelled_only}"
         if also is not None:
-            con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(also)}")
+            con.execute(f"CREATE VIEW also AS SELECT * FROM {_scan(con, also)}")
             found = find_column([row[0] for row in con.execute("DESCRIBE also").fetchall()], also_key or key)
             if found is not None:
                 other = quote_ident(found)
@@ -100,7 +100,7 @@ def labelled_keys_present(
     ``spill``."""
     con = duckdb.connect(config={"temp_directory": str(spill)})
     try:
-        con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(records)}")
+        con.execute(f"CREATE VIEW source AS SELECT * FROM {_scan(con, records)}")
         found = find_column([row[0] for row in con.execute("DESCRIBE source").fetchall()], key)
         if found is None:
             return None

@@ -315,3 +315,31 @@ def test_spreadsheet_ways_in_an_input_table_are_read_as_written(
     assert len(out) == len(people.rows)
     first_id = GOOD_TABLE.split("\n")[1].split(",")[0]
     assert next(r for r in out if r["id"] == first_id)["first_name"] == value
+
+
+def test_rows_without_their_trailing_fields_or_with_one_more_are_read_as_spark_reads_them(
+    glue_m: Any, files_root: Path, taught: tuple[SampleTransform, str]
+) -> None:
+    """Writers that leave out a row's empty trailing fields, and a row with a field more than the header:
+    read as Glue's Spark reads them (missing fields empty, the extra one dropped), not refused nor taken for
+    one column."""
+    lines = GOOD_TABLE.rstrip("\n").split("\n")
+    cut = [i for i, line in enumerate(lines) if i and line.endswith(",")][:20]
+    assert len(cut) >= 5
+    for i in cut:
+        lines[i] = lines[i].rstrip(",")
+    lines[1] += ",a field beyond the header"
+    folder = files_root / f"ragged-{uuid.uuid4().hex[:8]}"
+    (folder / "table").mkdir(parents=True)
+    (folder / "table" / "part-00000.csv").write_text("\n".join(lines) + "\n")
+    people = taught[0]
+    run = _find_matches(glue_m, people, folder)
+    assert run["Status"] == "SUCCEEDED", run
+    (part,) = (folder / "matches").glob("part-*.csv")
+    with open(part, encoding="utf-8", newline="") as f:
+        out = list(csv.DictReader(f))
+    assert list(out[0]) == [*SAMPLE_COLUMNS, "match_id"]
+    written = {r["id"]: r for r in out}
+    expected = {r["id"]: r for r in csv.DictReader(io.StringIO(GOOD_TABLE))}
+    assert len(out) == len(expected)
+    assert all(written[k][c] == expected[k][c] for k in expected for c in SAMPLE_COLUMNS)

@@ -129,6 +129,41 @@ def test_a_list_column_is_read_item_by_item_as_on_duckdb(spark: Any) -> None:
 
 
 @pytest.mark.spark
+def test_rows_of_fewer_or_more_fields_than_the_header_are_read_as_spark_reads_them(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Missing trailing fields read NULL and fields beyond the header are dropped (Spark's permissive
+    reader, Glue's): DuckDB's sniffer had read such a file as one column, and the run failed on a key column
+    it said was missing. A header's empty name, or a name like the ones DuckDB makes up, keeps its column."""
+    from findmatches.engine.backends.duckdb import DuckDBBackend
+    from findmatches.engine.backends.spark import SparkBackend
+
+    files = {
+        "ragged.csv": "id,name,city\n1,ann,paris\n2,anne,paris,extra,more\n3,bob\n",
+        "named.csv": "id,column3,city\n1,ann,paris\n2,anne,paris,extra\n3\n",
+        "empty_name.csv": "id,,city\n1,ann,paris\n2,anne,paris,extra\n",
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text)
+        got = []
+        for backend in (SparkBackend(spark), DuckDBBackend()):
+            try:
+                backend.load_records(RecordSource(paths=(path,), format="csv"), "t")
+                got.append(backend.query("SELECT * FROM t ORDER BY _rid").to_pydict())
+            finally:
+                backend.close()
+        spark_got, duckdb_got = got
+        header = text.split("\n", 1)[0].split(",")
+        assert list(duckdb_got)[1] == "id" and len(duckdb_got) == len(header) + 1, (name, duckdb_got)
+        assert list(duckdb_got.values())[1:] == list(spark_got.values())[1:], (name, spark_got, duckdb_got)
+        assert duckdb_got["id"] == [str(i) for i in range(1, text.count("\n"))]
+        if name != "empty_name.csv":
+            assert list(duckdb_got) == list(spark_got) == ["_rid", *header], (name, spark_got, duckdb_got)
+    assert duckdb_got["city"] == ["paris", "paris"]
+
+
+@pytest.mark.spark
 def test_records_of_several_files_are_numbered_in_the_files_order_as_on_duckdb(
     spark: Any, tmp_path: Path
 ) -> None:

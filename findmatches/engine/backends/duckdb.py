@@ -8,7 +8,9 @@ when the memory limit is reached, so memory stays bounded."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -46,15 +48,67 @@ def memory_limit_setting() -> str:
     return os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
 
 
+#: The names DuckDB gives fields that no header names (a suffix where a header holds the name already).
+_GENERATED = re.compile(r"column(\d+)(?:_\d+)?")
+
+
 def csv_read_options(csv: CsvFormat) -> str:
     """``read_csv`` options for files written as ``csv`` says; options left at None are sniffed."""
-    options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}"]
+    # skip = 0: the first line is the header, as Spark reads it; DuckDB's sniffer would otherwise skip lines
+    # until the rows agree, and take a row of records for the header where some rows have a field more.
+    options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}", "skip = 0"]
     for name, value in (("delim", csv.delimiter), ("quote", csv.quote), ("escape", csv.escape)):
         if value is not None:
             options.append(f"{name} = {quote_literal(value)}")
     if csv.names and not csv.header:
         options.append("names = [" + ", ".join(quote_literal(n) for n in csv.names) + "]")
     return ", ".join(options)
+
+
+def csv_relation(con: duckdb.DuckDBPyConnection, files: Sequence[Path], csv: CsvFormat) -> str:
+    """The relation reading the CSV ``files`` as ``csv`` says they are written, all text, in ``con``.
+
+    Rows with fewer fields than the header read NULL for the missing ones and fields beyond the header are
+    dropped, as Spark's permissive reader (Glue's) reads them. DuckDB's sniffer takes such a file for one
+    column (whose name is the header line), so only then is the file read again with every row padded to
+    the widest (``null_padding``; not in parallel, which DuckDB refuses with quoted line breaks). It names
+    the fields that no header names ``column<N>`` (N their position): such a column is dropped where N lies
+    beyond every file's header and no header names it so itself; an empty name inside a header keeps its
+    column."""
+    paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
+    relation = f"read_csv({paths}, {csv_read_options(csv)}, union_by_name = true)"
+    if len(_columns(con, relation)) > 1:
+        return relation
+    # Not with skip = 0, under which DuckDB's sniffer does not pad.
+    lenient = csv_read_options(csv).replace(", skip = 0", "")
+    padded = f"read_csv({paths}, {lenient}, null_padding = true, parallel = false, union_by_name = true)"
+    names = _columns(con, padded)
+    if len(names) <= 1:
+        return relation
+    generated = {n: int(m.group(1)) for n in names if (m := _GENERATED.fullmatch(n))}
+    headers: set[str] = set()
+    width = 0  # the widest header row, up to its last named field
+    if csv.header:
+        options = csv_read_options(dataclasses.replace(csv, header=False)).replace(", skip = 0", "")
+        for f in files:
+            rows = con.execute(
+                f"SELECT * FROM read_csv({quote_literal(str(f))}, {options}, null_padding = true, "
+                "parallel = false) LIMIT 1"
+            )
+            row = next(iter(rows.fetchall()), ())
+            named = [i for i, v in enumerate(row) if v is not None]
+            width = max(width, named[-1] + 1 if named else 0)
+            headers |= {str(row[i]) for i in named}
+    else:
+        width = len(names)  # headerless: every field is the records', ``column<N>`` beyond the names
+    beyond = {n for n, i in generated.items() if i >= width and n not in headers}
+    if not beyond:
+        return padded
+    return f"(SELECT {', '.join(quote_ident(n) for n in names if n not in beyond)} FROM {padded})"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
 
 
 def _as_text(column: str, kind: str) -> str:
@@ -234,7 +288,7 @@ class DuckDBBackend:
         files = self._utf8(source.paths, source.csv.encoding) if source.format == "csv" else source.paths
         paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
         if source.format == "csv":
-            return f"read_csv({paths}, {csv_read_options(source.csv)}, union_by_name = true)"
+            return csv_relation(self._con, files, source.csv)
         if source.format == "parquet":
             return f"read_parquet({paths}, union_by_name = true)"
         if source.format == "json":
