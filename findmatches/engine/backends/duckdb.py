@@ -57,7 +57,11 @@ def csv_read_options(csv: CsvFormat) -> str:
     # skip = 0: the first line is the header, as Spark reads it; DuckDB's sniffer would otherwise skip lines
     # until the rows agree, and take a row of records for the header where some rows have a field more.
     options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}", "skip = 0"]
-    for name, value in (("delim", csv.delimiter), ("quote", csv.quote), ("escape", csv.escape)):
+    # The quote is '"' unless the table says otherwise, as Spark's reader (Glue's) has it: DuckDB's sniffer
+    # picks no quote where that makes the rows of one width, and a row short of the header whose last field
+    # is quoted and holds a comma then reads as two fields.
+    quote = csv.quote if csv.quote is not None else '"'
+    for name, value in (("delim", csv.delimiter), ("quote", quote), ("escape", csv.escape)):
         if value is not None:
             options.append(f"{name} = {quote_literal(value)}")
     if csv.names and not csv.header:
@@ -69,21 +73,31 @@ def csv_relation(con: duckdb.DuckDBPyConnection, files: Sequence[Path], csv: Csv
     """The relation reading the CSV ``files`` as ``csv`` says they are written, all text, in ``con``.
 
     Rows with fewer fields than the header read NULL for the missing ones and fields beyond the header are
-    dropped, as Spark's permissive reader (Glue's) reads them. DuckDB's sniffer takes such a file for one
-    column (whose name is the header line), so only then is the file read again with every row padded to
-    the widest (``null_padding``; not in parallel, which DuckDB refuses with quoted line breaks). It names
-    the fields that no header names ``column<N>`` (N their position): such a column is dropped where N lies
-    beyond every file's header and no header names it so itself; an empty name inside a header keeps its
-    column."""
+    dropped, as Spark's permissive reader (Glue's) reads them. DuckDB's sniffer, given rows of several widths,
+    finds no dialect, or takes the file for one column (whose name is the header line), or for the header's
+    columns without its quoting (a quoted line break then splits a record); read with every row padded to
+    the widest (``null_padding``) it sees them. So the padded reading is sniffed too, and used where it finds
+    more columns than the plain one: a file whose sampled rows are of several widths. It is not parallel
+    (DuckDB refuses that with quoted line breaks), so other files keep the plain one. It names the fields that
+    no header names ``column<N>`` (N their position): such a column is dropped where N lies beyond every
+    file's header and no header names it so itself; an empty name inside a header keeps its column."""
     paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
     relation = f"read_csv({paths}, {csv_read_options(csv)}, union_by_name = true)"
-    if len(_columns(con, relation)) > 1:
-        return relation
+    refused: duckdb.Error | None = None
+    try:
+        plain = _columns(con, relation)
+    except duckdb.InvalidInputException as e:  # the sniffer found no dialect every row fits
+        plain, refused = [], e
     # Not with skip = 0, under which DuckDB's sniffer does not pad.
     lenient = csv_read_options(csv).replace(", skip = 0", "")
     padded = f"read_csv({paths}, {lenient}, null_padding = true, parallel = false, union_by_name = true)"
-    names = _columns(con, padded)
-    if len(names) <= 1:
+    try:
+        names = _columns(con, padded)
+    except duckdb.InvalidInputException:
+        names = []
+    if len(names) <= max(1, len(plain)):
+        if refused is not None:
+            raise refused
         return relation
     generated = {n: int(m.group(1)) for n in names if (m := _GENERATED.fullmatch(n))}
     headers: set[str] = set()
