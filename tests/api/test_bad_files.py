@@ -105,6 +105,15 @@ def _find_matches(glue_m: Any, people: SampleTransform, folder: Path) -> dict[st
     return run
 
 
+def _matched_rows(glue_m: Any, people: SampleTransform, folder: Path) -> list[dict[str, str]]:
+    """The rows a successful find-matches run of ``folder/table`` writes (`_find_matches`)."""
+    run = _find_matches(glue_m, people, folder)
+    assert run["Status"] == "SUCCEEDED", run
+    (part,) = (folder / "matches").glob("part-*.csv")
+    with open(part, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 @pytest.mark.parametrize("bad", LABEL_CASES, ids=[b.name for b in LABEL_CASES])
 def test_a_bad_label_file_fails_the_import_and_changes_nothing(
     glue_m: Any, s3_m: Any, taught: tuple[SampleTransform, str], bad: BadFile
@@ -306,11 +315,7 @@ def test_spreadsheet_ways_in_an_input_table_are_read_as_written(
     assert run["Status"] == "SUCCEEDED", run
 
     people = taught[0]
-    run = _find_matches(glue_m, people, folder)
-    assert run["Status"] == "SUCCEEDED", run
-    (part,) = (folder / "matches").glob("part-*.csv")
-    with open(part, encoding="utf-8", newline="") as f:
-        out = list(csv.DictReader(f))
+    out = _matched_rows(glue_m, people, folder)
     assert list(out[0])[: len(SAMPLE_COLUMNS)] == SAMPLE_COLUMNS  # the BOM is not part of the first name
     assert len(out) == len(people.rows)
     first_id = GOOD_TABLE.split("\n")[1].split(",")[0]
@@ -332,12 +337,7 @@ def test_rows_without_their_trailing_fields_or_with_one_more_are_read_as_spark_r
     folder = files_root / f"ragged-{uuid.uuid4().hex[:8]}"
     (folder / "table").mkdir(parents=True)
     (folder / "table" / "part-00000.csv").write_text("\n".join(lines) + "\n")
-    people = taught[0]
-    run = _find_matches(glue_m, people, folder)
-    assert run["Status"] == "SUCCEEDED", run
-    (part,) = (folder / "matches").glob("part-*.csv")
-    with open(part, encoding="utf-8", newline="") as f:
-        out = list(csv.DictReader(f))
+    out = _matched_rows(glue_m, taught[0], folder)
     assert list(out[0]) == [*SAMPLE_COLUMNS, "match_id"]
     written = {r["id"]: r for r in out}
     expected = {r["id"]: r for r in csv.DictReader(io.StringIO(GOOD_TABLE))}
