@@ -661,11 +661,9 @@ class Jobs:
             data = tables.fetch_objects(self.storage, location, data_objects, run.work.fetch("existing"))
         except (StorageError, TableFormatError) as e:
             raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
-        try:
-            # No table describes them: they are UTF-8, as a run writes its output.
-            tables.check_files(data, fmt, tables.CsvOptions() if fmt == "csv" else None, declarable=False)
-        except TableFormatError as e:
-            raise TaskFailed(f"Cannot read the existing matches at {location}: {e}") from e
+        # No table describes them: they are UTF-8, as a run writes its output.
+        options = tables.CsvOptions() if fmt == "csv" else None
+        _check_files(data, fmt, options, f"the existing matches at {location}", declarable=False)
         run.log(f"existing matches: {len(data)} {fmt} file(s) from {location}, and {merged}")
         return ExistingMatches(RecordSource(paths=tuple(data), format=fmt), merges)
 
@@ -720,12 +718,19 @@ def _read_merges(paths: list[Path]) -> pa.Table | None:
     return pa.concat_tables(parts)
 
 
-def _check_files(paths: list[Path], fmt: tables.TableFormat, options: tables.CsvOptions | None) -> None:
-    """Refuse binary, UTF-16 and oversized-line files before a parser takes them whole (``check_files``)."""
+def _check_files(
+    paths: list[Path],
+    fmt: tables.TableFormat,
+    options: tables.CsvOptions | None,
+    what: str = "the records",
+    declarable: bool = True,
+) -> None:
+    """Refuse binary, UTF-16 and oversized-line files before a parser takes them whole (``check_files``;
+    ``what`` the files are, for the error)."""
     try:
-        tables.check_files(paths, fmt, options)
+        tables.check_files(paths, fmt, options, declarable)
     except TableFormatError as e:
-        raise TaskFailed(f"Cannot read the records: {e}") from e
+        raise TaskFailed(f"Cannot read {what}: {e}") from e
 
 
 # -- the table's CSV layout ------------------------------------------------------------------------

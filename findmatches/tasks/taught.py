@@ -15,14 +15,14 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import quote_ident
+from findmatches.engine.backend import quote_ident, quote_literal
 from findmatches.engine.backends.duckdb import csv_relation
 from findmatches.engine.types import RecordSource, find_column
 
 
 def _scan(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
     """The DuckDB relation reading ``source`` in ``con``, CSV as the engine reads it (layout, all text)."""
-    paths = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in source.paths) + "]"
+    paths = "[" + ", ".join(quote_literal(str(p)) for p in source.paths) + "]"
     if source.format == "csv":
         return csv_relation(con, source.paths, source.csv)
     if source.format == "parquet":

@@ -52,11 +52,18 @@ def memory_limit_setting() -> str:
 _GENERATED = re.compile(r"column(\d+)(?:_\d+)?")
 
 
-def csv_read_options(csv: CsvFormat) -> str:
-    """``read_csv`` options for files written as ``csv`` says; options left at None are sniffed."""
-    # skip = 0: the first line is the header, as Spark reads it; DuckDB's sniffer would otherwise skip lines
-    # until the rows agree, and take a row of records for the header where some rows have a field more.
-    options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}", "skip = 0"]
+def csv_read_options(csv: CsvFormat, padded: bool = False) -> str:
+    """``read_csv`` options for files written as ``csv`` says; options left at None are sniffed. ``padded``:
+    every row padded with NULL to the widest (`csv_relation`)."""
+    options = ["all_varchar = true", f"header = {'true' if csv.header else 'false'}"]
+    if padded:
+        # Not in parallel, which DuckDB refuses with quoted line breaks; not with skip = 0, under which its
+        # sniffer does not pad.
+        options += ["null_padding = true", "parallel = false"]
+    else:
+        # The first line is the header, as Spark reads it; DuckDB's sniffer would otherwise skip lines until
+        # the rows agree, and take a row of records for the header where some rows have a field more.
+        options.append("skip = 0")
     # The quote is '"' unless the table says otherwise, as Spark's reader (Glue's) has it: DuckDB's sniffer
     # picks no quote where that makes the rows of one width, and a row short of the header whose last field
     # is quoted and holds a comma then reads as two fields.
@@ -77,8 +84,8 @@ def csv_relation(con: duckdb.DuckDBPyConnection, files: Sequence[Path], csv: Csv
     finds no dialect, or takes the file for one column (whose name is the header line), or for the header's
     columns without its quoting (a quoted line break then splits a record); read with every row padded to
     the widest (``null_padding``) it sees them. So the padded reading is sniffed too, and used where it finds
-    more columns than the plain one: a file whose sampled rows are of several widths. It is not parallel
-    (DuckDB refuses that with quoted line breaks), so other files keep the plain one. It names the fields that
+    more columns than the plain one: a file whose sampled rows are of several widths. It is not parallel, so
+    other files keep the plain one. It names the fields that
     no header names ``column<N>`` (N their position): such a column is dropped where N lies beyond every
     file's header and no header names it so itself; an empty name inside a header keeps its column."""
     paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
@@ -88,9 +95,7 @@ def csv_relation(con: duckdb.DuckDBPyConnection, files: Sequence[Path], csv: Csv
         plain = _columns(con, relation)
     except duckdb.InvalidInputException as e:  # the sniffer found no dialect every row fits
         plain, refused = [], e
-    # Not with skip = 0, under which DuckDB's sniffer does not pad.
-    lenient = csv_read_options(csv).replace(", skip = 0", "")
-    padded = f"read_csv({paths}, {lenient}, null_padding = true, parallel = false, union_by_name = true)"
+    padded = f"read_csv({paths}, {csv_read_options(csv, padded=True)}, union_by_name = true)"
     try:
         names = _columns(con, padded)
     except duckdb.InvalidInputException:
@@ -103,12 +108,9 @@ def csv_relation(con: duckdb.DuckDBPyConnection, files: Sequence[Path], csv: Csv
     headers: set[str] = set()
     width = 0  # the widest header row, up to its last named field
     if csv.header:
-        options = csv_read_options(dataclasses.replace(csv, header=False)).replace(", skip = 0", "")
+        options = csv_read_options(dataclasses.replace(csv, header=False), padded=True)
         for f in files:
-            rows = con.execute(
-                f"SELECT * FROM read_csv({quote_literal(str(f))}, {options}, null_padding = true, "
-                "parallel = false) LIMIT 1"
-            )
+            rows = con.execute(f"SELECT * FROM read_csv({quote_literal(str(f))}, {options}) LIMIT 1")
             row = next(iter(rows.fetchall()), ())
             named = [i for i, v in enumerate(row) if v is not None]
             width = max(width, named[-1] + 1 if named else 0)
