@@ -8,6 +8,8 @@ Spark backend implements the same Protocol.
 
 from __future__ import annotations
 
+import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +19,27 @@ from typing import Literal, NamedTuple, Protocol
 import pyarrow as pa
 
 from findmatches.engine.types import RecordSource
+
+#: The working memory a run's engine may hold before it spills, unless ``FINDMATCHES_ENGINE_MEMORY_LIMIT`` says.
+DEFAULT_MEMORY_LIMIT = "2GB"
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)\s*", re.IGNORECASE)
+
+
+def memory_limit_setting() -> str:
+    """The engine's working memory, as DuckDB writes a size: ``FINDMATCHES_ENGINE_MEMORY_LIMIT`` (read when a
+    backend opens, so that a task run's worker can set it) or ``DEFAULT_MEMORY_LIMIT``."""
+    return os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+
+
+def size_bytes(size: str) -> int | None:
+    """Bytes of a size written as DuckDB takes it ("2GB", "1.5 GiB", "512MB"); None where it is
+    not one. KB, MB, … are powers of 1000, KiB, MiB, … of 1024, as DuckDB reads them."""
+    m = _SIZE.fullmatch(size)
+    if m is None:
+        return None
+    unit = m.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    return int(float(m.group(1)) * (1024 if "I" in unit else 1000) ** power)
 
 
 def quote_ident(name: str) -> str:

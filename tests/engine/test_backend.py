@@ -1,15 +1,18 @@
 """The DuckDB backend stops a statement that is running when asked to, from another thread; the batch helpers
-behind `Backend.stream` and `Backend.map_batches` keep every row, in order."""
+behind `Backend.stream` and `Backend.map_batches` keep every row, in order; memory sizes read as DuckDB reads
+them."""
 
 from __future__ import annotations
 
 import threading
 
+import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from findmatches.engine.backend import size_bytes
 from findmatches.engine.backends import DuckDBBackend
 from findmatches.engine.session import _watch
 from findmatches.engine.types import Cancelled
@@ -121,3 +124,28 @@ def test_map_on_threads_maps_every_row_once_in_the_batches_order(
         return 1 if n < 2 * slice_min else -(-n // size)
 
     assert len(got) == sum(pieces(n) for n in sizes if n)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("2GB", 2_000_000_000),
+        ("1.5 GiB", 1_610_612_736),
+        ("512MB", 512_000_000),
+        ("4gib", 4 << 30),
+        ("64000000B", 64_000_000),
+        ("1TB", 10**12),
+        ("lots", None),
+        ("100", None),
+        ("2 GB of it", None),
+    ],
+)
+def test_sizes_are_read_as_duckdb_reads_its_memory_limit(size: str, expected: int | None) -> None:
+    assert size_bytes(size) == expected
+    if expected is not None:  # DuckDB takes every size that is read, with the same meaning
+        con = duckdb.connect()
+        shown = []
+        for setting in (size, f"{expected}B"):
+            con.execute(f"SET memory_limit = '{setting}'")
+            shown.append(con.execute("SELECT current_setting('memory_limit')").fetchone())
+        assert shown[0] == shown[1]

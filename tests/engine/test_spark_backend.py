@@ -27,9 +27,50 @@ from findmatches.engine.types import CsvFormat, ExistingMatches, KeepSnapshots, 
 
 sqlglot = pytest.importorskip("sqlglot")
 
-from findmatches.engine.backends.spark import _glob_regex, _java_time_format, to_spark_sql  # noqa: E402
+from findmatches.engine.backends.spark import (  # noqa: E402
+    _driver_conf,
+    _glob_regex,
+    _java_time_format,
+    to_spark_sql,
+)
 
 PARAMS = MatchParams(primary_key="id")
+
+
+@pytest.fixture
+def no_spark_memory_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """An environment where nothing but the engine's own memory limit sets the driver's memory."""
+    for name in ("SPARK_DRIVER_MEMORY", "PYSPARK_SUBMIT_ARGS", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    monkeypatch.setenv("FINDMATCHES_ENGINE_MEMORY_LIMIT", "1GB")
+    return monkeypatch
+
+
+def test_a_local_driver_gets_the_engines_working_memory_unless_spark_is_told_otherwise(
+    no_spark_memory_settings: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = no_spark_memory_settings
+    # 1 GB of working memory is 60 % of the heap past Spark's 300 MiB reserve.
+    assert _driver_conf("local[2]") == {"spark.driver.memory": "1890m"}
+    assert _driver_conf("local[*]") == {"spark.driver.memory": "1890m"}
+    env.setenv("FINDMATCHES_ENGINE_MEMORY_LIMIT", "200MB")
+    assert _driver_conf("local[2]") == {"spark.driver.memory": "1024m"}  # never below Spark's own default
+    env.setenv("FINDMATCHES_ENGINE_MEMORY_LIMIT", "plenty")
+    assert _driver_conf("local[2]") == {}
+    env.setenv("FINDMATCHES_ENGINE_MEMORY_LIMIT", "1GB")
+    # A cluster's driver is the server's engine process; its executors' memory is the transform's capacity.
+    assert _driver_conf("spark://127.0.0.1:7077") == {}
+    assert _driver_conf("yarn") == {}
+    # Whatever the user gave Spark itself wins.
+    env.setenv("SPARK_DRIVER_MEMORY", "6g")
+    assert _driver_conf("local[2]") == {}
+    env.delenv("SPARK_DRIVER_MEMORY")
+    env.setenv("PYSPARK_SUBMIT_ARGS", "--driver-memory 6g pyspark-shell")
+    assert _driver_conf("local[2]") == {}
+    env.delenv("PYSPARK_SUBMIT_ARGS")
+    (tmp_path / "spark-defaults.conf").write_text("spark.driver.memory   6g\n", encoding="utf-8")
+    assert _driver_conf("local[2]") == {}
 
 
 def test_hash_is_a_non_negative_64_bit_hash() -> None:
@@ -81,6 +122,15 @@ def test_the_engines_own_functions_are_its_udfs() -> None:
 
 
 @pytest.mark.spark
+def test_the_local_session_runs_on_the_heap_the_engine_asks_for(spark: Any) -> None:
+    asked = _driver_conf("local[2]").get("spark.driver.memory")
+    if asked is None or spark.sparkContext.master != "local[2]":
+        pytest.skip("this environment sets the driver's memory itself, or another test started the session")
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == asked
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert heap > 0.85 * int(asked.rstrip("m")) * (1 << 20) > 1 << 30  # more than Spark's default of 1 GiB
+
+
 def test_records_are_numbered_densely_in_input_order_across_partitions(spark: Any) -> None:
     from findmatches.engine.backend import typed_records
     from findmatches.engine.backends.spark import SparkBackend

@@ -27,6 +27,7 @@ from findmatches.engine.backend import (
     BatchFn,
     LoadedRecords,
     map_on_threads,
+    memory_limit_setting,
     output_files,
     quote_ident,
     quote_literal,
@@ -35,17 +36,10 @@ from findmatches.engine.backend import (
 from findmatches.engine.charsets import as_utf8
 from findmatches.engine.types import Cancelled, CsvFormat, EngineError, RecordSource
 
-DEFAULT_MEMORY_LIMIT = "2GB"
 # `map_batches`: the threads that apply the function while DuckDB streams the next batch (the function's
 # rapidfuzz and NumPy work releases the GIL), and the batch length from which a batch is cut among them.
 MAP_THREADS = 2
 SLICE_MIN_ROWS = 5_000
-
-
-def memory_limit_setting() -> str:
-    """DuckDB's memory limit: ``FINDMATCHES_ENGINE_MEMORY_LIMIT`` (read when a backend opens, so that a task
-    run's worker can set it) or ``DEFAULT_MEMORY_LIMIT``."""
-    return os.environ.get("FINDMATCHES_ENGINE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
 
 
 #: The names DuckDB gives fields that no header names (a suffix where a header holds the name already).

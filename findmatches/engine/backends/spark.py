@@ -12,6 +12,7 @@ Needs ``pip install 'findmatches[spark]'`` (PySpark, sqlglot) and Java 17.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -28,7 +29,15 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from findmatches.engine.backend import LIST_SEPARATOR, BatchFn, LoadedRecords, rebatched, typed_records
+from findmatches.engine.backend import (
+    LIST_SEPARATOR,
+    BatchFn,
+    LoadedRecords,
+    memory_limit_setting,
+    rebatched,
+    size_bytes,
+    typed_records,
+)
 from findmatches.engine.charsets import as_utf8, is_utf8
 from findmatches.engine.types import Cancelled, EngineError, RecordSource
 
@@ -37,6 +46,10 @@ if TYPE_CHECKING:
 
 #: The master a backend uses unless told: FINDMATCHES_SPARK_MASTER, else two local cores.
 DEFAULT_MASTER = "local[2]"
+#: Spark's unified memory (execution and storage) is this share of the heap past a fixed reserve
+#: (``spark.memory.fraction``, and the reserve in its UnifiedMemoryManager).
+UNIFIED_MEMORY_FRACTION = 0.6
+RESERVED_HEAP = 300 << 20
 #: A master of this scheme names a Spark Connect server (`_connect`).
 CONNECT_SCHEME = "sc://"
 _lock = threading.Lock()
@@ -62,7 +75,8 @@ def spark_session(master: str | None = None) -> SparkSession:
             builder = (
                 SparkSession.builder.master(master).appName("findmatches").config("spark.ui.enabled", "false")
             )
-            for key, value in {**_session_conf(), **_extra_conf(master), **_s3a_conf()}.items():
+            conf = {**_session_conf(), **_driver_conf(master), **_extra_conf(master), **_s3a_conf()}
+            for key, value in conf.items():
                 builder = builder.config(key, value)
             _root = builder.getOrCreate()
             _root.sparkContext.setLogLevel("ERROR")
@@ -99,6 +113,42 @@ def _session_conf() -> dict[str, str]:
         # the constraints it infers.
         "spark.sql.constraintPropagation.enabled": "false",
     }
+
+
+def _driver_conf(master: str) -> dict[str, str]:
+    """For a ``local`` master, whose driver is the whole of Spark: a heap whose working memory (Spark's unified
+    memory, 60 % of the heap past its 300 MiB reserve) is the engine's memory limit (`memory_limit_setting`,
+    DuckDB's budget), where Spark's default of 1 GiB made a 1M apply's sorts and windows spill. Left to the user
+    where ``SPARK_DRIVER_MEMORY``, ``PYSPARK_SUBMIT_ARGS`` or a ``spark-defaults.conf`` sets it."""
+    if not master.startswith("local") or os.environ.get("SPARK_DRIVER_MEMORY"):
+        return {}
+    if "driver-memory" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        return {}
+    if any("spark.driver.memory" in text for text in _spark_defaults()):
+        return {}
+    limit = size_bytes(memory_limit_setting())
+    if limit is None:
+        return {}
+    heap_mib = math.ceil((limit / UNIFIED_MEMORY_FRACTION + RESERVED_HEAP) / (1 << 20))
+    return {"spark.driver.memory": f"{max(1024, heap_mib)}m"}
+
+
+def _spark_defaults() -> list[str]:
+    """The texts of the ``spark-defaults.conf`` files Spark would read (``SPARK_CONF_DIR``, else the
+    ``conf`` folder of ``SPARK_HOME`` or of the PySpark package)."""
+    folders = [os.environ.get("SPARK_CONF_DIR")]
+    home = os.environ.get("SPARK_HOME")
+    if home:
+        folders.append(os.path.join(home, "conf"))
+    with contextlib.suppress(ImportError):
+        import pyspark
+
+        folders.append(os.path.join(os.path.dirname(pyspark.__file__), "conf"))
+    texts = []
+    for folder in filter(None, folders):
+        with contextlib.suppress(OSError):
+            texts.append(Path(folder, "spark-defaults.conf").read_text(encoding="utf-8", errors="replace"))
+    return texts
 
 
 def _extra_conf(master: str) -> dict[str, str]:
