@@ -120,11 +120,12 @@ def _driver_conf(master: str) -> dict[str, str]:
     memory, 60 % of the heap past its 300 MiB reserve) is the engine's memory limit (`memory_limit_setting`,
     DuckDB's budget), where Spark's default of 1 GiB made a 1M apply's sorts and windows spill. Left to the user
     where ``SPARK_DRIVER_MEMORY``, ``PYSPARK_SUBMIT_ARGS`` or a ``spark-defaults.conf`` sets it."""
-    if not master.startswith("local") or os.environ.get("SPARK_DRIVER_MEMORY"):
-        return {}
-    if "driver-memory" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        return {}
-    if any("spark.driver.memory" in text for text in _spark_defaults()):
+    if (
+        not master.startswith("local")
+        or os.environ.get("SPARK_DRIVER_MEMORY")
+        or "driver-memory" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+        or "spark.driver.memory" in _spark_defaults()
+    ):
         return {}
     limit = size_bytes(memory_limit_setting())
     if limit is None:
@@ -133,22 +134,24 @@ def _driver_conf(master: str) -> dict[str, str]:
     return {"spark.driver.memory": f"{max(1024, heap_mib)}m"}
 
 
-def _spark_defaults() -> list[str]:
-    """The texts of the ``spark-defaults.conf`` files Spark would read (``SPARK_CONF_DIR``, else the
-    ``conf`` folder of ``SPARK_HOME`` or of the PySpark package)."""
-    folders = [os.environ.get("SPARK_CONF_DIR")]
-    home = os.environ.get("SPARK_HOME")
-    if home:
-        folders.append(os.path.join(home, "conf"))
-    with contextlib.suppress(ImportError):
-        import pyspark
+def _spark_defaults() -> str:
+    """The text of the ``spark-defaults.conf`` Spark would read: in ``SPARK_CONF_DIR``, else in the ``conf``
+    folder of ``SPARK_HOME`` (PySpark's own folder where that is unset); empty where there is none."""
+    folder = os.environ.get("SPARK_CONF_DIR")
+    if not folder:
+        home = os.environ.get("SPARK_HOME")
+        if not home:
+            with contextlib.suppress(ImportError):
+                import pyspark
 
-        folders.append(os.path.join(os.path.dirname(pyspark.__file__), "conf"))
-    texts = []
-    for folder in filter(None, folders):
-        with contextlib.suppress(OSError):
-            texts.append(Path(folder, "spark-defaults.conf").read_text(encoding="utf-8", errors="replace"))
-    return texts
+                home = os.path.dirname(pyspark.__file__)
+        folder = os.path.join(home, "conf") if home else None
+    if folder is None:
+        return ""
+    try:
+        return Path(folder, "spark-defaults.conf").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _extra_conf(master: str) -> dict[str, str]:
