@@ -29,10 +29,12 @@ standalone cluster on loopback that ``--standalone-workers N`` starts (a master 
 executors) then count to each system's CPU seconds and peak memory, measured from this process. On such a
 cluster the systems run one after the other (findmatches' runs, then Splink's training and runs): an
 application keeps every core while its session lives. The teaching server stays on DuckDB (the labels are the
-same either way).
+same either way). With ``--connect``, findmatches' server runs on a Spark Connect server on that master (a
+driver kept between runs, as a service keeps one), which one untimed apply warms first, as Splink's timed runs
+come after its training on the same JVMs; its driver's CPU and memory count to findmatches' runs.
 
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
-       [--engine spark [--spark-master URL | --standalone-workers 2]]
+       [--engine spark [--spark-master URL | --standalone-workers 2] [--connect]]
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ from bench.common import (
     wait_run,
     write_json,
 )
-from bench.spark_cluster import StandaloneCluster
+from bench.spark_cluster import ConnectServer, StandaloneCluster
 from bench.synth import generate_chunks
 from bench.teach_loop import answer
 from findmatches.engine.metrics import clustering_scores
@@ -261,18 +263,23 @@ class Engine:
     name: str = "duckdb"
     master: str | None = None
     cluster: StandaloneCluster | None = None
+    #: findmatches' runs go through this Spark Connect server on ``master`` while it is set (``--connect``).
+    connect: ConnectServer | None = None
 
     def server_args(self) -> list[str]:
-        return ["--engine", "spark", "--spark-master", str(self.master)] if self.name == "spark" else []
+        master = self.connect.url if self.connect is not None else self.master
+        return ["--engine", "spark", "--spark-master", str(master)] if self.name == "spark" else []
 
     def env(self) -> dict[str, str]:
         return {"PYSPARK_PYTHON": sys.executable} if self.name == "spark" else {}
 
     def cpu_seconds(self) -> float:
-        return self.cluster.cpu_seconds() if self.cluster is not None else 0.0
+        own = self.connect.cpu_seconds() if self.connect is not None else 0.0
+        return own + (self.cluster.cpu_seconds() if self.cluster is not None else 0.0)
 
     def rss_mib(self) -> float:
-        return self.cluster.tree_rss_mib() if self.cluster is not None else 0.0
+        own = self.connect.tree_rss_mib() if self.connect is not None else 0.0
+        return own + (self.cluster.tree_rss_mib() if self.cluster is not None else 0.0)
 
 
 def apply(
@@ -656,6 +663,13 @@ def main() -> None:
         "(and --worker-memory) and use it as the master; its CPU and memory count to each system's run",
     )
     parser.add_argument("--worker-memory", default="8g")
+    parser.add_argument(
+        "--connect",
+        action="store_true",
+        help="with --engine spark: findmatches' runs go through a Spark Connect server on the master (a driver "
+        "kept between runs, as a service keeps one; 4g, its executors 4g and one core each, as Splink's), "
+        "started for each size and warmed by one untimed apply, as Splink's timed runs follow its training",
+    )
     parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
     parser.add_argument(
@@ -722,7 +736,10 @@ def main() -> None:
                 )
                 engine = Engine("spark", cluster.url, stack.enter_context(cluster))
         engine_facts.update(
-            name=engine.name, master=engine.master, standalone_workers=args.standalone_workers
+            name=engine.name,
+            master=engine.master,
+            standalone_workers=args.standalone_workers,
+            spark_connect=args.connect,
         )
         tid, facts = teach(root, sample, sample_truth, args.rounds, args.labels)
         kept = RESULTS / f"{Path(args.json).stem}-labels"
@@ -739,7 +756,15 @@ def main() -> None:
             # A standalone cluster's application keeps its executors (every core) while its session lives, and
             # Splink's session lives from training to its last run: there the systems run one after the other.
             interleave = engine.cluster is None
+            connect = contextlib.ExitStack()
             try:
+                if args.connect:
+                    engine.connect = connect.enter_context(
+                        ConnectServer(root / f"spark-connect-{n}", str(engine.master))
+                    )
+                    warm = apply(root, tid, data, truth, n, {}, engine)
+                    engine_facts.setdefault("connect_warmup_s", {})[str(n)] = warm["seconds"]
+                    print(f"warm-up run on the Connect server: {warm['seconds']:.1f} s", flush=True)
                 if not args.skip_splink and interleave:
                     try:
                         reference = SplinkRun(root, data, n, args, engine)
@@ -780,6 +805,9 @@ def main() -> None:
                 )
                 save()
                 raise
+            finally:  # the Connect server's application holds the cluster's cores: gone before Splink's
+                connect.close()
+                engine.connect = None
             results.append(row)
             print({k: v for k, v in row.items() if k != "log"}, flush=True)
             if not args.skip_splink and not interleave:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -86,3 +87,72 @@ class StandaloneCluster:
     def tree_rss_mib(self) -> float:
         """The resident memory now of the master, the workers and their executors, in MiB."""
         return sum(tree_rss_mib(p.pid) for p in self.procs)
+
+
+class ConnectServer:
+    """A Spark Connect server (``SparkConnectServer`` under the ``spark-submit`` inside the PySpark package) on
+    ``master``: a driver kept between runs, as a service keeps one. ``url`` is its ``sc://`` address. Its
+    executors take ``executor_memory`` and one core each; its driver ``driver_memory``."""
+
+    def __init__(
+        self, root: Path, master: str, driver_memory: str = "4g", executor_memory: str = "4g"
+    ) -> None:
+        import pyspark
+
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+        self.port = free_port()
+        self.url = f"sc://127.0.0.1:{self.port}"
+        self.master, self.driver_memory, self.executor_memory = master, driver_memory, executor_memory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ConnectServer:
+        command = [
+            str(self.submit),
+            "--class",
+            "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--master",
+            self.master,
+            "--driver-memory",
+            self.driver_memory,
+            "--conf",
+            f"spark.executor.memory={self.executor_memory}",
+            "--conf",
+            "spark.executor.cores=1",
+            "--conf",
+            f"spark.connect.grpc.binding.port={self.port}",
+            "--conf",
+            "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf",
+            "spark.driver.bindAddress=127.0.0.1",
+            "--conf",
+            "spark.ui.enabled=false",
+        ]
+        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+        with open(self.root / "connect.log", "wb") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while not self._listening():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Spark Connect server did not start (log in {self.root})")
+            time.sleep(0.5)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=30)
+
+    def _listening(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server's driver (and any process under it) has used so far."""
+        return tree_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+
+    def tree_rss_mib(self) -> float:
+        """The resident memory now of the server's driver, in MiB."""
+        return tree_rss_mib(self.proc.pid) if self.proc is not None else 0.0
