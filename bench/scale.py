@@ -743,7 +743,8 @@ def main() -> None:
         )
         tid, facts = teach(root, sample, sample_truth, args.rounds, args.labels)
         kept = RESULTS / f"{Path(args.json).stem}-labels"
-        if args.labels is None or args.labels.resolve() != kept.resolve():
+        # Labels imported from a folder are kept there already, and the JSON names it: no copy beside it.
+        if args.labels is None:
             keep_labels(root, args.rounds, kept)
         taught.update(facts, labels=str(args.labels or kept.relative_to(RESULTS.parent.parent)))
         print(f"taught {tid}: {taught}", flush=True)
