@@ -534,10 +534,10 @@ def _framed_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) ->
     """The pairs of several by-value keys of one sort and window, from one window over all their values: in
     each key's block (by the hash of the key's number and its value), each record ranked by (sort, ``_rid``)
     with the list of the next ``window`` records (a frame), so that a block within the window is paired whole
-    and a larger one as `_key_pairs_sql` pairs it. One shuffle for all keys and no join: on Spark (`costly_stages`), where each
-    aggregate, join and window is a shuffle and a stage, the blocks' aggregate, join and kept table, the
-    self-join and the ranked blocks' joins took 11.2 s at 200k records on local[2], and this 7.7 s in a run a
-    fifth slower throughout (docs/spark.md). DuckDB runs each key's own pipeline side by side: at 1M records
+    and a larger one as `_key_pairs_sql` pairs it. One shuffle for all keys and no join: on Spark
+    (`costly_stages`), where each aggregate, join and window is a shuffle and a stage, the blocks' aggregate,
+    join and kept table, the self-join and the ranked blocks' joins took 11.2 s at 200k records on local[2],
+    and this 7.7 s in a run a fifth slower throughout (docs/spark.md). DuckDB runs each key's own pipeline side by side: at 1M records
     its candidates took 2.3 s that way and 5.1 s this way."""
     w = int(keys[0].window)
     sort = keys[0].sort
