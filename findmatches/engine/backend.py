@@ -47,6 +47,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def broadcast_hint(tables: Sequence[str]) -> str:
+    """A join hint that ``tables`` (relations a SELECT joins) are small enough to send whole to every worker,
+    in the comment form that follows ``SELECT`` (Spark's hint syntax); empty for no tables. DuckDB reads it
+    as a comment; the Spark backend as the hint."""
+    return f"/*+ BROADCAST({', '.join(tables)}) */ " if tables else ""
+
+
 def quote_literal(value: str) -> str:
     """Quote an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"

@@ -15,17 +15,8 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import open_backend
-from findmatches.engine.profile import (
-    ColumnKind,
-    ColumnProfile,
-    coarse_code,
-    coarse_sql,
-    digit_runs_sql,
-    from_cleaned,
-    normalized_select,
-    profile_columns,
-    records_relation,
-)
+from findmatches.engine.normalised_table import normalised_table_sql
+from findmatches.engine.profile import ColumnKind, ColumnProfile, profile_columns
 from findmatches.engine.snapshot import MATCH_ID, POSITION, Snapshot, SnapshotMismatch, common_profiles
 from findmatches.engine.types import (
     Cancelled,
@@ -50,8 +41,6 @@ LOADED = "fm_norm_loaded"
 POPULATION = "fm_population"
 REACHED = "fm_reached"
 LABEL_COLUMNS = ("labeling_set_id", "label", "primary_key")
-# Columns with fewer distinct values than this share of the records are normalised per value.
-BY_VALUE_RATIO = 0.5
 # How often a run's stop request is looked at while a backend statement runs.
 STOP_POLL_S = 0.2
 
@@ -236,7 +225,7 @@ def _prepare(
     if snapshots:
         _load_snapshots(be, feats, keep, num_output, loaded, list(snapshots))
         return session
-    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {_normalize_sql(be, feats, keep, num)}")
+    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {normalised_table_sql(be, feats, keep, num, RECORDS)}")
     session.check()
     _map_labels(session, labels)
     return session
@@ -247,83 +236,6 @@ def sign(session: Session) -> None:
     ranked = sorted(session.feature_profiles, key=lambda p: -p.information)
     text_like = [p for p in ranked if p.kind != ColumnKind.CATEGORY] or ranked
     session.signature = "concat_ws('|', " + ", ".join(f"coalesce({p.alias}, '')" for p in text_like[:4]) + ")"
-
-
-def _normalize_sql(be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int) -> str:
-    """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
-    (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
-    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `digit_runs_sql`), and for
-    columns compared part by part, the parts (``s_<alias>``, `segments_sql`), and for columns whose codes are
-    compared, the codes (``k_<alias>``, `codes_sql`).
-
-    Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
-    HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
-    value, with its count, and joined back; the others row by row, their counts from one aggregate of the
-    values that occur more than once (a small table to join, where most values are unique)."""
-    records = records_relation(profiles, RECORDS)
-    counts = be.query(
-        "SELECT "
-        + ", ".join(f"approx_count_distinct({quote_ident(p.name)}) AS d{i}" for i, p in enumerate(profiles))
-        + f" FROM {records}"
-    )
-    by_value = [
-        p
-        for i, p in enumerate(profiles)
-        if int(counts.column(f"d{i}")[0].as_py() or 0) < BY_VALUE_RATIO * num or p.kind == ColumnKind.NAME
-    ]
-    per_row = [p for p in profiles if p not in by_value]
-    raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in by_value]
-    counted = [p for p in per_row if p.counts_values]
-    # The per-row values feed the final select and the counts: materialised once, not computed twice.
-    ctes = [f"b AS {'MATERIALIZED ' if counted else ''}({normalized_select(per_row, records, keep + raw)})"]
-    cols = [f"b.{name}" for _, name in keep]
-    joins = []
-    for p in per_row:
-        cols.append(f"b.{p.alias}")
-        if (code := coarse_code(p)) is not None:
-            cols.append(f"{coarse_sql(p, f'b.{p.alias}')} AS {code[1]}")
-        if p.compares_numbers:
-            cols.append(f"{digit_runs_sql(f'b.{p.alias}')} AS n_{p.alias}")
-        cols += [f"b.{name}" for name in from_cleaned(p)]
-        if p.counts_values:
-            g = f"g_{p.alias}"
-            ctes.append(
-                f"{g} AS (SELECT {p.alias} AS v, count(*) AS n FROM b WHERE {p.alias} IS NOT NULL "
-                f"GROUP BY {p.alias} HAVING count(*) > 1)"
-            )
-            cols.append(
-                f"CAST(CASE WHEN b.{p.alias} IS NOT NULL THEN coalesce({g}.n, 1) END AS INTEGER) AS f_{p.alias}"
-            )
-            joins.append(f" LEFT JOIN {g} ON {g}.v = b.{p.alias}")
-    for p in by_value:
-        m = f"m_{p.alias}"
-        values = (
-            f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {records} GROUP BY {quote_ident(p.name)})"
-        )
-        # Materialised: DuckDB turns the window below into an aggregate joined back, and would otherwise
-        # normalise every distinct value twice.
-        ctes.append(
-            f"i_{p.alias} AS MATERIALIZED "
-            f"({normalized_select([p], values, [(quote_ident(p.name), '_raw'), ('_n', '_n')])})"
-        )
-        code = coarse_code(p)
-        ctes.append(
-            f"{m} AS (SELECT _raw, {p.alias}"
-            + (f", {coarse_sql(p, p.alias)} AS code" if code else "")
-            + (f", {digit_runs_sql(p.alias)} AS n" if p.compares_numbers else "")
-            + "".join(f", {name}" for name in from_cleaned(p))
-            + f", sum(_n) OVER (PARTITION BY {p.alias}) AS f FROM i_{p.alias})"
-        )
-        cols.append(f"{m}.{p.alias}")
-        if code is not None:
-            cols.append(f"{m}.code AS {code[1]}")
-        if p.compares_numbers:
-            cols.append(f"{m}.n AS n_{p.alias}")
-        cols += [f"{m}.{name}" for name in from_cleaned(p)]
-        if p.counts_values:
-            cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
-        joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM b{''.join(joins)}"
 
 
 def _load_snapshots(
@@ -339,7 +251,9 @@ def _load_snapshots(
     order), with their ``match_id``. Refuses snapshots whose prepared columns differ from this run's."""
     total = sum(s.rows for s in snapshots)
     moved = [(f"CASE WHEN _rid < {num_output} THEN _rid ELSE _rid + {total} END", "_rid"), *keep[1:]]
-    be.execute(f"CREATE OR REPLACE TABLE {LOADED} AS {_normalize_sql(be, profiles, moved, loaded)}")
+    be.execute(
+        f"CREATE OR REPLACE TABLE {LOADED} AS {normalised_table_sql(be, profiles, moved, loaded, RECORDS)}"
+    )
     columns = [n for n in be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names if n != "_rid"]
     parts, offset = [], num_output
     for i, snap in enumerate(snapshots):

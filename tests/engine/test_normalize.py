@@ -63,7 +63,8 @@ def test_normalising_per_distinct_value_equals_per_row(
 ) -> None:
     """Columns whose values repeat are normalised once per value and joined back: the same result."""
     from findmatches.engine.backends import DuckDBBackend
-    from findmatches.engine.session import RECORDS, _normalize_sql
+    from findmatches.engine.normalised_table import normalised_table_sql
+    from findmatches.engine.session import RECORDS
 
     values = repeated * 3
     be = DuckDBBackend()
@@ -78,7 +79,8 @@ def test_normalising_per_distinct_value_equals_per_row(
         )
         keep = [("_rid", "_rid")]
         want = be.query(f"SELECT * FROM ({normalized_select(PROFILES, RECORDS, keep)}) ORDER BY _rid")
-        got = be.query(f"SELECT * FROM ({_normalize_sql(be, PROFILES, keep, len(values))}) ORDER BY _rid")
+        sql = normalised_table_sql(be, PROFILES, keep, len(values), RECORDS)
+        got = be.query(f"SELECT * FROM ({sql}) ORDER BY _rid")
         assert got.select(want.column_names).to_pylist() == want.to_pylist()
     finally:
         be.close()

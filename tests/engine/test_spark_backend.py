@@ -99,6 +99,17 @@ def test_nested_ctes_get_names_of_their_own() -> None:
     assert "v__w0" in sql and "v__w1" in sql and "AS v" in sql
 
 
+def test_a_broadcast_hint_comment_is_spark_s_hint() -> None:
+    # The engine writes Spark's hint syntax as a comment after SELECT (`broadcast_hint`), which DuckDB
+    # ignores and sqlglot keeps as a comment; other comments stay comments.
+    sql = to_spark_sql(
+        "SELECT x FROM (WITH m AS (SELECT 1 AS a) SELECT /*+ BROADCAST(m, g) */ /* why */ b.x "
+        "FROM b LEFT JOIN m ON m.a = b.x LEFT JOIN g ON g.a = b.x)"
+    )
+    assert "SELECT /*+ BROADCAST(m, g) */ b.x" in sql and "/* why */" in sql
+    assert "/*+" not in to_spark_sql("SELECT /* BROADCAST(m) */ x FROM m")
+
+
 def test_globs_dates_and_renamed_functions() -> None:
     assert _glob_regex("*[!0-9]*") == "^.*[^0-9].*$"
     assert _glob_regex("a?.b") == "^a.\\.b$"
@@ -665,6 +676,51 @@ def test_keys_paired_by_one_window_on_spark_pair_as_each_key_on_duckdb(spark: An
     pairs = [set(zip(t.column("l").to_pylist(), t.column("r").to_pylist(), strict=True)) for t in (got, want)]
     assert pairs[0] == pairs[1]
     assert (0, 3) not in pairs[0] and (2, 6) in pairs[0]  # beyond the window; the second key's block
+
+
+@pytest.mark.spark
+def test_the_normalised_table_sends_its_small_tables_to_every_worker(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findmatches.engine import normalised_table
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.profile import ColumnKind, ColumnProfile
+
+    # Two by-value columns (a name; a code of 3 values) and a counted per-row one (unique values): joined
+    # by a shuffle of the records each, the records moved once per column (docs/spark.md).
+    n = 40
+    table = pa.table(
+        {
+            "_rid": list(range(n)),
+            "name": [f"name {i % 10}" for i in range(n)],
+            "code": [f"c{i % 3}" for i in range(n)],
+            "email": [f"e{i}@x.org" for i in range(n)],
+        }
+    )
+    profiles = [
+        ColumnProfile("name", 0, ColumnKind.NAME, 0.0, 0.25, 2.0, 6.0),
+        ColumnProfile("code", 1, ColumnKind.CODE, 0.0, 0.1, 1.0, 2.0),
+        ColumnProfile("email", 2, ColumnKind.EMAIL, 0.0, 1.0, 1.0, 9.0),
+    ]
+    be = SparkBackend(spark)
+    try:
+        # Spark would send these tiny tables by itself; the hint must do it for tables of millions of records.
+        be.spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+        be.register("fm_records", table)
+
+        def joins(budget: int) -> list[str]:
+            monkeypatch.setattr(normalised_table, "BROADCAST_ROWS", budget)
+            sql = normalised_table.normalised_table_sql(be, profiles, [("_rid", "_rid")], n, "fm_records")
+            plan = be._sql(sql)._jdf.queryExecution().executedPlan().toString()
+            return [j for j in ("BroadcastHashJoin", "SortMergeJoin") for _ in range(plan.count(j + " "))]
+
+        # Every table fits: three broadcast joins. The counted column's table may hold as many rows as
+        # records repeat (none here); the name's, 10 rows, is the largest and left out first.
+        assert joins(1000).count("SortMergeJoin") == 0
+        assert joins(12).count("SortMergeJoin") == 1
+        assert joins(-1).count("SortMergeJoin") == 3
+    finally:
+        be.close()
 
 
 @pytest.mark.spark

@@ -294,6 +294,8 @@ def to_spark_sql(sql: str) -> str:
             node.set("this", _RENAMED[node.name.lower()])
         if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
             node.set("materialized", None)
+        if isinstance(node, exp.Select) and node.comments:
+            _hinted(node)
         if isinstance(node, exp.Anonymous) and node.name.lower() in ("try_strptime", "strptime"):
             value, fmt = node.expressions
             value = value.transform(rewrite)
@@ -328,6 +330,22 @@ def to_spark_sql(sql: str) -> str:
     return str(_unique_ctes(tree.transform(rewrite)).sql(dialect="spark"))
 
 
+#: A join hint in the engine's SQL (`broadcast_hint`): a comment after SELECT, which sqlglot keeps as the
+#: SELECT's comment.
+_HINT = re.compile(r"^\+\s*(BROADCAST\s*\([^()]*\))\s*$", re.IGNORECASE)
+
+
+def _hinted(select: Any) -> None:
+    """Make ``select``'s join hint comment (`_HINT`) its Spark hint."""
+    import sqlglot
+
+    hints = [m.group(1) for c in select.comments if (m := _HINT.match(c.strip()))]
+    if hints:
+        select.comments = [c for c in select.comments if not _HINT.match(c.strip())]
+        parsed = sqlglot.parse_one(f"SELECT /*+ {', '.join(hints)} */ 1", read="spark")
+        select.set("hint", parsed.args["hint"])
+
+
 def _unique_ctes(tree: Any) -> Any:
     """Give every nested WITH's names a suffix of their own: the engine unions subqueries that each define
     ``v``, ``b``, … (DuckDB scopes them), and Spark lifts CTEs to one namespace. A reference keeps its old
@@ -342,7 +360,8 @@ def _unique_ctes(tree: Any) -> Any:
         for cte in with_.expressions:
             cte.set("alias", exp.TableAlias(this=exp.to_identifier(names[cte.alias])))
         for table in scope.find_all(exp.Table):
-            if table.name in names and not table.args.get("db"):
+            # A hint names a relation by its alias, which a reference keeps.
+            if table.name in names and not table.args.get("db") and not table.find_ancestor(exp.Hint):
                 alias = table.alias or table.name
                 table.set("this", exp.to_identifier(names[table.name]))
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
@@ -539,9 +558,22 @@ class SparkBackend:
         """Whether the session is a Spark Connect client's (`_connect`)."""
         return type(self._spark).__module__.startswith("pyspark.sql.connect")
 
-    def _checkpoint(self, df: DataFrame) -> DataFrame:
+    def _checkpoint(self, df: DataFrame, keep: bool = False) -> DataFrame:
+        mode = os.environ.get("FM_CKPT", "checkpoint")
+        if not keep and mode == "cache":
+            from pyspark import StorageLevel
+
+            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            df.count()
+            return df
         if not self._connected:
-            return df.localCheckpoint(eager=True)
+            out = df.localCheckpoint(eager=True)
+            if not keep and mode == "both":
+                from pyspark import StorageLevel
+
+                out = out.persist(StorageLevel.MEMORY_AND_DISK)
+                out.count()
+            return out
         # PySpark's Connect client ties a checkpoint's result to the thread's active session, not to the
         # session that made it (pyspark/sql/connect/conversion.py, 4.0-4.3), so a backend's own session
         # (newSession) would look for it in another: make this one active on this thread meanwhile.
@@ -616,7 +648,7 @@ class SparkBackend:
         part = F.shiftright(F.col("_mono"), 33)
         place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
-            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
+            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()), keep=True)
             splits = (
                 marked.groupBy(part.alias("_part"), *ORIGIN)
                 .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
