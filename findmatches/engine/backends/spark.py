@@ -558,22 +558,9 @@ class SparkBackend:
         """Whether the session is a Spark Connect client's (`_connect`)."""
         return type(self._spark).__module__.startswith("pyspark.sql.connect")
 
-    def _checkpoint(self, df: DataFrame, keep: bool = False) -> DataFrame:
-        mode = os.environ.get("FM_CKPT", "checkpoint")
-        if not keep and mode == "cache":
-            from pyspark import StorageLevel
-
-            df = df.persist(StorageLevel.MEMORY_AND_DISK)
-            df.count()
-            return df
+    def _checkpoint(self, df: DataFrame) -> DataFrame:
         if not self._connected:
-            out = df.localCheckpoint(eager=True)
-            if not keep and mode == "both":
-                from pyspark import StorageLevel
-
-                out = out.persist(StorageLevel.MEMORY_AND_DISK)
-                out.count()
-            return out
+            return df.localCheckpoint(eager=True)
         # PySpark's Connect client ties a checkpoint's result to the thread's active session, not to the
         # session that made it (pyspark/sql/connect/conversion.py, 4.0-4.3), so a backend's own session
         # (newSession) would look for it in another: make this one active on this thread meanwhile.
@@ -648,7 +635,7 @@ class SparkBackend:
         part = F.shiftright(F.col("_mono"), 33)
         place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
-            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()), keep=True)
+            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
             splits = (
                 marked.groupBy(part.alias("_part"), *ORIGIN)
                 .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
