@@ -635,7 +635,14 @@ class SparkBackend:
         part = F.shiftright(F.col("_mono"), 33)
         place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
-            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
+            # Kept in as many partitions as a shuffle makes (numbered first, by the input's own partitions):
+            # the input's splits were as few as three for a million records (one per file for CSV of quoted
+            # line breaks), and every stage that reads the records without a shuffle ran as that many tasks,
+            # one core idle or one task twice as long. (AQE's rebalancing made three of the eight.)
+            partitions = int(self._spark.conf.get("spark.sql.shuffle.partitions") or 1)
+            marked = self._checkpoint(
+                df.withColumn("_mono", F.monotonically_increasing_id()).repartition(partitions, "_mono")
+            )
             splits = (
                 marked.groupBy(part.alias("_part"), *ORIGIN)
                 .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
