@@ -54,6 +54,14 @@ def broadcast_hint(tables: Sequence[str]) -> str:
     return f"/*+ BROADCAST({', '.join(tables)}) */ " if tables else ""
 
 
+def partition_hint(column: str) -> str:
+    """A hint that a SELECT's rows be kept partitioned by ``column`` (hashed), in the comment form that follows
+    ``SELECT``: a table that other statements join by that column (the records by ``_rid``) then meets each
+    join's other side where it lies, with no shuffle of its own. DuckDB reads it as a comment; the Spark
+    backend as Spark's REPARTITION hint."""
+    return f"/*+ REPARTITION({column}) */ "
+
+
 def quote_literal(value: str) -> str:
     """Quote an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"

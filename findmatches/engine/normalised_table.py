@@ -3,7 +3,9 @@ and value counts (`normalised_table_sql`)."""
 
 from __future__ import annotations
 
-from findmatches.engine.backend import Backend, broadcast_hint, quote_ident
+from dataclasses import dataclass
+
+from findmatches.engine.backend import Backend, broadcast_hint, partition_hint, quote_ident
 from findmatches.engine.profile import (
     ColumnKind,
     ColumnProfile,
@@ -24,20 +26,48 @@ BY_VALUE_RATIO = 0.5
 BROADCAST_ROWS = 1_000_000
 
 
-def normalised_table_sql(
-    be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int, table: str
-) -> str:
-    """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
-    (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
-    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `digit_runs_sql`), and for
-    columns compared part by part, the parts (``s_<alias>``, `segments_sql`), and for columns whose codes are
-    compared, the codes (``k_<alias>``, `codes_sql`), from the records ``table``.
+#: Where a backend's stages are costly: every by-value column's raw values and every counted column's
+#: repeated values, with their counts, made by one scan of the records before the normalised table.
+VALUE_COUNTS = "fm_value_counts"
 
-    Columns whose values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a
-    HyperLogLog count over all of them), and names (for their soundex), are normalised once per distinct
-    value, with its count, and joined back; the others row by row, their counts from one aggregate of the
-    values that occur more than once (a small table to join, where most values are unique). The joined
-    tables known to be small (`BROADCAST_ROWS`) are named in a broadcast hint (`broadcast_hint`)."""
+
+@dataclass(frozen=True)
+class Layout:
+    """How the normalised table is made: the columns normalised per distinct value, those normalised row by
+    row, and the joined tables named in the broadcast hint."""
+
+    by_value: list[ColumnProfile]
+    per_row: list[ColumnProfile]
+    small: list[str]
+
+    @property
+    def counted(self) -> list[ColumnProfile]:
+        """The per-row columns whose values are counted."""
+        return [p for p in self.per_row if p.counts_values]
+
+
+def create_normalised_table(
+    be: Backend, profiles: list[ColumnProfile], keep: list[tuple[str, str]], num: int, table: str, name: str
+) -> None:
+    """Create ``name`` as `normalised_table_sql` selects it. On a backend whose stages are costly (Spark),
+    the values' counts come from `VALUE_COUNTS`, made first by one scan of the records: a scan and an
+    aggregate per column each read the whole records table again (a checkpoint's columns are not pruned)."""
+    lay = layout(be, profiles, num, table)
+    counts = VALUE_COUNTS if be.costly_stages and (lay.by_value or lay.counted) else None
+    if counts is not None:
+        be.execute(f"CREATE OR REPLACE TABLE {counts} AS {value_counts_sql(lay, table)}")
+    try:
+        be.execute(f"CREATE OR REPLACE TABLE {name} AS {normalised_table_sql(lay, keep, table, counts)}")
+    finally:
+        if counts is not None:
+            be.execute(f"DROP TABLE IF EXISTS {counts}")
+
+
+def layout(be: Backend, profiles: list[ColumnProfile], num: int, table: str) -> Layout:
+    """The `Layout` of ``profiles``' normalised table over the ``num`` records of ``table``: columns whose
+    values repeat (fewer distinct values than ``BY_VALUE_RATIO`` of the records, by a HyperLogLog count over
+    all of them), and names (for their soundex), are normalised per value; the joined tables known to be
+    small (`BROADCAST_ROWS`) are hinted."""
     records = records_relation(profiles, table)
     counts = be.query(
         "SELECT "
@@ -57,10 +87,44 @@ def normalised_table_sql(
         if total > BROADCAST_ROWS:
             break
         small.append(name)
+    return Layout(by_value, per_row, small)
+
+
+def value_counts_sql(lay: Layout, table: str) -> str:
+    """`VALUE_COUNTS`' SELECT: (``i``, ``v``, ``n``) for the ``i``-th by-value column's raw values ``v``
+    (null too) and, numbered on after them, each counted column's normalised values that ``n`` > 1 records
+    hold, from one scan of the records ``table``."""
+    records = records_relation(lay.by_value + lay.per_row, table)
+    raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in lay.by_value]
+    items = [f"{{'i': {i}, 'v': _raw_{p.alias}}}" for i, p in enumerate(lay.by_value)]
+    items += [f"{{'i': {len(lay.by_value) + j}, 'v': {p.alias}}}" for j, p in enumerate(lay.counted)]
+    return (
+        f"SELECT u.i AS i, u.v AS v, count(*) AS n FROM (SELECT unnest([{', '.join(items)}]) AS u "
+        f"FROM ({normalized_select(lay.counted, records, raw)})) GROUP BY u.i, u.v "
+        f"HAVING u.i < {len(lay.by_value)} OR (u.v IS NOT NULL AND count(*) > 1)"
+    )
+
+
+def normalised_table_sql(
+    lay: Layout, keep: list[tuple[str, str]], table: str, counts: str | None = None
+) -> str:
+    """SELECT of ``keep``, every profile's normalised value (as its alias), its coarse code for blocking
+    (`coarse_code`), for value-counting columns how many records share the value (``f_<alias>``), and for
+    columns whose numbers are compared, the value's digit runs (``n_<alias>``, `digit_runs_sql`), and for
+    columns compared part by part, the parts (``s_<alias>``, `segments_sql`), and for columns whose codes are
+    compared, the codes (``k_<alias>``, `codes_sql`), from the records ``table``, laid out as ``lay`` says.
+
+    By-value columns are normalised once per distinct value, with its count, and joined back; the others
+    row by row, their counts from one aggregate of the values that occur more than once (a small table to
+    join, where most values are unique). The values and their counts come from the records, or from
+    ``counts`` (`value_counts_sql`) where given."""
+    by_value, per_row = lay.by_value, lay.per_row
+    records = records_relation(by_value + per_row, table)
     raw = [(quote_ident(p.name), f"_raw_{p.alias}") for p in by_value]
-    counted = [p for p in per_row if p.counts_values]
+    counted = lay.counted
     # The per-row values feed the final select and the counts: materialised once, not computed twice.
-    ctes = [f"b AS {'MATERIALIZED ' if counted else ''}({normalized_select(per_row, records, keep + raw)})"]
+    once = "MATERIALIZED " if counted and counts is None else ""
+    ctes = [f"b AS {once}({normalized_select(per_row, records, keep + raw)})"]
     cols = [f"b.{name}" for _, name in keep]
     joins = []
     for p in per_row:
@@ -69,18 +133,26 @@ def normalised_table_sql(
         cols += [f"b.{name}" for name in from_cleaned(p)]
         if p.counts_values:
             g = f"g_{p.alias}"
-            ctes.append(
-                f"{g} AS (SELECT {p.alias} AS v, count(*) AS n FROM b WHERE {p.alias} IS NOT NULL "
-                f"GROUP BY {p.alias} HAVING count(*) > 1)"
-            )
+            if counts is None:
+                ctes.append(
+                    f"{g} AS (SELECT {p.alias} AS v, count(*) AS n FROM b WHERE {p.alias} IS NOT NULL "
+                    f"GROUP BY {p.alias} HAVING count(*) > 1)"
+                )
+            else:
+                ctes.append(
+                    f"{g} AS (SELECT v, n FROM {counts} WHERE i = {len(by_value) + counted.index(p)})"
+                )
             cols.append(
                 f"CAST(CASE WHEN b.{p.alias} IS NOT NULL THEN coalesce({g}.n, 1) END AS INTEGER) AS f_{p.alias}"
             )
             joins.append(f" LEFT JOIN {g} ON {g}.v = b.{p.alias}")
-    for p in by_value:
+    for i, p in enumerate(by_value):
         m = f"m_{p.alias}"
+        name = quote_ident(p.name)
         values = (
-            f"(SELECT {quote_ident(p.name)}, count(*) AS _n FROM {records} GROUP BY {quote_ident(p.name)})"
+            f"(SELECT {name}, count(*) AS _n FROM {records} GROUP BY {name})"
+            if counts is None
+            else f"(SELECT v AS {name}, n AS _n FROM {counts} WHERE i = {i})"
         )
         ctes.append(f"{m} AS {_per_value(p, values)}")
         cols.append(f"{m}.{p.alias}")
@@ -89,7 +161,9 @@ def normalised_table_sql(
         if p.counts_values:
             cols.append(f"CAST(CASE WHEN {m}.{p.alias} IS NOT NULL THEN {m}.f END AS INTEGER) AS f_{p.alias}")
         joins.append(f" LEFT JOIN {m} ON {m}._raw = b._raw_{p.alias}")
-    return f"WITH {', '.join(ctes)} SELECT {broadcast_hint(small)}{', '.join(cols)} FROM b{''.join(joins)}"
+    # Kept partitioned as the records are, where their ``_rid`` is kept as it is (no shuffle: `partition_hint`).
+    hints = broadcast_hint(lay.small) + (partition_hint("_rid") if ("_rid", "_rid") in keep else "")
+    return f"WITH {', '.join(ctes)} SELECT {hints}{', '.join(cols)} FROM b{''.join(joins)}"
 
 
 def _value_columns(p: ColumnProfile, v: str) -> list[tuple[str, str]]:

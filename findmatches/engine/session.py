@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import open_backend
-from findmatches.engine.normalised_table import normalised_table_sql
+from findmatches.engine.normalised_table import create_normalised_table
 from findmatches.engine.profile import ColumnKind, ColumnProfile, profile_columns
 from findmatches.engine.snapshot import MATCH_ID, POSITION, Snapshot, SnapshotMismatch, common_profiles
 from findmatches.engine.types import (
@@ -225,7 +225,7 @@ def _prepare(
     if snapshots:
         _load_snapshots(be, feats, keep, num_output, loaded, list(snapshots))
         return session
-    be.execute(f"CREATE OR REPLACE TABLE {NORM} AS {normalised_table_sql(be, feats, keep, num, RECORDS)}")
+    create_normalised_table(be, feats, keep, num, RECORDS, NORM)
     session.check()
     _map_labels(session, labels)
     return session
@@ -251,9 +251,7 @@ def _load_snapshots(
     order), with their ``match_id``. Refuses snapshots whose prepared columns differ from this run's."""
     total = sum(s.rows for s in snapshots)
     moved = [(f"CASE WHEN _rid < {num_output} THEN _rid ELSE _rid + {total} END", "_rid"), *keep[1:]]
-    be.execute(
-        f"CREATE OR REPLACE TABLE {LOADED} AS {normalised_table_sql(be, profiles, moved, loaded, RECORDS)}"
-    )
+    create_normalised_table(be, profiles, moved, loaded, RECORDS, LOADED)
     columns = [n for n in be.query(f"SELECT * FROM {LOADED} LIMIT 0").column_names if n != "_rid"]
     parts, offset = [], num_output
     for i, snap in enumerate(snapshots):

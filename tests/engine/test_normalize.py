@@ -61,9 +61,15 @@ def test_staged_normalisation_equals_the_one_piece_expression(values: list[str |
 def test_normalising_per_distinct_value_equals_per_row(
     repeated: list[str | None], once: list[str | None]
 ) -> None:
-    """Columns whose values repeat are normalised once per value and joined back: the same result."""
+    """Columns whose values repeat are normalised once per value and joined back: the same result, with the
+    values and their counts from the records or from one table of them all (`VALUE_COUNTS`)."""
     from findmatches.engine.backends import DuckDBBackend
-    from findmatches.engine.normalised_table import normalised_table_sql
+    from findmatches.engine.normalised_table import (
+        VALUE_COUNTS,
+        layout,
+        normalised_table_sql,
+        value_counts_sql,
+    )
     from findmatches.engine.session import RECORDS
 
     values = repeated * 3
@@ -79,9 +85,12 @@ def test_normalising_per_distinct_value_equals_per_row(
         )
         keep = [("_rid", "_rid")]
         want = be.query(f"SELECT * FROM ({normalized_select(PROFILES, RECORDS, keep)}) ORDER BY _rid")
-        sql = normalised_table_sql(be, PROFILES, keep, len(values), RECORDS)
-        got = be.query(f"SELECT * FROM ({sql}) ORDER BY _rid")
-        assert got.select(want.column_names).to_pylist() == want.to_pylist()
+        lay = layout(be, PROFILES, len(values), RECORDS)
+        be.execute(f"CREATE TABLE {VALUE_COUNTS} AS {value_counts_sql(lay, RECORDS)}")
+        for counts in (None, VALUE_COUNTS):
+            sql = normalised_table_sql(lay, keep, RECORDS, counts)
+            got = be.query(f"SELECT * FROM ({sql}) ORDER BY _rid")
+            assert got.select(want.column_names).to_pylist() == want.to_pylist()
     finally:
         be.close()
 

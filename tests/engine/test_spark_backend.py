@@ -108,6 +108,11 @@ def test_a_broadcast_hint_comment_is_spark_s_hint() -> None:
     )
     assert "SELECT /*+ BROADCAST(m, g) */ b.x" in sql and "/* why */" in sql
     assert "/*+" not in to_spark_sql("SELECT /* BROADCAST(m) */ x FROM m")
+    # `partition_hint`'s beside it: one hint of both.
+    sql = to_spark_sql(
+        "SELECT /*+ BROADCAST(m) */ /*+ REPARTITION(_rid) */ b._rid FROM b JOIN m ON m.a = b.x"
+    )
+    assert "SELECT /*+ BROADCAST(m), REPARTITION(_rid) */ b._rid" in sql
 
 
 def test_globs_dates_and_renamed_functions() -> None:
@@ -708,10 +713,23 @@ def test_the_normalised_table_sends_its_small_tables_to_every_worker(
         be.spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
         be.register("fm_records", table)
 
+        plans: list[str] = []
+        checkpoint = be._checkpoint
+
+        def planned(df: Any) -> Any:
+            plans.append(df._jdf.queryExecution().executedPlan().toString())
+            return checkpoint(df)
+
+        monkeypatch.setattr(be, "_checkpoint", planned)
+
         def joins(budget: int) -> list[str]:
+            # As a run makes it: a statement that creates the table (whose text sqlglot writes with the
+            # hint's comment before the SELECT, where Spark ignores it, if the backend lets it).
             monkeypatch.setattr(normalised_table, "BROADCAST_ROWS", budget)
-            sql = normalised_table.normalised_table_sql(be, profiles, [("_rid", "_rid")], n, "fm_records")
-            plan = be._sql(sql)._jdf.queryExecution().executedPlan().toString()
+            lay = normalised_table.layout(be, profiles, n, "fm_records")
+            sql = normalised_table.normalised_table_sql(lay, [("_rid", "_rid")], "fm_records")
+            be.execute(f"CREATE OR REPLACE TABLE fm_n AS {sql}")
+            plan = plans[-1]
             return [j for j in ("BroadcastHashJoin", "SortMergeJoin") for _ in range(plan.count(j + " "))]
 
         # Every table fits: three broadcast joins. The counted column's table may hold as many rows as
@@ -719,6 +737,47 @@ def test_the_normalised_table_sends_its_small_tables_to_every_worker(
         assert joins(1000).count("SortMergeJoin") == 0
         assert joins(12).count("SortMergeJoin") == 1
         assert joins(-1).count("SortMergeJoin") == 3
+    finally:
+        be.close()
+
+
+@pytest.mark.spark
+def test_a_table_partitioned_by_its_key_is_joined_on_it_where_it_lies(spark: Any) -> None:
+    from findmatches.engine.backend import partition_hint
+    from findmatches.engine.backends.spark import SparkBackend
+
+    # The records' table (`partition_hint` on ``_rid``) meets each pair join's other side where it lies:
+    # of a join of the pairs with it on both ends, only the pairs are shuffled (by l, then by r) and
+    # sorted; the table is neither, however many partitions the session's shuffles make.
+    n = 300
+    records = pa.table({"id": list(range(n)), "v": [f"v{i}" for i in range(n)]})
+    pairs = pa.table(
+        {
+            "l": [i for i in range(n) for _ in range(2)],
+            "r": [(i * 7 + k) % n for i in range(n) for k in (1, 2)],
+        }
+    )
+    be = SparkBackend(spark)
+    try:
+        be.spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+        before = be.spark.conf.get("spark.sql.adaptive.enabled")
+        be.register("src", records)
+        be.register("fm_p", pairs)
+        be.execute(f"CREATE TABLE fm_x AS SELECT {partition_hint('_rid')}id AS _rid, v FROM src")
+        assert be.spark.conf.get("spark.sql.adaptive.enabled") == before
+        join = "SELECT q.l, q.r, a.v AS lv, b.v AS rv FROM fm_p q JOIN fm_x a ON a._rid = q.l JOIN fm_x b ON b._rid = q.r"
+        plan = be._sql(join)._jdf.queryExecution().executedPlan().toString()
+        assert plan.count("Exchange hashpartitioning") == 2 and plan.count("SortMergeJoin") == 2
+        assert plan.count("Sort [") == 2, plan
+        got = be.query(join + " ORDER BY q.l, q.r").to_pylist()
+        assert got == [
+            {"l": a, "r": b, "lv": f"v{a}", "rv": f"v{b}"}
+            for a, b in sorted(zip(pairs["l"].to_pylist(), pairs["r"].to_pylist(), strict=True))
+        ]
+        # Unhinted, the table is shuffled and sorted for each join.
+        be.execute("CREATE TABLE fm_x AS SELECT id AS _rid, v FROM src")
+        plan = be._sql(join)._jdf.queryExecution().executedPlan().toString()
+        assert plan.count("Exchange hashpartitioning") == 4
     finally:
         be.close()
 

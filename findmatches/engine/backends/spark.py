@@ -2,7 +2,9 @@
 
 Tables the engine creates (``CREATE TABLE … AS``) become temporary views over locally checkpointed data frames
 (materialised once, their lineage cut), in a Spark session of the backend's own (`SparkSession.newSession`:
-its own views, the cluster shared). The engine's functions (which Spark lacks, or has with other answers) run
+its own views, the cluster shared). The records are kept hash-partitioned and sorted by ``_rid``, and so is
+a table made from them row by row that asks for it (`partition_hint`): each join of such a table with the
+candidate pairs shuffles and sorts only the pairs. The engine's functions (which Spark lacks, or has with other answers) run
 as Arrow UDFs under names of their own (`_UDFS`); DuckDB's 64-bit ``hash`` becomes ``xxhash64``
 kept non-negative.
 
@@ -271,12 +273,12 @@ def _register_functions(spark: SparkSession) -> None:
     spark.udf.register(_UDFS["strip_accents"], vectorised(strip_accents, "string"))
 
 
-def to_spark_sql(sql: str) -> str:
-    """``sql`` (DuckDB's dialect, as the engine writes it) in Spark SQL."""
+def to_spark_sql(sql: str | Any) -> str:
+    """``sql`` (DuckDB's dialect, as the engine writes it, or sqlglot's tree of it) in Spark SQL."""
     import sqlglot
     from sqlglot import exp
 
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read="duckdb") if isinstance(sql, str) else sql
 
     def rewrite(node: Any) -> Any:
         # sqlglot does not descend into a node this returns in place of another: its arguments are rewritten
@@ -332,7 +334,11 @@ def to_spark_sql(sql: str) -> str:
 
 #: A join hint in the engine's SQL (`broadcast_hint`): a comment after SELECT, which sqlglot keeps as the
 #: SELECT's comment.
-_HINT = re.compile(r"^\+\s*(BROADCAST\s*\([^()]*\))\s*$", re.IGNORECASE)
+_HINT = re.compile(r"^\+\s*((?:BROADCAST|REPARTITION)\s*\([^()]*\))\s*$", re.IGNORECASE)
+
+
+#: A SELECT that asks for its rows to be partitioned (`partition_hint`).
+_PARTITIONED = re.compile(r"/\*\+\s*REPARTITION\s*\(\s*(\w+)\s*\)", re.IGNORECASE)
 
 
 def _hinted(select: Any) -> None:
@@ -532,7 +538,8 @@ class SparkBackend:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _sql(self, sql: str) -> DataFrame:
+    def _sql(self, sql: str | Any) -> DataFrame:
+        """``sql`` (the engine's SQL, or a query sqlglot parsed from it) as Spark's data frame."""
         if self._interrupted:
             raise Cancelled()
         try:
@@ -546,9 +553,24 @@ class SparkBackend:
         lines = [line for line in str(e).splitlines() if line.strip()]
         return EngineError(f"Spark: {lines[0] if lines else type(e).__name__}")
 
-    def _materialise(self, name: str, df: DataFrame) -> None:
+    def _materialise(self, name: str, df: DataFrame, key: str | None = None) -> None:
+        """Define ``name`` as ``df`` checkpointed. With a ``key`` column (a SELECT's REPARTITION hint,
+        `partition_hint`), its rows are sorted by it within their hash partitions, and planned without AQE,
+        so that the checkpoint records both: later joins on that column neither shuffle nor sort this side.
+        (Planned adaptively, the checkpoint's plan reports no partitioning, and every join shuffles it again.)"""
+        adaptive = "spark.sql.adaptive.enabled"
+        before = self._spark.conf.get(adaptive) if key else None
         try:
-            kept = self._checkpoint(df)
+            if key:
+                self._spark.conf.set(adaptive, "false")
+                # No shuffle where ``df`` is partitioned so already (made row by row from such a table).
+                partitions = int(self._spark.conf.get("spark.sql.shuffle.partitions") or 1)
+                df = df.repartition(partitions, key).sortWithinPartitions(key)
+            try:
+                kept = self._checkpoint(df)
+            finally:
+                if before is not None:
+                    self._spark.conf.set(adaptive, before)
         except Exception as e:
             raise self._error(e) from e
         self._define(name, kept)
@@ -614,13 +636,14 @@ class SparkBackend:
             )
             offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.locations)
             text = text.unionByName(self._views[f"{table}_extra{i}"])
+        # A union of tables partitioned alike keeps their partitioning (`_load_numbered`).
         self._define(table, text)
         return LoadedRecords(columns, int(num), int(offset))
 
     def _load_numbered(
         self, name: str, df: DataFrame, columns: list[str], offset: int, paths: Sequence[str | Path]
     ) -> int:
-        """Define ``name`` as ``df``'s ``columns`` with ``_rid`` first (a view over ``df`` materialised once),
+        """Define ``name`` as ``df``'s ``columns`` with ``_rid`` first (materialised, by ``_rid``: `_materialise`),
         its rows numbered densely from ``offset`` in input order (the ``paths``' order, as DuckDB reads them);
         returns its row count.
 
@@ -635,14 +658,7 @@ class SparkBackend:
         part = F.shiftright(F.col("_mono"), 33)
         place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
-            # Kept in as many partitions as a shuffle makes (numbered first, by the input's own partitions):
-            # the input's splits were as few as three for a million records (one per file for CSV of quoted
-            # line breaks), and every stage that reads the records without a shuffle ran as that many tasks,
-            # one core idle or one task twice as long. (AQE's rebalancing made three of the eight.)
-            partitions = int(self._spark.conf.get("spark.sql.shuffle.partitions") or 1)
-            marked = self._checkpoint(
-                df.withColumn("_mono", F.monotonically_increasing_id()).repartition(partitions, "_mono")
-            )
+            marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
             splits = (
                 marked.groupBy(part.alias("_part"), *ORIGIN)
                 .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
@@ -667,10 +683,15 @@ class SparkBackend:
             & F.col("_fm_block").eqNullSafe(F.col("_bblock")),
         )
         rid = (F.col("_base") + place).cast("bigint").alias("_rid")
-        # Views over the one materialised copy (the numbering is not deterministic, so that copy must be
-        # kept): a read of them redoes only the join with the small broadcast table and the casts.
-        self._define(f"{name}_marked", marked)
-        self._define(name, keyed.select(rid, *[_col(c) for c in columns]))
+        # Kept partitioned and sorted by ``_rid`` (`_materialise`), so that the tables made from the records
+        # row by row are too, and each join of them with the candidate pairs shuffles and sorts only the
+        # pairs. (This also spreads the records over a shuffle's partitions: the input's splits were as
+        # few as three for a million records, one per file for CSV of quoted line breaks, and every stage
+        # that reads the records without a shuffle ran as that many tasks.)
+        try:
+            self._materialise(name, keyed.select(rid, *[_col(c) for c in columns]), "_rid")
+        finally:
+            marked.unpersist()
         return total - offset
 
     def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
@@ -734,11 +755,14 @@ class SparkBackend:
                 schema = ", ".join(f"`{c.name}` {c.args['kind'].sql('spark')}" for c in tree.this.expressions)
                 self._define(name, self._spark.createDataFrame([], schema))
                 return
-            df = self._sql(query.sql(dialect="duckdb"))
+            # The parsed query itself: written back as text, a hint's comment would move before the SELECT
+            # (and on to the first CTE), and Spark would never see it.
+            df = self._sql(query)
             if kind == "VIEW":
                 self._define(name, df)
             else:
-                self._materialise(name, df)
+                key = _PARTITIONED.search(sql)
+                self._materialise(name, df, key.group(1) if key else None)
             return
         if isinstance(tree, exp.Drop):
             for table in tree.args.get("tables") or [tree.this]:
@@ -749,7 +773,7 @@ class SparkBackend:
             return
         if isinstance(tree, exp.Insert):
             name = tree.this.name
-            added = self._sql(tree.expression.sql(dialect="duckdb"))
+            added = self._sql(tree.expression)
             base = self._views[name]
             self._materialise(name, base.unionByName(added.toDF(*base.columns)))
             return
