@@ -530,7 +530,9 @@ def _window_pairs_sql(blocks: str, block: list[str], window: int, sort: str) -> 
     )
 
 
-def _framed_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) -> str:
+def _framed_pairs_sql(
+    keys: list[BlockingKey], pair_below: int | None = None, new_below: int | None = None
+) -> str:
     """The pairs of several by-value keys of one sort and window, from one window over all their values: in
     each key's block (by the hash of the key's number and its value), each record ranked by (sort, ``_rid``)
     with the list of the next ``window`` records (a frame), so that a block within the window is paired whole
@@ -538,7 +540,10 @@ def _framed_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) ->
     (`costly_stages`), where each aggregate, join and window is a shuffle and a stage, the blocks' aggregate,
     join and kept table, the self-join and the ranked blocks' joins took 11.2 s at 200k records on local[2],
     and this 7.7 s in a run a fifth slower throughout (docs/spark.md). DuckDB runs each key's own pipeline side by side: at 1M records
-    its candidates took 2.3 s that way and 5.1 s this way."""
+    its candidates took 2.3 s that way and 5.1 s this way.
+
+    Incremental matching (``new_below``): only the blocks holding a new record are ranked, as in
+    `_key_pairs_sql`."""
     w = int(keys[0].window)
     sort = keys[0].sort
     assert all(k.by_value and k.window == w and k.sort == sort for k in keys)
@@ -552,7 +557,9 @@ def _framed_pairs_sql(keys: list[BlockingKey], pair_below: int | None = None) ->
     )
     return (
         f"WITH u AS (SELECT _rid, {sort} AS s, unnest([{hashed}]) AS k FROM {BASE}{only}), "
-        "v AS (SELECT _rid, s, k FROM u WHERE k IS NOT NULL), "
+        "v AS (SELECT _rid, s, k FROM u WHERE k IS NOT NULL"
+        + (f" AND k IN (SELECT k FROM u WHERE _rid < {int(new_below)})" if new_below is not None else "")
+        + "), "
         f"f AS (SELECT _rid, list(_rid) OVER (PARTITION BY k ORDER BY s, _rid "
         f"ROWS BETWEEN 1 FOLLOWING AND {w} FOLLOWING) AS nxt FROM v), "
         f"p AS (SELECT _rid, unnest(nxt) AS x FROM f) "
@@ -599,21 +606,17 @@ def build_candidates(session: Session) -> BlockingResult:
     session.check()
     new, below = session.new_below, session.pair_below
     keep = f" WHERE l < {int(new)}" if new is not None else ""
-    # Where stages cost (Spark), the by-value keys are paired by one window (`_framed_pairs_sql`); incremental
-    # runs keep each key's semi-join on the new records' blocks.
-    first = next((k for k in chosen if k.by_value), None)
-    shared = [
-        k
-        for k in chosen
-        if be.costly_stages
-        and new is None
-        and first is not None
-        and k.by_value
-        and (k.window, k.sort) == (first.window, first.sort)
-    ]
-    parts = [_key_pairs_sql(key, new, below) for key in chosen if key not in shared]
-    if shared:
-        parts.append(_framed_pairs_sql(shared, below))
+    # Where stages cost (Spark), the by-value keys of one window and sort are paired by one window
+    # (`_framed_pairs_sql`). A key's own pairs are a dozen joins once Spark inlines their CTEs: an incremental
+    # run's 22 keys side by side planned 624 joins, whose broadcasts a driver of Spark's default 1 GiB could
+    # not hold at once.
+    framed: dict[tuple[int, str], list[BlockingKey]] = {}
+    for key in chosen:
+        if be.costly_stages and key.by_value:
+            framed.setdefault((key.window, key.sort), []).append(key)
+    shared = {key.name for group in framed.values() for key in group}
+    parts = [_key_pairs_sql(key, new, below) for key in chosen if key.name not in shared]
+    parts += [_framed_pairs_sql(group, below, new) for group in framed.values()]
     pairs = " UNION ALL ".join(f"SELECT l, r FROM ({sql}){keep}" for sql in parts)
     be.execute(
         f"CREATE OR REPLACE TABLE {CANDIDATES} AS SELECT l, r FROM ({pairs}) GROUP BY l, r ORDER BY l, r"

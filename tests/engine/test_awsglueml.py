@@ -91,6 +91,12 @@ def _partition(ids: list[str], groups: list[Any]) -> set[frozenset[str]]:
     return {frozenset(v) for v in by_group.values()}
 
 
+def _python_error(stderr: str) -> str:
+    """The script's Python traceback out of spark-submit's log (else the log's end)."""
+    start = stderr.rfind("Traceback (most recent call last)")
+    return stderr[start:][:6000] if start >= 0 else stderr[-4000:]
+
+
 def _find_matches(glue: Any, transform_id: str, out: Path, records: Path | None = None) -> str:
     """Start the server's own find-matches run (over ``records``, else the transform's table)."""
     more = {"InputS3Path": str(records)} if records else {}
@@ -158,7 +164,7 @@ def test_a_glue_script_finds_matches_under_spark_submit(
         out.as_uri(),
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=800)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.returncode == 0, _python_error(done.stderr)
     assert not list((work / "exports").iterdir())  # each label export was removed after reading
 
     # FindMatches: every record once, with its columns, a match_id and a score; the server's partition.

@@ -206,6 +206,19 @@ def test_keys_paired_by_one_window_pair_as_each_key_alone(
         assert set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True)) == set(
             zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True)
         )
+        # Incremental: the pairs with a new record (the lowest ids), from the blocks holding one.
+        new = max(1, len(rows) // 3)
+        alone = be.query(
+            " UNION ".join(
+                f"SELECT l, r FROM ({_key_pairs_sql(k, new_below=new)}) WHERE l < {new}" for k in keys
+            )
+        )
+        grouped = be.query(
+            f"SELECT l, r FROM ({_framed_pairs_sql(keys, new_below=new)}) WHERE l < {new} GROUP BY l, r"
+        )
+        assert set(zip(grouped.column("l").to_pylist(), grouped.column("r").to_pylist(), strict=True)) == set(
+            zip(alone.column("l").to_pylist(), alone.column("r").to_pylist(), strict=True)
+        )
     finally:
         be.close()
 
