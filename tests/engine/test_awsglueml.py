@@ -106,7 +106,7 @@ def _find_matches(glue: Any, transform_id: str, out: Path, records: Path | None 
     return run
 
 
-@pytest.mark.slow  # two matching runs on Spark: about two minutes on two cores
+@pytest.mark.slow  # two matching runs on Spark: about a minute on two cores
 @pytest.mark.timeout(900)
 def test_a_glue_script_finds_matches_under_spark_submit(
     server: ServerProcess, glue: Any, s3: Any, files_root: Path, tmp_path: Path
