@@ -194,6 +194,7 @@ def _follow(ids: list[int], merges: dict[int, int]) -> list[int]:
 # An increment whose new pairs alone looked like entities of two records (the existing groups' links are not
 # candidates again): its new records were linked one to one into existing groups of three.
 @example(seed=2010, batches=3)
+@example(seed=1012, batches=3)
 def test_batches_keep_ids_and_end_like_matching_everything_at_once(
     people: tuple[pa.Table, dict[str, str]], tmp_path_factory: pytest.TempPathFactory, seed: int, batches: int
 ) -> None:

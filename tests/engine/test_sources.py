@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.session import LABEL_COLUMNS, open_session
 from findmatches.engine.sources import (
     Sources,
+    assignment_threshold,
     detect_pairs,
     detect_schemas,
     detect_sources,
@@ -179,6 +181,32 @@ def test_a_record_whose_best_partner_is_taken_links_to_its_best_free_one() -> No
     assert one_to_one_links(codes, left, right, prob, 0.6).tolist() == [True, False, False, False]
     scores = one_to_one(Sources("shop", codes), left, right, prob, 0.5, 0.25)
     assert (scores >= 0.5).tolist() == [True, False, False, True]
+
+
+def test_links_below_the_threshold_only_where_the_population_bears_them_out() -> None:
+    """Records in pairs (no source column), one labelled match scoring 0.2 out of fold and the other eleven
+    0.9: the labels alone would link mutual best partners down to 0.2. Where forty unlabelled records with no
+    partner are each other's best candidates at 0.3, that would add twenty links for the labels' one: the
+    assignment stays at the threshold. Without them, it goes down to 0.2."""
+    table, labels = _shops(with_duplicate=False)
+    lonely = pa.table({"id": [f"x{i}" for i in range(40)], "title": [f"other {i}" for i in range(40)]})
+    plain = pa.concat_tables([table.select(["id", "title"]), lonely])
+    with open_session(
+        RecordSource(table=plain), MatchParams(primary_key="id"), labels, None, None
+    ) as session:
+        sources = Sources("", np.full(session.num_records, -1, dtype=np.int64))
+        ll, lr, y = session.labelled
+        oof = np.where(y == 1, 0.9, 0.05)
+        oof[np.flatnonzero(y == 1)[0]] = 0.2
+        matched = (ll[y == 1], lr[y == 1], oof[y == 1])
+        assert assignment_threshold(session, sources, y, oof, matched, 0.5) == pytest.approx(0.2)
+        others = np.arange(24, 64, 2, dtype=np.int64)
+        scored = (
+            np.concatenate([matched[0], others]),
+            np.concatenate([matched[1], others + 1]),
+            np.concatenate([matched[2], np.full(len(others), 0.3)]),
+        )
+        assert assignment_threshold(session, sources, y, oof, scored, 0.5) == 0.5
 
 
 def _renamed(table: pa.Table) -> pa.Table:
