@@ -10,13 +10,16 @@ random are the new ones and the rest were matched before. Taught with the labels
 3. the incremental run again, reading the existing records from that snapshot, timed;
 4. a full re-match of every record, timed.
 
+``--engine spark`` runs every step on the Spark backend in this process (``--master``, ``local[2]`` by
+default; `findmatches.engine.backends.spark`), one backend for all the runs, as a server keeps its session.
+
 Reports the times and the ratio of the incremental run on the snapshot to the full re-match, pairwise and B-cubed scores of the final partition (the existing ids with
 the merges followed, and the new records' ids) and of the full re-match against the truth, how many existing
 records changed id (only those of merged groups may), and peak memory. Steps 2 and 3 are repeated
 ``--repeat`` times (medians); step 2 once. Prints a table and writes JSON.
 
 usage: python bench/incremental.py [--records 1010000] [--new 10000] [--repeat 3]
-    [--labels bench/results/scale-1m-labels]
+    [--labels bench/results/scale-1m-labels] [--engine spark [--master local[2]]]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from bench.apply_profile import PARAMS, kept_labels, teach
 from bench.common import print_table, write_json
 from bench.scale import TEACH_RECORDS, TEACH_SEED, data_files
 from findmatches.engine.api import find_matches
+from findmatches.engine.backend import Backend
 from findmatches.engine.incremental import follow_merges
 from findmatches.engine.metrics import clustering_scores
 from findmatches.engine.types import ExistingMatches, KeepSnapshots, RecordSource
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="print the engine's log with the seconds per line"
     )
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument("--master", default="local[2]", help="Spark's master, with --engine spark")
     args = parser.parse_args()
 
     data, truth_path = data_files(args.records, 0.3, 0.2, 0)
@@ -113,6 +119,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         old_path, new_path = split_new(data, args.new, folder)
+        backend: Backend | None = None
+        if args.engine == "spark":
+            from findmatches.engine.backends.spark import SparkBackend, spark_session
+
+            backend = SparkBackend(spark_session(args.master), temp_dir=folder)
         extra = RecordSource(paths=(_labelled(labels, sample, folder),), format="parquet")
 
         def run(
@@ -142,6 +153,7 @@ def main() -> None:
                 merges_path=out.with_suffix(".merges.csv") if existing else None,
                 keep=keep,
                 log=log,
+                backend=backend,
             )
             return time.perf_counter() - started
 
@@ -174,6 +186,7 @@ def main() -> None:
         full = pq.read_table(folder / "full.parquet", columns=["id", "match_id"])
         joined = int(np.isin(after.column("match_id").to_numpy(), before.column("match_id").to_numpy()).sum())
         row = {
+            "engine": args.engine,
             "existing": args.records - args.new,
             "new": args.new,
             "first_incremental_s": round(cold_s, 2),
@@ -193,6 +206,8 @@ def main() -> None:
                 **_scores(full.column("match_id").to_numpy(), full.column("id").to_pylist(), truth),
             },
         ]
+        if backend is not None:
+            backend.close()
     print_table("incremental matching against a full re-match (medians)", [row])
     print_table("final partition against the truth", quality)
     write_json(
