@@ -611,11 +611,12 @@ def build_candidates(session: Session) -> BlockingResult:
     # run's 22 keys side by side planned 624 joins, whose broadcasts a driver of Spark's default 1 GiB could
     # not hold at once.
     framed: dict[tuple[int, str], list[BlockingKey]] = {}
+    parts = []
     for key in chosen:
         if be.costly_stages and key.by_value:
             framed.setdefault((key.window, key.sort), []).append(key)
-    shared = {key.name for group in framed.values() for key in group}
-    parts = [_key_pairs_sql(key, new, below) for key in chosen if key.name not in shared]
+        else:
+            parts.append(_key_pairs_sql(key, new, below))
     parts += [_framed_pairs_sql(group, below, new) for group in framed.values()]
     pairs = " UNION ALL ".join(f"SELECT l, r FROM ({sql}){keep}" for sql in parts)
     be.execute(

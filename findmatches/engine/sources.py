@@ -260,8 +260,8 @@ def assignment_threshold(
     best_keys = keys[first][best]
     label_best = np.isin(ll * np.int64(len(sources.codes)) + lr, best_keys)
     across = _across(sources.codes, ll, lr)
-    # The scores of the mutual best pairs across sources: the links each share would make.
-    linked = np.sort(all_p[first][best & _across(sources.codes, all_l[first], all_r[first])])
+    # The scores of the mutual best pairs (across sources, as `mutual_best` judges): each share's links.
+    linked = np.sort(all_p[first][best])
     base: tuple[int, float] | None = None  # the links and the labels' recall at the highest share with any
     chosen, chosen_f1 = threshold, -1.0
     for share in ASSIGN_SHARES:
