@@ -2,11 +2,15 @@
 
 For engine work between runs of ``bench/scale.py`` (which drives the live API beside Splink). The transform is
 taught as ``scale.py`` teaches it (3 rounds of labeling sets on a 10k sample answered by an oracle; the labels
-are cached), then ``find_matches`` runs on the big file plus the labelled records of the sample (as the API adds them). Each engine log line is printed with
-the wall seconds and the process CPU seconds since the previous one, so stages stand out even on a busy
-machine. Prints a table of stages and writes JSON.
+are cached), then ``find_matches`` runs on the big file plus the labelled records of the sample (as the API adds
+them). Each engine log line is printed with the wall seconds and the process CPU seconds since the previous one,
+so stages stand out even on a busy machine. ``--calls`` also times each call the engine makes of its backend
+(a statement, a query, a stream of batches, a write) and prints the slowest. ``--engine spark`` runs on the
+Spark backend in this process (``--master``, ``local[2]`` by default), one backend for all ``--runs``, so that
+the runs after the first are warm, as a server's are. Prints a table of the runs and writes JSON.
 
 usage: python bench/apply_profile.py [--records 1000000] [--labels bench/results/scale-1m-labels]
+       [--engine spark [--master local[2]]] [--runs 1] [--calls]
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -29,6 +35,8 @@ from bench.common import print_table, write_json
 from bench.engine_quality import oracle
 from bench.scale import CACHE, TEACH_RECORDS, TEACH_SEED, data_files
 from findmatches.engine.api import find_matches, generate_labeling_set
+from findmatches.engine.backend import Backend
+from findmatches.engine.backends.duckdb import DuckDBBackend
 from findmatches.engine.metrics import clustering_scores
 from findmatches.engine.types import MatchParams, RecordSource
 
@@ -65,6 +73,30 @@ def kept_labels(folder: Path) -> pa.Table:
     ).to_arrow_table()
 
 
+#: The backend's methods that `timed_calls` times: each runs work in the engine's database.
+TIMED_METHODS = ("load_records", "execute", "query", "stream", "map_batches", "register", "write_records")
+
+
+def timed_calls(backend: Backend, calls: list[dict[str, object]]) -> None:
+    """Wrap ``backend``'s `TIMED_METHODS` so that each call appends its wall seconds and the start of its SQL
+    to ``calls`` (a stream's time is that of reading it to the end)."""
+
+    def wrap(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            what = " ".join(str(args[0]).split())[:160] if args else ""
+            result = method(*args, **kwargs)
+            if name in ("stream", "map_batches"):
+                result = list(result)
+            calls.append({"call": name, "seconds": round(time.perf_counter() - started, 3), "sql": what})
+            return iter(result) if name in ("stream", "map_batches") else result
+
+        return timed
+
+    for name in TIMED_METHODS:
+        setattr(backend, name, wrap(name, getattr(backend, name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -76,6 +108,10 @@ def main() -> None:
         type=Path,
         help="a folder of labels<round>.csv kept by bench/scale.py: use those labels instead of teaching",
     )
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument("--master", default="local[2]", help="Spark's master, with --engine spark")
+    parser.add_argument("--runs", type=int, default=1, help="applies in a row on one backend")
+    parser.add_argument("--calls", action="store_true", help="time each backend call; print the slowest")
     args = parser.parse_args()
 
     data, truth = data_files(args.records, 0.3, 0.2, 0)
@@ -85,8 +121,8 @@ def main() -> None:
     )
 
     stages: list[dict[str, object]] = []
+    calls: list[dict[str, object]] = []
     last = [time.perf_counter(), time.process_time()]
-    started = last[0]
 
     def log(message: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -94,8 +130,8 @@ def main() -> None:
         print(f"{wall - last[0]:7.2f}s wall {cpu - last[1]:7.2f}s cpu  {message[:150]}", flush=True)
         last[0], last[1] = wall, cpu
 
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "matches.parquet"
         # As a FIND_MATCHES run through the API does: the big file plus the labelled records it lacks.
         labelled = Path(tmp) / "labelled.parquet"
         con = duckdb.connect()
@@ -106,45 +142,78 @@ def main() -> None:
         )
         con.close()
         source = RecordSource(paths=(data, labelled), format="parquet")
-        find_matches(
-            source, PARAMS, labels, out_path=out, out_format="parquet", compute_confidence=False, log=log
-        )
-        total = time.perf_counter() - started
-        matched = (
-            duckdb.connect()
-            .sql(
-                f"SELECT m.match_id, t.entity_id FROM read_parquet('{out}') m "
-                f"JOIN read_parquet('{truth}') t USING (id)"
-            )
-            .to_arrow_table()
-        )
-    scores = clustering_scores(
-        matched.column("match_id").to_numpy(), np.asarray(matched.column("entity_id").to_pylist())
+        backend: Backend
+        if args.engine == "spark":
+            from findmatches.engine.backends.spark import SparkBackend, spark_session
+
+            backend = SparkBackend(spark_session(args.master), temp_dir=Path(tmp))
+        else:
+            backend = DuckDBBackend(temp_dir=Path(tmp))
+        if args.calls:
+            timed_calls(backend, calls)
+        try:
+            for run in range(1, max(1, args.runs) + 1):
+                out = Path(tmp) / f"matches-{run}.parquet"
+                calls.clear()
+                started = last[0] = time.perf_counter()
+                find_matches(
+                    source,
+                    PARAMS,
+                    labels,
+                    out_path=out,
+                    out_format="parquet",
+                    compute_confidence=False,
+                    log=log,
+                    backend=backend,
+                )
+                total = time.perf_counter() - started
+                rows.append({"run": run, **_scored(out, truth, total), "backend_calls": len(calls)})
+                if args.calls:
+                    print_table(
+                        f"run {run}: the slowest of {len(calls)} backend calls "
+                        f"({sum(float(str(c['seconds'])) for c in calls):.1f} s in all)",
+                        sorted(calls, key=lambda c: -float(str(c["seconds"])))[:15],
+                    )
+                    rows[-1]["calls"] = list(calls)
+        finally:
+            backend.close()
+    print_table(
+        f"find_matches in-process on {args.records} synthetic records ({args.engine})",
+        [{k: v for k, v in r.items() if k != "calls"} for r in rows],
     )
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows = [
-        {
-            "records": args.records,
-            "seconds": round(total, 1),
-            "peak_mib": round(peak_mib),
-            **{
-                k: round(v, 4)
-                for k, v in scores.items()
-                if k in ("pairwise_precision", "pairwise_recall", "pairwise_f1")
-            },
-        }
-    ]
-    print_table(f"find_matches in-process on {args.records} synthetic records", rows)
     write_json(
         args.json,
         {
             "benchmark": "apply_profile",
-            "command": f"python bench/apply_profile.py --records {args.records}"
-            + (f" --labels {args.labels}" if args.labels else ""),
+            "command": "python " + " ".join(sys.argv),
+            "engine": args.engine,
             "results": rows,
             "stages": stages,
         },
     )
+
+
+def _scored(out: Path, truth: Path, seconds: float) -> dict[str, object]:
+    """Seconds, the process's peak memory and the pairwise scores of one run's output."""
+    matched = (
+        duckdb.connect()
+        .sql(
+            f"SELECT m.match_id, t.entity_id FROM read_parquet('{out}') m JOIN read_parquet('{truth}') t USING (id)"
+        )
+        .to_arrow_table()
+    )
+    scores = clustering_scores(
+        matched.column("match_id").to_numpy(), np.asarray(matched.column("entity_id").to_pylist())
+    )
+    return {
+        "seconds": round(seconds, 1),
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **{
+            k: round(v, 4)
+            for k, v in scores.items()
+            if k in ("pairwise_precision", "pairwise_recall", "pairwise_f1")
+        },
+    }
 
 
 if __name__ == "__main__":
