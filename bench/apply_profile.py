@@ -5,7 +5,8 @@ taught as ``scale.py`` teaches it (3 rounds of labeling sets on a 10k sample ans
 are cached), then ``find_matches`` runs on the big file plus the labelled records of the sample (as the API adds
 them). Each engine log line is printed with the wall seconds and the process CPU seconds since the previous one,
 so stages stand out even on a busy machine. ``--calls`` also times each call the engine makes of its backend
-(a statement, a query, a stream of batches, a write) and prints the slowest. ``--engine spark`` runs on the
+(a statement, a query, a stream of batches, a write) and prints the slowest; a stream is then read to its end
+before the engine sees its first batch, so its time shows in the call, not in the stages' log lines. ``--engine spark`` runs on the
 Spark backend in this process (``--master``, ``local[2]`` by default), one backend for all ``--runs``, so that
 the runs after the first are warm, as a server's are. Prints a table of the runs and writes JSON.
 

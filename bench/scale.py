@@ -27,14 +27,14 @@ Splink with its SparkAPI (its similarity jar on the session), both on ``--spark-
 standalone cluster on loopback that ``--standalone-workers N`` starts (a master and N one-core workers of
 ``--worker-memory``, from the scripts inside the PySpark package); the cluster's processes (master, workers,
 executors) then count to each system's CPU seconds and peak memory, measured from this process. On such a
-cluster the systems run one after the other (findmatches' runs, then Splink's training and runs): an
-application keeps every core while its session lives. The teaching server stays on DuckDB (the labels are the
+cluster the systems run one after the other (findmatches' runs, then Splink's training and runs, or the other
+way round with ``--splink-first``): an application keeps every core while its session lives. The teaching server stays on DuckDB (the labels are the
 same either way). With ``--connect``, findmatches' server runs on a Spark Connect server on that master (a
 driver kept between runs, as a service keeps one), which one untimed apply warms first, as Splink's timed runs
 come after its training on the same JVMs; its driver's CPU and memory count to findmatches' runs.
 
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
-       [--engine spark [--spark-master URL | --standalone-workers 2] [--connect]]
+       [--engine spark [--spark-master URL | --standalone-workers 2 [--splink-first]] [--connect]]
 """
 
 from __future__ import annotations
@@ -480,6 +480,24 @@ class SplinkRun:
         self.errors.close()
 
 
+def splink_alone(
+    root: Path, data: Path, truth: Path, records: int, args: argparse.Namespace, engine: Engine
+) -> dict[str, Any]:
+    """Splink's training and ``--repeat`` timed runs on ``data``, not interleaved with findmatches' (on a
+    standalone cluster, whose cores its application holds while its session lives): its row."""
+    reference: SplinkRun | None = None
+    try:
+        reference = SplinkRun(root, data, records, args, engine)
+        for _ in range(max(1, args.repeat)):
+            reference.once()
+        return reference.finish(truth)
+    except RuntimeError as e:
+        return _splink_failed(records, e)
+    finally:
+        if reference is not None:
+            reference.kill()
+
+
 def _splink_failed(records: int, error: RuntimeError) -> dict[str, Any]:
     return {"system": "splink", "records": records, "error": str(error)}
 
@@ -664,6 +682,11 @@ def main() -> None:
     )
     parser.add_argument("--worker-memory", default="8g")
     parser.add_argument(
+        "--splink-first",
+        action="store_true",
+        help="on a standalone cluster, run Splink (training and runs) before findmatches, not after",
+    )
+    parser.add_argument(
         "--connect",
         action="store_true",
         help="with --engine spark: findmatches' runs go through a Spark Connect server on the master (a driver "
@@ -757,6 +780,9 @@ def main() -> None:
             # A standalone cluster's application keeps its executors (every core) while its session lives, and
             # Splink's session lives from training to its last run: there the systems run one after the other.
             interleave = engine.cluster is None
+            if not args.skip_splink and not interleave and args.splink_first:
+                reference_row = splink_alone(root, data, truth, n, args, engine)
+                print(reference_row, flush=True)
             connect = contextlib.ExitStack()
             try:
                 if args.connect:
@@ -804,6 +830,8 @@ def main() -> None:
                 results.append(
                     {"system": "findmatches", "records": n, **progress, "error": "killed (timeout)"}
                 )
+                if reference_row is not None:  # Splink ran first (--splink-first)
+                    results.append(reference_row)
                 save()
                 raise
             finally:  # the Connect server's application holds the cluster's cores: gone before Splink's
@@ -811,16 +839,8 @@ def main() -> None:
                 engine.connect = None
             results.append(row)
             print({k: v for k, v in row.items() if k != "log"}, flush=True)
-            if not args.skip_splink and not interleave:
-                try:
-                    reference = SplinkRun(root, data, n, args, engine)
-                    for _ in range(max(1, args.repeat)):
-                        reference.once()
-                except RuntimeError as e:
-                    reference_row = _splink_failed(n, e)
-                    if reference is not None:
-                        reference.kill()
-                        reference = None
+            if not args.skip_splink and not interleave and not args.splink_first:
+                reference_row = splink_alone(root, data, truth, n, args, engine)
             if reference is not None:
                 try:
                     if not reference.runs:  # findmatches failed before the first interleaved run
