@@ -28,10 +28,11 @@ standalone cluster on loopback that ``--standalone-workers N`` starts (a master 
 ``--worker-memory``, from the scripts inside the PySpark package); the cluster's processes (master, workers,
 executors) then count to each system's CPU seconds and peak memory, measured from this process. On such a
 cluster the systems run one after the other (findmatches' runs, then Splink's training and runs, or the other
-way round with ``--splink-first``): an application keeps every core while its session lives. The teaching server stays on DuckDB (the labels are the
-same either way). With ``--connect``, findmatches' server runs on a Spark Connect server on that master (a
-driver kept between runs, as a service keeps one), which one untimed apply warms first, as Splink's timed runs
-come after its training on the same JVMs; its driver's CPU and memory count to findmatches' runs.
+way round with ``--splink-first``): an application keeps every core while its session lives. The teaching
+server stays on DuckDB (the labels are the same either way). With ``--connect``, findmatches' server runs on a
+Spark Connect server on that master (a driver kept between runs, as a service keeps one), which one untimed
+apply warms first, as Splink's timed runs come after its training on the same JVMs; its driver's CPU and memory
+count to findmatches' runs.
 
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
        [--engine spark [--spark-master URL | --standalone-workers 2 [--splink-first]] [--connect]]
