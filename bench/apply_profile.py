@@ -6,9 +6,10 @@ are cached), then ``find_matches`` runs on the big file plus the labelled record
 them). Each engine log line is printed with the wall seconds and the process CPU seconds since the previous one,
 so stages stand out even on a busy machine. ``--calls`` also times each call the engine makes of its backend
 (a statement, a query, a stream of batches, a write) and prints the slowest; a stream is then read to its end
-before the engine sees its first batch, so its time shows in the call, not in the stages' log lines. ``--engine spark`` runs on the
-Spark backend in this process (``--master``, ``local[2]`` by default), one backend for all ``--runs``, so that
-the runs after the first are warm, as a server's are. Prints a table of the runs and writes JSON.
+before the engine sees its first batch, so its time shows in the call, not in the stages' log lines.
+``--engine spark`` runs on the Spark backend in this process (``--master``, ``local[2]`` by default), one
+backend for all ``--runs``, so that the runs after the first are warm, as a server's are. Prints a table of the
+runs and writes JSON.
 
 usage: python bench/apply_profile.py [--records 1000000] [--labels bench/results/scale-1m-labels]
        [--engine spark [--master local[2]]] [--runs 1] [--calls]
@@ -80,17 +81,26 @@ TIMED_METHODS = ("load_records", "execute", "query", "stream", "map_batches", "r
 
 def timed_calls(backend: Backend, calls: list[dict[str, object]]) -> None:
     """Wrap ``backend``'s `TIMED_METHODS` so that each call appends its wall seconds and the start of its SQL
-    to ``calls`` (a stream's time is that of reading it to the end)."""
+    to ``calls`` (a stream's time is that of reading it to the end). Only the outermost call counts: DuckDB's
+    `map_batches` reads its rows through `stream`, which would otherwise count twice."""
+    depth = [0]
 
     def wrap(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        streams = name in ("stream", "map_batches")
+
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
-            what = " ".join(str(args[0]).split())[:160] if args else ""
-            result = method(*args, **kwargs)
-            if name in ("stream", "map_batches"):
-                result = list(result)
-            calls.append({"call": name, "seconds": round(time.perf_counter() - started, 3), "sql": what})
-            return iter(result) if name in ("stream", "map_batches") else result
+            depth[0] += 1
+            try:
+                result = method(*args, **kwargs)
+                if streams:
+                    result = iter(list(result))
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                what = " ".join(str(args[0]).split())[:160] if args else ""
+                calls.append({"call": name, "seconds": round(time.perf_counter() - started, 3), "sql": what})
+            return result
 
         return timed
 

@@ -783,7 +783,6 @@ def main() -> None:
             interleave = engine.cluster is None
             if not args.skip_splink and not interleave and args.splink_first:
                 reference_row = splink_alone(root, data, truth, n, args, engine)
-                print(reference_row, flush=True)
             connect = contextlib.ExitStack()
             try:
                 if args.connect:
