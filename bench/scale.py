@@ -32,10 +32,11 @@ way round with ``--splink-first``): an application keeps every core while its se
 server stays on DuckDB (the labels are the same either way). With ``--connect``, findmatches' server runs on a
 Spark Connect server on that master (a driver kept between runs, as a service keeps one), which one untimed
 apply warms first, as Splink's timed runs come after its training on the same JVMs; its driver's CPU and memory
-count to findmatches' runs.
+count to findmatches' runs. With ``--warm`` instead, each timed run follows an untimed one on the same server,
+whose kept worker holds the Spark application the timed run takes (``serve --spark-keep-s``).
 
 usage: python bench/scale.py [--sizes 100000,1000000,10000000] [--skip-splink] [--repeat 5] [--labels DIR]
-       [--engine spark [--spark-master URL | --standalone-workers 2 [--splink-first]] [--connect]]
+       [--engine spark [--spark-master URL | --standalone-workers 2 [--splink-first]] [--connect | --warm]]
 """
 
 from __future__ import annotations
@@ -266,6 +267,9 @@ class Engine:
     cluster: StandaloneCluster | None = None
     #: findmatches' runs go through this Spark Connect server on ``master`` while it is set (``--connect``).
     connect: ConnectServer | None = None
+    #: Each timed run follows an untimed one on the same server, whose kept worker and Spark application it
+    #: takes (``--warm``; `findmatches.tasks.workers`).
+    warm: bool = False
 
     def server_args(self) -> list[str]:
         master = self.connect.url if self.connect is not None else self.master
@@ -300,6 +304,16 @@ def apply(
     server = Server(root / "data", allow=[root, CACHE], args=engine.server_args(), env=engine.env())
     try:
         glue = client(server.url)
+        if engine.warm:
+            warm_out = root / f"warm-{records}.parquet"
+            run_id = glue.start_find_matches_task_run(
+                TransformId=tid, InputS3Path=str(data), OutputS3Path=str(warm_out)
+            )["TaskRunId"]
+            _check(wait_run(glue, tid, run_id), f"the untimed run on {records:,} records")
+            if warm_out.is_dir():
+                shutil.rmtree(warm_out)
+            else:
+                warm_out.unlink()
         baseline = server.tree_rss_mib() + engine.rss_mib()
         progress["baseline_mib"] = baseline
         cpu_before = server.cpu_seconds() + engine.cpu_seconds()
@@ -694,6 +708,13 @@ def main() -> None:
         "kept between runs, as a service keeps one; 4g, its executors 4g and one core each, as Splink's), "
         "started for each size and warmed by one untimed apply, as Splink's timed runs follow its training",
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="with --engine spark: each timed findmatches run follows an untimed one on the same server, whose "
+        "kept worker (and Spark application: serve --spark-keep-s) it takes, as Splink's timed runs follow its "
+        "training",
+    )
     parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", default="scale.json", help="file name under bench/results")
     parser.add_argument(
@@ -759,11 +780,13 @@ def main() -> None:
                     root / "spark-cluster", args.standalone_workers, 1, args.worker_memory
                 )
                 engine = Engine("spark", cluster.url, stack.enter_context(cluster))
+        engine.warm = args.warm and engine.name == "spark"
         engine_facts.update(
             name=engine.name,
             master=engine.master,
             standalone_workers=args.standalone_workers,
             spark_connect=args.connect,
+            warm=engine.warm,
         )
         tid, facts = teach(root, sample, sample_truth, args.rounds, args.labels)
         kept = RESULTS / f"{Path(args.json).stem}-labels"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from findmatches import __version__
-from findmatches.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from findmatches.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SPARK_KEEP_S, Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         help="an s3:// prefix where --engine spark runs' executors write the results the server reads back "
         "(default: FINDMATCHES_SPARK_TEMP_DIR, else beside each run's output where the executors may be on "
         "other machines, else the run's work dir)",
+    )
+    serve.add_argument(
+        "--spark-keep-s",
+        type=float,
+        default=float(os.environ.get("FINDMATCHES_SPARK_KEEP_S") or DEFAULT_SPARK_KEEP_S),
+        help="seconds a --engine spark run's driver (its Spark application) stays up after the run for the "
+        "next run with the same executors, which then starts warm; 0: an application per run "
+        "(default: FINDMATCHES_SPARK_KEEP_S, else %(default)s)",
     )
     serve.add_argument(
         "--allow-path",
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             spark_master=args.spark_master,
             spark_temp_dir=args.spark_temp_dir,
+            spark_keep_s=args.spark_keep_s,
             worker_hold_s=float(os.environ.get("FINDMATCHES_TEST_WORKER_HOLD_S", "0")),
         )
         try:

@@ -13,6 +13,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = Path(".findmatches")
 
+#: Seconds a Spark run's kept worker waits idle for the next run (`Settings.spark_keep_s`).
+DEFAULT_SPARK_KEEP_S = 300.0
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -41,6 +44,9 @@ class Settings:
     spark_master: str | None = None
     #: An ``s3://`` prefix for the Spark runs' scratch results (`findmatches.tasks.s3a.TEMP_DIR_ENV`).
     spark_temp_dir: str | None = None
+    #: Seconds a Spark run's worker, with its Spark application, is kept idle for the next run with the same
+    #: executors; 0: an application per run (`findmatches.tasks.workers`).
+    spark_keep_s: float = DEFAULT_SPARK_KEEP_S
     #: Test-only: seconds a run's worker process waits (stoppable) before its work, so tests can kill it.
     worker_hold_s: float = 0.0
 

@@ -25,8 +25,11 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         self.storage = Storage(settings.s3_endpoint_url, settings.allowed_roots)
         runner_ref: list[TaskRunner] = []
         workers = Workers(
-            settings.run_memory_mb << 20 if settings.run_memory_mb else None, hold_s=settings.worker_hold_s
+            settings.run_memory_mb << 20 if settings.run_memory_mb else None,
+            hold_s=settings.worker_hold_s,
+            keep_s=settings.spark_keep_s,
         )
+        self.workers = workers
         self.snapshots = SnapshotStore(settings.data_dir / "snapshots")
         jobs = Jobs(db, self.storage, runner_ref, workers, self.snapshots)
         self.runner = TaskRunner(
@@ -50,5 +53,7 @@ class GlueProvider(TaskRunOperations, CatalogOperations, TransformOperations):
         threading.Thread(target=load, name="load-engine", daemon=True).start()
 
     def close(self) -> None:
-        """Stop background task runs (they end STOPPED or are recovered at the next start)."""
+        """Stop background task runs (they end STOPPED or are recovered at the next start), then the kept
+        workers (their Spark applications)."""
         self.runner.close()
+        self.workers.close()

@@ -172,7 +172,8 @@ class Jobs:
         **kwargs: Any,
     ) -> Any:
         """``target`` run in a worker process (`Workers`); what the engine refuses, and a worker that dies,
-        fail the run with their message."""
+        fail the run with their message. Work on Spark (``env`` given, the run's engine Spark) runs in a worker
+        kept for later runs with the same settings (`_keep_key`)."""
         try:
             return self.workers.call(
                 target,
@@ -181,6 +182,7 @@ class Jobs:
                 should_stop=run.should_stop,
                 engine_style=engine_style,
                 env=env,
+                keep=_keep_key(run, env),
             )
         except SnapshotMismatch:
             raise  # `find_matches` reads the files instead
@@ -743,6 +745,16 @@ def _csv_options(table: dict[str, Any]) -> tables.CsvOptions:
     serde = (descriptor.get("SerdeInfo") or {}).get("Parameters")
     columns = [str(c["Name"]) for c in descriptor.get("Columns") or [] if c.get("Name")]
     return tables.csv_options(serde, table.get("Parameters"), columns)
+
+
+def _keep_key(run: RunContext, env: dict[str, str] | None) -> str | None:
+    """Where a run's work goes to a kept worker (`Workers.call`): Spark's on a master whose driver lives in the
+    worker (not a Spark Connect server, whose driver is kept by the server), keyed by the settings its
+    application starts with (the executors the transform's capacity asks for, the S3A connector's)."""
+    master = os.environ.get("FINDMATCHES_SPARK_MASTER") or DEFAULT_MASTER
+    if env is None or _run_engine(run) != "spark" or master.startswith(CONNECT_SCHEME):
+        return None
+    return json.dumps({k: v for k, v in env.items() if k != SCRATCH_ENV}, sort_keys=True)
 
 
 def _run_engine(run: RunContext) -> str:

@@ -7,6 +7,11 @@ and sends back a small result. The server watches each worker: a cancel or a tim
 kills it; a worker over the run memory limit is killed; a worker that dies (killed, out of memory, a crash
 in native code) fails its run with an ErrorString that says so. The API answers throughout. A worker whose
 server died exits at once (its pipe to the server closes), so no orphan goes on computing.
+
+A call may ask to keep its worker (``keep``, a key: the Spark engine's runs, whose worker holds a Spark
+application): the process then serves later calls with the same key, one at a time, until it has been idle
+for ``keep_s`` seconds, so that a run finds its driver and executors started and warm instead of starting an
+application of its own. A kept worker that dies, is killed or was cancelled is not used again.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -55,8 +62,18 @@ class WorkerFailed(Exception):
     message is the run's ErrorString."""
 
 
+class _Kept:
+    """A kept worker process: its pipe, its key, and since when it has been idle (None: busy)."""
+
+    def __init__(self, proc: Any, conn: Connection, key: str) -> None:
+        self.proc = proc
+        self.conn = conn
+        self.key = key
+        self.idle_since: float | None = None
+
+
 class Workers:
-    """Starts and watches one worker process per call."""
+    """Starts and watches a worker process per call, or keeps one between calls of the same ``keep`` key."""
 
     def __init__(
         self,
@@ -65,14 +82,21 @@ class Workers:
         poll_s: float = 0.1,
         stop_grace_s: float = 5.0,
         hold_s: float = 0.0,
+        keep_s: float = 0.0,
     ) -> None:
         self.memory_limit = int(memory_limit or default_memory_limit())
         self.poll_s = poll_s
         self.stop_grace_s = stop_grace_s
         #: Test-only: seconds a worker waits (stoppable) before its work, so that tests can kill it mid-run.
         self.hold_s = hold_s
+        #: Seconds a kept worker waits idle for its next call; 0: no worker is kept.
+        self.keep_s = keep_s
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(list(PRELOAD))
+        self._kept: list[_Kept] = []
+        self._kept_lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def warm(self) -> None:
         """Start the fork server (it imports the engine) and return once a worker can be forked."""
@@ -89,54 +113,27 @@ class Workers:
         should_stop: Callable[[], bool],
         engine_style: bool = True,
         env: dict[str, str] | None = None,
+        keep: str | None = None,
     ) -> Any:
         """Run ``target`` (``"module:function"``; with ``engine_style``, it takes ``log`` and ``should_stop``
-        besides ``kwargs``, as the engine's entry points do) in a worker and return its result. Raises `Cancelled` when ``should_stop`` turned true, `EngineError` as
-        the engine raised it, `WorkerFailed` otherwise. ``env``: variables set in the worker's environment."""
-        ours, theirs = self._ctx.Pipe()
+        besides ``kwargs``, as the engine's entry points do) in a worker and return its result. Raises
+        `Cancelled` when ``should_stop`` turned true, `EngineError` as the engine raised it, `WorkerFailed`
+        otherwise. ``env``: variables set in the worker's environment for the call. ``keep``: a key under which
+        the worker is kept for later calls (where ``keep_s`` allows); calls with one key share its settings."""
         # DuckDB spills before the watchdog would kill the run: at most half of the run's limit.
         engine_limit = (
             os.environ.get(ENGINE_MEMORY_ENV) or f"{max(64, min(2048, self.memory_limit // 2 >> 20))}MB"
         )
-        proc = self._ctx.Process(
-            target=_work,
-            args=(theirs, target, kwargs, str(log_path), engine_limit, self.hold_s, engine_style, env or {}),
-            name="findmatches-run",
-        )
+        job = (target, kwargs, str(log_path), engine_limit, self.hold_s, engine_style, env or {})
+        if keep is not None and self.keep_s > 0 and not self._closed.is_set():
+            return self._call_kept(keep, job, log_path, should_stop)
+        ours, theirs = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_work, args=(theirs, *job), name="findmatches-run")
         proc.start()
-        pid = int(proc.pid or 0)
         theirs.close()
-        append_log(log_path, f"worker process {pid} started")
-        asked_at: float | None = None
+        append_log(log_path, f"worker process {proc.pid} started")
         try:
-            while True:
-                if ours.poll(self.poll_s):
-                    try:
-                        message = ours.recv()
-                    except (EOFError, OSError):
-                        break
-                    return _result(message)
-                if not proc.is_alive():
-                    if ours.poll(0):  # it sent its result and exited between the two checks
-                        continue
-                    break
-                if should_stop():
-                    if asked_at is None:
-                        asked_at = time.monotonic()
-                        _send(ours, "stop")
-                    elif time.monotonic() - asked_at > self.stop_grace_s:
-                        raise Cancelled("stopped")
-                rss = _resident_bytes(pid)
-                if rss > self.memory_limit:
-                    proc.kill()
-                    raise WorkerFailed(
-                        f"The task run used more than {self.memory_limit >> 20} MiB of memory (the run memory "
-                        f"limit, --run-memory-mb) and was stopped: {rss >> 20} MiB."
-                    )
-            proc.join(5)
-            if asked_at is not None or should_stop():
-                raise Cancelled("stopped")
-            raise WorkerFailed(_death(proc.exitcode))
+            return _result(self._watch(proc, ours, should_stop))
         finally:
             if proc.is_alive():
                 proc.kill()
@@ -144,8 +141,142 @@ class Workers:
             ours.close()
             proc.close()
 
+    def _call_kept(
+        self, key: str, job: tuple[Any, ...], log_path: Path, should_stop: Callable[[], bool]
+    ) -> Any:
+        """`call` in a kept worker of ``key``: an idle one, else a new one, given back once it answers. An idle
+        one that died before it took the call (killed while it waited) is replaced by a new one."""
+        kept = self._take(key)
+        while True:
+            fresh = kept is None
+            if kept is None:
+                ours, theirs = self._ctx.Pipe()
+                proc = self._ctx.Process(target=_serve, args=(theirs,), name="findmatches-kept")
+                proc.start()
+                theirs.close()
+                kept = _Kept(proc, ours, key)
+                append_log(log_path, f"worker process {proc.pid} started (kept for later runs like this one)")
+                self._start_reaper()
+            healthy = False
+            try:
+                _send(kept.conn, ("run", *job))
+                try:
+                    taken = self._watch(kept.proc, kept.conn, should_stop)
+                except WorkerFailed:
+                    if fresh:
+                        raise
+                    _end(kept, 0)
+                    kept = None  # it died while idle: the call goes to a new one
+                    continue
+                if not fresh:
+                    append_log(
+                        log_path, f"worker process {kept.proc.pid} (kept from an earlier run) took the run"
+                    )
+                message = taken if taken[0] != "taken" else self._watch(kept.proc, kept.conn, should_stop)
+                # A run that was stopped leaves its worker for no one: it may still hold the run's work.
+                healthy = message[0] != "cancelled"
+                return _result(message)
+            finally:
+                if kept is not None:
+                    if healthy and not self._closed.is_set():
+                        kept.idle_since = time.monotonic()
+                        with self._kept_lock:
+                            self._kept.append(kept)
+                    else:
+                        _end(kept, 0)
 
-def _send(conn: Connection, message: str) -> None:
+    def _take(self, key: str) -> _Kept | None:
+        """An idle kept worker of ``key`` that is alive (taken out of the pool), or None."""
+        with self._kept_lock:
+            for kept in list(self._kept):
+                if kept.key == key and kept.proc.is_alive():
+                    self._kept.remove(kept)
+                    kept.idle_since = None
+                    return kept
+        return None
+
+    def _start_reaper(self) -> None:
+        with self._kept_lock:
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="kept-workers", daemon=True)
+                self._reaper.start()
+
+    def _reap(self) -> None:
+        """End kept workers idle for ``keep_s`` seconds, and those that died, until `close`."""
+        while not self._closed.wait(min(1.0, self.keep_s / 4)):
+            now = time.monotonic()
+            with self._kept_lock:
+                ended = [
+                    k
+                    for k in self._kept
+                    if not k.proc.is_alive() or now - (k.idle_since or now) >= self.keep_s
+                ]
+                for kept in ended:
+                    self._kept.remove(kept)
+            for kept in ended:
+                _end(kept, self.stop_grace_s)
+
+    def kept_pids(self) -> list[int]:
+        """The process ids of the idle kept workers."""
+        with self._kept_lock:
+            return [int(k.proc.pid or 0) for k in self._kept]
+
+    def close(self) -> None:
+        """End every idle kept worker (each stops its Spark application) and keep no more."""
+        self._closed.set()
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for k in kept:
+            _end(k, self.stop_grace_s)
+
+    def _watch(self, proc: Any, ours: Connection, should_stop: Callable[[], bool]) -> tuple[str, Any]:
+        """The worker's answer to its call; stops it when ``should_stop`` turns true (`Cancelled` past the
+        grace period) and kills it over the memory limit (`WorkerFailed`)."""
+        pid = int(proc.pid or 0)
+        asked_at: float | None = None
+        while True:
+            if ours.poll(self.poll_s):
+                try:
+                    message: tuple[str, Any] = ours.recv()
+                except (EOFError, OSError):
+                    break
+                return message
+            if not proc.is_alive():
+                if ours.poll(0):  # it sent its result and exited between the two checks
+                    continue
+                break
+            if should_stop():
+                if asked_at is None:
+                    asked_at = time.monotonic()
+                    _send(ours, "stop")
+                elif time.monotonic() - asked_at > self.stop_grace_s:
+                    proc.kill()
+                    raise Cancelled("stopped")
+            rss = _resident_bytes(pid)
+            if rss > self.memory_limit:
+                proc.kill()
+                raise WorkerFailed(
+                    f"The task run used more than {self.memory_limit >> 20} MiB of memory (the run memory "
+                    f"limit, --run-memory-mb) and was stopped: {rss >> 20} MiB."
+                )
+        proc.join(5)
+        if asked_at is not None or should_stop():
+            raise Cancelled("stopped")
+        raise WorkerFailed(_death(proc.exitcode))
+
+
+def _end(kept: _Kept, grace_s: float) -> None:
+    """Ask a kept worker to end (it stops its Spark application first), then kill it past ``grace_s``."""
+    if grace_s > 0 and kept.proc.is_alive():
+        _send(kept.conn, "exit")
+        kept.proc.join(grace_s)
+    if kept.proc.is_alive():
+        kept.proc.kill()
+    kept.proc.join()
+    kept.conn.close()
+
+
+def _send(conn: Connection, message: object) -> None:
     with contextlib.suppress(OSError):  # the worker is gone; the loop finds out
         conn.send(message)
 
@@ -198,8 +329,6 @@ def _work(
     env: dict[str, str],
 ) -> None:
     """The worker's side: run ``target`` and send back ("ok", result) or what went wrong."""
-    os.environ.update(env)
-    os.environ[ENGINE_MEMORY_ENV] = engine_limit
     # Below the API in the scheduler's eyes: on a busy machine a request waits less for a core than a run does.
     os.nice(WORKER_NICENESS)
     stop = threading.Event()
@@ -214,7 +343,54 @@ def _work(
                 stop.set()
 
     threading.Thread(target=listen, name="server-pipe", daemon=True).start()
-    path = Path(log_path)
+    os.environ.update(env)
+    os.environ[ENGINE_MEMORY_ENV] = engine_limit
+    conn.send(_run(target, kwargs, Path(log_path), hold_s, engine_style, stop))
+
+
+def _serve(conn: Connection) -> None:
+    """A kept worker's side: run each ("run", …) call as `_work` runs one, in the environment the process
+    started with plus the call's, until "exit" (then stop the Spark application, where one was started)."""
+    os.nice(WORKER_NICENESS)
+    calls: queue.SimpleQueue[tuple[tuple[Any, ...], threading.Event] | None] = queue.SimpleQueue()
+    current = [threading.Event()]
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                os._exit(70)  # the server is gone: nobody will read the result
+            if message == "stop":
+                current[0].set()
+            elif message == "exit":
+                calls.put(None)
+            else:  # a call, with the stop event its "stop" messages set from now on
+                current[0] = threading.Event()
+                calls.put((tuple(message[1:]), current[0]))
+
+    threading.Thread(target=listen, name="server-pipe", daemon=True).start()
+    base = dict(os.environ)
+    while (call := calls.get()) is not None:
+        (target, kwargs, log_path, engine_limit, hold_s, engine_style, env), stop = call
+        conn.send(("taken", os.getpid()))
+        os.environ.clear()
+        os.environ.update({**base, **env, ENGINE_MEMORY_ENV: engine_limit})
+        conn.send(_run(target, kwargs, Path(log_path), hold_s, engine_style, stop))
+    spark = sys.modules.get("findmatches.engine.backends.spark")
+    if spark is not None:
+        spark.stop_spark_session()
+
+
+def _run(
+    target: str,
+    kwargs: dict[str, Any],
+    path: Path,
+    hold_s: float,
+    engine_style: bool,
+    stop: threading.Event,
+) -> tuple[str, Any]:
+    """``target``'s answer to send back: ("ok", result), or what went wrong."""
     try:
         if hold_s and stop.wait(hold_s):
             raise Cancelled("stopped")
@@ -235,4 +411,4 @@ def _work(
         append_log(path, traceback.format_exc())
         message = getattr(e, "message", None) or str(e) or type(e).__name__
         reply = ("error", f"{type(e).__name__}: {message}")
-    conn.send(reply)
+    return reply

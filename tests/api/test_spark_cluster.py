@@ -178,6 +178,7 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
     s3.create_bucket(Bucket=scratch)
     temp_dir = ("--spark-temp-dir", f"s3://{scratch}/tmp/")
     server = _spark_server(tmp_path, s3_server, master_url, *temp_dir, SPARK_LOCAL_IP="127.0.0.1")
+    apps_before = _apps(web)
     server.start()
     try:
         glue = client(server.url)
@@ -220,6 +221,8 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
         log = (server.data_dir / "logs" / f"{run_id}.log").read_text()
         assert run["Status"] == "SUCCEEDED", (run, log)
         assert "existing matches: 1 csv object(s)" in log and "kept no snapshot" in log, log
+        # Its worker, with its driver and executors, was kept from the run before: no application started.
+        assert "(kept from an earlier run) took the run" in log, log
         assert not (server.data_dir / "snapshots").exists() or not any(
             (server.data_dir / "snapshots").iterdir()
         )
@@ -243,6 +246,22 @@ def test_a_transform_taught_and_applied_on_a_standalone_cluster(
     app = apps[-1]
     assert app["state"] == "FINISHED"
     assert app.get("memoryperexecutor", app.get("memoryperslave")) == 4096
+    # Every run of the server (the apply, its scan, the incremental run) ran in that one application, which
+    # ended with the server.
+    assert _apps(web) == apps_before + 1
+
+
+def _apps(web: int) -> int:
+    """How many applications named findmatches the master has seen, running or ended."""
+    status = _status(web)
+    return len(
+        [
+            a
+            for k in ("activeapps", "completedapps")
+            for a in status.get(k, [])
+            if a.get("name") == "findmatches"
+        ]
+    )
 
 
 def test_a_cancel_stops_the_runs_application_on_the_cluster(

@@ -85,6 +85,16 @@ def spark_session(master: str | None = None) -> SparkSession:
         return _root
 
 
+def stop_spark_session() -> None:
+    """Stop the process's Spark session where `spark_session` started one (its application ends; a kept
+    worker calls this before it exits, `findmatches.tasks.workers`)."""
+    global _root
+    with _lock:
+        if _root is not None:
+            _root.stop()
+            _root = None
+
+
 def _connect(url: str) -> SparkSession:
     """A session on the Spark Connect server at ``url`` (``sc://host:port``): the driver, and so the JVM and
     its executors, live in that server and outlast each run; this process only sends plans and receives
