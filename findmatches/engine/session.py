@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from findmatches.engine.backend import Backend, quote_ident
 from findmatches.engine.backends import open_backend
@@ -152,8 +153,11 @@ def open_session(
     done = threading.Event()
     if should_stop is not None:
         threading.Thread(target=_watch, args=(be, should_stop, done), name="engine-stop", daemon=True).start()
+    # The engine's matrix products are small (pairs × features by a few models) and run on several threads
+    # at once (scoring's pool): BLAS's own threads on top took twice the CPU for the same products.
     try:
-        yield _prepare(be, source, params, labels, log, should_stop, extras, snapshots)
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield _prepare(be, source, params, labels, log, should_stop, extras, snapshots)
     finally:
         done.set()
         if owned:
