@@ -144,12 +144,19 @@ class Workers:
     def _call_kept(
         self, key: str, job: tuple[Any, ...], log_path: Path, should_stop: Callable[[], bool]
     ) -> Any:
-        """`call` in a kept worker of ``key``: an idle one, else a new one, given back once it answers. An idle
-        one that died before it took the call (killed while it waited) is replaced by a new one."""
+        """`call` in a kept worker of ``key``: an idle one, else a new one (after every idle one has ended),
+        given back once it answers. An idle one that died before it took the call (killed while it waited) is
+        replaced by a new one."""
         kept = self._take(key)
         while True:
             fresh = kept is None
             if kept is None:
+                # Idle applications of other settings hold executors that a new application may have to
+                # wait for (a cluster's cores): they end first.
+                with self._kept_lock:
+                    idle, self._kept = self._kept, []
+                for other in idle:
+                    _end(other, self.stop_grace_s)
                 ours, theirs = self._ctx.Pipe()
                 proc = self._ctx.Process(target=_serve, args=(theirs,), name="findmatches-kept")
                 proc.start()
