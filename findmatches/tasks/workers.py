@@ -180,8 +180,9 @@ class Workers:
                         log_path, f"worker process {kept.proc.pid} (kept from an earlier run) took the run"
                     )
                 message = taken if taken[0] != "taken" else self._watch(kept.proc, kept.conn, should_stop)
-                # A run that was stopped leaves its worker for no one: it may still hold the run's work.
-                healthy = message[0] != "cancelled"
+                # Kept only after an answer or a refusal of the run's data: a run that was stopped may have left
+                # work behind, and one that failed unexpectedly may have left its driver broken.
+                healthy = message[0] in ("ok", "engine_error", "snapshot_mismatch")
                 return _result(message)
             finally:
                 if kept is not None:

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable
 
-from findmatches.engine.types import Cancelled
+from findmatches.engine.types import Cancelled, EngineError
 
 
 def pid_and_env(name: str) -> tuple[int, str | None]:
@@ -20,3 +20,10 @@ def until_stopped(log: Callable[[str], None], should_stop: Callable[[], bool]) -
     while not should_stop():
         time.sleep(0.05)
     raise Cancelled("stopped")
+
+
+def fails(kind: str) -> None:
+    """Fail as the engine refuses data (``engine``), or unexpectedly."""
+    if kind == "engine":
+        raise EngineError("the data is refused")
+    raise RuntimeError("something broke")

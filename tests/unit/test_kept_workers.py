@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from findmatches.engine.types import Cancelled
-from findmatches.tasks.workers import Workers
+from findmatches.engine.types import Cancelled, EngineError
+from findmatches.tasks.workers import WorkerFailed, Workers
 
 TARGETS = "tests.unit.kept_targets"
 
@@ -119,3 +119,26 @@ def test_a_kept_worker_that_died_is_replaced(workers: Workers, tmp_path: Path) -
     _wait(lambda: not _alive(pid))
     again, _ = _pid(workers, tmp_path, "a")
     assert again != pid and _alive(again)
+
+
+def test_a_refused_run_keeps_its_worker_and_an_unexpected_failure_ends_it(
+    workers: Workers, tmp_path: Path
+) -> None:
+    pid, _ = _pid(workers, tmp_path, "a")
+
+    def fail(kind: str) -> None:
+        workers.call(
+            f"{TARGETS}:fails",
+            {"kind": kind},
+            log_path=tmp_path / "log",
+            should_stop=lambda: False,
+            engine_style=False,
+            keep="a",
+        )
+
+    with pytest.raises(EngineError):
+        fail("engine")
+    assert workers.kept_pids() == [pid]
+    with pytest.raises(WorkerFailed, match="RuntimeError: something broke"):
+        fail("other")
+    assert workers.kept_pids() == [] and not _alive(pid)
