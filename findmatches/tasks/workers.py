@@ -341,16 +341,11 @@ def _work(
     os.nice(WORKER_NICENESS)
     stop = threading.Event()
 
-    def listen() -> None:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                os._exit(70)  # the server is gone: nobody will read the result
-            if message == "stop":
-                stop.set()
+    def on_message(message: Any) -> None:
+        if message == "stop":
+            stop.set()
 
-    threading.Thread(target=listen, name="server-pipe", daemon=True).start()
+    _listen(conn, on_message)
     os.environ.update(env)
     os.environ[ENGINE_MEMORY_ENV] = engine_limit
     conn.send(_run(target, kwargs, Path(log_path), hold_s, engine_style, stop))
@@ -363,21 +358,16 @@ def _serve(conn: Connection) -> None:
     calls: queue.SimpleQueue[tuple[tuple[Any, ...], threading.Event] | None] = queue.SimpleQueue()
     current = [threading.Event()]
 
-    def listen() -> None:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                os._exit(70)  # the server is gone: nobody will read the result
-            if message == "stop":
-                current[0].set()
-            elif message == "exit":
-                calls.put(None)
-            else:  # a call, with the stop event its "stop" messages set from now on
-                current[0] = threading.Event()
-                calls.put((tuple(message[1:]), current[0]))
+    def on_message(message: Any) -> None:
+        if message == "stop":
+            current[0].set()
+        elif message == "exit":
+            calls.put(None)
+        else:  # a call, with the stop event its "stop" messages set from now on
+            current[0] = threading.Event()
+            calls.put((tuple(message[1:]), current[0]))
 
-    threading.Thread(target=listen, name="server-pipe", daemon=True).start()
+    _listen(conn, on_message)
     base = dict(os.environ)
     while (call := calls.get()) is not None:
         (target, kwargs, log_path, engine_limit, hold_s, engine_style, env), stop = call
@@ -388,6 +378,21 @@ def _serve(conn: Connection) -> None:
     spark = sys.modules.get("findmatches.engine.backends.spark")
     if spark is not None:
         spark.stop_spark_session()
+
+
+def _listen(conn: Connection, on_message: Callable[[Any], None]) -> None:
+    """Hand each message from the server to ``on_message``, on a thread of its own; exit the process at once
+    when the server is gone (its pipe closed): nobody would read the result."""
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                os._exit(70)
+            on_message(message)
+
+    threading.Thread(target=listen, name="server-pipe", daemon=True).start()
 
 
 def _run(
