@@ -287,6 +287,14 @@ class Engine:
         return own + (self.cluster.tree_rss_mib() if self.cluster is not None else 0.0)
 
 
+def _remove_output(path: Path) -> None:
+    """Remove a run's output: a file, or the Spark engine's folder of part files (docs/spark.md)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def apply(
     root: Path,
     tid: str,
@@ -310,10 +318,7 @@ def apply(
                 TransformId=tid, InputS3Path=str(data), OutputS3Path=str(warm_out)
             )["TaskRunId"]
             _check(wait_run(glue, tid, run_id), f"the untimed run on {records:,} records")
-            if warm_out.is_dir():
-                shutil.rmtree(warm_out)
-            else:
-                warm_out.unlink()
+            _remove_output(warm_out)
         baseline = server.tree_rss_mib() + engine.rss_mib()
         progress["baseline_mib"] = baseline
         cpu_before = server.cpu_seconds() + engine.cpu_seconds()
@@ -341,10 +346,7 @@ def apply(
     finally:
         _stop(server)
     scores = score(out, truth, "id", "match_id")
-    if out.is_dir():  # the Spark engine's part files (docs/spark.md)
-        shutil.rmtree(out)
-    else:
-        out.unlink()
+    _remove_output(out)
     return {
         "system": "findmatches",
         "engine": engine.name,

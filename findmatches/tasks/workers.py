@@ -144,54 +144,57 @@ class Workers:
     def _call_kept(
         self, key: str, job: tuple[Any, ...], log_path: Path, should_stop: Callable[[], bool]
     ) -> Any:
-        """`call` in a kept worker of ``key``: an idle one, else a new one (after every idle one has ended),
-        given back once it answers. An idle one that died before it took the call (killed while it waited) is
-        replaced by a new one."""
+        """`call` in a kept worker of ``key``: an idle one, else a new one (`_new_kept`), given back once it
+        answers. An idle one that died before it took the call (killed while it waited) is replaced."""
         kept = self._take(key)
-        while True:
-            fresh = kept is None
-            if kept is None:
-                # Idle applications of other settings hold executors that a new application may have to
-                # wait for (a cluster's cores): they end first.
-                with self._kept_lock:
-                    idle, self._kept = self._kept, []
-                for other in idle:
-                    _end(other, self.stop_grace_s)
-                ours, theirs = self._ctx.Pipe()
-                proc = self._ctx.Process(target=_serve, args=(theirs,), name="findmatches-kept")
-                proc.start()
-                theirs.close()
-                kept = _Kept(proc, ours, key)
-                append_log(log_path, f"worker process {proc.pid} started (kept for later runs like this one)")
-                self._start_reaper()
-            healthy = False
+        taken: tuple[str, Any] | None = None
+        if kept is not None:
+            _send(kept.conn, ("run", *job))
             try:
-                _send(kept.conn, ("run", *job))
-                try:
-                    taken = self._watch(kept.proc, kept.conn, should_stop)
-                except WorkerFailed:
-                    if fresh:
-                        raise
-                    _end(kept, 0)
-                    kept = None  # it died while idle: the call goes to a new one
-                    continue
-                if not fresh:
-                    append_log(
-                        log_path, f"worker process {kept.proc.pid} (kept from an earlier run) took the run"
-                    )
-                message = taken if taken[0] != "taken" else self._watch(kept.proc, kept.conn, should_stop)
-                # Kept only after an answer or a refusal of the run's data: a run that was stopped may have left
-                # work behind, and one that failed unexpectedly may have left its driver broken.
-                healthy = message[0] in ("ok", "engine_error", "snapshot_mismatch")
-                return _result(message)
-            finally:
-                if kept is not None:
-                    if healthy and not self._closed.is_set():
-                        kept.idle_since = time.monotonic()
-                        with self._kept_lock:
-                            self._kept.append(kept)
-                    else:
-                        _end(kept, 0)
+                taken = self._watch(kept.proc, kept.conn, should_stop)
+                append_log(
+                    log_path, f"worker process {kept.proc.pid} (kept from an earlier run) took the run"
+                )
+            except WorkerFailed:
+                _end(kept, 0)
+                kept = None
+            except BaseException:
+                _end(kept, 0)
+                raise
+        if kept is None:
+            kept = self._new_kept(key, log_path)
+            _send(kept.conn, ("run", *job))
+        healthy = False
+        try:
+            if taken is None:
+                taken = self._watch(kept.proc, kept.conn, should_stop)
+            message = taken if taken[0] != "taken" else self._watch(kept.proc, kept.conn, should_stop)
+            # Kept only after an answer or a refusal of the run's data: a run that was stopped may have left
+            # work behind, and one that failed unexpectedly may have left its driver broken.
+            healthy = message[0] in ("ok", "engine_error", "snapshot_mismatch")
+            return _result(message)
+        finally:
+            if healthy and not self._closed.is_set():
+                kept.idle_since = time.monotonic()
+                with self._kept_lock:
+                    self._kept.append(kept)
+            else:
+                _end(kept, 0)
+
+    def _new_kept(self, key: str, log_path: Path) -> _Kept:
+        """A new kept worker of ``key``, once every idle one has ended: idle applications of other settings
+        hold executors that a new application may have to wait for (a cluster's cores)."""
+        with self._kept_lock:
+            idle, self._kept = self._kept, []
+        for other in idle:
+            _end(other, self.stop_grace_s)
+        ours, theirs = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_serve, args=(theirs,), name="findmatches-kept")
+        proc.start()
+        theirs.close()
+        append_log(log_path, f"worker process {proc.pid} started (kept for later runs like this one)")
+        self._start_reaper()
+        return _Kept(proc, ours, key)
 
     def _take(self, key: str) -> _Kept | None:
         """An idle kept worker of ``key`` that is alive (taken out of the pool), or None."""
