@@ -145,22 +145,31 @@ class Workers:
         self, key: str, job: tuple[Any, ...], log_path: Path, should_stop: Callable[[], bool]
     ) -> Any:
         """`call` in a kept worker of ``key``: an idle one, else a new one (`_new_kept`), given back once it
-        answers. An idle one that died before it took the call (killed while it waited) is replaced."""
+        answers. An idle one that died before it took the call (killed while it waited), or whose Spark
+        application was lost meanwhile (its driver died, the cluster ended it), is replaced."""
         kept = self._take(key)
         taken: tuple[str, Any] | None = None
         if kept is not None:
             _send(kept.conn, ("run", *job))
             try:
                 taken = self._watch(kept.proc, kept.conn, should_stop)
-                append_log(
-                    log_path, f"worker process {kept.proc.pid} (kept from an earlier run) took the run"
-                )
             except WorkerFailed:
                 _end(kept, 0)
                 kept = None
             except BaseException:
                 _end(kept, 0)
                 raise
+            if kept is not None and taken is not None:
+                pid = kept.proc.pid
+                if taken[0] == "lost":
+                    append_log(
+                        log_path,
+                        f"worker process {pid} (kept from an earlier run) cannot take the run: {taken[1]}",
+                    )
+                    _end(kept, self.stop_grace_s)
+                    kept, taken = None, None
+                else:
+                    append_log(log_path, f"worker process {pid} (kept from an earlier run) took the run")
         if kept is None:
             kept = self._new_kept(key, log_path)
             _send(kept.conn, ("run", *job))
@@ -356,7 +365,9 @@ def _work(
 
 def _serve(conn: Connection) -> None:
     """A kept worker's side: run each ("run", …) call as `_work` runs one, in the environment the process
-    started with plus the call's, until "exit" (then stop the Spark application, where one was started)."""
+    started with plus the call's, until "exit" (then stop the Spark application, where one was started). A
+    call that finds the application lost while the worker waited (`_lost`) is refused with ("lost", why), and
+    the worker ends: the server gives the call to a new one."""
     os.nice(WORKER_NICENESS)
     calls: queue.SimpleQueue[tuple[tuple[Any, ...], threading.Event] | None] = queue.SimpleQueue()
     current = [threading.Event()]
@@ -374,13 +385,23 @@ def _serve(conn: Connection) -> None:
     base = dict(os.environ)
     while (call := calls.get()) is not None:
         (target, kwargs, log_path, engine_limit, hold_s, engine_style, env), stop = call
+        if (why := _lost()) is not None:
+            conn.send(("lost", why))
+            break
         conn.send(("taken", os.getpid()))
         os.environ.clear()
         os.environ.update({**base, **env, ENGINE_MEMORY_ENV: engine_limit})
         conn.send(_run(target, kwargs, Path(log_path), hold_s, engine_style, stop))
     spark = sys.modules.get("findmatches.engine.backends.spark")
     if spark is not None:
-        spark.stop_spark_session()
+        with contextlib.suppress(Exception):  # a lost application's driver may not answer the stop
+            spark.stop_spark_session()
+
+
+def _lost() -> str | None:
+    """Why the Spark application this worker started can run no more work (`spark_session_lost`), else None."""
+    spark = sys.modules.get("findmatches.engine.backends.spark")
+    return None if spark is None else spark.spark_session_lost()
 
 
 def _listen(conn: Connection, on_message: Callable[[Any], None]) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import re
 import shutil
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -42,6 +47,35 @@ def _succeeds(
     log = (server.data_dir / "logs" / f"{started['TaskRunId']}.log").read_text()
     assert run["Status"] == "SUCCEEDED", log
     return log
+
+
+def _kill_kept_driver(log: str) -> tuple[int, list[int]]:
+    """Kill the Spark driver (its JVM) of the kept worker that ran the run of ``log``: the worker's id and the
+    JVMs' ids."""
+    found = re.findall(
+        r"worker process (\d+) (?:\(kept from an earlier run\) took the run|started \(kept)", log
+    )
+    assert found, log
+    worker = int(found[-1])
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    below, todo = [], list(children.get(worker, []))
+    while todo:
+        pid = todo.pop()
+        below.append(pid)
+        todo += children.get(pid, [])
+    killed = []
+    for pid in below:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return worker, killed
 
 
 def test_an_unknown_engine_is_refused(glue: Any, people: SampleTransform) -> None:
@@ -123,6 +157,7 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     logs = server.data_dir / "logs"
     found: dict[str, set[frozenset[str]]] = {}
     order: dict[str, list[str]] = {}
+    input_spark_log = ""
     for engine in ("spark", "duckdb"):
         run_id = glue.start_find_matches_task_run(
             TransformId=people.transform_id, OutputS3Path=f"s3://{people.bucket}/{engine}/", Engine=engine
@@ -165,6 +200,7 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
     s3.put_object(Bucket=people.bucket, Key="input/part-0.csv", Body=_csv(given))
     for engine in ("spark", "duckdb"):
         log = _succeeds(glue, server, people, engine, f"input-{engine}", InputS3Path="input/")
+        input_spark_log = log if engine == "spark" else input_spark_log
         added = len([r for r in people.rows if r["id"] in labelled]) - len(
             [r for r in given if r["id"] in labelled]
         )
@@ -173,6 +209,9 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
         found[f"input-{engine}"] = _groups(s3, people.bucket, f"input-{engine}/")
     assert found["input-spark"] == found["input-duckdb"]
     assert {i for g in found["input-spark"] for i in g} == {r["id"] for r in given}
+    # The kept worker's driver dies while it waits: the next Spark run goes to a new worker, and succeeds.
+    worker, killed = _kill_kept_driver(input_spark_log)
+    assert killed, f"no JVM below the kept worker {worker}"
     # An incremental run: the existing matches too are read by the executors, not fetched; copies of
     # existing records join their originals' groups, as on DuckDB.
     copies = [{**r, "id": f"copy-{r['id']}"} for r in people.rows[:12]]
@@ -182,6 +221,11 @@ def test_spark_reads_the_table_from_s3_itself_and_finds_duckdbs_groups(
         log = _succeeds(glue, server, people, engine, f"incremental-{engine}", **existing)
         # (DuckDB's run reads the snapshot that Spark's kept of them: its executors are on this machine.)
         assert ("existing matches: 1 csv object(s)" in log) == (engine == "spark"), log
+        if engine == "spark":
+            assert (
+                f"worker process {worker} (kept from an earlier run) cannot take the run: its Spark driver "
+                "does not answer"
+            ) in log, log
         found[f"incremental-{engine}"] = _groups(s3, people.bucket, f"incremental-{engine}/")
     assert found["incremental-spark"] == found["incremental-duckdb"]
     before, after = (

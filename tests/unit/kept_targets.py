@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from findmatches.engine.types import Cancelled, EngineError
 
@@ -27,3 +28,23 @@ def fails(kind: str) -> None:
     if kind == "engine":
         raise EngineError("the data is refused")
     raise RuntimeError("something broke")
+
+
+class _DeadDriver:
+    """A Spark session whose driver's JVM is gone: every call into it fails, as py4j's calls then do."""
+
+    @property
+    def sparkContext(self) -> Any:
+        raise ConnectionRefusedError("the Java gateway is gone")
+
+    def stop(self) -> None:
+        raise ConnectionRefusedError("the Java gateway is gone")
+
+
+def lose_spark_driver() -> int:
+    """Leave this worker holding a Spark session whose driver died, as one does when its JVM is killed while
+    the worker waits for its next run; this process's id."""
+    from findmatches.engine.backends import spark
+
+    spark._root = _DeadDriver()  # type: ignore[assignment]
+    return os.getpid()

@@ -142,3 +142,26 @@ def test_a_refused_run_keeps_its_worker_and_an_unexpected_failure_ends_it(
     with pytest.raises(WorkerFailed, match="RuntimeError: something broke"):
         fail("other")
     assert workers.kept_pids() == [] and not _alive(pid)
+
+
+def test_a_kept_worker_whose_spark_driver_died_is_replaced(workers: Workers, tmp_path: Path) -> None:
+    """The worker's Spark application was lost while it waited (its driver's JVM killed): it refuses the next
+    call and ends, and a new worker takes the call, which succeeds."""
+    pid = workers.call(
+        f"{TARGETS}:lose_spark_driver",
+        {},
+        log_path=tmp_path / "log",
+        should_stop=lambda: False,
+        engine_style=False,
+        keep="a",
+    )
+    assert workers.kept_pids() == [pid]
+    again, _ = _pid(workers, tmp_path, "a")
+    assert again != pid
+    _wait(lambda: not _alive(pid))
+    assert workers.kept_pids() == [again]
+    log = (tmp_path / "log").read_text()
+    assert (
+        f"worker process {pid} (kept from an earlier run) cannot take the run: its Spark driver does not "
+        "answer (ConnectionRefusedError)"
+    ) in log, log

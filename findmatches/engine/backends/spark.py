@@ -95,6 +95,22 @@ def stop_spark_session() -> None:
             _root = None
 
 
+def spark_session_lost() -> str | None:
+    """Why the process's Spark session can run no more work, where `spark_session` started one whose
+    application is gone: its driver's JVM died, or its context was stopped (a cluster's master that ended the
+    application, an executor loss the driver gave up on). None where it can, or where none was started or it
+    is a Spark Connect client's (a Connect server's sessions outlive this process's)."""
+    with _lock:
+        root = _root
+    if root is None or type(root).__module__.startswith("pyspark.sql.connect"):
+        return None
+    try:
+        stopped = bool(root.sparkContext._jsc.sc().isStopped())
+    except Exception as e:  # the gateway to the JVM is gone: py4j's network errors, a closed socket
+        return f"its Spark driver does not answer ({type(e).__name__})"
+    return "its Spark application was stopped" if stopped else None
+
+
 def _connect(url: str) -> SparkSession:
     """A session on the Spark Connect server at ``url`` (``sc://host:port``): the driver, and so the JVM and
     its executors, live in that server and outlast each run; this process only sends plans and receives
