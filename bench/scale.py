@@ -278,6 +278,14 @@ class Engine:
     def env(self) -> dict[str, str]:
         return {"PYSPARK_PYTHON": sys.executable} if self.name == "spark" else {}
 
+    def capacity(self) -> dict[str, Any]:
+        """The transform's capacity for a standalone cluster: an executor of one core (G.1X) for each of its
+        cores, and the worker Glue counts for the driver, so that a run asks for the cores it gets
+        (`findmatches.tasks.capacity`; the run sizes its shuffles by them). None asked elsewhere."""
+        if self.cluster is None:
+            return {}
+        return {"WorkerType": "G.1X", "NumberOfWorkers": self.cluster.workers * self.cluster.cores + 1}
+
     def cpu_seconds(self) -> float:
         own = self.connect.cpu_seconds() if self.connect is not None else 0.0
         return own + (self.cluster.cpu_seconds() if self.cluster is not None else 0.0)
@@ -312,6 +320,8 @@ def apply(
     server = Server(root / "data", allow=[root, CACHE], args=engine.server_args(), env=engine.env())
     try:
         glue = client(server.url)
+        if engine.capacity():
+            glue.update_ml_transform(TransformId=tid, **engine.capacity())
         if engine.warm:
             warm_out = root / f"warm-{records}.parquet"
             run_id = glue.start_find_matches_task_run(

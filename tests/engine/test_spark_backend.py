@@ -28,9 +28,12 @@ from findmatches.engine.types import CsvFormat, ExistingMatches, KeepSnapshots, 
 sqlglot = pytest.importorskip("sqlglot")
 
 from findmatches.engine.backends.spark import (  # noqa: E402
+    PARTITION_ROWS,
+    PARTITIONS_ENV,
     _driver_conf,
     _glob_regex,
     _java_time_format,
+    shuffle_partitions,
     to_spark_sql,
 )
 
@@ -166,6 +169,55 @@ def test_records_are_numbered_densely_in_input_order_across_partitions(spark: An
     assert rows["id"] == [f"r{i:05d}" for i in range(12_000)] + ["x0", "x1"]
     assert rows["n"][-2:] == [None, None]
     assert typed == {"_rid": list(range(12_000)), "n": list(range(12_000))}
+
+
+def test_shuffles_have_a_partition_per_core_or_per_so_many_records() -> None:
+    assert shuffle_partitions(1_000_000, 2) == 2  # a task per core: their starts cost at 1M (docs/spark.md)
+    assert shuffle_partitions(10_000_000, 2) == 8 == 10_000_000 // PARTITION_ROWS
+    assert shuffle_partitions(10_000_001, 2) == 9
+    assert shuffle_partitions(50_000, 16) == 16
+    assert shuffle_partitions(0, 0) == 1
+
+
+@pytest.mark.spark
+def test_a_run_sizes_its_shuffles_by_the_records_it_loads(
+    spark: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """All the records a run loads (the source's, the extras', a kept snapshot's) set its shuffles'
+    partitions, and the records are kept in that many; ``FINDMATCHES_SPARK_PARTITIONS`` overrides it."""
+    from findmatches.engine.backend import typed_records
+    from findmatches.engine.backends import spark as spark_module
+    from findmatches.engine.backends.spark import SparkBackend
+
+    monkeypatch.delenv(PARTITIONS_ENV, raising=False)
+    monkeypatch.setattr(spark_module, "PARTITION_ROWS", 1000)
+    cores = int(spark.sparkContext.defaultParallelism)
+    records = RecordSource(table=pa.table({"id": [f"r{i}" for i in range(2500)]}))
+    extra = RecordSource(table=pa.table({"id": [f"x{i}" for i in range(600)]}))
+    snapshot = tmp_path / "snapshot.parquet"
+    pq.write_table(pa.table({"id": [f"s{i}" for i in range(2000)]}), snapshot)
+
+    def partitions(backend: SparkBackend) -> int:
+        return int(backend.spark.conf.get("spark.sql.shuffle.partitions") or 0)
+
+    backend = SparkBackend(spark)
+    try:
+        backend.load_records(records, "t", [extra])
+        assert partitions(backend) == max(cores, 4)  # 3,100 records
+        kept = [backend._views[name].rdd.getNumPartitions() for name in (typed_records("t"), "t_extra0")]
+        assert kept == [partitions(backend)] * 2
+        backend.load_parquet(snapshot, "s")
+        assert partitions(backend) == max(cores, 6)  # 5,100 records
+    finally:
+        backend.close()
+    monkeypatch.setenv(PARTITIONS_ENV, "3")
+    backend = SparkBackend(spark)
+    try:
+        backend.load_records(records, "t")
+        assert partitions(backend) == 3
+        assert backend._views[typed_records("t")].rdd.getNumPartitions() == 3
+    finally:
+        backend.close()
 
 
 @pytest.mark.spark

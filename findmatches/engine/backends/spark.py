@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -54,6 +54,24 @@ UNIFIED_MEMORY_FRACTION = 0.6
 RESERVED_HEAP = 300 << 20
 #: A master of this scheme names a Spark Connect server (`_connect`).
 CONNECT_SCHEME = "sc://"
+#: Sets the partitions of every shuffle of a run (`shuffle_partitions` where unset).
+PARTITIONS_ENV = "FINDMATCHES_SPARK_PARTITIONS"
+#: The records a shuffle partition holds at most (`shuffle_partitions`), and the partitions where the
+#: application's cores are unknown (a Spark Connect client's). At 10M records that is the 8 partitions every
+#: 10M run on the cluster of two one-core workers ran with (sessions 37-58); at 1M as many as the cores:
+#: a warm 1M apply there took 89.2 s with 8 partitions, 77.5 s with 4 and 74.4 s with 2, the same pairs and
+#: groups in each (session 60, docs/spark.md): a task of a few seconds pays its start (its scheduling, the
+#: Python worker of a mapped stage, a shuffle file for every reducer) out of proportion.
+PARTITION_ROWS = 1_250_000
+DEFAULT_PARTITIONS = 8
+
+
+def shuffle_partitions(records: int, cores: int) -> int:
+    """The partitions of a run's shuffles over ``records`` on an application of ``cores`` cores: a partition
+    per `PARTITION_ROWS` records, and at least one per core."""
+    return max(1, cores, math.ceil(records / PARTITION_ROWS))
+
+
 _lock = threading.Lock()
 _root: SparkSession | None = None
 
@@ -133,7 +151,7 @@ def _connect(url: str) -> SparkSession:
 def _session_conf() -> dict[str, str]:
     """The SQL settings every session of the engine runs with (see `spark_session`)."""
     return {
-        "spark.sql.shuffle.partitions": os.environ.get("FINDMATCHES_SPARK_PARTITIONS", "8"),
+        "spark.sql.shuffle.partitions": os.environ.get(PARTITIONS_ENV) or str(DEFAULT_PARTITIONS),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.ansi.enabled": "false",
         # Constraint propagation through a union of a table and a view over Parquet (a run on kept
@@ -404,6 +422,29 @@ def _unique_ctes(tree: Any) -> Any:
 ORIGIN = ("_fm_file", "_fm_block")
 
 
+class _Numbered(NamedTuple):
+    """A source's rows marked with Spark's monotonic id (checkpointed), the first ``_rid`` of each of its splits'
+    rows (by partition, file and split start), and the ``_rid`` past its last row."""
+
+    marked: DataFrame
+    bases: list[tuple[int, Any, Any, int]]
+    end: int
+
+
+def _mono_part() -> Any:
+    """The partition in Spark's monotonic id (`_numbered`): its upper 31 bits."""
+    from pyspark.sql import functions as F
+
+    return F.shiftright(F.col("_mono"), 33)
+
+
+def _mono_place() -> Any:
+    """The row's place in its partition in Spark's monotonic id: its lower 33 bits."""
+    from pyspark.sql import functions as F
+
+    return F.col("_mono").bitwiseAND((1 << 33) - 1)
+
+
 def _with_origin(df: DataFrame, source: RecordSource) -> DataFrame:
     """``df`` with its rows' `ORIGIN` (from Spark's file metadata; nulls for a source that is no file)."""
     from pyspark.sql import functions as F
@@ -552,6 +593,8 @@ class SparkBackend:
         self._spark.addTag(self._tag)
         self._interrupted = False
         self._closed = False
+        # The records loaded so far, which size the session's shuffles (`_size_for`).
+        self._records = 0
 
     @property
     def spark(self) -> SparkSession:
@@ -647,31 +690,37 @@ class SparkBackend:
         columns = list(src.columns)
         if not columns:
             raise EngineError("The input has no columns.")
-        num = self._load_numbered(
-            typed_records(table), _with_origin(src, source), columns, 0, source.locations
-        )
+        numbered: list[_Numbered] = []
+        try:
+            numbered.append(self._numbered(_with_origin(src, source), 0, source.locations))
+            for extra in extras:
+                more = self._read(extra)
+                have = set(more.columns)
+                more = _with_origin(more, extra).select(
+                    *[_text(more, c) if c in have else F.lit(None).cast("string").alias(c) for c in columns],
+                    *ORIGIN,
+                )
+                numbered.append(self._numbered(more, numbered[-1].end, extra.locations))
+            # Every part is counted before any is kept, so that all are kept in the partitions of the whole
+            # (an incremental run's few new records and its existing ones among the extras).
+            self._size_for(numbered[-1].end)
+            names = [typed_records(table)] + [f"{table}_extra{i}" for i in range(len(extras))]
+            for name, part in zip(names, numbered, strict=True):
+                self._keep_numbered(name, part, columns)
+        finally:
+            for part in numbered:
+                part.marked.unpersist()
         typed = self._views[typed_records(table)]
         text = typed.select("_rid", *[_text(typed, c) for c in columns])
-        offset = num
-        for i, extra in enumerate(extras):
-            more = self._read(extra)
-            have = set(more.columns)
-            more = _with_origin(more, extra).select(
-                *[_text(more, c) if c in have else F.lit(None).cast("string").alias(c) for c in columns],
-                *ORIGIN,
-            )
-            offset += self._load_numbered(f"{table}_extra{i}", more, columns, offset, extra.locations)
-            text = text.unionByName(self._views[f"{table}_extra{i}"])
-        # A union of tables partitioned alike keeps their partitioning (`_load_numbered`).
+        for name in names[1:]:
+            text = text.unionByName(self._views[name])
+        # A union of tables partitioned alike keeps their partitioning (`_keep_numbered`).
         self._define(table, text)
-        return LoadedRecords(columns, int(num), int(offset))
+        return LoadedRecords(columns, numbered[0].end, numbered[-1].end)
 
-    def _load_numbered(
-        self, name: str, df: DataFrame, columns: list[str], offset: int, paths: Sequence[str | Path]
-    ) -> int:
-        """Define ``name`` as ``df``'s ``columns`` with ``_rid`` first (materialised, by ``_rid``: `_materialise`),
-        its rows numbered densely from ``offset`` in input order (the ``paths``' order, as DuckDB reads them);
-        returns its row count.
+    def _numbered(self, df: DataFrame, offset: int, paths: Sequence[str | Path]) -> _Numbered:
+        """``df``'s rows marked and counted, for `_keep_numbered` to number them densely from ``offset`` in
+        input order (the ``paths``' order, as DuckDB reads them).
 
         ``df`` carries each row's `ORIGIN` (its file and the start of the file's split that held it: Spark
         packs splits into partitions by size, not in the files' order). Spark's monotonic id holds the
@@ -681,13 +730,11 @@ class SparkBackend:
         executor.)"""
         from pyspark.sql import functions as F
 
-        part = F.shiftright(F.col("_mono"), 33)
-        place = F.col("_mono").bitwiseAND((1 << 33) - 1)
         try:
             marked = self._checkpoint(df.withColumn("_mono", F.monotonically_increasing_id()))
             splits = (
-                marked.groupBy(part.alias("_part"), *ORIGIN)
-                .agg(F.count(F.lit(1)).alias("n"), F.min(place).alias("first"))
+                marked.groupBy(_mono_part().alias("_part"), *ORIGIN)
+                .agg(F.count(F.lit(1)).alias("n"), F.min(_mono_place()).alias("first"))
                 .collect()
             )
         except Exception as e:
@@ -700,25 +747,58 @@ class SparkBackend:
         for r in ordered:
             bases.append((int(r["_part"]), r["_fm_file"], r["_fm_block"], total - int(r["first"])))
             total += int(r["n"])
-        base = self._spark.createDataFrame(bases, "_bpart long, _bfile string, _bblock long, _base long")
+        return _Numbered(marked, bases, total)
+
+    def _keep_numbered(self, name: str, numbered: _Numbered, columns: list[str]) -> None:
+        """Define ``name`` as the `_numbered` rows' ``columns`` with ``_rid`` first, materialised by ``_rid``
+        (`_materialise`)."""
+        from pyspark.sql import functions as F
+
+        base = self._spark.createDataFrame(
+            numbered.bases, "_bpart long, _bfile string, _bblock long, _base long"
+        )
         # Null-safe: a source that is no file has no file or split.
-        keyed = marked.join(
+        keyed = numbered.marked.join(
             F.broadcast(base),
-            (part == F.col("_bpart"))
+            (_mono_part() == F.col("_bpart"))
             & F.col("_fm_file").eqNullSafe(F.col("_bfile"))
             & F.col("_fm_block").eqNullSafe(F.col("_bblock")),
         )
-        rid = (F.col("_base") + place).cast("bigint").alias("_rid")
+        rid = (F.col("_base") + _mono_place()).cast("bigint").alias("_rid")
         # Kept partitioned and sorted by ``_rid`` (`_materialise`), so that the tables made from the records
         # row by row are too, and each join of them with the candidate pairs shuffles and sorts only the
         # pairs. (This also spreads the records over a shuffle's partitions: the input's splits were as
         # few as three for a million records, one per file for CSV of quoted line breaks, and every stage
         # that reads the records without a shuffle ran as that many tasks.)
-        try:
-            self._materialise(name, keyed.select(rid, *[_col(c) for c in columns]), "_rid")
-        finally:
-            marked.unpersist()
-        return total - offset
+        self._materialise(name, keyed.select(rid, *[_col(c) for c in columns]), "_rid")
+
+    def _size_for(self, records: int) -> None:
+        """Size the session's shuffles for ``records`` more records (`shuffle_partitions`, on `_cores`), or as
+        ``FINDMATCHES_SPARK_PARTITIONS`` says where it is set (read here: a kept worker's runs each have
+        their own environment)."""
+        self._records += records
+        fixed = os.environ.get(PARTITIONS_ENV)
+        partitions = fixed or str(shuffle_partitions(self._records, self._cores()))
+        self._spark.conf.set("spark.sql.shuffle.partitions", partitions)
+
+    def _cores(self) -> int:
+        """The cores the application runs tasks on: as many as it has (Spark's default parallelism), or as
+        the run asked for where that is more (the transform's capacity, `spark.cores.max` or its executors'
+        cores: executors still registering are not counted in the default parallelism). A Spark Connect
+        client cannot tell: `DEFAULT_PARTITIONS`."""
+        if self._connected:
+            return DEFAULT_PARTITIONS
+        context = self._spark.sparkContext
+        conf = context.getConf()
+        asked = 0
+        with contextlib.suppress(ValueError, TypeError):
+            if conf.contains("spark.cores.max"):
+                asked = int(conf.get("spark.cores.max") or 0)
+            elif conf.contains("spark.executor.instances"):
+                asked = int(conf.get("spark.executor.instances") or 0) * int(
+                    conf.get("spark.executor.cores") or 1
+                )
+        return max(int(context.defaultParallelism), asked)
 
     def load_columns(self, source: RecordSource, table: str, columns: Sequence[str]) -> None:
         """As `DuckDBBackend.load_columns`."""
@@ -729,9 +809,12 @@ class SparkBackend:
         self._materialise(table, df.select(*[_text(df, c) for c in columns]))
 
     def load_parquet(self, path: Path, table: str) -> None:
-        """As `DuckDBBackend.load_parquet`."""
+        """As `DuckDBBackend.load_parquet`; its rows size the shuffles to come (`_size_for`: a kept snapshot's
+        records, which an incremental run's few new records meet)."""
         try:
-            self._define(table, self._spark.read.parquet(str(path)))
+            df = self._spark.read.parquet(str(path))
+            self._size_for(df.count())
+            self._define(table, df)
         except Exception as e:
             raise EngineError(f"Cannot read {path}: {str(e).splitlines()[0]}") from e
 
