@@ -19,6 +19,7 @@ from findmatches.engine.explain import explain_matches
 from findmatches.engine.features import (
     FeatureSpec,
     agreement_patterns,
+    cheap_similarity,
     compute_features,
     features_for,
     grouped_words,
@@ -155,13 +156,19 @@ class _PairScores:
     where the data is (`Backend.map_batches`), a module-level class so that Spark's executors unpickle it
     by importing this module."""
 
-    def __init__(self, spec: FeatureSpec, model: MatchModel, committee: bool) -> None:
+    def __init__(
+        self, spec: FeatureSpec, model: MatchModel, committee: bool, min_cheap: float | None = None
+    ) -> None:
         self.spec = spec
         self.model = model
         self.committee = committee
         self.schema = _VOTES if committee else _SCORES
+        #: Pairs under this `cheap_similarity` are left out here (where the query could not leave them out).
+        self.min_cheap = min_cheap
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self.min_cheap is not None:
+            batch = batch.filter(pa.array(cheap_similarity(self.spec, batch) >= self.min_cheap))
         x = compute_features(self.spec, batch)
         columns = [
             batch.column("l").cast(pa.int64()),
@@ -185,12 +192,15 @@ def _score_candidates(
     quiet: bool = False,
 ) -> _Scored:
     """Score the pairs relation where the data is, batch by batch (`_PairScores`, `Backend.map_batches`).
-    With ``committee``, also the committee's spread and the `agreement_patterns` of the pairs (else empty)."""
+    With ``committee``, also the committee's spread and the `agreement_patterns` of the pairs (else empty).
+    Pairs under ``min_cheap`` are left out by the query, or where the backend's SQL functions are Python
+    functions (`Backend.python_functions`), by the mapped function."""
     parts: list[pa.RecordBatch] = []
     done = logged = 0
-    scores = _PairScores(spec, model, committee)
+    mapped = session.backend.python_functions
+    scores = _PairScores(spec, model, committee, min_cheap if mapped else None)
     for batch in session.backend.map_batches(
-        pairs_sql(spec, pairs, min_cheap=min_cheap), scores, scores.schema, BATCH_ROWS
+        pairs_sql(spec, pairs, min_cheap=None if mapped else min_cheap), scores, scores.schema, BATCH_ROWS
     ):
         session.check()
         parts.append(batch)
@@ -284,11 +294,16 @@ def _prefilter_cutoff(
         return None
     modulus = max(1, total // PREFILTER_SAMPLE)
     sample = f"SELECT l, r FROM {CANDIDATES} WHERE {sample_hash('l', 'r')} % {modulus} = 0"
-    table = session.backend.query(pairs_sql(spec, sample, with_cheap=True))
+    mapped = session.backend.python_functions  # the similarity is computed here, not by a Python UDF
+    table = session.backend.query(pairs_sql(spec, sample, with_cheap=not mapped))
     if table.num_rows == 0:
         return None
     p = model.predict(compute_features(spec, table))
-    cheap = np.nan_to_num(table.column("cheap").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
+    cheap = (
+        cheap_similarity(spec, table)
+        if mapped
+        else np.nan_to_num(table.column("cheap").to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
+    )
     link = p >= keep_min
     cutoff = prefilter_cutoff(cheap, link)
     if cutoff is None:

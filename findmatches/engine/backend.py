@@ -184,6 +184,10 @@ class Backend(Protocol):
     #: on Spark): the engine then asks for one query over a union of like relations instead of one query per
     #: relation (DuckDB runs those side by side at no such cost).
     costly_stages: bool
+    #: Whether the engine's own SQL functions (`jaro_winkler_similarity`, `strip_accents`) run as Python
+    #: functions beside the query (Spark's Arrow UDFs): each sends its rows out and back, so the engine then
+    #: computes what it can in the function it maps over the rows anyway (`map_batches`).
+    python_functions: bool
 
     def load_records(
         self, source: RecordSource, table: str, extras: Sequence[RecordSource] = ()

@@ -420,6 +420,10 @@ def session_spec(session: Session) -> FeatureSpec:
     return feature_spec(kept, words, tuple(s for s in swaps if set(s) <= aliases))
 
 
+#: The Jaro-Winkler similarity at which `cheap_sql` counts two values close.
+CHEAP_CLOSE = 0.9
+
+
 def cheap_sql(spec: FeatureSpec) -> str:
     """SQL for a cheap pair similarity in [0, 1] over the records ``a`` and ``b``: the share of the columns both
     records have whose values are close (Jaro-Winkler ≥ 0.9); 0 when they share none. Used to drop obvious
@@ -430,10 +434,39 @@ def cheap_sql(spec: FeatureSpec) -> str:
         # Equal values first: DuckDB evaluates a CASE branch only for the rows that reach it, and most
         # candidate pairs agree on most columns (1M apply: the filter's join 2.2 s -> 1.8 s).
         sims.append(
-            f"CASE WHEN {x} = {y} THEN 1 WHEN jaro_winkler_similarity({x}, {y}) >= 0.9 THEN 1 ELSE 0 END"
+            f"CASE WHEN {x} = {y} THEN 1 WHEN jaro_winkler_similarity({x}, {y}) >= {CHEAP_CLOSE} THEN 1 ELSE 0 END"
         )
         present.append(f"CAST({x} IS NOT NULL AND {y} IS NOT NULL AS INTEGER)")
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
+
+
+def cheap_similarity(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
+    """`cheap_sql`'s similarity for a batch of `pairs_sql`, computed here: where the engine's SQL functions are
+    Python functions beside the query (`Backend.python_functions`), the rows would otherwise go out to one and
+    back for the filter, and again to the function that scores them. The same numbers: a missing value is
+    close to nothing, and the similarity is the engine's ``jaro_winkler_similarity`` (rapidfuzz's, in double
+    precision, as Spark's UDF computes it)."""
+    n = batch.num_rows
+    close = np.zeros(n)
+    present = np.zeros(n)
+    for p in spec.profiles:
+        left, right = batch.column(f"l_{p.alias}"), batch.column(f"r_{p.alias}")
+        both = _mask(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+        near = _mask(pc.equal(left, right))
+        rows = np.flatnonzero(both & ~near)
+        if len(rows):
+            index = pa.array(rows, pa.int64())
+            similarity = process.cpdist(
+                left.take(index).to_pylist(),
+                right.take(index).to_pylist(),
+                scorer=JaroWinkler.normalized_similarity,
+                dtype=np.float64,
+                workers=_workers(),
+            )
+            near[rows] = np.asarray(similarity) >= CHEAP_CLOSE
+        close += near
+        present += both
+    return np.asarray(close / np.maximum(1.0, present), dtype=np.float64)
 
 
 def record_sql(profiles: Sequence[ColumnProfile], table: str) -> str:

@@ -139,6 +139,7 @@ class DuckDBBackend:
 
     name = "duckdb"
     costly_stages = False
+    python_functions = False
 
     def __init__(
         self,

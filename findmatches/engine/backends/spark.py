@@ -571,6 +571,7 @@ class SparkBackend:
 
     name = "spark"
     costly_stages = True
+    python_functions = True
 
     def __init__(
         self, spark: SparkSession | None = None, *, temp_dir: Path | None = None, scratch: str | None = None
