@@ -357,16 +357,19 @@ def release_population(session: Session) -> None:
 def _map_labels(session: Session, labels: pa.Table) -> None:
     be = session.backend
     be.register(LABELS + "_in", labels)
+    # One scan of the records finds the labelled ones and those not there (a NULL ``_rid``): on Spark a scan
+    # is a job over the whole normalised table.
     be.execute(
-        f"CREATE OR REPLACE TABLE {LABELS} AS SELECT DISTINCT n._rid, l.labeling_set_id AS set_id, l.label "
-        f"FROM {LABELS}_in l JOIN {NORM} n ON n._pk = l.primary_key "
-        f"WHERE l.labeling_set_id IS NOT NULL AND l.label IS NOT NULL AND trim(l.label) <> ''"
+        f"CREATE OR REPLACE TABLE {LABELS}_found AS SELECT n._rid, l.labeling_set_id, l.label "
+        f"FROM {LABELS}_in l LEFT JOIN {NORM} n ON n._pk = l.primary_key"
     )
-    unknown = (
-        be.query(f"SELECT count(*) AS n FROM {LABELS}_in l ANTI JOIN {NORM} n ON n._pk = l.primary_key")
-        .column("n")[0]
-        .as_py()
+    be.execute(
+        f"CREATE OR REPLACE TABLE {LABELS} AS SELECT DISTINCT _rid, labeling_set_id AS set_id, label "
+        f"FROM {LABELS}_found WHERE _rid IS NOT NULL AND labeling_set_id IS NOT NULL AND label IS NOT NULL "
+        "AND trim(label) <> ''"
     )
+    unknown = be.query(f"SELECT count(*) AS n FROM {LABELS}_found WHERE _rid IS NULL").column("n")[0].as_py()
+    be.execute(f"DROP TABLE IF EXISTS {LABELS}_found")
     if unknown:
         session.log(f"{unknown} labelled record(s) are not in the input and were ignored.")
     be.execute(
