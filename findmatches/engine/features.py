@@ -440,6 +440,23 @@ def cheap_sql(spec: FeatureSpec) -> str:
     return f"(({' + '.join(sims)}) / greatest(1, {' + '.join(present)}))"
 
 
+def jaro_winkler(left: pa.Array, right: pa.Array) -> np.ndarray:
+    """The engine's ``jaro_winkler_similarity`` of each pair of values, in double precision (NaN where one is
+    missing): DuckDB's, and what Spark's UDF of that name (`backends.spark`) and `cheap_similarity` compute."""
+    both = _mask(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+    out = np.full(len(left), np.nan)
+    if both.any():
+        mask = pa.array(both)
+        out[both] = process.cpdist(
+            left.filter(mask).to_pylist(),
+            right.filter(mask).to_pylist(),
+            scorer=JaroWinkler.normalized_similarity,
+            dtype=np.float64,
+            workers=_workers(),
+        )
+    return out
+
+
 def cheap_similarity(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
     """`cheap_sql`'s similarity for a batch of `pairs_sql`, computed here: where the engine's SQL functions are
     Python functions beside the query (`Backend.python_functions`), the rows would otherwise go out to one and
@@ -456,14 +473,7 @@ def cheap_similarity(spec: FeatureSpec, batch: pa.RecordBatch | pa.Table) -> np.
         rows = np.flatnonzero(both & ~near)
         if len(rows):
             index = pa.array(rows, pa.int64())
-            similarity = process.cpdist(
-                left.take(index).to_pylist(),
-                right.take(index).to_pylist(),
-                scorer=JaroWinkler.normalized_similarity,
-                dtype=np.float64,
-                workers=_workers(),
-            )
-            near[rows] = np.asarray(similarity) >= CHEAP_CLOSE
+            near[rows] = jaro_winkler(_flat(left).take(index), _flat(right).take(index)) >= CHEAP_CLOSE
         close += near
         present += both
     return np.asarray(close / np.maximum(1.0, present), dtype=np.float64)

@@ -148,29 +148,8 @@ class Workers:
         answers. An idle one that died before it took the call (killed while it waited), or whose Spark
         application was lost meanwhile (its driver died, the cluster ended it), is replaced."""
         kept = self._take(key)
-        taken: tuple[str, Any] | None = None
-        if kept is not None:
-            _send(kept.conn, ("run", *job))
-            try:
-                taken = self._watch(kept.proc, kept.conn, should_stop)
-            except WorkerFailed:
-                _end(kept, 0)
-                kept = None
-            except BaseException:
-                _end(kept, 0)
-                raise
-            if kept is not None and taken is not None:
-                pid = kept.proc.pid
-                if taken[0] == "lost":
-                    append_log(
-                        log_path,
-                        f"worker process {pid} (kept from an earlier run) cannot take the run: {taken[1]}",
-                    )
-                    _end(kept, self.stop_grace_s)
-                    kept, taken = None, None
-                else:
-                    append_log(log_path, f"worker process {pid} (kept from an earlier run) took the run")
-        if kept is None:
+        taken = self._offer(kept, job, log_path, should_stop) if kept is not None else None
+        if kept is None or taken is None:
             kept = self._new_kept(key, log_path)
             _send(kept.conn, ("run", *job))
         healthy = False
@@ -189,6 +168,30 @@ class Workers:
                     self._kept.append(kept)
             else:
                 _end(kept, 0)
+
+    def _offer(
+        self, kept: _Kept, job: tuple[Any, ...], log_path: Path, should_stop: Callable[[], bool]
+    ) -> tuple[str, Any] | None:
+        """Give the call to the idle worker ``kept``: its first answer, or None where it cannot take the call
+        (it died while it waited, or its Spark application was lost meanwhile), once it has ended."""
+        _send(kept.conn, ("run", *job))
+        try:
+            taken = self._watch(kept.proc, kept.conn, should_stop)
+        except WorkerFailed:
+            _end(kept, 0)
+            return None
+        except BaseException:
+            _end(kept, 0)
+            raise
+        pid = kept.proc.pid
+        if taken[0] == "lost":
+            append_log(
+                log_path, f"worker process {pid} (kept from an earlier run) cannot take the run: {taken[1]}"
+            )
+            _end(kept, self.stop_grace_s)
+            return None
+        append_log(log_path, f"worker process {pid} (kept from an earlier run) took the run")
+        return taken
 
     def _new_kept(self, key: str, log_path: Path) -> _Kept:
         """A new kept worker of ``key``, once every idle one has ended: idle applications of other settings

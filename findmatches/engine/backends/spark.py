@@ -285,24 +285,13 @@ def _parquet_batches(fs: pafs.FileSystem, parts: Sequence[str], batch_rows: int)
 def _register_functions(spark: SparkSession) -> None:
     """The engine's functions that Spark lacks, as Arrow UDFs: whole batches in C++ (pyarrow, rapidfuzz),
     without pandas in between."""
-    import numpy as np
     import pyarrow.compute as pc
     from pyspark.sql.pandas.functions import arrow_udf
-    from rapidfuzz import process
-    from rapidfuzz.distance import JaroWinkler
+
+    from findmatches.engine.features import jaro_winkler
 
     def jaro_winkler_similarity(a: pa.Array, b: pa.Array) -> pa.Array:
-        both = pc.and_(pc.is_valid(a), pc.is_valid(b))
-        mask = both.to_numpy(zero_copy_only=False)
-        out = np.zeros(len(a))
-        if mask.any():
-            out[mask] = process.cpdist(
-                a.filter(both).to_pylist(),
-                b.filter(both).to_pylist(),
-                scorer=JaroWinkler.normalized_similarity,
-                dtype=np.float64,
-            )
-        return pa.array(out, mask=~mask)
+        return pa.array(jaro_winkler(a, b), from_pandas=True)  # NaN, where a value is missing, is NULL
 
     def strip_accents(a: pa.Array) -> pa.Array:
         # DuckDB's strip_accents (utf8proc's STRIPMARK): the canonical decomposition without its marks. The
