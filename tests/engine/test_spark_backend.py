@@ -835,6 +835,39 @@ def test_a_table_partitioned_by_its_key_is_joined_on_it_where_it_lies(spark: Any
 
 
 @pytest.mark.spark
+def test_the_normalised_table_keeps_the_records_partitioning_where_it_is_joined(spark: Any) -> None:
+    from findmatches.engine import normalised_table
+    from findmatches.engine.backend import partition_hint
+    from findmatches.engine.backends.spark import SparkBackend
+    from findmatches.engine.profile import ColumnKind, ColumnProfile
+
+    # As a run makes them: the records partitioned by ``_rid`` when loaded, the normalised table made from
+    # them row by row (no shuffle), kept so, and joined with the pairs. A column kept under its own name as
+    # ``_rid AS _rid`` got a new attribute from Spark while the plan kept the records' own, so the table
+    # recorded a partitioning by a column it did not have, and the join shuffled and sorted it again.
+    n = 300
+    records = pa.table({"id": list(range(n)), "email": [f"e{i % 150}@x.org" for i in range(n)]})
+    pairs = pa.table({"l": list(range(0, n, 2)), "r": list(range(1, n, 2))})
+    profiles = [ColumnProfile("email", 0, ColumnKind.EMAIL, 0.0, 0.5, 1.0, 9.0)]
+    be = SparkBackend(spark)
+    try:
+        be.spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+        be.register("src", records)
+        be.register("fm_p", pairs)
+        be.execute(f"CREATE TABLE fm_records AS SELECT {partition_hint('_rid')}id AS _rid, email FROM src")
+        normalised_table.create_normalised_table(be, profiles, [("_rid", "_rid")], n, "fm_records", "fm_n")
+        kept = be._views["fm_n"]._jdf.queryExecution().analyzed()
+        assert kept.outputPartitioning().references().subsetOf(kept.outputSet())
+        join = "SELECT q.l, q.r, a.c0 AS le FROM fm_p q JOIN fm_n a ON a._rid = q.l"
+        plan = be._sql(join)._jdf.queryExecution().executedPlan().toString()
+        assert plan.count("Exchange hashpartitioning") == 1 and plan.count("Sort [") == 1, plan
+        got = be.query(join + " ORDER BY q.l").to_pylist()
+        assert got == [{"l": i, "r": i + 1, "le": f"e{i % 150}@x.org"} for i in range(0, n, 2)]
+    finally:
+        be.close()
+
+
+@pytest.mark.spark
 def test_key_costs_from_one_relation_on_spark_equal_duckdb_s_key_by_key(spark: Any) -> None:
     from types import SimpleNamespace
 
