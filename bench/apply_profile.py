@@ -8,21 +8,25 @@ so stages stand out even on a busy machine. ``--calls`` also times each call the
 (a statement, a query, a stream of batches, a write) and prints the slowest; a stream is then read to its end
 before the engine sees its first batch, so its time shows in the call, not in the stages' log lines.
 ``--engine spark`` runs on the Spark backend in this process (``--master``, ``local[2]`` by default), one
-backend for all ``--runs``, so that the runs after the first are warm, as a server's are. Prints a table of the
-runs and writes JSON.
+backend for all ``--runs``, so that the runs after the first are warm, as a server's are. With ``--jobs`` it
+also prints Spark's own account of each backend call from its event log (`bench/spark_jobs.py`): the call's
+jobs, stages, task seconds and shuffle written, which show what runs side by side and what moves. Prints a
+table of the runs and writes JSON.
 
 usage: python bench/apply_profile.py [--records 1000000] [--labels bench/results/scale-1m-labels]
-       [--engine spark [--master local[2]]] [--runs 1] [--calls]
+       [--engine spark [--master local[2]] [--jobs]] [--runs 1] [--calls]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import spark_jobs
 from bench.common import print_table, write_json
 from bench.engine_quality import oracle
 from bench.scale import CACHE, TEACH_RECORDS, TEACH_SEED, data_files
@@ -79,10 +84,13 @@ def kept_labels(folder: Path) -> pa.Table:
 TIMED_METHODS = ("load_records", "execute", "query", "stream", "map_batches", "register", "write_records")
 
 
-def timed_calls(backend: Backend, calls: list[dict[str, object]]) -> None:
+def timed_calls(
+    backend: Backend, calls: list[dict[str, object]], describe: Callable[[str], None] | None = None
+) -> None:
     """Wrap ``backend``'s `TIMED_METHODS` so that each call appends its wall seconds and the start of its SQL
     to ``calls`` (a stream's time is that of reading it to the end). Only the outermost call counts: DuckDB's
-    `map_batches` reads its rows through `stream`, which would otherwise count twice."""
+    `map_batches` reads its rows through `stream`, which would otherwise count twice. ``describe`` is given
+    each outermost call's name and SQL before it runs (Spark's job description)."""
     depth = [0]
 
     def wrap(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,6 +98,8 @@ def timed_calls(backend: Backend, calls: list[dict[str, object]]) -> None:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
+            if describe is not None and depth[0] == 0:
+                describe(f"{name}: {args[0] if args else ''}")
             depth[0] += 1
             try:
                 result = method(*args, **kwargs)
@@ -123,7 +133,14 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]", help="Spark's master, with --engine spark")
     parser.add_argument("--runs", type=int, default=1, help="applies in a row on one backend")
     parser.add_argument("--calls", action="store_true", help="time each backend call; print the slowest")
+    parser.add_argument(
+        "--jobs",
+        action="store_true",
+        help="with --engine spark (not Spark Connect): each call's Spark jobs, task time and shuffle",
+    )
     args = parser.parse_args()
+    if args.jobs and (args.engine != "spark" or args.master.startswith("sc://")):
+        parser.error("--jobs reads the event log of a classic Spark session: --engine spark, not sc://")
 
     data, truth = data_files(args.records, 0.3, 0.2, 0)
     sample, sample_truth = data_files(TEACH_RECORDS, 0.3, 0.2, TEACH_SEED, id_prefix="t")
@@ -153,19 +170,25 @@ def main() -> None:
         )
         con.close()
         source = RecordSource(paths=(data, labelled), format="parquet")
+        events = Path(tmp) / "events"
         backend: Backend
         if args.engine == "spark":
             from findmatches.engine.backends.spark import SparkBackend, spark_session
 
+            if args.jobs:
+                events.mkdir()
+                os.environ["PYSPARK_SUBMIT_ARGS"] = spark_jobs.submit_args(events)
             backend = SparkBackend(spark_session(args.master), temp_dir=Path(tmp))
         else:
             backend = DuckDBBackend(temp_dir=Path(tmp))
-        if args.calls:
-            timed_calls(backend, calls)
+        if args.calls or args.jobs:
+            spark = getattr(backend, "spark", None)
+            timed_calls(backend, calls, partial(spark_jobs.describe, spark) if args.jobs else None)
         try:
             for run in range(1, max(1, args.runs) + 1):
                 out = Path(tmp) / f"matches-{run}.parquet"
                 calls.clear()
+                run_ms = time.time() * 1000
                 started = last[0] = time.perf_counter()
                 find_matches(
                     source,
@@ -186,11 +209,24 @@ def main() -> None:
                         sorted(calls, key=lambda c: -float(str(c["seconds"])))[:15],
                     )
                     rows[-1]["calls"] = list(calls)
+                if args.jobs:
+                    jobs = spark_jobs.calls_of(events, run_ms, time.time() * 1000)
+                    print_table(
+                        f"run {run}: Spark's jobs by backend call, the slowest of {len(jobs)} "
+                        f"({sum(float(str(j['task_s'])) for j in jobs):.1f} task-s, "
+                        f"{sum(float(str(j['shuffle_mb'])) for j in jobs):.0f} MB shuffled in all)",
+                        sorted(jobs, key=lambda j: -float(str(j["seconds"])))[:15],
+                    )
+                    rows[-1]["jobs"] = jobs
         finally:
             backend.close()
+            if args.jobs:  # its event log ends in the folder that goes with ``tmp``
+                from findmatches.engine.backends.spark import stop_spark_session
+
+                stop_spark_session()
     print_table(
         f"find_matches in-process on {args.records} synthetic records ({args.engine})",
-        [{k: v for k, v in r.items() if k != "calls"} for r in rows],
+        [{k: v for k, v in r.items() if k not in ("calls", "jobs")} for r in rows],
     )
     write_json(
         args.json,
