@@ -448,8 +448,8 @@ def jaro_winkler(left: pa.Array, right: pa.Array) -> np.ndarray:
     if both.any():
         mask = pa.array(both)
         out[both] = process.cpdist(
-            left.filter(mask).to_pylist(),
-            right.filter(mask).to_pylist(),
+            _strings(left.filter(mask)),
+            _strings(right.filter(mask)),
             scorer=JaroWinkler.normalized_similarity,
             dtype=np.float64,
             workers=_workers(),

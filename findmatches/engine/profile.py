@@ -562,11 +562,7 @@ def normalized_select(profiles: list[ColumnProfile], table: str, keep: list[tupl
     use, so each stage's result is a column of the next (three times faster on a million names than the
     expression in one piece)."""
     names = [name for _, name in keep]
-    # A column kept as it is stays unaliased: Spark gives ``_rid AS _rid`` a new attribute, while the plan it
-    # runs keeps the records' own, so a table made so recorded a partitioning by a column it no longer had,
-    # and every later join on ``_rid`` shuffled and sorted it again (`SparkBackend._materialise`).
-    first = [expr if expr == name else f"{expr} AS {name}" for expr, name in keep]
-    first += [f"{_cleaned(p)} AS v_{p.alias}" for p in profiles]
+    first = [f"{expr} AS {name}" for expr, name in keep] + [f"{_cleaned(p)} AS v_{p.alias}" for p in profiles]
     d = names + [f"v_{p.alias}, {_reduced(p, f'v_{p.alias}')} AS d_{p.alias}" for p in profiles]
     out = names + [f"{_finished(p, f'v_{p.alias}', f'd_{p.alias}')} AS {p.alias}" for p in profiles]
     out += [f"{sql} AS {name}" for p in profiles for sql, name in _from_cleaned(p, f"v_{p.alias}")]

@@ -327,6 +327,11 @@ def to_spark_sql(sql: str | Any) -> str:
             return exp.Anonymous(this=_UDFS[_UDF_CLASSES[type(node).__name__.lower()]], expressions=args)
         if isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
             node.set("this", _RENAMED[node.name.lower()])
+        if isinstance(node, exp.Alias) and isinstance(node.this, exp.Column) and node.this.name == node.alias:
+            # A column named as itself (``_rid AS _rid``) is written bare: Spark gives the alias a new attribute
+            # that its optimizer then drops again, so a table made so recorded a partitioning by a column it
+            # no longer had, and every join on it moved the whole table (docs/spark.md, session 61).
+            return node.this
         if isinstance(node, exp.CTE):  # Spark decides for itself what to materialise
             node.set("materialized", None)
         if isinstance(node, exp.Select) and node.comments:
