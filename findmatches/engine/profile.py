@@ -133,6 +133,7 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _WHOLE = re.compile(r"^\d+$")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 MAX_PAD_DIGITS = 9
 MIN_DIGIT_SHARE = 0.3
 # Values of at least this many words on average are phrases, compared by weighted word overlap (`features`).
@@ -181,13 +182,16 @@ def segment_share(values: list[str]) -> float:
     """The share of the values with at least `MIN_SEGMENTS` parts that hold a letter or digit."""
     if not values:
         return 0.0
-    parts = (SEGMENT_SEPARATORS.split(v) for v in values)
+    # A value without a separator is one part: only the others are split.
+    parts = (SEGMENT_SEPARATORS.split(v) for v in values if SEGMENT_SEPARATORS.search(v))
     many = sum(1 for p in parts if sum(1 for x in p if any(c.isalnum() for c in x)) >= MIN_SEGMENTS)
     return many / len(values)
 
 
 def _codes(value: str) -> list[str]:
     """The codes of a value (`CODE_PATTERN`), as `codes_sql` finds them."""
+    if not _ASCII_DIGIT.search(value):  # a code holds a digit of CODE_PATTERN's: most values have none
+        return []
     found = (re.sub(r"[-./]", "", m) for m in CODE_PATTERN.findall(value.lower()))
     return [
         c
@@ -213,6 +217,23 @@ TRAILING_PUNCTUATION = ".,;:"
 
 def _unpunctuated(value: str) -> str:
     return value.strip().rstrip(TRAILING_PUNCTUATION)
+
+
+def _has_digit(value: str) -> bool:
+    """Whether any character of ``value`` is a digit (`str.isdigit`); a regular expression where it is ASCII."""
+    if value.isascii():
+        return _ASCII_DIGIT.search(value) is not None
+    return any(c.isdigit() for c in value)
+
+
+def _forms(values: list[str], more_than: float) -> int:
+    """The number of distinct `_plain` forms of ``values``, counted only until it exceeds ``more_than``."""
+    seen: set[str] = set()
+    for v in values:
+        seen.add(_plain(v))
+        if len(seen) > more_than:
+            break
+    return len(seen)
 
 
 def _plain(value: str) -> str:
@@ -257,14 +278,15 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     distinct_ratio = len(set(values)) / n
     avg_tokens = sum(len(v.split()) for v in values) / n
     avg_length = sum(len(v) for v in values) / n
-    digit_share = sum(1 for v in values if any(c.isdigit() for c in v)) / n
+    digit_share = sum(1 for v in values if _has_digit(v)) / n
 
     def share(pattern: re.Pattern[str], need: float) -> bool:
         return _mostly((pattern.match(_unpunctuated(v)) is not None for v in values), n, need)
 
     def is_phone(v: str) -> bool:
-        digits = sum(c.isdigit() for c in v)
-        return bool(_PHONE_CHARS.match(v.strip())) and 7 <= digits <= 15 and any(c in v for c in "-./() +")
+        if not _PHONE_CHARS.match(v.strip()):
+            return False
+        return 7 <= sum(c.isdigit() for c in v) <= 15 and any(c in v for c in "-./() +")
 
     if share(_EMAIL, 0.8):
         kind = ColumnKind.EMAIL
@@ -275,9 +297,9 @@ def classify(values: list[str], total: int) -> tuple[ColumnKind, float, float, f
     elif share(_NUMBER, 0.9) or share(_MONEY, 0.9):
         kind = ColumnKind.NUMBER
     elif (
-        (forms := len({_plain(v) for v in values})) <= max(12, int(0.02 * total))
+        avg_tokens <= 3
+        and (forms := _forms(values, most := max(12, int(0.02 * total)))) <= most
         and forms < 0.2 * n
-        and avg_tokens <= 3
     ):
         kind = ColumnKind.CATEGORY
     elif avg_tokens <= 1.3 and digit_share >= 0.5:

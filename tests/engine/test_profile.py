@@ -8,17 +8,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findmatches.engine.profile import (
+    CODE_MIN_LENGTH,
+    CODE_PATTERN,
     DATE_FORMATS,
     MIN_DATE_SHARE,
+    MIN_SEGMENTS,
+    SEGMENT_SEPARATORS,
     ColumnKind,
     ColumnProfile,
+    _codes,
+    _forms,
+    _has_digit,
     _mostly,
+    _plain,
     classify,
     date_format,
     is_missing,
     normalized_sql,
     pad_width,
     placeholder,
+    segment_share,
 )
 
 
@@ -225,6 +234,34 @@ DATE_VALUES = st.sampled_from(
 @given(st.lists(DATE_VALUES, max_size=30))
 def test_date_format_stops_early_with_the_format_a_full_count_picks(values: list[str]) -> None:
     assert date_format(values) == _date_format_by_full_count(values)
+
+
+# Text that the profile's shortcuts must read as the plain definitions do: ASCII and other digits (Arabic-Indic,
+# superscript), separators, code-like runs.
+PROFILED_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab Z09-./,;|()x\u0663\u00b2\u00e9\u212a")), max_size=14
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PROFILED_TEXT, max_size=25), st.integers(min_value=0, max_value=8))
+def test_the_profiles_shortcuts_agree_with_the_plain_definitions(values: list[str], cap: int) -> None:
+    """`_has_digit`, `_codes`, `segment_share` and `_forms` skip work on most values; each reads every value
+    as its plain definition does."""
+    for v in values:
+        assert _has_digit(v) == any(c.isdigit() for c in v)
+        runs = (m.replace("-", "").replace(".", "").replace("/", "") for m in CODE_PATTERN.findall(v.lower()))
+        plain_codes = [
+            c
+            for c in runs
+            if len(c) >= CODE_MIN_LENGTH and any(ch.isdigit() for ch in c) and any(ch.isalpha() for ch in c)
+        ]
+        assert _codes(v) == plain_codes
+    parts = [SEGMENT_SEPARATORS.split(v) for v in values]
+    many = sum(1 for p in parts if sum(1 for x in p if any(c.isalnum() for c in x)) >= MIN_SEGMENTS)
+    assert segment_share(values) == (many / len(values) if values else 0.0)
+    forms = len({_plain(v) for v in values})
+    assert _forms(values, cap) == forms if forms <= cap else _forms(values, cap) > cap
 
 
 def test_a_number_far_outside_the_rest_held_by_many_is_a_placeholder() -> None:
